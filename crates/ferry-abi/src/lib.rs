@@ -1,0 +1,212 @@
+//! The ferry guest ABI, as data: the names and numbers that a guest module and a
+//! host must agree on, and the function records a module carries in its
+//! `ferry.functions` custom section.
+//!
+//! `docs/abi.md` is the normative description; this crate is its one
+//! implementation in Rust, shared by the guest SDK (through its proc macro) and
+//! the host, so the two cannot drift apart.
+//!
+//! ```
+//! use ferry_abi::{FunctionKind, FunctionRecord, parse_records};
+//!
+//! let record = FunctionRecord::value("add", "(i64, i64)", "i64", None);
+//! let section = record.to_section_line();
+//! let parsed = parse_records(section.as_bytes()).unwrap();
+//! assert_eq!(parsed, vec![record]);
+//! assert_eq!(parsed[0].kind, FunctionKind::Value);
+//! assert_eq!(parsed[0].export, "ferry_fn_add");
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+/// The ABI version this crate describes. A module whose records name another
+/// version is refused by the host before any of its code runs.
+pub const ABI_VERSION: u32 = 1;
+
+/// Name of the custom section that lists a module's ferry functions.
+pub const FUNCTIONS_SECTION: &str = "ferry.functions";
+
+/// Import module under which the host provides the ferry imports. The version
+/// is part of the name so that a later ABI can be offered beside this one.
+pub const IMPORT_MODULE: &str = "ferry_v1";
+
+/// Prefix of the export that implements a function, unless its record says
+/// otherwise.
+pub const EXPORT_PREFIX: &str = "ferry_fn_";
+
+/// Exported allocator: `ferry_alloc(size: i32, align: i32) -> i32`.
+pub const EXPORT_ALLOC: &str = "ferry_alloc";
+
+/// Exported deallocator: `ferry_free(ptr: i32, size: i32, align: i32)`.
+pub const EXPORT_FREE: &str = "ferry_free";
+
+/// Import names inside [`IMPORT_MODULE`].
+pub mod imports {
+    /// `result(ptr: i32, len: i32)`: the MessagePack-encoded return value.
+    pub const RESULT: &str = "result";
+    /// `error(ptr: i32, len: i32)`: a UTF-8 error message.
+    pub const ERROR: &str = "error";
+    /// `panic(msg_ptr, msg_len, file_ptr, file_len, line, column)`: the guest
+    /// is about to abort; never returns.
+    pub const PANIC: &str = "panic";
+    /// `blob_len(name_ptr: i32, name_len: i32) -> i64`: size of a named data
+    /// blob, or -1 when the closure has none of that name.
+    pub const BLOB_LEN: &str = "blob_len";
+    /// `blob_read(name_ptr, name_len, offset: i64, dst_ptr, dst_len) -> i64`:
+    /// copies part of a blob into guest memory; returns the bytes copied or -1.
+    pub const BLOB_READ: &str = "blob_read";
+}
+
+/// What a value call's export returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
+pub enum Status {
+    /// The call succeeded; the value was passed to `result` (nil if not).
+    Ok = 0,
+    /// The function returned an error, passed to `error`.
+    Error = 1,
+    /// The environment or the input could not be decoded into the function's
+    /// parameter types; the reason was passed to `error`.
+    BadArgument = 2,
+}
+
+impl Status {
+    /// The status for a raw return code, if it is one this ABI defines.
+    pub fn from_code(code: i32) -> Option<Status> {
+        match code {
+            0 => Some(Status::Ok),
+            1 => Some(Status::Error),
+            2 => Some(Status::BadArgument),
+            _ => None,
+        }
+    }
+}
+
+/// How a function is called.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FunctionKind {
+    /// One MessagePack environment and input in, one MessagePack value out.
+    Value,
+    /// A kind this version of the crate does not know: the host lists it but
+    /// will not call it.
+    #[serde(other)]
+    Unknown,
+}
+
+/// One function a module offers, as recorded in its `ferry.functions` section.
+///
+/// The type fields are descriptions for people and tools (`ferry inspect`);
+/// for value functions they are the Rust type names the SDK saw.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionRecord {
+    /// ABI version the function was compiled against.
+    pub abi: u32,
+    /// Name callers use.
+    pub name: String,
+    /// Calling convention.
+    pub kind: FunctionKind,
+    /// Name of the export implementing it.
+    pub export: String,
+    /// The captured environment's type, if the function takes one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    /// The input's type.
+    pub input: String,
+    /// The result's type.
+    pub output: String,
+    /// Which SDK produced the record, e.g. `ferry-rust/0.1.0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdk: Option<String>,
+}
+
+impl FunctionRecord {
+    /// A value function record of the current ABI version with the
+    /// conventional export name.
+    pub fn value(name: &str, input: &str, output: &str, env: Option<&str>) -> Self {
+        FunctionRecord {
+            abi: ABI_VERSION,
+            name: name.to_owned(),
+            kind: FunctionKind::Value,
+            export: format!("{EXPORT_PREFIX}{name}"),
+            env: env.map(str::to_owned),
+            input: input.to_owned(),
+            output: output.to_owned(),
+            sdk: None,
+        }
+    }
+
+    /// The record as it is stored in the section: one JSON object and a
+    /// newline.
+    pub fn to_section_line(&self) -> String {
+        let mut line = serde_json::to_string(self).expect("records always serialize");
+        line.push('\n');
+        line
+    }
+}
+
+/// Why a `ferry.functions` section could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("malformed `{FUNCTIONS_SECTION}` section, record {index}: {reason}")]
+pub struct RecordError {
+    /// Zero-based index of the record that failed.
+    pub index: usize,
+    /// What was wrong with it.
+    pub reason: String,
+}
+
+/// Parses the concatenated contents of every `ferry.functions` section of a
+/// module. Records are JSON objects; whitespace and NUL padding between them
+/// is ignored, because linkers may pad the data they concatenate.
+pub fn parse_records(section: &[u8]) -> Result<Vec<FunctionRecord>, RecordError> {
+    let mut records = Vec::new();
+    for (index, chunk) in section
+        .split(|b| *b == b'\n')
+        .map(|line| line.trim_ascii_start().trim_ascii_end())
+        .map(|line| trim_nul(line))
+        .filter(|line| !line.is_empty())
+        .enumerate()
+    {
+        let record = serde_json::from_slice(chunk).map_err(|e| RecordError {
+            index,
+            reason: e.to_string(),
+        })?;
+        records.push(record);
+    }
+    Ok(records)
+}
+
+fn trim_nul(mut bytes: &[u8]) -> &[u8] {
+    while let [0, rest @ ..] = bytes {
+        bytes = rest;
+    }
+    while let [rest @ .., 0] = bytes {
+        bytes = rest;
+    }
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_survive_padding_and_unknown_kinds() {
+        let a = FunctionRecord::value("a", "i64", "i64", Some("Spec"));
+        let mut section = a.to_section_line().into_bytes();
+        section.extend_from_slice(b"\0\0\n");
+        section.extend_from_slice(
+            br#"{"abi":1,"name":"b","kind":"scalar_v9","export":"x","input":"","output":""}"#,
+        );
+        let parsed = parse_records(&section).unwrap();
+        assert_eq!(parsed[0], a);
+        assert_eq!(parsed[1].kind, FunctionKind::Unknown);
+    }
+
+    #[test]
+    fn a_broken_record_is_named() {
+        let err = parse_records(b"{\"abi\":1}\n").unwrap_err();
+        assert_eq!(err.index, 0);
+        assert!(err.reason.contains("missing field"), "{err}");
+    }
+}

@@ -1,0 +1,296 @@
+//! Closures: a module, one of its functions, the environment captured for it
+//! and named data blobs, with one deterministic binary encoding.
+//!
+//! # Encoding (format version 1)
+//!
+//! ```text
+//! magic    8 bytes   "FERRYCLO"
+//! version  u16 LE    1
+//! mode     u8        0 = by value (module and blobs inside), 1 = by reference (hashes only)
+//! body     MessagePack array [module hash, function, env, [[blob name, blob hash]...],
+//!                             module bytes or nil, [blob bytes...]]
+//! id       32 bytes  SHA-256 of the by-reference body: the closure's id
+//! ```
+//!
+//! Blobs are sorted by name and every field has one encoding, so the same
+//! closure always gives the same bytes. The trailing id covers every field of
+//! the by-reference body and the hashes inside it cover the module and blob
+//! bytes, so any change to the bytes is detected on decoding.
+
+use crate::{BlobStore, ContentHash, Error, Module, Value};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+const MAGIC: &[u8; 8] = b"FERRYCLO";
+const FORMAT_VERSION: u16 = 1;
+const HEADER_LEN: usize = MAGIC.len() + 2 + 1;
+const ID_LEN: usize = 32;
+
+/// How a closure carries its code and data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    /// Module and blob bytes inside: self-contained, runs anywhere.
+    ByValue,
+    /// Hashes only: small; the receiver resolves them from its store.
+    ByReference,
+}
+
+/// A named piece of data shipped with a closure, read by the guest with
+/// `ferry::blob(name)`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Blob {
+    id: ContentHash,
+    bytes: Arc<[u8]>,
+}
+
+impl Blob {
+    /// Wraps bytes, hashing them.
+    pub fn new(bytes: impl Into<Arc<[u8]>>) -> Blob {
+        let bytes = bytes.into();
+        Blob {
+            id: ContentHash::of(&bytes),
+            bytes,
+        }
+    }
+
+    /// The blob's hash.
+    pub fn id(&self) -> ContentHash {
+        self.id
+    }
+
+    /// The blob's bytes.
+    pub fn bytes(&self) -> &Arc<[u8]> {
+        &self.bytes
+    }
+}
+
+impl std::fmt::Debug for Blob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Blob({:?}, {} bytes)", self.id, self.bytes.len())
+    }
+}
+
+/// A function made into a value: module, function, captured environment and
+/// data blobs. Cloning is cheap.
+///
+/// ```no_run
+/// use ferry_host::{Closure, Encoding, Module};
+///
+/// let module = Module::from_file("target/wasm32-wasip1/release/ferry_example_guest.wasm")?;
+/// let greet = Closure::new(&module, "greet")?.with_env(&"Hello")?;
+/// let bytes = greet.to_bytes(Encoding::ByValue);
+/// let back = Closure::from_bytes(&bytes, None)?;
+/// assert_eq!(back.id(), greet.id());
+/// # Ok::<(), ferry_host::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Closure {
+    module: Module,
+    function: Arc<str>,
+    env: Value,
+    blobs: Arc<BTreeMap<String, Blob>>,
+}
+
+/// The body of the encoding; field order is the format.
+#[derive(Serialize, Deserialize)]
+struct Body {
+    module: ContentHash,
+    function: String,
+    #[serde(with = "crate::serde_bytes")]
+    env: Vec<u8>,
+    blobs: Vec<(String, ContentHash)>,
+    #[serde(with = "optional_bytes")]
+    module_bytes: Option<Vec<u8>>,
+    blob_bytes: Vec<BlobBytes>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct BlobBytes(#[serde(with = "crate::serde_bytes")] Vec<u8>);
+
+impl Closure {
+    /// A closure of `function` in `module` with no environment (nil) and no
+    /// blobs. Fails if the module has no such value function.
+    pub fn new(module: &Module, function: &str) -> Result<Closure, Error> {
+        module.value_function(function)?;
+        Ok(Closure {
+            module: module.clone(),
+            function: function.into(),
+            env: Value::nil(),
+            blobs: Arc::default(),
+        })
+    }
+
+    /// Captures `env` as the function's environment.
+    pub fn with_env<T: Serialize + ?Sized>(self, env: &T) -> Result<Closure, Error> {
+        Ok(self.with_env_value(Value::encode(env)?))
+    }
+
+    /// Captures an already encoded environment.
+    pub fn with_env_value(mut self, env: Value) -> Closure {
+        self.env = env;
+        self
+    }
+
+    /// Attaches a data blob under `name`, replacing any blob of that name.
+    pub fn with_blob(mut self, name: impl Into<String>, bytes: impl Into<Arc<[u8]>>) -> Closure {
+        Arc::make_mut(&mut self.blobs).insert(name.into(), Blob::new(bytes));
+        self
+    }
+
+    /// The module.
+    pub fn module(&self) -> &Module {
+        &self.module
+    }
+
+    /// The function's name.
+    pub fn function(&self) -> &str {
+        &self.function
+    }
+
+    /// The captured environment.
+    pub fn env(&self) -> &Value {
+        &self.env
+    }
+
+    /// The data blobs, by name.
+    pub fn blobs(&self) -> &Arc<BTreeMap<String, Blob>> {
+        &self.blobs
+    }
+
+    /// The closure's id: the SHA-256 of its by-reference encoding, so the same
+    /// closure has the same id however it travels.
+    pub fn id(&self) -> ContentHash {
+        ContentHash::of(&self.body(Encoding::ByReference))
+    }
+
+    fn body(&self, encoding: Encoding) -> Vec<u8> {
+        let by_value = encoding == Encoding::ByValue;
+        let body = Body {
+            module: self.module.id(),
+            function: self.function.to_string(),
+            env: self.env.as_bytes().to_vec(),
+            blobs: self.blobs.iter().map(|(name, blob)| (name.clone(), blob.id)).collect(),
+            module_bytes: by_value.then(|| self.module.bytes().to_vec()),
+            blob_bytes: if by_value {
+                self.blobs.values().map(|b| BlobBytes(b.bytes.to_vec())).collect()
+            } else {
+                Vec::new()
+            },
+        };
+        rmp_serde::to_vec(&body).expect("closure bodies always serialize")
+    }
+
+    /// Encodes the closure. The same closure always gives the same bytes.
+    pub fn to_bytes(&self, encoding: Encoding) -> Vec<u8> {
+        let body = self.body(encoding);
+        let id = match encoding {
+            Encoding::ByReference => ContentHash::of(&body),
+            Encoding::ByValue => self.id(),
+        };
+        let mut out = Vec::with_capacity(HEADER_LEN + body.len() + ID_LEN);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.push(match encoding {
+            Encoding::ByValue => 0,
+            Encoding::ByReference => 1,
+        });
+        out.extend_from_slice(&body);
+        out.extend_from_slice(id.as_bytes());
+        out
+    }
+
+    /// Decodes and verifies a closure. A by-reference closure is resolved from
+    /// `store`; a by-value one needs none.
+    pub fn from_bytes(bytes: &[u8], store: Option<&BlobStore>) -> Result<Closure, Error> {
+        let corrupt = |reason: String| Error::CorruptClosure { reason };
+        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+            return Err(Error::NotAClosure);
+        }
+        if bytes.len() < HEADER_LEN + ID_LEN {
+            return Err(corrupt(format!("only {} bytes, too short for a closure", bytes.len())));
+        }
+        let version = u16::from_le_bytes([bytes[8], bytes[9]]);
+        if version != FORMAT_VERSION {
+            return Err(Error::ClosureVersion {
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let encoding = match bytes[10] {
+            0 => Encoding::ByValue,
+            1 => Encoding::ByReference,
+            other => return Err(corrupt(format!("unknown encoding mode {other}"))),
+        };
+        let (body_bytes, id) = bytes[HEADER_LEN..].split_at(bytes.len() - HEADER_LEN - ID_LEN);
+        let mut reader = body_bytes;
+        let body: Body = rmp_serde::from_read(&mut reader).map_err(|e| corrupt(e.to_string()))?;
+        if !reader.is_empty() {
+            return Err(corrupt(format!("{} stray bytes after the body", reader.len())));
+        }
+        if (encoding == Encoding::ByValue) != body.module_bytes.is_some()
+            || (encoding == Encoding::ByValue && body.blob_bytes.len() != body.blobs.len())
+            || (encoding == Encoding::ByReference && !body.blob_bytes.is_empty())
+        {
+            return Err(corrupt("the body does not match its encoding mode".into()));
+        }
+
+        let module = match body.module_bytes {
+            Some(module_bytes) => Module::from_bytes_verified(module_bytes, &body.module)?,
+            None => need_store(store, "module", &body.module)?.module(&body.module)?,
+        };
+        let mut blob_bytes = body.blob_bytes.into_iter();
+        let mut blobs = BTreeMap::new();
+        for (name, hash) in body.blobs {
+            let bytes = match blob_bytes.next() {
+                Some(BlobBytes(bytes)) => bytes,
+                None => need_store(store, "blob", &hash)?.require("blob", &hash)?,
+            };
+            let blob = Blob::new(bytes);
+            if blob.id != hash {
+                return Err(Error::HashMismatch {
+                    what: "blob",
+                    expected: hash,
+                    actual: blob.id,
+                });
+            }
+            blobs.insert(name, blob);
+        }
+        module.value_function(&body.function)?;
+        let closure = Closure {
+            module,
+            function: body.function.into(),
+            env: Value::from_msgpack(body.env),
+            blobs: Arc::new(blobs),
+        };
+        let actual = closure.id();
+        if actual.as_bytes() != id {
+            return Err(corrupt(format!(
+                "the closure's contents hash to {actual}, not to the id it carries"
+            )));
+        }
+        Ok(closure)
+    }
+}
+
+fn need_store<'a>(store: Option<&'a BlobStore>, what: &'static str, hash: &ContentHash) -> Result<&'a BlobStore, Error> {
+    store.ok_or(Error::NoStore { what, hash: *hash })
+}
+
+/// `Option<Vec<u8>>` as nil or one MessagePack binary.
+mod optional_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match bytes {
+            Some(bytes) => s.serialize_bytes(bytes),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        #[derive(Deserialize)]
+        struct Wrapped(#[serde(with = "crate::serde_bytes")] Vec<u8>);
+        Ok(Option::<Wrapped>::deserialize(d)?.map(|Wrapped(bytes)| bytes))
+    }
+}

@@ -1,0 +1,291 @@
+//! Errors. [`Error`] is what every fallible ferry API returns; a call that ran
+//! guest code and failed carries a [`CallFailure`], which says what the guest
+//! did and what it printed before it failed.
+
+use crate::ContentHash;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::PathBuf;
+
+/// Everything that can go wrong loading, encoding or running ferry code.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The bytes are not a WebAssembly module.
+    #[error("not a valid WebAssembly module: {reason}")]
+    MalformedModule {
+        /// What the parser objected to.
+        reason: String,
+    },
+
+    /// A WebAssembly module without ferry's metadata section.
+    #[error(
+        "the module has no `ferry.functions` section, so it offers no ferry functions; \
+         build it with the ferry SDK (`#[ferry::function]`) or add the section as docs/abi.md describes"
+    )]
+    NotAFerryModule,
+
+    /// The metadata section is there but cannot be read.
+    #[error("{0}")]
+    BadMetadata(#[from] ferry_abi::RecordError),
+
+    /// Bytes that should have a given hash have another one.
+    #[error("{what} does not match its name: expected {expected}, got {actual}")]
+    HashMismatch {
+        /// What was checked: a module, a blob, a closure.
+        what: &'static str,
+        /// The hash it was named by.
+        expected: ContentHash,
+        /// The hash of the bytes that arrived.
+        actual: ContentHash,
+    },
+
+    /// The module speaks another version of the guest ABI.
+    #[error(
+        "function `{function}` was built for ferry ABI v{found}, but this host speaks v{supported}; \
+         rebuild the guest with a ferry SDK for ABI v{supported}"
+    )]
+    AbiMismatch {
+        /// The first function with a foreign version.
+        function: String,
+        /// The version it declares.
+        found: u32,
+        /// The version this host implements.
+        supported: u32,
+    },
+
+    /// The module claims the ABI but does not implement it.
+    #[error("the module breaks the ferry ABI: {reason}")]
+    AbiViolation {
+        /// What is missing or wrong.
+        reason: String,
+    },
+
+    /// No function of that name.
+    #[error("module {module:?} has no function `{function}`; it has: {available}")]
+    UnknownFunction {
+        /// The module asked.
+        module: ContentHash,
+        /// The name asked for.
+        function: String,
+        /// The names it does have, comma-separated.
+        available: String,
+    },
+
+    /// Cranelift refused the module.
+    #[error("cannot compile module {module:?}: {reason}")]
+    Compile {
+        /// The module.
+        module: ContentHash,
+        /// Cranelift's reason.
+        reason: String,
+    },
+
+    /// Bytes that are not an encoded closure at all.
+    #[error("not a ferry closure: the bytes do not start with the closure magic number")]
+    NotAClosure,
+
+    /// A closure written by a newer (or older) ferry.
+    #[error("closure format v{found} is not supported; this ferry reads v{supported}")]
+    ClosureVersion {
+        /// The version in the bytes.
+        found: u16,
+        /// The version this build reads.
+        supported: u16,
+    },
+
+    /// Closure bytes that were cut short or changed.
+    #[error("closure bytes are truncated or corrupted: {reason}")]
+    CorruptClosure {
+        /// Where decoding failed.
+        reason: String,
+    },
+
+    /// A by-reference closure names something the store does not have.
+    #[error("{what} {hash} is not in the store at {store}; add it, or ship the closure by value")]
+    NotInStore {
+        /// A module or a blob.
+        what: &'static str,
+        /// Its hash.
+        hash: ContentHash,
+        /// The store's directory.
+        store: PathBuf,
+    },
+
+    /// A by-reference closure was decoded without a store to resolve it.
+    #[error("the closure refers to {what} {hash} by hash, and no store was given to look it up")]
+    NoStore {
+        /// A module or a blob.
+        what: &'static str,
+        /// Its hash.
+        hash: ContentHash,
+    },
+
+    /// A value could not be turned into MessagePack.
+    #[error("cannot encode the {what} as MessagePack: {reason}")]
+    Encode {
+        /// Which value.
+        what: &'static str,
+        /// serde's reason.
+        reason: String,
+    },
+
+    /// A result did not decode into the type the caller asked for.
+    #[error("cannot decode the {what}: {reason}")]
+    Decode {
+        /// Which value.
+        what: &'static str,
+        /// serde's reason.
+        reason: String,
+    },
+
+    /// A file or directory operation failed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done, e.g. "cannot read".
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+
+    /// The engine could not be set up with the requested configuration.
+    #[error("cannot configure the WebAssembly engine: {0}")]
+    Engine(String),
+
+    /// Building a guest crate failed.
+    #[error("cannot build the guest crate at {path}: {reason}")]
+    Build {
+        /// The crate directory.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+
+    /// The executor was shut down before the task ran.
+    #[error("the executor has shut down; the task was not run")]
+    ShutDown,
+
+    /// Guest code ran and failed.
+    #[error(transparent)]
+    Call(Box<CallFailure>),
+}
+
+impl Error {
+    /// The guest failure, if this error is one.
+    pub fn failure(&self) -> Option<&CallFailure> {
+        match self {
+            Error::Call(failure) => Some(failure),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { action, path, source }
+    }
+}
+
+/// A call that ran guest code and did not produce a value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[error("`{function}` {kind}")]
+pub struct CallFailure {
+    /// The function called.
+    pub function: String,
+    /// What happened.
+    pub kind: FailureKind,
+    /// What the guest wrote to stdout before it failed (bounded).
+    #[serde(with = "crate::serde_bytes")]
+    pub stdout: Vec<u8>,
+    /// What the guest wrote to stderr before it failed (bounded).
+    #[serde(with = "crate::serde_bytes")]
+    pub stderr: Vec<u8>,
+}
+
+/// The ways guest code can fail.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// The function returned an error.
+    #[error("returned an error: {message}")]
+    Error {
+        /// The guest's message.
+        message: String,
+    },
+    /// The environment or input did not match the function's parameter types.
+    #[error("could not decode its arguments: {message}")]
+    BadArgument {
+        /// The guest's explanation.
+        message: String,
+    },
+    /// The guest panicked.
+    #[error("panicked at {location}: {message}")]
+    Panic {
+        /// The panic message.
+        message: String,
+        /// Where in the guest's source.
+        location: Location,
+    },
+    /// The guest hit a WebAssembly trap (unreachable, division by zero, ...).
+    #[error("trapped: {message}")]
+    Trap {
+        /// The trap and, where known, the guest's stack.
+        message: String,
+    },
+    /// The guest ran past its deadline and was stopped.
+    #[error("ran past its deadline of {limit_ms} ms and was stopped")]
+    Timeout {
+        /// The deadline.
+        limit_ms: u64,
+    },
+    /// The guest tried to grow its memory past the cap.
+    #[error("tried to grow its memory past the limit of {limit} bytes and was stopped")]
+    MemoryLimit {
+        /// The cap.
+        limit: u64,
+    },
+    /// The guest wrote more to stdout or stderr than allowed.
+    #[error("wrote more than {limit} bytes to {stream} and was stopped")]
+    OutputLimit {
+        /// `stdout` or `stderr`.
+        stream: String,
+        /// The cap.
+        limit: u64,
+    },
+    /// The guest's result was larger than allowed.
+    #[error("returned a result of {size} bytes, over the limit of {limit}")]
+    ResultTooLarge {
+        /// The size the guest tried to return.
+        size: u64,
+        /// The cap.
+        limit: u64,
+    },
+    /// The guest called WASI `proc_exit`.
+    #[error("exited with code {code} instead of returning")]
+    Exit {
+        /// The exit code.
+        code: i32,
+    },
+}
+
+/// A place in the guest's source.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    /// Source file as the guest's compiler saw it.
+    pub file: String,
+    /// One-based line.
+    pub line: u32,
+    /// One-based column.
+    pub column: u32,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.file.is_empty() {
+            f.write_str("an unknown location")
+        } else {
+            write!(f, "{}:{}:{}", self.file, self.line, self.column)
+        }
+    }
+}

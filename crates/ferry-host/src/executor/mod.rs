@@ -1,0 +1,125 @@
+//! Executors: where closures run. Every executor implements [`Executor`]
+//! (submit one call, get a [`Task`]), and gets `call`, `call_async` and `map`
+//! from [`ExecutorExt`], so code written against one runs on any.
+
+mod local;
+mod task;
+
+pub use local::{LocalExecutor, LocalExecutorBuilder};
+pub use task::{Completer, Task};
+
+use crate::{Closure, Error, Output, Value};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::marker::PhantomData;
+
+/// Something that runs closures.
+pub trait Executor: Send + Sync {
+    /// Starts `closure` on `input` and returns its task at once.
+    fn submit(&self, closure: &Closure, input: Value) -> Task;
+
+    /// How many calls it runs at once; `map` keeps about twice this many in
+    /// flight.
+    fn parallelism(&self) -> usize;
+}
+
+/// Typed calls on any [`Executor`].
+///
+/// ```no_run
+/// use ferry_host::{Closure, ExecutorExt, LocalExecutor, Module};
+///
+/// let module = Module::from_file("target/wasm32-wasip1/release/ferry_example_guest.wasm")?;
+/// let add = Closure::new(&module, "add")?;
+/// let pool = LocalExecutor::new()?;
+///
+/// let three: i64 = pool.call(&add, &(1, 2))?.value;
+/// let sums: Vec<i64> = pool
+///     .map(&add, (0..100).map(|i| (i, i)))
+///     .map(|r| r.map(|out| out.value))
+///     .collect::<Result<_, _>>()?;
+/// assert_eq!(three, 3);
+/// assert_eq!(sums[99], 198);
+/// # Ok::<(), ferry_host::Error>(())
+/// ```
+pub trait ExecutorExt: Executor {
+    /// Runs `closure` on `input` and waits for the result.
+    fn call<I, O>(&self, closure: &Closure, input: &I) -> Result<Output<O>, Error>
+    where
+        I: Serialize + ?Sized,
+        O: DeserializeOwned,
+    {
+        self.submit(closure, Value::encode(input)?).wait()?.decode()
+    }
+
+    /// Starts `closure` on `input`; the future resolves to the result. It
+    /// needs no particular async runtime.
+    fn call_async<I, O>(
+        &self,
+        closure: &Closure,
+        input: &I,
+    ) -> impl Future<Output = Result<Output<O>, Error>> + Send + 'static
+    where
+        I: Serialize + ?Sized,
+        O: DeserializeOwned,
+    {
+        let task = Value::encode(input).map(|input| self.submit(closure, input));
+        async move { task?.await?.decode() }
+    }
+
+    /// Runs `closure` on every input, in parallel, yielding results in input
+    /// order. Inputs are taken lazily and only a bounded number are in flight,
+    /// so memory stays bounded however many inputs there are.
+    fn map<I, O, It>(&self, closure: &Closure, inputs: It) -> Map<'_, Self, It::IntoIter, O>
+    where
+        Self: Sized,
+        I: Serialize,
+        O: DeserializeOwned,
+        It: IntoIterator<Item = I>,
+    {
+        Map {
+            executor: self,
+            closure: closure.clone(),
+            inputs: inputs.into_iter(),
+            in_flight: VecDeque::new(),
+            window: self.parallelism().max(1) * 2,
+            _output: PhantomData,
+        }
+    }
+}
+
+impl<E: Executor + ?Sized> ExecutorExt for E {}
+
+/// The results of [`ExecutorExt::map`], in input order.
+pub struct Map<'a, E, It, O> {
+    executor: &'a E,
+    closure: Closure,
+    inputs: It,
+    in_flight: VecDeque<Task>,
+    window: usize,
+    _output: PhantomData<fn() -> O>,
+}
+
+impl<E, It, I, O> Iterator for Map<'_, E, It, O>
+where
+    E: Executor,
+    It: Iterator<Item = I>,
+    I: Serialize,
+    O: DeserializeOwned,
+{
+    type Item = Result<Output<O>, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.in_flight.len() < self.window {
+            let Some(input) = self.inputs.next() else { break };
+            let task = match Value::encode(&input) {
+                Ok(input) => self.executor.submit(&self.closure, input),
+                Err(e) => Task::ready(Err(e)),
+            };
+            self.in_flight.push_back(task);
+        }
+        let task = self.in_flight.pop_front()?;
+        Some(task.wait().and_then(Output::decode))
+    }
+}

@@ -1,0 +1,153 @@
+//! Modules: WebAssembly bytes, named by their SHA-256, with the functions
+//! their `ferry.functions` section lists.
+
+use crate::{ContentHash, Error};
+use ferry_abi::{ABI_VERSION, FUNCTIONS_SECTION, FunctionKind, FunctionRecord};
+use std::path::Path;
+use std::sync::Arc;
+
+/// A ferry module: its bytes, their hash, and its function records, read from
+/// the custom section without running any of its code.
+///
+/// Cloning is cheap; the bytes are shared.
+///
+/// ```no_run
+/// use ferry_host::Module;
+///
+/// let module = Module::from_file("target/wasm32-wasip1/release/ferry_example_guest.wasm")?;
+/// println!("{}", module.id());
+/// for f in module.functions() {
+///     println!("{}({}) -> {}", f.name, f.input, f.output);
+/// }
+/// # Ok::<(), ferry_host::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Module {
+    id: ContentHash,
+    bytes: Arc<[u8]>,
+    functions: Arc<[FunctionRecord]>,
+}
+
+impl Module {
+    /// Reads a module from bytes, hashing them and checking that they are a
+    /// WebAssembly module with ferry functions of this ABI version.
+    pub fn from_bytes(bytes: impl Into<Arc<[u8]>>) -> Result<Module, Error> {
+        let bytes = bytes.into();
+        let id = ContentHash::of(&bytes);
+        Self::parse(id, bytes)
+    }
+
+    /// Like [`Module::from_bytes`], but refuses bytes whose hash is not
+    /// `expected`: for bytes that arrive under a name.
+    pub fn from_bytes_verified(bytes: impl Into<Arc<[u8]>>, expected: &ContentHash) -> Result<Module, Error> {
+        let bytes = bytes.into();
+        let actual = ContentHash::of(&bytes);
+        if actual != *expected {
+            return Err(Error::HashMismatch {
+                what: "module",
+                expected: *expected,
+                actual,
+            });
+        }
+        Self::parse(actual, bytes)
+    }
+
+    /// Reads a `.wasm` file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Module, Error> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(Error::io("cannot read module", path))?;
+        Self::from_bytes(bytes)
+    }
+
+    fn parse(id: ContentHash, bytes: Arc<[u8]>) -> Result<Module, Error> {
+        let functions = read_function_records(&bytes)?;
+        if let Some(foreign) = functions.iter().find(|f| f.abi != ABI_VERSION) {
+            return Err(Error::AbiMismatch {
+                function: foreign.name.clone(),
+                found: foreign.abi,
+                supported: ABI_VERSION,
+            });
+        }
+        Ok(Module {
+            id,
+            bytes,
+            functions: functions.into(),
+        })
+    }
+
+    /// The module's name: the SHA-256 of its bytes.
+    pub fn id(&self) -> ContentHash {
+        self.id
+    }
+
+    /// The WebAssembly bytes.
+    pub fn bytes(&self) -> &Arc<[u8]> {
+        &self.bytes
+    }
+
+    /// The functions the module offers, in section order.
+    pub fn functions(&self) -> &[FunctionRecord] {
+        &self.functions
+    }
+
+    /// The record of the value function `name`, or an error naming the
+    /// functions there are.
+    pub fn value_function(&self, name: &str) -> Result<&FunctionRecord, Error> {
+        let record = self.functions.iter().find(|f| f.name == name).ok_or_else(|| {
+            Error::UnknownFunction {
+                module: self.id,
+                function: name.to_owned(),
+                available: self
+                    .functions
+                    .iter()
+                    .map(|f| f.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }
+        })?;
+        if record.kind != FunctionKind::Value {
+            return Err(Error::AbiViolation {
+                reason: format!("`{name}` is not a value function and cannot be called with a value"),
+            });
+        }
+        Ok(record)
+    }
+}
+
+impl std::fmt::Debug for Module {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Module")
+            .field("id", &self.id)
+            .field("size", &self.bytes.len())
+            .field("functions", &self.functions.len())
+            .finish()
+    }
+}
+
+/// Walks the module's sections (without validating function bodies, which the
+/// compiler does) and parses every `ferry.functions` section.
+fn read_function_records(bytes: &[u8]) -> Result<Vec<FunctionRecord>, Error> {
+    let malformed = |e: wasmparser::BinaryReaderError| Error::MalformedModule {
+        reason: e.to_string(),
+    };
+    let mut section = Vec::new();
+    let mut found = false;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        match payload.map_err(malformed)? {
+            wasmparser::Payload::Version { encoding, .. } if encoding != wasmparser::Encoding::Module => {
+                return Err(Error::MalformedModule {
+                    reason: "this is a component; ferry runs core modules (wasm32-wasip1)".into(),
+                });
+            }
+            wasmparser::Payload::CustomSection(custom) if custom.name() == FUNCTIONS_SECTION => {
+                found = true;
+                section.extend_from_slice(custom.data());
+            }
+            _ => {}
+        }
+    }
+    if !found {
+        return Err(Error::NotAFerryModule);
+    }
+    Ok(ferry_abi::parse_records(&section)?)
+}

@@ -1,0 +1,289 @@
+//! The runtime: wasmtime, configured once, compiling each module once and
+//! running calls inside the sandbox.
+//!
+//! # The sandbox
+//!
+//! Every call runs in its own wasmtime store with:
+//! - a **memory cap**: growing linear memory past [`Limits::memory`] fails,
+//!   and the call is reported as [`FailureKind::MemoryLimit`];
+//! - a **deadline**: one background thread per runtime advances wasmtime's
+//!   epoch every [`RuntimeConfig::epoch_tick`]; a call still running after
+//!   [`Limits::timeout`] is interrupted ([`FailureKind::Timeout`]);
+//! - **bounded output**: stdout and stderr are captured in memory, each up to
+//!   [`Limits::output`], and returned with the result;
+//! - **WASI preview 1 without ambient authority**: no files, no environment
+//!   variables, no network, a clock stuck at zero and deterministic random
+//!   bytes, unless [`Grants`] say otherwise.
+//!
+//! Instances come from wasmtime's pooling allocator, so a fresh instance per
+//! call costs microseconds; [`Instance`] lets a caller keep one instead.
+//!
+//! [`FailureKind::MemoryLimit`]: crate::FailureKind::MemoryLimit
+//! [`FailureKind::Timeout`]: crate::FailureKind::Timeout
+
+mod host;
+mod instance;
+mod sandbox;
+
+pub use instance::Instance;
+pub use sandbox::{DirGrant, Grants, Limits, Sandbox};
+
+use crate::{BlobStore, Closure, ContentHash, Error, Module, Output, Value};
+use host::HostState;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use wasmtime::{Engine, InstancePre, Linker};
+
+/// How a [`Runtime`] is set up. Engine-wide settings: they fix what the
+/// per-call [`Sandbox`] may ask for.
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    /// Where precompiled code is kept between processes. `None` keeps it in
+    /// memory only.
+    pub store: Option<BlobStore>,
+    /// The most linear memory any instance may have; per-call limits are
+    /// capped by it.
+    pub max_memory: u64,
+    /// How many instances may be alive at once (the pooling allocator's
+    /// size).
+    pub max_instances: u32,
+    /// How often the deadline clock ticks: the resolution of timeouts.
+    pub epoch_tick: Duration,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> RuntimeConfig {
+        RuntimeConfig {
+            store: None,
+            max_memory: 4 << 30,
+            max_instances: 1000,
+            epoch_tick: Duration::from_millis(1),
+        }
+    }
+}
+
+impl RuntimeConfig {
+    /// The default configuration with precompiled code kept in `store`.
+    pub fn with_store(store: BlobStore) -> RuntimeConfig {
+        RuntimeConfig {
+            store: Some(store),
+            ..RuntimeConfig::default()
+        }
+    }
+}
+
+/// Where the code for a module came from when it was prepared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Preparation {
+    /// It was already compiled in this runtime.
+    InMemory,
+    /// Precompiled code was loaded from the store.
+    FromStore,
+    /// It was compiled now.
+    Compiled,
+}
+
+/// Compiles and runs modules. Cheap to clone; share one per process.
+///
+/// ```no_run
+/// use ferry_host::{Closure, Module, Runtime, RuntimeConfig, Sandbox, Value};
+///
+/// let runtime = Runtime::new(RuntimeConfig::default())?;
+/// let module = Module::from_file("target/wasm32-wasip1/release/ferry_example_guest.wasm")?;
+/// let add = Closure::new(&module, "add")?;
+/// let out = runtime.call(&add, &Value::encode(&(40, 2))?, &Sandbox::default())?;
+/// assert_eq!(out.value.decode::<i64>()?, 42);
+/// # Ok::<(), ferry_host::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    linker: Linker<HostState>,
+    config: RuntimeConfig,
+    engine_key: String,
+    /// One slot per module, so that two threads asking for the same new
+    /// module compile it once while other modules compile in parallel.
+    modules: Mutex<HashMap<ContentHash, Arc<Mutex<Option<Arc<Compiled>>>>>>,
+}
+
+/// A module compiled and linked, ready to instantiate.
+pub(crate) struct Compiled {
+    module: Module,
+    pre: InstancePre<HostState>,
+}
+
+impl Runtime {
+    /// Sets up the engine, the pooling allocator and the deadline clock.
+    pub fn new(config: RuntimeConfig) -> Result<Runtime, Error> {
+        let engine_error = |e: wasmtime::Error| Error::Engine(format!("{e:#}"));
+        let max_memory = usize::try_from(config.max_memory).unwrap_or(usize::MAX);
+        let mut pool = wasmtime::PoolingAllocationConfig::new();
+        pool.total_memories(config.max_instances)
+            .total_tables(config.max_instances)
+            .total_core_instances(config.max_instances)
+            .max_memory_size(max_memory);
+        let mut wasm = wasmtime::Config::new();
+        wasm.epoch_interruption(true)
+            .cranelift_opt_level(wasmtime::OptLevel::Speed)
+            .allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&wasm).map_err(engine_error)?;
+
+        let mut linker = Linker::new(&engine);
+        host::add_imports(&mut linker).map_err(engine_error)?;
+
+        let mut hasher = std::hash::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        let engine_key = format!("{:016x}", hasher.finish());
+
+        start_epoch_clock(&engine, config.epoch_tick);
+        Ok(Runtime {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                config,
+                engine_key,
+                modules: Mutex::default(),
+            }),
+        })
+    }
+
+    /// The configuration the runtime was made with.
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.inner.config
+    }
+
+    /// Compiles `module` if this runtime has not yet, using precompiled code
+    /// from the store when it has some, and says which it did. Calls do this
+    /// themselves; call it to pay the cost up front.
+    pub fn prepare(&self, module: &Module) -> Result<Preparation, Error> {
+        self.compiled(module).map(|(_, how)| how)
+    }
+
+    /// A fresh instance of `module`, for repeated calls.
+    pub fn instantiate(&self, module: &Module, sandbox: &Sandbox) -> Result<Instance, Error> {
+        let (compiled, _) = self.compiled(module)?;
+        Instance::new(compiled, &self.capped(sandbox), self.inner.config.epoch_tick)
+    }
+
+    /// Runs `closure` on `input` in a fresh instance.
+    pub fn call(&self, closure: &Closure, input: &Value, sandbox: &Sandbox) -> Result<Output, Error> {
+        self.instantiate(closure.module(), sandbox)?.call_closure(closure, input)
+    }
+
+    fn capped(&self, sandbox: &Sandbox) -> Sandbox {
+        let mut sandbox = sandbox.clone();
+        sandbox.limits.memory = sandbox.limits.memory.min(self.inner.config.max_memory);
+        sandbox
+    }
+
+    fn compiled(&self, module: &Module) -> Result<(Arc<Compiled>, Preparation), Error> {
+        let slot = {
+            let mut modules = self.inner.modules.lock().unwrap_or_else(|p| p.into_inner());
+            modules.entry(module.id()).or_default().clone()
+        };
+        let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(compiled) = slot.as_ref() {
+            return Ok((compiled.clone(), Preparation::InMemory));
+        }
+        let (code, how) = self.load_or_compile(module)?;
+        let pre = self.inner.linker.instantiate_pre(&code).map_err(|e| Error::AbiViolation {
+            reason: format!("{e:#}; a ferry guest may import only WASI preview 1 and `ferry_v1`"),
+        })?;
+        check_exports(module, &code)?;
+        let compiled = Arc::new(Compiled {
+            module: module.clone(),
+            pre,
+        });
+        *slot = Some(compiled.clone());
+        Ok((compiled, how))
+    }
+
+    fn load_or_compile(&self, module: &Module) -> Result<(wasmtime::Module, Preparation), Error> {
+        let inner = &self.inner;
+        let id = module.id();
+        if let Some(store) = &inner.config.store
+            && let Some(code) = store.load_compiled(&inner.engine_key, &id)
+        {
+            // SAFETY: the bytes were produced by `wasmtime::Module::serialize`
+            // under the same engine settings (the key) and checked against the
+            // digest stored with them, so they are wasmtime's own output.
+            match unsafe { wasmtime::Module::deserialize(&inner.engine, &code) } {
+                Ok(code) => return Ok((code, Preparation::FromStore)),
+                Err(e) => tracing::warn!(module = %id, error = %e, "precompiled code rejected; recompiling"),
+            }
+        }
+        let started = std::time::Instant::now();
+        let code = wasmtime::Module::new(&inner.engine, module.bytes()).map_err(|e| Error::Compile {
+            module: id,
+            reason: format!("{e:#}"),
+        })?;
+        tracing::debug!(module = %id, elapsed = ?started.elapsed(), "compiled module");
+        if let Some(store) = &inner.config.store {
+            let saved = code
+                .serialize()
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| store.save_compiled(&inner.engine_key, &id, &bytes).map_err(|e| e.to_string()));
+            if let Err(e) = saved {
+                tracing::warn!(module = %id, error = %e, "could not keep precompiled code");
+            }
+        }
+        Ok((code, Preparation::Compiled))
+    }
+}
+
+/// Checks the exports the ABI requires, so a broken module is refused when it
+/// is loaded rather than on its first call.
+fn check_exports(module: &Module, code: &wasmtime::Module) -> Result<(), Error> {
+    use wasmtime::{ExternType, ValType};
+    let signature = |name: &str| match code.get_export(name) {
+        Some(ExternType::Func(f)) => Some((
+            f.params().map(|p| matches!(p, ValType::I32)).collect::<Vec<_>>(),
+            f.results().map(|r| matches!(r, ValType::I32)).collect::<Vec<_>>(),
+        )),
+        _ => None,
+    };
+    let violation = |reason: String| Err(Error::AbiViolation { reason });
+    if !matches!(code.get_export("memory"), Some(ExternType::Memory(_))) {
+        return violation("the module exports no `memory`".into());
+    }
+    if signature(ferry_abi::EXPORT_ALLOC) != Some((vec![true, true], vec![true])) {
+        return violation(format!("`{}` is missing or is not (i32, i32) -> i32", ferry_abi::EXPORT_ALLOC));
+    }
+    for record in module.functions() {
+        if record.kind == ferry_abi::FunctionKind::Value
+            && signature(&record.export) != Some((vec![true; 4], vec![true]))
+        {
+            return violation(format!(
+                "export `{}` of `{}` is missing or is not (i32, i32, i32, i32) -> i32",
+                record.export, record.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One thread per engine advances the epoch, which is what deadlines count.
+/// It holds only a weak reference and stops when the engine is dropped.
+fn start_epoch_clock(engine: &Engine, tick: Duration) {
+    let engine = engine.weak();
+    let spawned = std::thread::Builder::new()
+        .name("ferry-epoch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(tick);
+                match engine.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the deadline clock; timeouts will not fire");
+    }
+}

@@ -1,0 +1,183 @@
+//! The content-addressed store on disk: module and data blobs under their
+//! SHA-256, and wasmtime's precompiled code under the module hash and the
+//! engine settings it was compiled for.
+
+use crate::{Closure, ContentHash, Error, Module};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Environment variable that overrides the default store location.
+pub const STORE_ENV: &str = "FERRY_STORE";
+
+/// A directory of content-addressed blobs and precompiled code.
+///
+/// Everything read back is checked against its hash, so a damaged file is
+/// reported, never run. Writes are atomic (write, then rename), so several
+/// processes may share one store.
+///
+/// ```
+/// use ferry_host::BlobStore;
+///
+/// let dir = std::env::temp_dir().join(format!("ferry-doc-store-{}", std::process::id()));
+/// let store = BlobStore::open(&dir)?;
+/// let hash = store.put(b"lookup table")?;
+/// assert_eq!(store.get(&hash)?.as_deref(), Some(&b"lookup table"[..]));
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), ferry_host::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct BlobStore {
+    root: PathBuf,
+}
+
+/// Precompiled code files start with this, then the SHA-256 of the rest.
+const COMPILED_MAGIC: &[u8; 8] = b"FERRYCW1";
+
+impl BlobStore {
+    /// Opens (creating if needed) a store rooted at `root`.
+    pub fn open(root: impl Into<PathBuf>) -> Result<BlobStore, Error> {
+        let root = root.into();
+        for dir in ["blobs", "compiled", "tmp"] {
+            let path = root.join(dir);
+            std::fs::create_dir_all(&path).map_err(Error::io("cannot create store directory", &path))?;
+        }
+        Ok(BlobStore { root })
+    }
+
+    /// Opens the store at `$FERRY_STORE`, or else `ferry` under the user's
+    /// cache directory (`~/.cache/ferry` on Linux).
+    pub fn open_default() -> Result<BlobStore, Error> {
+        Self::open(Self::default_root())
+    }
+
+    /// Where [`BlobStore::open_default`] puts the store.
+    pub fn default_root() -> PathBuf {
+        match std::env::var_os(STORE_ENV) {
+            Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+            _ => dirs::cache_dir()
+                .unwrap_or_else(std::env::temp_dir)
+                .join("ferry"),
+        }
+    }
+
+    /// The store's directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn blob_path(&self, hash: &ContentHash) -> PathBuf {
+        let hex = hash.to_hex();
+        self.root.join("blobs").join(&hex[..2]).join(hex)
+    }
+
+    /// Whether the store holds `hash`.
+    pub fn contains(&self, hash: &ContentHash) -> bool {
+        self.blob_path(hash).is_file()
+    }
+
+    /// Stores `bytes` under their hash and returns it. Storing what is already
+    /// there costs one `stat`.
+    pub fn put(&self, bytes: &[u8]) -> Result<ContentHash, Error> {
+        let hash = ContentHash::of(bytes);
+        let path = self.blob_path(&hash);
+        if !path.is_file() {
+            self.write_atomic(&path, &[bytes])?;
+        }
+        Ok(hash)
+    }
+
+    /// The bytes stored under `hash`, checked against it; `None` if absent.
+    pub fn get(&self, hash: &ContentHash) -> Result<Option<Vec<u8>>, Error> {
+        let path = self.blob_path(hash);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("cannot read blob", &path)(e)),
+        };
+        let actual = ContentHash::of(&bytes);
+        if actual != *hash {
+            return Err(Error::HashMismatch {
+                what: "stored blob",
+                expected: *hash,
+                actual,
+            });
+        }
+        Ok(Some(bytes))
+    }
+
+    /// Like [`BlobStore::get`], but a missing blob is an error naming it.
+    pub(crate) fn require(&self, what: &'static str, hash: &ContentHash) -> Result<Vec<u8>, Error> {
+        self.get(hash)?.ok_or_else(|| Error::NotInStore {
+            what,
+            hash: *hash,
+            store: self.root.clone(),
+        })
+    }
+
+    /// The module stored under `hash`.
+    pub fn module(&self, hash: &ContentHash) -> Result<Module, Error> {
+        Module::from_bytes_verified(self.require("module", hash)?, hash)
+    }
+
+    /// Stores a closure's module and data blobs, so that its by-reference
+    /// encoding can be resolved from this store.
+    pub fn add_closure(&self, closure: &Closure) -> Result<(), Error> {
+        self.put(closure.module().bytes())?;
+        for blob in closure.blobs().values() {
+            self.put(blob.bytes())?;
+        }
+        Ok(())
+    }
+
+    fn compiled_path(&self, engine_key: &str, module: &ContentHash) -> PathBuf {
+        self.root
+            .join("compiled")
+            .join(engine_key)
+            .join(format!("{}.cwasm", module.to_hex()))
+    }
+
+    /// Precompiled code for `module` under these engine settings, if stored
+    /// and intact. A damaged file is deleted and reported as absent, so the
+    /// caller recompiles.
+    pub(crate) fn load_compiled(&self, engine_key: &str, module: &ContentHash) -> Option<Vec<u8>> {
+        let path = self.compiled_path(engine_key, module);
+        let mut bytes = std::fs::read(&path).ok()?;
+        let intact = bytes.len() >= 40
+            && &bytes[..8] == COMPILED_MAGIC
+            && Sha256::digest(&bytes[40..]).as_slice() == &bytes[8..40];
+        if !intact {
+            tracing::warn!(path = %path.display(), "discarding damaged precompiled code");
+            let _ = std::fs::remove_file(&path);
+            return None;
+        }
+        bytes.drain(..40);
+        Some(bytes)
+    }
+
+    /// Keeps precompiled code for `module` under these engine settings.
+    pub(crate) fn save_compiled(&self, engine_key: &str, module: &ContentHash, code: &[u8]) -> Result<(), Error> {
+        let digest = Sha256::digest(code);
+        self.write_atomic(
+            &self.compiled_path(engine_key, module),
+            &[COMPILED_MAGIC, digest.as_slice(), code],
+        )
+    }
+
+    fn write_atomic(&self, path: &Path, parts: &[&[u8]]) -> Result<(), Error> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(Error::io("cannot create store directory", parent))?;
+        }
+        let tmp = self.root.join("tmp").join(format!(
+            "{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&tmp, parts.concat()).map_err(Error::io("cannot write", &tmp))?;
+        std::fs::rename(&tmp, path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::io("cannot move into the store", path)(e)
+        })
+    }
+}

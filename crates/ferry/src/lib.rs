@@ -1,0 +1,250 @@
+//! # ferry guest SDK
+//!
+//! Write ordinary Rust functions, mark them `#[ferry::function]`, compile the
+//! crate to `wasm32-wasip1` as a `cdylib`, and any ferry host can call them:
+//! in-process, on a remote worker, or wherever the closure travels.
+//!
+//! ```
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize, Deserialize)]
+//! pub struct Scale {
+//!     factor: f64,
+//! }
+//!
+//! /// `env` is the captured environment; the other parameters are the input.
+//! #[ferry::function]
+//! fn scale(env: Scale, x: f64) -> f64 {
+//!     env.factor * x
+//! }
+//!
+//! /// Returning `Err` reaches the host as a guest error carrying the message.
+//! #[ferry::function]
+//! fn divide(a: i64, b: i64) -> Result<i64, String> {
+//!     a.checked_div(b).ok_or_else(|| format!("cannot divide {a} by zero"))
+//! }
+//!
+//! // Outside WebAssembly the functions stay ordinary functions, so they can be
+//! // unit-tested natively.
+//! assert_eq!(scale(Scale { factor: 2.0 }, 1.5), 3.0);
+//! assert!(divide(1, 0).is_err());
+//! ```
+//!
+//! ## The rules
+//! - A parameter named `env` is the captured environment: the value bound
+//!   into a closure when it is made. Every other parameter is the input: with
+//!   one, the input is that value; with several, the input is an array of them.
+//! - Parameter and result types are any serde types. They cross the boundary
+//!   as MessagePack, structs as maps with their field names. Use `BTreeMap`
+//!   rather than `HashMap` in an environment if the same closure must always
+//!   encode to the same bytes.
+//! - A return type spelled `Result<T, E>` with `E: Display` reports `Err` as a
+//!   guest error with `E`'s message. Any other return type is the value.
+//! - A panic reaches the host as a panic error with its message and location.
+//! - WASI works as usual but the host decides what it grants: by default no
+//!   files, no environment variables and a clock stuck at zero.
+//!
+//! The ABI the macro implements is described in `docs/abi.md`.
+
+pub use ferry_macros::function;
+
+/// Reads the data blob `name` attached to the closure being run, or `None` if
+/// the closure has no blob of that name (or this is not running under ferry).
+///
+/// ```
+/// // Natively there are no blobs.
+/// assert_eq!(ferry::blob("lookup-table"), None);
+/// ```
+pub fn blob(name: &str) -> Option<Vec<u8>> {
+    host::blob(name)
+}
+
+/// Implementation details the macro expands to; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    use serde::Serialize;
+    use serde::de::DeserializeOwned;
+    use std::fmt::Display;
+
+    /// Why a call did not produce a value.
+    pub enum Failure {
+        /// The function returned an error.
+        Error(String),
+        /// An argument did not decode into its parameter type.
+        BadArgument(String),
+    }
+
+    pub fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, Failure> {
+        // An absent value is nil, so `()` and `Option` parameters accept it.
+        let bytes = if bytes.is_empty() { &[0xc0][..] } else { bytes };
+        rmp_serde::from_slice(bytes).map_err(|e| {
+            Failure::BadArgument(format!(
+                "the {what} does not match the type `{}`: {e}",
+                std::any::type_name::<T>()
+            ))
+        })
+    }
+
+    fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, Failure> {
+        rmp_serde::to_vec_named(value)
+            .map_err(|e| Failure::Error(format!("the result could not be encoded: {e}")))
+    }
+
+    pub fn finish_value<T: Serialize>(value: T) -> Result<Vec<u8>, Failure> {
+        encode(&value)
+    }
+
+    pub fn finish_result<T: Serialize, E: Display>(result: Result<T, E>) -> Result<Vec<u8>, Failure> {
+        match result {
+            Ok(value) => encode(&value),
+            Err(e) => Err(Failure::Error(e.to_string())),
+        }
+    }
+
+    /// Runs one value call: takes ownership of the argument buffers the host
+    /// allocated with `ferry_alloc(len, 1)`, and reports the outcome through
+    /// the host imports.
+    #[cfg(target_family = "wasm")]
+    pub fn call_value(
+        env_ptr: *mut u8,
+        env_len: usize,
+        input_ptr: *mut u8,
+        input_len: usize,
+        body: impl FnOnce(&[u8], &[u8]) -> Result<Vec<u8>, Failure>,
+    ) -> i32 {
+        crate::host::install_panic_hook();
+        // SAFETY: the ABI hands these buffers to the guest; they were
+        // allocated by `ferry_alloc(len, 1)`, the layout of a `Vec<u8>`.
+        let env = unsafe { crate::host::take(env_ptr, env_len) };
+        let input = unsafe { crate::host::take(input_ptr, input_len) };
+        let status = match body(&env, &input) {
+            Ok(bytes) => {
+                crate::host::result(&bytes);
+                ferry_abi::Status::Ok
+            }
+            Err(Failure::Error(message)) => {
+                crate::host::error(&message);
+                ferry_abi::Status::Error
+            }
+            Err(Failure::BadArgument(message)) => {
+                crate::host::error(&message);
+                ferry_abi::Status::BadArgument
+            }
+        };
+        status as i32
+    }
+}
+
+#[cfg(target_family = "wasm")]
+mod host {
+    use std::alloc::Layout;
+
+    #[link(wasm_import_module = "ferry_v1")]
+    unsafe extern "C" {
+        #[link_name = "result"]
+        fn ferry_result(ptr: *const u8, len: usize);
+        #[link_name = "error"]
+        fn ferry_error(ptr: *const u8, len: usize);
+        #[link_name = "panic"]
+        fn ferry_panic(
+            msg_ptr: *const u8,
+            msg_len: usize,
+            file_ptr: *const u8,
+            file_len: usize,
+            line: u32,
+            column: u32,
+        );
+        #[link_name = "blob_len"]
+        fn ferry_blob_len(name_ptr: *const u8, name_len: usize) -> i64;
+        #[link_name = "blob_read"]
+        fn ferry_blob_read(
+            name_ptr: *const u8,
+            name_len: usize,
+            offset: i64,
+            dst_ptr: *mut u8,
+            dst_len: usize,
+        ) -> i64;
+    }
+
+    /// `ferry_alloc(size, align)`: memory the host fills and hands over.
+    #[unsafe(no_mangle)]
+    extern "C" fn ferry_alloc(size: usize, align: usize) -> *mut u8 {
+        match Layout::from_size_align(size, align) {
+            Ok(layout) if size > 0 => unsafe { std::alloc::alloc(layout) },
+            // A zero-sized buffer needs no memory, only a well-aligned address.
+            Ok(_) => align as *mut u8,
+            Err(_) => std::ptr::null_mut(),
+        }
+    }
+
+    /// `ferry_free(ptr, size, align)`: returns memory from `ferry_alloc`.
+    #[unsafe(no_mangle)]
+    unsafe extern "C" fn ferry_free(ptr: *mut u8, size: usize, align: usize) {
+        if size > 0
+            && let Ok(layout) = Layout::from_size_align(size, align)
+        {
+            unsafe { std::alloc::dealloc(ptr, layout) }
+        }
+    }
+
+    /// # Safety
+    /// `ptr` must come from `ferry_alloc(len, 1)` and not be used again.
+    pub unsafe fn take(ptr: *mut u8, len: usize) -> Vec<u8> {
+        if len == 0 {
+            Vec::new()
+        } else {
+            unsafe { Vec::from_raw_parts(ptr, len, len) }
+        }
+    }
+
+    pub fn result(bytes: &[u8]) {
+        unsafe { ferry_result(bytes.as_ptr(), bytes.len()) }
+    }
+
+    pub fn error(message: &str) {
+        unsafe { ferry_error(message.as_ptr(), message.len()) }
+    }
+
+    pub fn install_panic_hook() {
+        static HOOK: std::sync::Once = std::sync::Once::new();
+        HOOK.call_once(|| {
+            std::panic::set_hook(Box::new(|info| {
+                let message = match info.payload_as_str() {
+                    Some(text) => text.to_owned(),
+                    None => "Box<dyn Any>".to_owned(),
+                };
+                let (file, line, column) = info
+                    .location()
+                    .map(|l| (l.file(), l.line(), l.column()))
+                    .unwrap_or(("", 0, 0));
+                unsafe {
+                    ferry_panic(
+                        message.as_ptr(),
+                        message.len(),
+                        file.as_ptr(),
+                        file.len(),
+                        line,
+                        column,
+                    )
+                }
+            }))
+        });
+    }
+
+    pub fn blob(name: &str) -> Option<Vec<u8>> {
+        let len = unsafe { ferry_blob_len(name.as_ptr(), name.len()) };
+        let len = usize::try_from(len).ok()?;
+        let mut bytes = vec![0u8; len];
+        let read = unsafe {
+            ferry_blob_read(name.as_ptr(), name.len(), 0, bytes.as_mut_ptr(), bytes.len())
+        };
+        (usize::try_from(read).ok()? == len).then_some(bytes)
+    }
+}
+
+#[cfg(not(target_family = "wasm"))]
+mod host {
+    pub fn blob(_name: &str) -> Option<Vec<u8>> {
+        None
+    }
+}
