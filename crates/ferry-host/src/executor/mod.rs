@@ -59,7 +59,7 @@ pub trait ExecutorExt: Executor {
         &self,
         closure: &Closure,
         input: &I,
-    ) -> impl Future<Output = Result<Output<O>, Error>> + Send + 'static
+    ) -> impl Future<Output = Result<Output<O>, Error>> + Send + use<Self, I, O>
     where
         I: Serialize + ?Sized,
         O: DeserializeOwned,

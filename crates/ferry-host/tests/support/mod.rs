@@ -1,6 +1,9 @@
 //! Shared by the integration tests: the example guest, compiled from source
 //! once per test binary.
 
+// Each test binary uses a different part of this module.
+#![allow(dead_code)]
+
 use ferry_host::Module;
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -19,4 +22,22 @@ pub fn guest() -> Module {
                 .module
         })
         .clone()
+}
+
+/// The hand-written guest in `examples/wat/by-hand.wat`, after `edit` has had
+/// a chance to change its text (to break it in a particular way).
+pub fn by_hand(edit: impl FnOnce(String) -> String) -> Vec<u8> {
+    let text = std::fs::read_to_string(workspace_root().join("examples/wat/by-hand.wat"))
+        .expect("the hand-written guest is there");
+    wat::parse_str(edit(text)).expect("the edited guest is still valid text format")
+}
+
+/// A sandbox whose limits are small enough for tests to hit quickly.
+pub fn tight_sandbox() -> ferry_host::Sandbox {
+    let mut sandbox = ferry_host::Sandbox::default();
+    sandbox.limits.timeout = std::time::Duration::from_millis(300);
+    sandbox.limits.memory = 64 << 20;
+    sandbox.limits.output = 64 << 10;
+    sandbox.limits.result = 1 << 20;
+    sandbox
 }
