@@ -1,1 +1,350 @@
-fn main() {}
+//! `ferry`: build, inspect, call, pickle and run ferry functions.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use ferry_host::{
+    BlobStore, Closure, ContentHash, DirGrant, Encoding, Error, Executor, LocalExecutor, Module,
+    Runtime, RuntimeConfig, Sandbox, Value,
+};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Functions as portable, sandboxed values.
+#[derive(Parser)]
+#[command(name = "ferry", version, about)]
+struct Cli {
+    /// The content-addressed store for modules, blobs and compiled code
+    /// [default: $FERRY_STORE, else ferry under your cache directory].
+    #[arg(long, global = true, value_name = "DIR")]
+    store: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compile a guest crate to WebAssembly, store it, and list its functions.
+    Build {
+        /// The guest crate's directory.
+        #[arg(default_value = ".")]
+        crate_dir: PathBuf,
+        /// Also copy the module here.
+        #[arg(short, long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Show a module's id and functions, read without running it.
+    Inspect {
+        /// A .wasm file, a guest crate directory, or sha256:… from the store.
+        module: String,
+    },
+    /// Call a function once, with JSON in and JSON out.
+    Call {
+        /// A .wasm file, a guest crate directory, or sha256:… from the store.
+        module: String,
+        /// The function's name.
+        function: String,
+        /// The captured environment, as JSON.
+        #[arg(long, value_name = "JSON")]
+        env: Option<String>,
+        /// The input, as JSON; several parameters take an array.
+        #[arg(long, value_name = "JSON")]
+        input: Option<String>,
+        #[command(flatten)]
+        sandbox: SandboxArgs,
+    },
+    /// Make a closure (function + environment + blobs) and write its bytes.
+    Pickle {
+        /// A .wasm file, a guest crate directory, or sha256:… from the store.
+        module: String,
+        /// The function's name.
+        function: String,
+        /// The captured environment, as JSON.
+        #[arg(long, value_name = "JSON")]
+        env: Option<String>,
+        /// Attach a data blob read from a file, as NAME=FILE.
+        #[arg(long = "blob", value_name = "NAME=FILE")]
+        blobs: Vec<String>,
+        /// Write hashes only; the runner resolves them from its store.
+        #[arg(long)]
+        by_reference: bool,
+        /// Where to write the closure.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Load a closure written by `ferry pickle` and run it.
+    Run {
+        /// The closure file.
+        closure: PathBuf,
+        /// The input, as JSON.
+        #[arg(long, value_name = "JSON")]
+        input: Option<String>,
+        #[command(flatten)]
+        sandbox: SandboxArgs,
+    },
+}
+
+/// What the guest may do.
+#[derive(Args)]
+struct SandboxArgs {
+    /// Wall-clock limit for the call, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    timeout: f64,
+    /// Memory limit, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    memory: u64,
+    /// Give the guest an environment variable, as KEY=VALUE.
+    #[arg(long = "grant-env", value_name = "KEY=VALUE")]
+    grant_env: Vec<String>,
+    /// Give the guest a host directory, as HOST_DIR[:GUEST_DIR][:rw].
+    #[arg(long = "grant-dir", value_name = "HOST[:GUEST][:rw]")]
+    grant_dir: Vec<String>,
+    /// Give the guest the real clock.
+    #[arg(long)]
+    grant_clock: bool,
+    /// Give the guest real randomness.
+    #[arg(long)]
+    grant_random: bool,
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    if let Err(error) = run(cli) {
+        eprintln!("error: {error}");
+        for cause in error.chain().skip(1) {
+            eprintln!("  because: {cause}");
+        }
+        if let Some(failure) = error.downcast_ref::<Error>().and_then(Error::failure) {
+            print_guest_output(&failure.stdout, &failure.stderr);
+        }
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let store = match &cli.store {
+        Some(dir) => BlobStore::open(dir)?,
+        None => BlobStore::open_default()?,
+    };
+    match cli.command {
+        Command::Build { crate_dir, out } => {
+            let built = ferry_host::guest::build_crate(&crate_dir)?;
+            store.put(built.module.bytes())?;
+            if let Some(out) = out {
+                std::fs::copy(&built.path, &out)
+                    .with_context(|| format!("cannot copy the module to {}", out.display()))?;
+            }
+            println!("built {}", built.path.display());
+            describe(&built.module, &store);
+        }
+        Command::Inspect { module } => describe(&load_module(&module, &store)?, &store),
+        Command::Call {
+            module,
+            function,
+            env,
+            input,
+            sandbox,
+        } => {
+            let module = load_module(&module, &store)?;
+            let closure = Closure::new(&module, &function)?
+                .with_env_value(json_value("--env", env.as_deref())?);
+            execute(
+                &closure,
+                json_value("--input", input.as_deref())?,
+                sandbox,
+                &store,
+            )?;
+        }
+        Command::Pickle {
+            module,
+            function,
+            env,
+            blobs,
+            by_reference,
+            output,
+        } => {
+            let module = load_module(&module, &store)?;
+            let mut closure = Closure::new(&module, &function)?
+                .with_env_value(json_value("--env", env.as_deref())?);
+            for blob in blobs {
+                let (name, file) = blob
+                    .split_once('=')
+                    .with_context(|| format!("--blob takes NAME=FILE, not `{blob}`"))?;
+                let bytes =
+                    std::fs::read(file).with_context(|| format!("cannot read blob file {file}"))?;
+                closure = closure.with_blob(name, bytes);
+            }
+            let encoding = if by_reference {
+                store.add_closure(&closure)?;
+                Encoding::ByReference
+            } else {
+                Encoding::ByValue
+            };
+            let bytes = closure.to_bytes(encoding);
+            std::fs::write(&output, &bytes)
+                .with_context(|| format!("cannot write {}", output.display()))?;
+            println!(
+                "closure {} ({} bytes, {}) written to {}",
+                closure.id(),
+                bytes.len(),
+                if by_reference {
+                    "by reference"
+                } else {
+                    "by value"
+                },
+                output.display()
+            );
+        }
+        Command::Run {
+            closure,
+            input,
+            sandbox,
+        } => {
+            let bytes = std::fs::read(&closure)
+                .with_context(|| format!("cannot read closure file {}", closure.display()))?;
+            let closure = Closure::from_bytes(&bytes, Some(&store))?;
+            execute(
+                &closure,
+                json_value("--input", input.as_deref())?,
+                sandbox,
+                &store,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs one call on the local executor and prints the result as JSON.
+fn execute(closure: &Closure, input: Value, sandbox: SandboxArgs, store: &BlobStore) -> Result<()> {
+    let runtime = Runtime::new(RuntimeConfig::with_store(store.clone()))?;
+    let pool = LocalExecutor::builder()
+        .threads(1)
+        .runtime(runtime)
+        .sandbox(sandbox.into_sandbox()?)
+        .build()?;
+    let output = pool.submit(closure, input).wait()?;
+    print_guest_output(&output.stdout, &output.stderr);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&output.value.to_json()?)?
+    );
+    Ok(())
+}
+
+/// Guest output goes to stderr, so that stdout is exactly the result.
+fn print_guest_output(stdout: &[u8], stderr: &[u8]) {
+    for (name, bytes) in [("stdout", stdout), ("stderr", stderr)] {
+        if !bytes.is_empty() {
+            eprintln!("--- guest {name} ---");
+            eprint!("{}", String::from_utf8_lossy(bytes));
+            if !bytes.ends_with(b"\n") {
+                eprintln!();
+            }
+        }
+    }
+}
+
+fn json_value(flag: &str, text: Option<&str>) -> Result<Value> {
+    match text {
+        None => Ok(Value::nil()),
+        Some(text) => {
+            let json: serde_json::Value = serde_json::from_str(text)
+                .with_context(|| format!("{flag} is not valid JSON: `{text}`"))?;
+            Ok(Value::from_json(&json)?)
+        }
+    }
+}
+
+/// A module named by a hash in the store, a `.wasm` file, or a guest crate to
+/// build.
+fn load_module(spec: &str, store: &BlobStore) -> Result<Module> {
+    if spec.starts_with("sha256:") {
+        let hash: ContentHash = spec.parse()?;
+        return Ok(store.module(&hash)?);
+    }
+    let path = Path::new(spec);
+    if path.join("Cargo.toml").is_file() {
+        let built = ferry_host::guest::build_crate(path)?;
+        store.put(built.module.bytes())?;
+        return Ok(built.module);
+    }
+    if !path.exists() {
+        bail!(
+            "`{spec}` is neither a .wasm file, a guest crate directory, nor a sha256:… module id"
+        );
+    }
+    Ok(Module::from_file(path)?)
+}
+
+fn describe(module: &Module, store: &BlobStore) {
+    println!("module {}", module.id());
+    println!(
+        "  {} bytes, ABI v{}, {}",
+        module.bytes().len(),
+        ferry_host::ABI_VERSION,
+        if store.contains(&module.id()) {
+            format!("in the store at {}", store.root().display())
+        } else {
+            "not in the store".to_owned()
+        }
+    );
+    let functions = module.functions();
+    println!("functions ({}):", functions.len());
+    let width = functions.iter().map(|f| f.name.len()).max().unwrap_or(0);
+    for f in functions {
+        let env = f
+            .env
+            .as_deref()
+            .map(|env| format!("env: {env}, "))
+            .unwrap_or_default();
+        println!(
+            "  {:width$}  ({env}input: {}) -> {}",
+            f.name, f.input, f.output
+        );
+    }
+}
+
+impl SandboxArgs {
+    fn into_sandbox(self) -> Result<Sandbox> {
+        if !(self.timeout.is_finite() && self.timeout > 0.0) {
+            bail!(
+                "--timeout must be a positive number of seconds, not {}",
+                self.timeout
+            );
+        }
+        let mut sandbox = Sandbox::default();
+        sandbox.limits.timeout = Duration::from_secs_f64(self.timeout);
+        sandbox.limits.memory = self.memory << 20;
+        for pair in self.grant_env {
+            let (key, value) = pair
+                .split_once('=')
+                .with_context(|| format!("--grant-env takes KEY=VALUE, not `{pair}`"))?;
+            sandbox.grants.env.push((key.to_owned(), value.to_owned()));
+        }
+        for spec in self.grant_dir {
+            let (spec, writable) = match spec.strip_suffix(":rw") {
+                Some(rest) => (rest.to_owned(), true),
+                None => (spec, false),
+            };
+            let (host, guest) = match spec.split_once(':') {
+                Some((host, guest)) => (host.to_owned(), guest.to_owned()),
+                None => (spec.clone(), spec),
+            };
+            sandbox.grants.dirs.push(DirGrant {
+                host: host.into(),
+                guest,
+                writable,
+            });
+        }
+        sandbox.grants.clock = self.grant_clock;
+        sandbox.grants.random = self.grant_random;
+        Ok(sandbox)
+    }
+}

@@ -170,10 +170,17 @@ impl Closure {
             module: self.module.id(),
             function: self.function.to_string(),
             env: self.env.as_bytes().to_vec(),
-            blobs: self.blobs.iter().map(|(name, blob)| (name.clone(), blob.id)).collect(),
+            blobs: self
+                .blobs
+                .iter()
+                .map(|(name, blob)| (name.clone(), blob.id))
+                .collect(),
             module_bytes: by_value.then(|| self.module.bytes().to_vec()),
             blob_bytes: if by_value {
-                self.blobs.values().map(|b| BlobBytes(b.bytes.to_vec())).collect()
+                self.blobs
+                    .values()
+                    .map(|b| BlobBytes(b.bytes.to_vec()))
+                    .collect()
             } else {
                 Vec::new()
             },
@@ -208,7 +215,10 @@ impl Closure {
             return Err(Error::NotAClosure);
         }
         if bytes.len() < HEADER_LEN + ID_LEN {
-            return Err(corrupt(format!("only {} bytes, too short for a closure", bytes.len())));
+            return Err(corrupt(format!(
+                "only {} bytes, too short for a closure",
+                bytes.len()
+            )));
         }
         let version = u16::from_le_bytes([bytes[8], bytes[9]]);
         if version != FORMAT_VERSION {
@@ -226,7 +236,10 @@ impl Closure {
         let mut reader = body_bytes;
         let body: Body = rmp_serde::from_read(&mut reader).map_err(|e| corrupt(e.to_string()))?;
         if !reader.is_empty() {
-            return Err(corrupt(format!("{} stray bytes after the body", reader.len())));
+            return Err(corrupt(format!(
+                "{} stray bytes after the body",
+                reader.len()
+            )));
         }
         if (encoding == Encoding::ByValue) != body.module_bytes.is_some()
             || (encoding == Encoding::ByValue && body.blob_bytes.len() != body.blobs.len())
@@ -273,7 +286,11 @@ impl Closure {
     }
 }
 
-fn need_store<'a>(store: Option<&'a BlobStore>, what: &'static str, hash: &ContentHash) -> Result<&'a BlobStore, Error> {
+fn need_store<'a>(
+    store: Option<&'a BlobStore>,
+    what: &'static str,
+    hash: &ContentHash,
+) -> Result<&'a BlobStore, Error> {
     store.ok_or(Error::NoStore { what, hash: *hash })
 }
 

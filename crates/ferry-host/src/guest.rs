@@ -42,7 +42,12 @@ pub fn build_crate(crate_dir: impl AsRef<Path>) -> Result<BuiltGuest, Error> {
 
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)
-        .args(["build", "--release", "--lib", "--message-format=json-render-diagnostics"])
+        .args([
+            "build",
+            "--release",
+            "--lib",
+            "--message-format=json-render-diagnostics",
+        ])
         .args(["--target", GUEST_TARGET])
         .arg("--manifest-path")
         .arg(&manifest)
@@ -51,10 +56,14 @@ pub fn build_crate(crate_dir: impl AsRef<Path>) -> Result<BuiltGuest, Error> {
         .output()
         .map_err(|e| fail(format!("cannot run cargo: {e}")))?;
     if !output.status.success() {
-        return Err(fail(format!("cargo build failed ({}); see its messages above", output.status)));
+        return Err(fail(format!(
+            "cargo build failed ({}); see its messages above",
+            output.status
+        )));
     }
-    let path = wasm_artifact(&output.stdout)
-        .ok_or_else(|| fail("cargo built no .wasm library; is the crate's lib crate-type `cdylib`?".into()))?;
+    let path = wasm_artifact(&output.stdout).ok_or_else(|| {
+        fail("cargo built no .wasm library; is the crate's lib crate-type `cdylib`?".into())
+    })?;
     let module = Module::from_file(&path)?;
     Ok(BuiltGuest { path, module })
 }
@@ -65,12 +74,7 @@ fn wasm_artifact(messages: &[u8]) -> Option<PathBuf> {
         .split(|b| *b == b'\n')
         .filter_map(|line| serde_json::from_slice::<serde_json::Value>(line).ok())
         .filter(|message| message["reason"] == "compiler-artifact")
-        .flat_map(|message| {
-            message["filenames"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
+        .flat_map(|message| message["filenames"].as_array().cloned().unwrap_or_default())
         .filter_map(|name| name.as_str().map(PathBuf::from))
         .rfind(|path| path.extension().is_some_and(|ext| ext == "wasm"))
 }
@@ -97,6 +101,8 @@ fn ensure_target() -> Result<(), String> {
     if status.success() {
         Ok(())
     } else {
-        Err(format!("`rustup target add {GUEST_TARGET}` failed ({status})"))
+        Err(format!(
+            "`rustup target add {GUEST_TARGET}` failed ({status})"
+        ))
     }
 }

@@ -53,6 +53,8 @@ pub use executor::{Executor, ExecutorExt, LocalExecutor, Task};
 pub use ferry_abi::{ABI_VERSION, FunctionKind, FunctionRecord};
 pub use hash::{ContentHash, ParseHashError};
 pub use module::Module;
-pub use runtime::{DirGrant, Grants, Instance, Limits, Preparation, Runtime, RuntimeConfig, Sandbox};
+pub use runtime::{
+    DirGrant, Grants, Instance, Limits, Preparation, Runtime, RuntimeConfig, Sandbox,
+};
 pub use store::{BlobStore, STORE_ENV};
 pub use value::{Output, Value};

@@ -39,7 +39,10 @@ impl Module {
 
     /// Like [`Module::from_bytes`], but refuses bytes whose hash is not
     /// `expected`: for bytes that arrive under a name.
-    pub fn from_bytes_verified(bytes: impl Into<Arc<[u8]>>, expected: &ContentHash) -> Result<Module, Error> {
+    pub fn from_bytes_verified(
+        bytes: impl Into<Arc<[u8]>>,
+        expected: &ContentHash,
+    ) -> Result<Module, Error> {
         let bytes = bytes.into();
         let actual = ContentHash::of(&bytes);
         if actual != *expected {
@@ -93,8 +96,11 @@ impl Module {
     /// The record of the value function `name`, or an error naming the
     /// functions there are.
     pub fn value_function(&self, name: &str) -> Result<&FunctionRecord, Error> {
-        let record = self.functions.iter().find(|f| f.name == name).ok_or_else(|| {
-            Error::UnknownFunction {
+        let record = self
+            .functions
+            .iter()
+            .find(|f| f.name == name)
+            .ok_or_else(|| Error::UnknownFunction {
                 module: self.id,
                 function: name.to_owned(),
                 available: self
@@ -103,11 +109,12 @@ impl Module {
                     .map(|f| f.name.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
-            }
-        })?;
+            })?;
         if record.kind != FunctionKind::Value {
             return Err(Error::AbiViolation {
-                reason: format!("`{name}` is not a value function and cannot be called with a value"),
+                reason: format!(
+                    "`{name}` is not a value function and cannot be called with a value"
+                ),
             });
         }
         Ok(record)
@@ -134,7 +141,9 @@ fn read_function_records(bytes: &[u8]) -> Result<Vec<FunctionRecord>, Error> {
     let mut found = false;
     for payload in wasmparser::Parser::new(0).parse_all(bytes) {
         match payload.map_err(malformed)? {
-            wasmparser::Payload::Version { encoding, .. } if encoding != wasmparser::Encoding::Module => {
+            wasmparser::Payload::Version { encoding, .. }
+                if encoding != wasmparser::Encoding::Module =>
+            {
                 return Err(Error::MalformedModule {
                     reason: "this is a component; ferry runs core modules (wasm32-wasip1)".into(),
                 });

@@ -40,7 +40,8 @@ impl BlobStore {
         let root = root.into();
         for dir in ["blobs", "compiled", "tmp"] {
             let path = root.join(dir);
-            std::fs::create_dir_all(&path).map_err(Error::io("cannot create store directory", &path))?;
+            std::fs::create_dir_all(&path)
+                .map_err(Error::io("cannot create store directory", &path))?;
         }
         Ok(BlobStore { root })
     }
@@ -156,7 +157,12 @@ impl BlobStore {
     }
 
     /// Keeps precompiled code for `module` under these engine settings.
-    pub(crate) fn save_compiled(&self, engine_key: &str, module: &ContentHash, code: &[u8]) -> Result<(), Error> {
+    pub(crate) fn save_compiled(
+        &self,
+        engine_key: &str,
+        module: &ContentHash,
+        code: &[u8],
+    ) -> Result<(), Error> {
         let digest = Sha256::digest(code);
         self.write_atomic(
             &self.compiled_path(engine_key, module),
@@ -167,7 +173,8 @@ impl BlobStore {
     fn write_atomic(&self, path: &Path, parts: &[&[u8]]) -> Result<(), Error> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(Error::io("cannot create store directory", parent))?;
+            std::fs::create_dir_all(parent)
+                .map_err(Error::io("cannot create store directory", parent))?;
         }
         let tmp = self.root.join("tmp").join(format!(
             "{}-{}",

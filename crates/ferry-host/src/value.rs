@@ -29,10 +29,12 @@ impl Value {
 
     /// Encodes any serde value.
     pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Value, Error> {
-        rmp_serde::to_vec_named(value).map(Value).map_err(|e| Error::Encode {
-            what: "value",
-            reason: e.to_string(),
-        })
+        rmp_serde::to_vec_named(value)
+            .map(Value)
+            .map_err(|e| Error::Encode {
+                what: "value",
+                reason: e.to_string(),
+            })
     }
 
     /// Decodes into any serde type.
@@ -69,10 +71,11 @@ impl Value {
     /// arrays of numbers, map keys that are not strings become their JSON
     /// text, and extension values become `{"ext": type, "data": [...]}`.
     pub fn to_json(&self) -> Result<serde_json::Value, Error> {
-        let value = rmpv::decode::read_value(&mut self.0.as_slice()).map_err(|e| Error::Decode {
-            what: "value",
-            reason: e.to_string(),
-        })?;
+        let value =
+            rmpv::decode::read_value(&mut self.0.as_slice()).map_err(|e| Error::Decode {
+                what: "value",
+                reason: e.to_string(),
+            })?;
         Ok(msgpack_to_json(value))
     }
 }
@@ -87,7 +90,9 @@ fn msgpack_to_json(value: rmpv::Value) -> serde_json::Value {
             (None, Some(n)) => Json::from(n),
             (None, None) => Json::Null,
         },
-        rmpv::Value::F32(f) => serde_json::Number::from_f64(f64::from(f)).map_or(Json::Null, Json::Number),
+        rmpv::Value::F32(f) => {
+            serde_json::Number::from_f64(f64::from(f)).map_or(Json::Null, Json::Number)
+        }
         rmpv::Value::F64(f) => serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number),
         rmpv::Value::String(s) => match s.into_str() {
             Some(s) => Json::String(s),

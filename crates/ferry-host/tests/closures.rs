@@ -3,7 +3,10 @@
 
 mod support;
 
-use ferry_host::{BlobStore, Closure, ContentHash, Encoding, Error, Module, Runtime, RuntimeConfig, Sandbox, Value};
+use ferry_host::{
+    BlobStore, Closure, ContentHash, Encoding, Error, Module, Runtime, RuntimeConfig, Sandbox,
+    Value,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -32,7 +35,14 @@ struct Histogram {
 }
 
 fn spec() -> HistSpec {
-    HistSpec { bins: 16, lo: 0.0, hi: 160.0, peak: 91.0, width: 2.5, seed: 42 }
+    HistSpec {
+        bins: 16,
+        lo: 0.0,
+        hi: 160.0,
+        peak: 91.0,
+        width: 2.5,
+        seed: 42,
+    }
 }
 
 fn fill() -> Closure {
@@ -60,8 +70,16 @@ fn run_value(closure: &Closure, input: &Value) -> Value {
 fn values_round_trip_through_the_guest() {
     let module = support::guest();
     let cases: Vec<(&str, Value, serde_json::Value)> = vec![
-        ("sum", Value::encode(&vec![1.5, 2.25, -0.75]).unwrap(), serde_json::json!(3.0)),
-        ("add", Value::encode(&(i64::MAX, 1)).unwrap(), serde_json::json!(i64::MIN)),
+        (
+            "sum",
+            Value::encode(&vec![1.5, 2.25, -0.75]).unwrap(),
+            serde_json::json!(3.0),
+        ),
+        (
+            "add",
+            Value::encode(&(i64::MAX, 1)).unwrap(),
+            serde_json::json!(i64::MIN),
+        ),
         (
             "word_count",
             Value::encode("The cat and the hat").unwrap(),
@@ -70,54 +88,116 @@ fn values_round_trip_through_the_guest() {
     ];
     for (function, input, expected) in cases {
         let closure = Closure::new(&module, function).unwrap();
-        assert_eq!(run_value(&closure, &input).to_json().unwrap(), expected, "{function}");
+        assert_eq!(
+            run_value(&closure, &input).to_json().unwrap(),
+            expected,
+            "{function}"
+        );
     }
-    let greet = Closure::new(&module, "greet").unwrap().with_env("Hello").unwrap();
-    assert_eq!(run(&greet, &"ferry").decode::<String>().unwrap(), "Hello, ferry!");
+    let greet = Closure::new(&module, "greet")
+        .unwrap()
+        .with_env("Hello")
+        .unwrap();
+    assert_eq!(
+        run(&greet, &"ferry").decode::<String>().unwrap(),
+        "Hello, ferry!"
+    );
 }
 
 #[test]
 fn a_captured_state_closure_survives_pickling_in_both_encodings() {
     let closure = fill();
-    let expected = run(&closure, &Range { start: 0, end: 5000 }).decode::<Histogram>().unwrap();
-    assert_eq!(expected.counts.iter().sum::<u64>() + expected.underflow + expected.overflow, 5000);
+    let expected = run(
+        &closure,
+        &Range {
+            start: 0,
+            end: 5000,
+        },
+    )
+    .decode::<Histogram>()
+    .unwrap();
+    assert_eq!(
+        expected.counts.iter().sum::<u64>() + expected.underflow + expected.overflow,
+        5000
+    );
 
     let by_value = Closure::from_bytes(&closure.to_bytes(Encoding::ByValue), None).unwrap();
     assert_eq!(by_value.id(), closure.id());
     assert_eq!(by_value.env().decode::<HistSpec>().unwrap(), spec());
     assert_eq!(by_value.blobs()["calibration"].bytes().as_ref(), &[1, 2, 3]);
-    assert_eq!(run(&by_value, &Range { start: 0, end: 5000 }).decode::<Histogram>().unwrap(), expected);
+    assert_eq!(
+        run(
+            &by_value,
+            &Range {
+                start: 0,
+                end: 5000
+            }
+        )
+        .decode::<Histogram>()
+        .unwrap(),
+        expected
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let store = BlobStore::open(dir.path()).unwrap();
     let by_reference = closure.to_bytes(Encoding::ByReference);
-    assert!(by_reference.len() < 400, "by reference is hashes only: {} bytes", by_reference.len());
+    assert!(
+        by_reference.len() < 400,
+        "by reference is hashes only: {} bytes",
+        by_reference.len()
+    );
     store.add_closure(&closure).unwrap();
     let resolved = Closure::from_bytes(&by_reference, Some(&store)).unwrap();
     assert_eq!(resolved.id(), closure.id());
-    assert_eq!(run(&resolved, &Range { start: 0, end: 5000 }).decode::<Histogram>().unwrap(), expected);
+    assert_eq!(
+        run(
+            &resolved,
+            &Range {
+                start: 0,
+                end: 5000
+            }
+        )
+        .decode::<Histogram>()
+        .unwrap(),
+        expected
+    );
 }
 
 #[test]
 fn the_same_closure_always_encodes_to_the_same_bytes() {
     let module = support::guest();
     // Built twice, independently, with blobs attached in different orders.
-    let a = Closure::new(&module, "fill").unwrap().with_env(&spec()).unwrap().with_blob("x", vec![1]).with_blob("y", vec![2]);
-    let b = Closure::new(&Module::from_bytes(module.bytes().to_vec()).unwrap(), "fill")
+    let a = Closure::new(&module, "fill")
         .unwrap()
         .with_env(&spec())
         .unwrap()
-        .with_blob("y", vec![2])
-        .with_blob("x", vec![1]);
+        .with_blob("x", vec![1])
+        .with_blob("y", vec![2]);
+    let b = Closure::new(
+        &Module::from_bytes(module.bytes().to_vec()).unwrap(),
+        "fill",
+    )
+    .unwrap()
+    .with_env(&spec())
+    .unwrap()
+    .with_blob("y", vec![2])
+    .with_blob("x", vec![1]);
     for encoding in [Encoding::ByValue, Encoding::ByReference] {
         assert_eq!(a.to_bytes(encoding), b.to_bytes(encoding), "{encoding:?}");
         let decoded = Closure::from_bytes(&a.to_bytes(Encoding::ByValue), None).unwrap();
-        assert_eq!(decoded.to_bytes(encoding), a.to_bytes(encoding), "re-encoding {encoding:?}");
+        assert_eq!(
+            decoded.to_bytes(encoding),
+            a.to_bytes(encoding),
+            "re-encoding {encoding:?}"
+        );
     }
     // A different environment is a different closure.
     let mut other = spec();
     other.seed += 1;
-    let c = Closure::new(&module, "fill").unwrap().with_env(&other).unwrap();
+    let c = Closure::new(&module, "fill")
+        .unwrap()
+        .with_env(&other)
+        .unwrap();
     assert_ne!(c.id(), a.id());
 }
 
@@ -125,7 +205,9 @@ fn the_same_closure_always_encodes_to_the_same_bytes() {
 fn truncated_closure_bytes_are_refused_with_a_typed_error() {
     let bytes = fill().to_bytes(Encoding::ByValue);
     // Every cut point in the header and trailer, and a spread through the body.
-    let cuts = (0..64).chain((64..bytes.len()).step_by(997)).chain(bytes.len() - 40..bytes.len());
+    let cuts = (0..64)
+        .chain((64..bytes.len()).step_by(997))
+        .chain(bytes.len() - 40..bytes.len());
     for cut in cuts {
         match Closure::from_bytes(&bytes[..cut], None) {
             Err(Error::NotAClosure) => assert!(cut < 8, "cut at {cut}"),
@@ -143,7 +225,9 @@ fn corrupted_closure_bytes_are_refused_with_a_typed_error() {
         let dir = tempfile::tempdir().unwrap();
         let store = BlobStore::open(dir.path()).unwrap();
         store.add_closure(&closure).unwrap();
-        let positions: Vec<usize> = (8..bytes.len()).step_by((bytes.len() / 500).max(1)).collect();
+        let positions: Vec<usize> = (8..bytes.len())
+            .step_by((bytes.len() / 500).max(1))
+            .collect();
         for position in positions {
             let mut damaged = bytes.clone();
             damaged[position] ^= 0x20;
@@ -163,12 +247,18 @@ fn corrupted_closure_bytes_are_refused_with_a_typed_error() {
             }
         }
     }
-    assert!(matches!(Closure::from_bytes(b"not a closure at all", None), Err(Error::NotAClosure)));
+    assert!(matches!(
+        Closure::from_bytes(b"not a closure at all", None),
+        Err(Error::NotAClosure)
+    ));
     let mut future = closure.to_bytes(Encoding::ByValue);
     future[8] = 9;
     assert!(matches!(
         Closure::from_bytes(&future, None),
-        Err(Error::ClosureVersion { found: 9, supported: 1 })
+        Err(Error::ClosureVersion {
+            found: 9,
+            supported: 1
+        })
     ));
 }
 
@@ -177,17 +267,29 @@ fn by_reference_closures_need_their_store() {
     let closure = fill();
     let bytes = closure.to_bytes(Encoding::ByReference);
     let err = Closure::from_bytes(&bytes, None).unwrap_err();
-    assert!(matches!(err, Error::NoStore { what: "module", .. }), "{err}");
+    assert!(
+        matches!(err, Error::NoStore { what: "module", .. }),
+        "{err}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let store = BlobStore::open(dir.path()).unwrap();
     let err = Closure::from_bytes(&bytes, Some(&store)).unwrap_err();
-    assert!(matches!(err, Error::NotInStore { what: "module", hash, .. } if hash == closure.module().id()), "{err}");
-    assert!(err.to_string().contains("ship the closure by value"), "{err}");
+    assert!(
+        matches!(err, Error::NotInStore { what: "module", hash, .. } if hash == closure.module().id()),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("ship the closure by value"),
+        "{err}"
+    );
 
     store.put(closure.module().bytes()).unwrap();
     let err = Closure::from_bytes(&bytes, Some(&store)).unwrap_err();
-    assert!(matches!(err, Error::NotInStore { what: "blob", .. }), "{err}");
+    assert!(
+        matches!(err, Error::NotInStore { what: "blob", .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -209,15 +311,28 @@ fn module_and_blob_bytes_are_checked_against_their_hashes() {
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[100] ^= 1;
     std::fs::write(&path, bytes).unwrap();
-    assert!(matches!(store.module(&hash), Err(Error::HashMismatch { .. })));
+    assert!(matches!(
+        store.module(&hash),
+        Err(Error::HashMismatch { .. })
+    ));
 }
 
 #[test]
 fn closures_of_missing_functions_cannot_be_made() {
     let err = Closure::new(&support::guest(), "no_such_function").unwrap_err();
-    let Error::UnknownFunction { function, available, .. } = &err else { panic!("{err}") };
+    let Error::UnknownFunction {
+        function,
+        available,
+        ..
+    } = &err
+    else {
+        panic!("{err}")
+    };
     assert_eq!(function, "no_such_function");
-    assert!(available.contains("fill") && available.contains("add"), "{available}");
+    assert!(
+        available.contains("fill") && available.contains("add"),
+        "{available}"
+    );
 }
 
 #[test]
@@ -225,6 +340,12 @@ fn blobs_reach_the_guest() {
     let blob_size = Closure::new(&support::guest(), "blob_size")
         .unwrap()
         .with_blob("table", vec![9u8; 100_000]);
-    assert_eq!(run(&blob_size, &"table").decode::<Option<u64>>().unwrap(), Some(100_000));
-    assert_eq!(run(&blob_size, &"absent").decode::<Option<u64>>().unwrap(), None);
+    assert_eq!(
+        run(&blob_size, &"table").decode::<Option<u64>>().unwrap(),
+        Some(100_000)
+    );
+    assert_eq!(
+        run(&blob_size, &"absent").decode::<Option<u64>>().unwrap(),
+        None
+    );
 }

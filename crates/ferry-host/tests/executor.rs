@@ -37,26 +37,43 @@ fn call_and_call_async_return_typed_results() {
     let pool = LocalExecutor::builder().threads(2).build().unwrap();
     let out: Output<i64> = pool.call(&add(), &(20, 22)).unwrap();
     assert_eq!(out.value, 42);
-    let futures: Vec<_> = (0..10i64).map(|i| pool.call_async::<_, i64>(&add(), &(i, 100))).collect();
-    let results: Vec<i64> = futures.into_iter().map(|f| block_on(f).unwrap().value).collect();
+    let futures: Vec<_> = (0..10i64)
+        .map(|i| pool.call_async::<_, i64>(&add(), &(i, 100)))
+        .collect();
+    let results: Vec<i64> = futures
+        .into_iter()
+        .map(|f| block_on(f).unwrap().value)
+        .collect();
     assert_eq!(results, (100..110).collect::<Vec<_>>());
 }
 
 #[test]
 fn map_yields_every_result_in_input_order() {
     for reuse in [false, true] {
-        let pool = LocalExecutor::builder().threads(3).reuse_instances(reuse).build().unwrap();
+        let pool = LocalExecutor::builder()
+            .threads(3)
+            .reuse_instances(reuse)
+            .build()
+            .unwrap();
         let results: Vec<i64> = pool
             .map(&add(), (0..500i64).map(|i| (i, i * 1000)))
             .map(|r| r.unwrap().value)
             .collect();
-        assert_eq!(results, (0..500).map(|i| i + i * 1000).collect::<Vec<_>>(), "reuse: {reuse}");
+        assert_eq!(
+            results,
+            (0..500).map(|i| i + i * 1000).collect::<Vec<_>>(),
+            "reuse: {reuse}"
+        );
     }
 }
 
 #[test]
 fn a_failure_in_the_middle_of_a_map_affects_only_its_own_item() {
-    let pool = LocalExecutor::builder().threads(2).reuse_instances(true).build().unwrap();
+    let pool = LocalExecutor::builder()
+        .threads(2)
+        .reuse_instances(true)
+        .build()
+        .unwrap();
     let divide = Closure::new(&support::guest(), "divide").unwrap();
     let results: Vec<Result<i64, Error>> = pool
         .map(&divide, (0..40i64).map(|i| (100, i % 10)))
@@ -64,7 +81,10 @@ fn a_failure_in_the_middle_of_a_map_affects_only_its_own_item() {
         .collect();
     for (i, result) in results.iter().enumerate() {
         match (i % 10, result) {
-            (0, Err(err)) => assert!(matches!(&err.failure().unwrap().kind, FailureKind::Error { .. }), "{err}"),
+            (0, Err(err)) => assert!(
+                matches!(&err.failure().unwrap().kind, FailureKind::Error { .. }),
+                "{err}"
+            ),
             (d, Ok(q)) => assert_eq!(*q, 100 / d as i64),
             (_, other) => panic!("item {i}: {other:?}"),
         }
@@ -84,9 +104,15 @@ fn the_pool_keeps_serving_after_panics_and_timeouts() {
     let spin = Closure::new(&guest, "spin").unwrap();
     for _ in 0..3 {
         let err = pool.call::<_, u32>(&boom, &"again").unwrap_err();
-        assert!(matches!(err.failure().unwrap().kind, FailureKind::Panic { .. }), "{err}");
+        assert!(
+            matches!(err.failure().unwrap().kind, FailureKind::Panic { .. }),
+            "{err}"
+        );
         let err = pool.call::<_, u64>(&spin, &()).unwrap_err();
-        assert!(matches!(err.failure().unwrap().kind, FailureKind::Timeout { .. }), "{err}");
+        assert!(
+            matches!(err.failure().unwrap().kind, FailureKind::Timeout { .. }),
+            "{err}"
+        );
         assert_eq!(pool.call::<_, i64>(&add(), &(1, 2)).unwrap().value, 3);
     }
 }
@@ -97,10 +123,18 @@ fn reused_and_fresh_instances_give_the_same_results() {
         .unwrap()
         .with_env(&serde_json::json!({"bins": 8, "lo": 0.0, "hi": 160.0, "peak": 91.0, "width": 2.5, "seed": 3}))
         .unwrap();
-    let ranges: Vec<_> = (0..20u64).map(|i| serde_json::json!({"start": i * 100, "end": (i + 1) * 100})).collect();
+    let ranges: Vec<_> = (0..20u64)
+        .map(|i| serde_json::json!({"start": i * 100, "end": (i + 1) * 100}))
+        .collect();
     let run = |reuse| -> Vec<serde_json::Value> {
-        let pool = LocalExecutor::builder().threads(2).reuse_instances(reuse).build().unwrap();
-        pool.map(&fill, ranges.iter()).map(|r| r.unwrap().value).collect()
+        let pool = LocalExecutor::builder()
+            .threads(2)
+            .reuse_instances(reuse)
+            .build()
+            .unwrap();
+        pool.map(&fill, ranges.iter())
+            .map(|r| r.unwrap().value)
+            .collect()
     };
     assert_eq!(run(false), run(true));
 }
@@ -109,9 +143,14 @@ fn reused_and_fresh_instances_give_the_same_results() {
 fn dropping_the_pool_finishes_submitted_work() {
     use ferry_host::{Executor, Value};
     let pool = LocalExecutor::builder().threads(1).build().unwrap();
-    let tasks: Vec<_> = (0..20i64).map(|i| pool.submit(&add(), Value::encode(&(i, 1)).unwrap())).collect();
+    let tasks: Vec<_> = (0..20i64)
+        .map(|i| pool.submit(&add(), Value::encode(&(i, 1)).unwrap()))
+        .collect();
     drop(pool);
     for (i, task) in tasks.into_iter().enumerate() {
-        assert_eq!(task.wait().unwrap().value.decode::<i64>().unwrap(), i as i64 + 1);
+        assert_eq!(
+            task.wait().unwrap().value.decode::<i64>().unwrap(),
+            i as i64 + 1
+        );
     }
 }

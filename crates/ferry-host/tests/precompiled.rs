@@ -36,7 +36,10 @@ fn damaged_precompiled_code_is_recompiled() {
     let dir = tempfile::tempdir().unwrap();
     let store = BlobStore::open(dir.path()).unwrap();
     let guest = support::guest();
-    Runtime::new(RuntimeConfig::with_store(store.clone())).unwrap().prepare(&guest).unwrap();
+    Runtime::new(RuntimeConfig::with_store(store.clone()))
+        .unwrap()
+        .prepare(&guest)
+        .unwrap();
 
     let compiled: Vec<_> = walk(&dir.path().join("compiled"));
     assert_eq!(compiled.len(), 1, "{compiled:?}");

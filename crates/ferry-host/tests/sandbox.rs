@@ -12,7 +12,12 @@ fn runtime() -> Runtime {
 }
 
 /// Calls `function` of the example guest and returns how it failed.
-fn failure(runtime: &Runtime, function: &str, input: &impl serde::Serialize, sandbox: &Sandbox) -> FailureKind {
+fn failure(
+    runtime: &Runtime,
+    function: &str,
+    input: &impl serde::Serialize,
+    sandbox: &Sandbox,
+) -> FailureKind {
     let closure = Closure::new(&support::guest(), function).unwrap();
     match runtime.call(&closure, &Value::encode(input).unwrap(), sandbox) {
         Err(Error::Call(failure)) => {
@@ -26,7 +31,9 @@ fn failure(runtime: &Runtime, function: &str, input: &impl serde::Serialize, san
 /// The runtime still answers ordinary calls.
 fn still_serving(runtime: &Runtime) {
     let add = Closure::new(&support::guest(), "add").unwrap();
-    let out = runtime.call(&add, &Value::encode(&(2, 3)).unwrap(), &Sandbox::default()).unwrap();
+    let out = runtime
+        .call(&add, &Value::encode(&(2, 3)).unwrap(), &Sandbox::default())
+        .unwrap();
     assert_eq!(out.value.decode::<i64>().unwrap(), 5);
 }
 
@@ -51,12 +58,21 @@ fn a_module_without_ferry_metadata_is_refused() {
     });
     let err = Module::from_bytes(bytes).unwrap_err();
     assert!(matches!(err, Error::NotAFerryModule), "{err}");
-    assert!(err.to_string().contains("#[ferry::function]"), "the message says what to do: {err}");
+    assert!(
+        err.to_string().contains("#[ferry::function]"),
+        "the message says what to do: {err}"
+    );
 }
 
 #[test]
 fn an_abi_version_mismatch_is_refused_before_running_anything() {
-    let bytes = support::by_hand(|text| text.replacen(r#"{\"abi\":1,\"name\":\"echo\""#, r#"{\"abi\":2,\"name\":\"echo\""#, 1));
+    let bytes = support::by_hand(|text| {
+        text.replacen(
+            r#"{\"abi\":1,\"name\":\"echo\""#,
+            r#"{\"abi\":2,\"name\":\"echo\""#,
+            1,
+        )
+    });
     let err = Module::from_bytes(bytes).unwrap_err();
     assert!(
         matches!(&err, Error::AbiMismatch { function, found: 2, supported: 1 } if function == "echo"),
@@ -70,34 +86,62 @@ fn a_module_missing_an_abi_export_is_refused_when_prepared() {
     let bytes = support::by_hand(|text| text.replace(r#"(export "ferry_alloc")"#, ""));
     let module = Module::from_bytes(bytes).unwrap();
     let err = runtime().prepare(&module).unwrap_err();
-    assert!(matches!(&err, Error::AbiViolation { reason } if reason.contains("ferry_alloc")), "{err}");
+    assert!(
+        matches!(&err, Error::AbiViolation { reason } if reason.contains("ferry_alloc")),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_module_that_imports_something_else_is_refused() {
     let bytes = support::by_hand(|text| {
-        text.replacen("(memory", "(import \"env\" \"launch_missiles\" (func))\n  (memory", 1)
+        text.replacen(
+            "(memory",
+            "(import \"env\" \"launch_missiles\" (func))\n  (memory",
+            1,
+        )
     });
-    let err = runtime().prepare(&Module::from_bytes(bytes).unwrap()).unwrap_err();
-    assert!(matches!(&err, Error::AbiViolation { reason } if reason.contains("launch_missiles")), "{err}");
+    let err = runtime()
+        .prepare(&Module::from_bytes(bytes).unwrap())
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::AbiViolation { reason } if reason.contains("launch_missiles")),
+        "{err}"
+    );
 }
 
 #[test]
 fn an_unknown_function_is_named_with_the_alternatives() {
     let runtime = runtime();
-    let mut instance = runtime.instantiate(&support::guest(), &Sandbox::default()).unwrap();
-    let err = instance.call("fil", &Value::nil(), &Value::nil()).unwrap_err();
-    assert!(matches!(&err, Error::UnknownFunction { function, available, .. } if function == "fil" && available.contains("fill")), "{err}");
+    let mut instance = runtime
+        .instantiate(&support::guest(), &Sandbox::default())
+        .unwrap();
+    let err = instance
+        .call("fil", &Value::nil(), &Value::nil())
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::UnknownFunction { function, available, .. } if function == "fil" && available.contains("fill")),
+        "{err}"
+    );
     // The instance was not harmed by the question.
-    let out = instance.call("add", &Value::nil(), &Value::encode(&(1, 1)).unwrap()).unwrap();
+    let out = instance
+        .call("add", &Value::nil(), &Value::encode(&(1, 1)).unwrap())
+        .unwrap();
     assert_eq!(out.value.decode::<i64>().unwrap(), 2);
 }
 
 #[test]
 fn a_guest_panic_reports_its_message_and_location() {
     let runtime = runtime();
-    let kind = failure(&runtime, "boom", &"the detector is on fire", &Sandbox::default());
-    let FailureKind::Panic { message, location } = kind else { panic!("{kind:?}") };
+    let kind = failure(
+        &runtime,
+        "boom",
+        &"the detector is on fire",
+        &Sandbox::default(),
+    );
+    let FailureKind::Panic { message, location } = kind else {
+        panic!("{kind:?}")
+    };
     assert_eq!(message, "the detector is on fire");
     assert!(location.file.ends_with("lib.rs"), "{location}");
     assert!(location.line > 0);
@@ -108,9 +152,17 @@ fn a_guest_panic_reports_its_message_and_location() {
 fn a_returned_error_and_a_bad_argument_are_told_apart() {
     let runtime = runtime();
     let kind = failure(&runtime, "divide", &(7, 0), &Sandbox::default());
-    assert_eq!(kind, FailureKind::Error { message: "cannot divide 7 by 0".into() });
+    assert_eq!(
+        kind,
+        FailureKind::Error {
+            message: "cannot divide 7 by 0".into()
+        }
+    );
     let kind = failure(&runtime, "divide", &"seven", &Sandbox::default());
-    assert!(matches!(&kind, FailureKind::BadArgument { message } if message.contains("input")), "{kind:?}");
+    assert!(
+        matches!(&kind, FailureKind::BadArgument { message } if message.contains("input")),
+        "{kind:?}"
+    );
     still_serving(&runtime);
 }
 
@@ -118,18 +170,43 @@ fn a_returned_error_and_a_bad_argument_are_told_apart() {
 fn traps_are_reported_as_traps() {
     let runtime = runtime();
     let module = Module::from_bytes(support::by_hand(|text| text)).unwrap();
-    for (function, expected) in [("divide_by_zero", "divide by zero"), ("unreachable", "unreachable")] {
+    for (function, expected) in [
+        ("divide_by_zero", "divide by zero"),
+        ("unreachable", "unreachable"),
+    ] {
         let closure = Closure::new(&module, function).unwrap();
-        let err = runtime.call(&closure, &Value::nil(), &Sandbox::default()).unwrap_err();
+        let err = runtime
+            .call(&closure, &Value::nil(), &Sandbox::default())
+            .unwrap_err();
         let kind = &err.failure().expect("a call failure").kind;
-        assert!(matches!(kind, FailureKind::Trap { message } if message.contains(expected)), "{function}: {kind:?}");
+        assert!(
+            matches!(kind, FailureKind::Trap { message } if message.contains(expected)),
+            "{function}: {kind:?}"
+        );
     }
     // The same hand-written module works when asked properly.
     let answer = Closure::new(&module, "answer").unwrap();
-    assert_eq!(runtime.call(&answer, &Value::nil(), &Sandbox::default()).unwrap().value.decode::<u8>().unwrap(), 42);
+    assert_eq!(
+        runtime
+            .call(&answer, &Value::nil(), &Sandbox::default())
+            .unwrap()
+            .value
+            .decode::<u8>()
+            .unwrap(),
+        42
+    );
     let echo = Closure::new(&module, "echo").unwrap();
-    let out = runtime.call(&echo, &Value::encode(&("echo", 1)).unwrap(), &Sandbox::default()).unwrap();
-    assert_eq!(out.value.decode::<(String, i32)>().unwrap(), ("echo".to_string(), 1));
+    let out = runtime
+        .call(
+            &echo,
+            &Value::encode(&("echo", 1)).unwrap(),
+            &Sandbox::default(),
+        )
+        .unwrap();
+    assert_eq!(
+        out.value.decode::<(String, i32)>().unwrap(),
+        ("echo".to_string(), 1)
+    );
     still_serving(&runtime);
 }
 
@@ -139,7 +216,10 @@ fn an_infinite_loop_is_stopped_at_the_deadline() {
     let started = std::time::Instant::now();
     let kind = failure(&runtime, "spin", &(), &support::tight_sandbox());
     assert_eq!(kind, FailureKind::Timeout { limit_ms: 300 });
-    assert!(started.elapsed() < std::time::Duration::from_secs(20), "it was stopped, not left to run");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "it was stopped, not left to run"
+    );
     still_serving(&runtime);
 }
 
@@ -155,7 +235,13 @@ fn a_memory_bomb_is_stopped_at_the_cap() {
 fn flooding_stdout_is_stopped_at_the_output_limit() {
     let runtime = runtime();
     let kind = failure(&runtime, "chatter", &100_000u64, &support::tight_sandbox());
-    assert_eq!(kind, FailureKind::OutputLimit { stream: "stdout".into(), limit: 64 << 10 });
+    assert_eq!(
+        kind,
+        FailureKind::OutputLimit {
+            stream: "stdout".into(),
+            limit: 64 << 10
+        }
+    );
     still_serving(&runtime);
 }
 
@@ -163,14 +249,23 @@ fn flooding_stdout_is_stopped_at_the_output_limit() {
 fn an_oversized_result_is_refused() {
     let runtime = runtime();
     let kind = failure(&runtime, "bytes", &(2u64 << 20), &support::tight_sandbox());
-    assert!(matches!(kind, FailureKind::ResultTooLarge { size, limit: 1_048_576 } if size > 2 << 20), "{kind:?}");
+    assert!(
+        matches!(kind, FailureKind::ResultTooLarge { size, limit: 1_048_576 } if size > 2 << 20),
+        "{kind:?}"
+    );
     still_serving(&runtime);
 }
 
 #[test]
 fn output_is_captured_and_returned_with_the_result() {
     let closure = Closure::new(&support::guest(), "chatter").unwrap();
-    let out = runtime().call(&closure, &Value::encode(&3u64).unwrap(), &Sandbox::default()).unwrap();
+    let out = runtime()
+        .call(
+            &closure,
+            &Value::encode(&3u64).unwrap(),
+            &Sandbox::default(),
+        )
+        .unwrap();
     assert_eq!(out.value.decode::<u64>().unwrap(), 3);
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(stdout.lines().count(), 3);
@@ -185,23 +280,54 @@ fn host_files_environment_and_clock_are_closed_unless_granted() {
     let secret = dir.path().join("secret.txt").display().to_string();
 
     let kind = failure(&runtime, "read_file", &secret, &Sandbox::default());
-    assert!(matches!(&kind, FailureKind::Error { message } if message.contains("cannot read")), "{kind:?}");
+    assert!(
+        matches!(&kind, FailureKind::Error { message } if message.contains("cannot read")),
+        "{kind:?}"
+    );
     let kind = failure(&runtime, "read_file", &"/etc/passwd", &Sandbox::default());
     assert!(matches!(kind, FailureKind::Error { .. }), "{kind:?}");
 
     let call = |function: &str, input: &str, sandbox: &Sandbox| {
         let closure = Closure::new(&support::guest(), function).unwrap();
-        runtime.call(&closure, &Value::encode(input).unwrap(), sandbox).unwrap().value
+        runtime
+            .call(&closure, &Value::encode(input).unwrap(), sandbox)
+            .unwrap()
+            .value
     };
     std::env::var("PATH").expect("the host has a PATH to hide");
-    assert_eq!(call("env_var", "PATH", &Sandbox::default()).decode::<Option<String>>().unwrap(), None);
-    assert_eq!(call("now", "", &Sandbox::default()).decode::<u64>().unwrap(), 0);
+    assert_eq!(
+        call("env_var", "PATH", &Sandbox::default())
+            .decode::<Option<String>>()
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        call("now", "", &Sandbox::default())
+            .decode::<u64>()
+            .unwrap(),
+        0
+    );
 
     let mut granted = Sandbox::default();
-    granted.grants.dirs.push(DirGrant { host: dir.path().to_owned(), guest: "/data".into(), writable: false });
+    granted.grants.dirs.push(DirGrant {
+        host: dir.path().to_owned(),
+        guest: "/data".into(),
+        writable: false,
+    });
     granted.grants.env.push(("MODE".into(), "fast".into()));
     granted.grants.clock = true;
-    assert_eq!(call("read_file", "/data/secret.txt", &granted).decode::<String>().unwrap(), "the host's secret");
-    assert_eq!(call("env_var", "MODE", &granted).decode::<Option<String>>().unwrap().as_deref(), Some("fast"));
+    assert_eq!(
+        call("read_file", "/data/secret.txt", &granted)
+            .decode::<String>()
+            .unwrap(),
+        "the host's secret"
+    );
+    assert_eq!(
+        call("env_var", "MODE", &granted)
+            .decode::<Option<String>>()
+            .unwrap()
+            .as_deref(),
+        Some("fast")
+    );
     assert!(call("now", "", &granted).decode::<u64>().unwrap() > 1_600_000_000);
 }

@@ -124,10 +124,14 @@ fn expand(options: Options, func: ItemFn) -> syn::Result<TokenStream2> {
     let args: Vec<_> = (0..params.len())
         .map(|i| format_ident!("__ferry_arg{i}"))
         .collect();
-    let env_binding = params.iter().zip(&args).find(|(p, _)| p.is_env).map(|(p, arg)| {
-        let ty = &p.ty;
-        quote!(let #arg: #ty = ::ferry::__private::decode("environment", __ferry_env)?;)
-    });
+    let env_binding = params
+        .iter()
+        .zip(&args)
+        .find(|(p, _)| p.is_env)
+        .map(|(p, arg)| {
+            let ty = &p.ty;
+            quote!(let #arg: #ty = ::ferry::__private::decode("environment", __ferry_env)?;)
+        });
     let input_args: Vec<_> = params
         .iter()
         .zip(&args)

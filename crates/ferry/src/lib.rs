@@ -94,7 +94,9 @@ pub mod __private {
         encode(&value)
     }
 
-    pub fn finish_result<T: Serialize, E: Display>(result: Result<T, E>) -> Result<Vec<u8>, Failure> {
+    pub fn finish_result<T: Serialize, E: Display>(
+        result: Result<T, E>,
+    ) -> Result<Vec<u8>, Failure> {
         match result {
             Ok(value) => encode(&value),
             Err(e) => Err(Failure::Error(e.to_string())),
@@ -236,7 +238,13 @@ mod host {
         let len = usize::try_from(len).ok()?;
         let mut bytes = vec![0u8; len];
         let read = unsafe {
-            ferry_blob_read(name.as_ptr(), name.len(), 0, bytes.as_mut_ptr(), bytes.len())
+            ferry_blob_read(
+                name.as_ptr(),
+                name.len(),
+                0,
+                bytes.as_mut_ptr(),
+                bytes.len(),
+            )
         };
         (usize::try_from(read).ok()? == len).then_some(bytes)
     }

@@ -250,14 +250,42 @@ mod tests {
     use super::*;
 
     fn spec() -> HistSpec {
-        HistSpec { bins: 20, lo: 0.0, hi: 200.0, peak: 91.0, width: 2.5, seed: 7 }
+        HistSpec {
+            bins: 20,
+            lo: 0.0,
+            hi: 200.0,
+            peak: 91.0,
+            width: 2.5,
+            seed: 7,
+        }
     }
 
     #[test]
     fn splitting_the_range_gives_the_same_histogram() {
-        let whole = fill(spec(), Range { start: 0, end: 10_000 }).unwrap();
-        let a = fill(spec(), Range { start: 0, end: 3_333 }).unwrap();
-        let b = fill(spec(), Range { start: 3_333, end: 10_000 }).unwrap();
+        let whole = fill(
+            spec(),
+            Range {
+                start: 0,
+                end: 10_000,
+            },
+        )
+        .unwrap();
+        let a = fill(
+            spec(),
+            Range {
+                start: 0,
+                end: 3_333,
+            },
+        )
+        .unwrap();
+        let b = fill(
+            spec(),
+            Range {
+                start: 3_333,
+                end: 10_000,
+            },
+        )
+        .unwrap();
         assert_eq!(merge(a, b).unwrap(), whole);
         assert_eq!(whole.entries(), 10_000);
     }

@@ -112,7 +112,9 @@ where
 
     fn next(&mut self) -> Option<Self::Item> {
         while self.in_flight.len() < self.window {
-            let Some(input) = self.inputs.next() else { break };
+            let Some(input) = self.inputs.next() else {
+                break;
+            };
             let task = match Value::encode(&input) {
                 Ok(input) => self.executor.submit(&self.closure, input),
                 Err(e) => Task::ready(Err(e)),

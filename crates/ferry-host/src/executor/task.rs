@@ -54,7 +54,11 @@ impl Task {
             if let Some(result) = state.result.take() {
                 return result;
             }
-            state = self.slot.done.wait(state).unwrap_or_else(|p| p.into_inner());
+            state = self
+                .slot
+                .done
+                .wait(state)
+                .unwrap_or_else(|p| p.into_inner());
         }
     }
 

@@ -46,12 +46,17 @@ impl HostState {
             wasi.env(key, value);
         }
         for dir in &grants.dirs {
-            let perms = if dir.writable { FsPerms::ReadWrite } else { FsPerms::ReadOnly };
-            wasi.preopened_dir(&dir.host, &dir.guest, perms).map_err(|e| Error::Io {
-                action: "cannot grant the guest the directory",
-                path: dir.host.clone(),
-                source: std::io::Error::other(e.to_string()),
-            })?;
+            let perms = if dir.writable {
+                FsPerms::ReadWrite
+            } else {
+                FsPerms::ReadOnly
+            };
+            wasi.preopened_dir(&dir.host, &dir.guest, perms)
+                .map_err(|e| Error::Io {
+                    action: "cannot grant the guest the directory",
+                    path: dir.host.clone(),
+                    source: std::io::Error::other(e.to_string()),
+                })?;
         }
         if !grants.clock {
             wasi.wall_clock(FrozenClock).monotonic_clock(FrozenClock);
@@ -97,7 +102,9 @@ impl HostState {
             return kind.clone();
         }
         if self.memory_cap.hit {
-            return FailureKind::MemoryLimit { limit: limits.memory };
+            return FailureKind::MemoryLimit {
+                limit: limits.memory,
+            };
         }
         for capture in [&self.stdout, &self.stderr] {
             if capture.overflowed() {
@@ -133,7 +140,12 @@ pub(crate) struct MemoryCap {
 }
 
 impl ResourceLimiter for MemoryCap {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.limit {
             self.hit = true;
             return Ok(false);
@@ -141,7 +153,12 @@ impl ResourceLimiter for MemoryCap {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(maximum.is_none_or(|max| desired <= max))
     }
 }
@@ -194,7 +211,9 @@ impl Capture {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, CaptureBuffer> {
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn append(&self, bytes: &[u8]) -> Result<(), FailureKind> {
@@ -265,7 +284,11 @@ impl OutputStream for Capture {
 }
 
 impl tokio::io::AsyncWrite for Capture {
-    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         Poll::Ready(
             self.append(buf)
                 .map(|()| buf.len())
@@ -307,7 +330,8 @@ pub(crate) fn add_imports(linker: &mut Linker<HostState>) -> wasmtime::Result<()
         IMPORT_MODULE,
         imports::ERROR,
         |mut caller: Caller<'_, HostState>, ptr: i32, len: i32| {
-            let message = String::from_utf8_lossy(&guest_bytes(&mut caller, ptr, len)?).into_owned();
+            let message =
+                String::from_utf8_lossy(&guest_bytes(&mut caller, ptr, len)?).into_owned();
             caller.data_mut().error = Some(message);
             Ok(())
         },
@@ -324,8 +348,10 @@ pub(crate) fn add_imports(linker: &mut Linker<HostState>) -> wasmtime::Result<()
          line: i32,
          column: i32|
          -> wasmtime::Result<()> {
-            let message = String::from_utf8_lossy(&guest_bytes(&mut caller, msg_ptr, msg_len)?).into_owned();
-            let file = String::from_utf8_lossy(&guest_bytes(&mut caller, file_ptr, file_len)?).into_owned();
+            let message =
+                String::from_utf8_lossy(&guest_bytes(&mut caller, msg_ptr, msg_len)?).into_owned();
+            let file = String::from_utf8_lossy(&guest_bytes(&mut caller, file_ptr, file_len)?)
+                .into_owned();
             Err(wasmtime::Error::new(FailureKind::Panic {
                 message,
                 location: Location {
@@ -340,7 +366,10 @@ pub(crate) fn add_imports(linker: &mut Linker<HostState>) -> wasmtime::Result<()
     linker.func_wrap(
         IMPORT_MODULE,
         imports::BLOB_LEN,
-        |mut caller: Caller<'_, HostState>, name_ptr: i32, name_len: i32| -> wasmtime::Result<i64> {
+        |mut caller: Caller<'_, HostState>,
+         name_ptr: i32,
+         name_len: i32|
+         -> wasmtime::Result<i64> {
             let name = guest_bytes(&mut caller, name_ptr, name_len)?;
             Ok(find_blob(caller.data(), &name).map_or(-1, |blob| blob.bytes().len() as i64))
         },
@@ -360,7 +389,9 @@ pub(crate) fn add_imports(linker: &mut Linker<HostState>) -> wasmtime::Result<()
             let Some(blob) = find_blob(caller.data(), &name).map(|b| b.bytes().clone()) else {
                 return Ok(-1);
             };
-            let start = usize::try_from(offset).unwrap_or(usize::MAX).min(blob.len());
+            let start = usize::try_from(offset)
+                .unwrap_or(usize::MAX)
+                .min(blob.len());
             let count = (dst_len as u32 as usize).min(blob.len() - start);
             let memory = guest_memory(&mut caller)?;
             let dst = guest_range(memory.data_size(&caller), dst_ptr, count as i32)?;
@@ -372,7 +403,9 @@ pub(crate) fn add_imports(linker: &mut Linker<HostState>) -> wasmtime::Result<()
 }
 
 fn find_blob<'a>(state: &'a HostState, name: &[u8]) -> Option<&'a Blob> {
-    std::str::from_utf8(name).ok().and_then(|name| state.blobs.get(name))
+    std::str::from_utf8(name)
+        .ok()
+        .and_then(|name| state.blobs.get(name))
 }
 
 fn guest_memory(caller: &mut Caller<'_, HostState>) -> wasmtime::Result<wasmtime::Memory> {
@@ -384,14 +417,20 @@ fn guest_memory(caller: &mut Caller<'_, HostState>) -> wasmtime::Result<wasmtime
 
 fn guest_range(size: usize, ptr: i32, len: i32) -> wasmtime::Result<std::ops::Range<usize>> {
     let start = ptr as u32 as usize;
-    let end = start.checked_add(len as u32 as usize).filter(|end| *end <= size);
+    let end = start
+        .checked_add(len as u32 as usize)
+        .filter(|end| *end <= size);
     end.map(|end| start..end).ok_or_else(|| {
         wasmtime::format_err!("the guest passed a buffer outside its memory ({start} + {len})")
     })
 }
 
 /// Copies a buffer out of guest memory: the one copy out of the ABI.
-fn guest_bytes(caller: &mut Caller<'_, HostState>, ptr: i32, len: i32) -> wasmtime::Result<Vec<u8>> {
+fn guest_bytes(
+    caller: &mut Caller<'_, HostState>,
+    ptr: i32,
+    len: i32,
+) -> wasmtime::Result<Vec<u8>> {
     let memory = guest_memory(caller)?;
     let data = memory.data(&caller);
     Ok(data[guest_range(data.len(), ptr, len)?].to_vec())

@@ -43,11 +43,20 @@ pub struct Instance {
 }
 
 impl Instance {
-    pub(crate) fn new(compiled: Arc<Compiled>, sandbox: &Sandbox, tick: Duration) -> Result<Instance, Error> {
+    pub(crate) fn new(
+        compiled: Arc<Compiled>,
+        sandbox: &Sandbox,
+        tick: Duration,
+    ) -> Result<Instance, Error> {
         let state = HostState::new(&sandbox.limits, &sandbox.grants)?;
         let mut store = Store::new(compiled.pre.module().engine(), state);
         store.limiter(|state| &mut state.memory_cap);
-        let deadline_ticks = sandbox.limits.timeout.as_nanos().div_ceil(tick.as_nanos().max(1)) as u64 + 1;
+        let deadline_ticks = sandbox
+            .limits
+            .timeout
+            .as_nanos()
+            .div_ceil(tick.as_nanos().max(1)) as u64
+            + 1;
         store.set_epoch_deadline(deadline_ticks);
 
         let failed = |store: &mut Store<HostState>, stage: &str, error: wasmtime::Error| {
@@ -70,7 +79,9 @@ impl Instance {
         {
             return Err(failed(&mut store, "_initialize", e));
         }
-        let violation = |reason: &str| Error::AbiViolation { reason: reason.to_owned() };
+        let violation = |reason: &str| Error::AbiViolation {
+            reason: reason.to_owned(),
+        };
         let memory = instance
             .get_memory(&mut store, "memory")
             .ok_or_else(|| violation("the module exports no `memory`"))?;
@@ -149,8 +160,15 @@ impl Instance {
         let kind = match outcome {
             Ok(code) => match Status::from_code(code) {
                 Some(Status::Ok) => {
-                    let value = state.result.take().map_or_else(Value::nil, Value::from_msgpack);
-                    return Ok(Output { value, stdout, stderr });
+                    let value = state
+                        .result
+                        .take()
+                        .map_or_else(Value::nil, Value::from_msgpack);
+                    return Ok(Output {
+                        value,
+                        stdout,
+                        stderr,
+                    });
                 }
                 Some(Status::Error) => FailureKind::Error {
                     message: state.error.take().unwrap_or_default(),
@@ -160,7 +178,9 @@ impl Instance {
                 },
                 None => {
                     return Err(Error::AbiViolation {
-                        reason: format!("`{function}` returned status {code}, which the ABI does not define"),
+                        reason: format!(
+                            "`{function}` returned status {code}, which the ABI does not define"
+                        ),
                     });
                 }
             },
@@ -200,13 +220,20 @@ impl Instance {
         if bytes.is_empty() {
             return Ok((0, 0));
         }
-        let len = i32::try_from(bytes.len())
-            .map_err(|_| wasmtime::format_err!("an argument of {} bytes does not fit in 32-bit memory", bytes.len()))?;
+        let len = i32::try_from(bytes.len()).map_err(|_| {
+            wasmtime::format_err!(
+                "an argument of {} bytes does not fit in 32-bit memory",
+                bytes.len()
+            )
+        })?;
         let ptr = self.alloc.call(&mut self.store, (len, 1))?;
         if ptr == 0 {
-            return Err(wasmtime::format_err!("`ferry_alloc` could not allocate {len} bytes"));
+            return Err(wasmtime::format_err!(
+                "`ferry_alloc` could not allocate {len} bytes"
+            ));
         }
-        self.memory.write(&mut self.store, ptr as u32 as usize, bytes)?;
+        self.memory
+            .write(&mut self.store, ptr as u32 as usize, bytes)?;
         Ok((ptr, len))
     }
 }

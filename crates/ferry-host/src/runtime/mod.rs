@@ -168,12 +168,22 @@ impl Runtime {
     /// A fresh instance of `module`, for repeated calls.
     pub fn instantiate(&self, module: &Module, sandbox: &Sandbox) -> Result<Instance, Error> {
         let (compiled, _) = self.compiled(module)?;
-        Instance::new(compiled, &self.capped(sandbox), self.inner.config.epoch_tick)
+        Instance::new(
+            compiled,
+            &self.capped(sandbox),
+            self.inner.config.epoch_tick,
+        )
     }
 
     /// Runs `closure` on `input` in a fresh instance.
-    pub fn call(&self, closure: &Closure, input: &Value, sandbox: &Sandbox) -> Result<Output, Error> {
-        self.instantiate(closure.module(), sandbox)?.call_closure(closure, input)
+    pub fn call(
+        &self,
+        closure: &Closure,
+        input: &Value,
+        sandbox: &Sandbox,
+    ) -> Result<Output, Error> {
+        self.instantiate(closure.module(), sandbox)?
+            .call_closure(closure, input)
     }
 
     fn capped(&self, sandbox: &Sandbox) -> Sandbox {
@@ -192,9 +202,15 @@ impl Runtime {
             return Ok((compiled.clone(), Preparation::InMemory));
         }
         let (code, how) = self.load_or_compile(module)?;
-        let pre = self.inner.linker.instantiate_pre(&code).map_err(|e| Error::AbiViolation {
-            reason: format!("{e:#}; a ferry guest may import only WASI preview 1 and `ferry_v1`"),
-        })?;
+        let pre = self
+            .inner
+            .linker
+            .instantiate_pre(&code)
+            .map_err(|e| Error::AbiViolation {
+                reason: format!(
+                    "{e:#}; a ferry guest may import only WASI preview 1 and `ferry_v1`"
+                ),
+            })?;
         check_exports(module, &code)?;
         let compiled = Arc::new(Compiled {
             module: module.clone(),
@@ -215,20 +231,27 @@ impl Runtime {
             // digest stored with them, so they are wasmtime's own output.
             match unsafe { wasmtime::Module::deserialize(&inner.engine, &code) } {
                 Ok(code) => return Ok((code, Preparation::FromStore)),
-                Err(e) => tracing::warn!(module = %id, error = %e, "precompiled code rejected; recompiling"),
+                Err(e) => {
+                    tracing::warn!(module = %id, error = %e, "precompiled code rejected; recompiling")
+                }
             }
         }
         let started = std::time::Instant::now();
-        let code = wasmtime::Module::new(&inner.engine, module.bytes()).map_err(|e| Error::Compile {
-            module: id,
-            reason: format!("{e:#}"),
-        })?;
+        let code =
+            wasmtime::Module::new(&inner.engine, module.bytes()).map_err(|e| Error::Compile {
+                module: id,
+                reason: format!("{e:#}"),
+            })?;
         tracing::debug!(module = %id, elapsed = ?started.elapsed(), "compiled module");
         if let Some(store) = &inner.config.store {
             let saved = code
                 .serialize()
                 .map_err(|e| e.to_string())
-                .and_then(|bytes| store.save_compiled(&inner.engine_key, &id, &bytes).map_err(|e| e.to_string()));
+                .and_then(|bytes| {
+                    store
+                        .save_compiled(&inner.engine_key, &id, &bytes)
+                        .map_err(|e| e.to_string())
+                });
             if let Err(e) = saved {
                 tracing::warn!(module = %id, error = %e, "could not keep precompiled code");
             }
@@ -243,8 +266,12 @@ fn check_exports(module: &Module, code: &wasmtime::Module) -> Result<(), Error> 
     use wasmtime::{ExternType, ValType};
     let signature = |name: &str| match code.get_export(name) {
         Some(ExternType::Func(f)) => Some((
-            f.params().map(|p| matches!(p, ValType::I32)).collect::<Vec<_>>(),
-            f.results().map(|r| matches!(r, ValType::I32)).collect::<Vec<_>>(),
+            f.params()
+                .map(|p| matches!(p, ValType::I32))
+                .collect::<Vec<_>>(),
+            f.results()
+                .map(|r| matches!(r, ValType::I32))
+                .collect::<Vec<_>>(),
         )),
         _ => None,
     };
@@ -253,7 +280,10 @@ fn check_exports(module: &Module, code: &wasmtime::Module) -> Result<(), Error> 
         return violation("the module exports no `memory`".into());
     }
     if signature(ferry_abi::EXPORT_ALLOC) != Some((vec![true, true], vec![true])) {
-        return violation(format!("`{}` is missing or is not (i32, i32) -> i32", ferry_abi::EXPORT_ALLOC));
+        return violation(format!(
+            "`{}` is missing or is not (i32, i32) -> i32",
+            ferry_abi::EXPORT_ALLOC
+        ));
     }
     for record in module.functions() {
         if record.kind == ferry_abi::FunctionKind::Value

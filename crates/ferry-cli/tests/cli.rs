@@ -1,0 +1,236 @@
+//! The `ferry` command, run as a process against the example guest built from
+//! source.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+struct Ferry {
+    store: tempfile::TempDir,
+}
+
+impl Ferry {
+    fn new() -> Ferry {
+        Ferry {
+            store: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_ferry"))
+            .args(args)
+            .env("FERRY_STORE", self.store.path())
+            .current_dir(root())
+            .output()
+            .unwrap()
+    }
+
+    /// Runs and expects success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "ferry {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs and expects failure; returns stderr.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "ferry {args:?} should fail");
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.store.path().join(name).display().to_string()
+    }
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+#[test]
+fn build_inspect_and_call() {
+    let ferry = Ferry::new();
+    let wasm = ferry.path("guest.wasm");
+    let built = ferry.ok(&["build", "examples/guest", "--out", &wasm]);
+    let id = built
+        .lines()
+        .find_map(|l| l.strip_prefix("module "))
+        .expect("the module id is printed")
+        .to_owned();
+    assert!(id.starts_with("sha256:"), "{built}");
+    assert!(
+        built.contains("fill") && built.contains("env: HistSpec"),
+        "{built}"
+    );
+    assert!(Path::new(&wasm).is_file());
+
+    // The built module is in the store under its id.
+    let inspected = ferry.ok(&["inspect", &id]);
+    assert!(
+        inspected.contains(&id) && inspected.contains("in the store"),
+        "{inspected}"
+    );
+
+    assert_eq!(
+        json(&ferry.ok(&["call", &wasm, "add", "--input", "[40, 2]"])),
+        serde_json::json!(42)
+    );
+    let counts = json(&ferry.ok(&["call", &id, "word_count", "--input", "\"a b a\""]));
+    assert_eq!(counts, serde_json::json!({"a": 2, "b": 1}));
+    let histogram = json(&ferry.ok(&[
+        "call",
+        &wasm,
+        "fill",
+        "--env",
+        r#"{"bins": 4, "lo": 0, "hi": 200, "peak": 91, "width": 2.5, "seed": 1}"#,
+        "--input",
+        r#"{"start": 0, "end": 1000}"#,
+    ]));
+    let entries: u64 = histogram["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .sum::<u64>()
+        + histogram["underflow"].as_u64().unwrap()
+        + histogram["overflow"].as_u64().unwrap();
+    assert_eq!(entries, 1000);
+}
+
+#[test]
+fn pickle_and_run_by_value_and_by_reference() {
+    let ferry = Ferry::new();
+    let wasm = ferry.path("guest.wasm");
+    ferry.ok(&["build", "examples/guest", "--out", &wasm]);
+    let blob = ferry.path("table.bin");
+    std::fs::write(&blob, vec![0u8; 1234]).unwrap();
+
+    let by_value = ferry.path("greet.closure");
+    ferry.ok(&[
+        "pickle",
+        &wasm,
+        "greet",
+        "--env",
+        "\"Hello\"",
+        "-o",
+        &by_value,
+    ]);
+    assert_eq!(
+        json(&ferry.ok(&["run", &by_value, "--input", "\"world\""])),
+        "Hello, world!"
+    );
+
+    let by_reference = ferry.path("blob.closure");
+    let said = ferry.ok(&[
+        "pickle",
+        &wasm,
+        "blob_size",
+        "--blob",
+        &format!("table={blob}"),
+        "--by-reference",
+        "-o",
+        &by_reference,
+    ]);
+    assert!(said.contains("by reference"), "{said}");
+    assert!(std::fs::metadata(&by_reference).unwrap().len() < 300);
+    assert_eq!(
+        json(&ferry.ok(&["run", &by_reference, "--input", "\"table\""])),
+        1234
+    );
+
+    // The same closure pickled twice is the same file.
+    let again = ferry.path("greet-again.closure");
+    ferry.ok(&["pickle", &wasm, "greet", "--env", "\"Hello\"", "-o", &again]);
+    assert_eq!(
+        std::fs::read(&by_value).unwrap(),
+        std::fs::read(&again).unwrap()
+    );
+
+    // A by-reference closure cannot run where its store is missing.
+    let other = Ferry::new();
+    let err = other.fails(&["run", &by_reference, "--input", "\"table\""]);
+    assert!(err.contains("not in the store"), "{err}");
+}
+
+#[test]
+fn failures_read_like_sentences_and_exit_non_zero() {
+    let ferry = Ferry::new();
+    let wasm = ferry.path("guest.wasm");
+    ferry.ok(&["build", "examples/guest", "--out", &wasm]);
+
+    let err = ferry.fails(&["call", &wasm, "boom", "--input", "\"out of coffee\""]);
+    assert!(
+        err.contains("`boom` panicked at") && err.contains("out of coffee"),
+        "{err}"
+    );
+    let err = ferry.fails(&["call", &wasm, "spin", "--timeout", "0.2"]);
+    assert!(err.contains("ran past its deadline of 200 ms"), "{err}");
+    let err = ferry.fails(&["call", &wasm, "hog", "--memory", "32"]);
+    assert!(err.contains("memory past the limit"), "{err}");
+    let err = ferry.fails(&["call", &wasm, "nope"]);
+    assert!(
+        err.contains("has no function `nope`") && err.contains("fill"),
+        "{err}"
+    );
+    let err = ferry.fails(&["call", &wasm, "add", "--input", "[1,"]);
+    assert!(err.contains("--input is not valid JSON"), "{err}");
+    let err = ferry.fails(&["run", &wasm]);
+    assert!(err.contains("not a ferry closure"), "{err}");
+    let err = ferry.fails(&["inspect", "Cargo.toml"]);
+    assert!(err.contains("not a valid WebAssembly module"), "{err}");
+    let err = ferry.fails(&["call", &wasm, "read_file", "--input", "\"/etc/hostname\""]);
+    assert!(
+        err.contains("returned an error: cannot read /etc/hostname"),
+        "{err}"
+    );
+
+    // Output the guest printed before failing is shown with the error.
+    let err = ferry.fails(&["call", &wasm, "chatter", "--input", "100000"]);
+    assert!(
+        err.contains("wrote more than") && err.contains("--- guest stdout ---"),
+        "{err}"
+    );
+}
+
+#[test]
+fn grants_open_the_sandbox_on_request() {
+    let ferry = Ferry::new();
+    let wasm = ferry.path("guest.wasm");
+    ferry.ok(&["build", "examples/guest", "--out", &wasm]);
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(data.path().join("note.txt"), "granted").unwrap();
+    let grant = format!("{}:/data", data.path().display());
+    assert_eq!(
+        json(&ferry.ok(&[
+            "call",
+            &wasm,
+            "read_file",
+            "--input",
+            "\"/data/note.txt\"",
+            "--grant-dir",
+            &grant
+        ])),
+        "granted"
+    );
+    assert_eq!(
+        json(&ferry.ok(&[
+            "call",
+            &wasm,
+            "env_var",
+            "--input",
+            "\"K\"",
+            "--grant-env",
+            "K=v"
+        ])),
+        "v"
+    );
+    assert_eq!(json(&ferry.ok(&["call", &wasm, "now"])), 0);
+}
