@@ -46,8 +46,9 @@ pub struct RuntimeConfig {
     /// The most linear memory any instance may have; per-call limits are
     /// capped by it.
     pub max_memory: u64,
-    /// How many instances may be alive at once (the pooling allocator's
-    /// size).
+    /// How many instances may be alive at once: the pooling allocator's
+    /// size. Each reserves (but does not commit) 4 GiB of address space, so
+    /// keep it well below 128 TiB / 4 GiB across all runtimes in a process.
     pub max_instances: u32,
     /// How often the deadline clock ticks: the resolution of timeouts.
     pub epoch_tick: Duration,
@@ -58,7 +59,7 @@ impl Default for RuntimeConfig {
         RuntimeConfig {
             store: None,
             max_memory: 4 << 30,
-            max_instances: 1000,
+            max_instances: 256,
             epoch_tick: Duration::from_millis(1),
         }
     }
