@@ -163,7 +163,7 @@ pub fn parse_records(section: &[u8]) -> Result<Vec<FunctionRecord>, RecordError>
     for (index, chunk) in section
         .split(|b| *b == b'\n')
         .map(|line| line.trim_ascii_start().trim_ascii_end())
-        .map(|line| trim_nul(line))
+        .map(trim_nul)
         .filter(|line| !line.is_empty())
         .enumerate()
     {

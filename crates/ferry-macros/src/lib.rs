@@ -151,6 +151,9 @@ fn expand(options: Options, func: ItemFn) -> syn::Result<TokenStream2> {
     };
 
     Ok(quote! {
+        // Outside WebAssembly there is no export to use the function; it stays
+        // an ordinary function for native unit tests.
+        #[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
         #func
 
         #[cfg(target_family = "wasm")]

@@ -47,7 +47,10 @@ const TASKS: u64 = 64;
 const EVENTS_PER_TASK: u64 = 25_000;
 
 fn main() -> Result<()> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .context("the example lives two levels below the repository root")?;
     println!("1. compiling examples/guest to wasm32-wasip1 ...");
     let guest = ferry_host::guest::build_crate(root.join("examples/guest"))?;
     println!(
@@ -71,11 +74,11 @@ fn main() -> Result<()> {
     println!("3. pickling it");
     let pickled = fill.to_bytes(Encoding::ByValue);
     let path = root.join("target/histogram.closure");
+    let shown = path.strip_prefix(root).unwrap_or(&path).display();
     std::fs::write(&path, &pickled).with_context(|| format!("cannot write {}", path.display()))?;
     println!(
-        "   {} bytes by value (module inside) -> {}; {} bytes by reference",
+        "   {} bytes by value (module inside) -> {shown}; {} bytes by reference",
         pickled.len(),
-        path.display(),
         fill.to_bytes(Encoding::ByReference).len()
     );
 

@@ -110,8 +110,11 @@ struct Inner {
     engine_key: String,
     /// One slot per module, so that two threads asking for the same new
     /// module compile it once while other modules compile in parallel.
-    modules: Mutex<HashMap<ContentHash, Arc<Mutex<Option<Arc<Compiled>>>>>>,
+    modules: Mutex<HashMap<ContentHash, CompileSlot>>,
 }
+
+/// Filled once with the compiled module; locked while it is being compiled.
+type CompileSlot = Arc<Mutex<Option<Arc<Compiled>>>>;
 
 /// A module compiled and linked, ready to instantiate.
 pub(crate) struct Compiled {
