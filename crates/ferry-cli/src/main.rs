@@ -152,15 +152,8 @@ fn run(cli: Cli) -> Result<()> {
             input,
             sandbox,
         } => {
-            let module = load_module(&module, &store)?;
-            let closure = Closure::new(&module, &function)?
-                .with_env_value(json_value("--env", env.as_deref())?);
-            execute(
-                &closure,
-                json_value("--input", input.as_deref())?,
-                sandbox,
-                &store,
-            )?;
+            let closure = make_closure(&module, &function, env.as_deref(), &store)?;
+            execute(&closure, input.as_deref(), sandbox, &store)?;
         }
         Command::Pickle {
             module,
@@ -170,9 +163,7 @@ fn run(cli: Cli) -> Result<()> {
             by_reference,
             output,
         } => {
-            let module = load_module(&module, &store)?;
-            let mut closure = Closure::new(&module, &function)?
-                .with_env_value(json_value("--env", env.as_deref())?);
+            let mut closure = make_closure(&module, &function, env.as_deref(), &store)?;
             for blob in blobs {
                 let (name, file) = blob
                     .split_once('=')
@@ -210,19 +201,21 @@ fn run(cli: Cli) -> Result<()> {
             let bytes = std::fs::read(&closure)
                 .with_context(|| format!("cannot read closure file {}", closure.display()))?;
             let closure = Closure::from_bytes(&bytes, Some(&store))?;
-            execute(
-                &closure,
-                json_value("--input", input.as_deref())?,
-                sandbox,
-                &store,
-            )?;
+            execute(&closure, input.as_deref(), sandbox, &store)?;
         }
     }
     Ok(())
 }
 
-/// Runs one call on the local executor and prints the result as JSON.
-fn execute(closure: &Closure, input: Value, sandbox: SandboxArgs, store: &BlobStore) -> Result<()> {
+/// Runs one call with `input` (JSON) on the local executor and prints the
+/// result as JSON.
+fn execute(
+    closure: &Closure,
+    input: Option<&str>,
+    sandbox: SandboxArgs,
+    store: &BlobStore,
+) -> Result<()> {
+    let input = json_value("--input", input)?;
     let runtime = Runtime::new(RuntimeConfig::with_store(store.clone()))?;
     let pool = LocalExecutor::builder()
         .threads(1)
@@ -260,6 +253,18 @@ fn json_value(flag: &str, text: Option<&str>) -> Result<Value> {
             Ok(Value::from_json(&json)?)
         }
     }
+}
+
+/// A closure of `function` in the module `spec` names, with `env` (JSON)
+/// captured.
+fn make_closure(
+    spec: &str,
+    function: &str,
+    env: Option<&str>,
+    store: &BlobStore,
+) -> Result<Closure> {
+    let module = load_module(spec, store)?;
+    Ok(Closure::new(&module, function)?.with_env_value(json_value("--env", env)?))
 }
 
 /// A module named by a hash in the store, a `.wasm` file, or a guest crate to

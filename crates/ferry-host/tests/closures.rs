@@ -7,32 +7,10 @@ use ferry_host::{
     BlobStore, Closure, ContentHash, Encoding, Error, Module, Runtime, RuntimeConfig, Sandbox,
     Value,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct HistSpec {
-    bins: u32,
-    lo: f64,
-    hi: f64,
-    peak: f64,
-    width: f64,
-    seed: u64,
-}
-
-#[derive(Debug, PartialEq, Serialize, Deserialize)]
-struct Range {
-    start: u64,
-    end: u64,
-}
-
-#[derive(Debug, PartialEq, Serialize, Deserialize)]
-struct Histogram {
-    lo: f64,
-    hi: f64,
-    counts: Vec<u64>,
-    underflow: u64,
-    overflow: u64,
-}
+// The host uses the guest crate's own types: it builds natively as well.
+use ferry_example_guest::{HistSpec, Histogram, Range};
 
 fn spec() -> HistSpec {
     HistSpec {
@@ -52,6 +30,19 @@ fn fill() -> Closure {
         .unwrap()
         .with_blob("calibration", vec![1u8, 2, 3])
         .with_blob("alignment", b"abc".to_vec())
+}
+
+/// Runs a `fill` closure over the first 5000 events.
+fn histogram_of(closure: &Closure) -> Histogram {
+    run(
+        closure,
+        &Range {
+            start: 0,
+            end: 5000,
+        },
+    )
+    .decode()
+    .unwrap()
 }
 
 fn run(closure: &Closure, input: &(impl Serialize + ?Sized)) -> Value {
@@ -125,18 +116,7 @@ fn a_captured_state_closure_survives_pickling_in_both_encodings() {
     assert_eq!(by_value.id(), closure.id());
     assert_eq!(by_value.env().decode::<HistSpec>().unwrap(), spec());
     assert_eq!(by_value.blobs()["calibration"].bytes().as_ref(), &[1, 2, 3]);
-    assert_eq!(
-        run(
-            &by_value,
-            &Range {
-                start: 0,
-                end: 5000
-            }
-        )
-        .decode::<Histogram>()
-        .unwrap(),
-        expected
-    );
+    assert_eq!(histogram_of(&by_value), expected);
 
     let dir = tempfile::tempdir().unwrap();
     let store = BlobStore::open(dir.path()).unwrap();
@@ -149,18 +129,7 @@ fn a_captured_state_closure_survives_pickling_in_both_encodings() {
     store.add_closure(&closure).unwrap();
     let resolved = Closure::from_bytes(&by_reference, Some(&store)).unwrap();
     assert_eq!(resolved.id(), closure.id());
-    assert_eq!(
-        run(
-            &resolved,
-            &Range {
-                start: 0,
-                end: 5000
-            }
-        )
-        .decode::<Histogram>()
-        .unwrap(),
-        expected
-    );
+    assert_eq!(histogram_of(&resolved), expected);
 }
 
 #[test]

@@ -13,35 +13,11 @@
 use anyhow::{Context, Result, ensure};
 use ferry_host::{Closure, Encoding, ExecutorExt, LocalExecutor};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::Instant;
 
-/// The captured environment of `fill`; the guest has the same shape.
-#[derive(Serialize)]
-struct HistSpec {
-    bins: u32,
-    lo: f64,
-    hi: f64,
-    peak: f64,
-    width: f64,
-    seed: u64,
-}
-
-#[derive(Serialize)]
-struct Range {
-    start: u64,
-    end: u64,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Histogram {
-    lo: f64,
-    hi: f64,
-    counts: Vec<u64>,
-    underflow: u64,
-    overflow: u64,
-}
+// The guest crate also builds natively, so the host shares its types.
+use ferry_example_guest::{HistSpec, Histogram, Range};
 
 const TASKS: u64 = 64;
 const EVENTS_PER_TASK: u64 = 25_000;
