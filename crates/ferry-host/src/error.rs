@@ -167,6 +167,38 @@ pub enum Error {
     #[error("the executor has shut down; the task was not run")]
     ShutDown,
 
+    /// The task was cancelled before it finished.
+    #[error("the task was cancelled")]
+    Cancelled,
+
+    /// The task did not finish within its time limit.
+    #[error("the task did not finish within {limit_ms} ms")]
+    TimedOut {
+        /// The limit.
+        limit_ms: u64,
+    },
+
+    /// A worker could not be reached, or the connection failed mid-task, on
+    /// every attempt.
+    #[error("cannot reach worker {worker}: {reason}")]
+    Transport {
+        /// The worker's address.
+        worker: String,
+        /// What failed, on the last attempt.
+        reason: String,
+    },
+
+    /// A worker refused the request.
+    #[error("worker {worker} refused the request ({status}): {reason}")]
+    Rejected {
+        /// The worker's address.
+        worker: String,
+        /// The HTTP status.
+        status: u16,
+        /// The worker's explanation.
+        reason: String,
+    },
+
     /// Guest code ran and failed.
     #[error(transparent)]
     Call(Box<CallFailure>),

@@ -49,7 +49,7 @@ mod value;
 
 pub use closure::{Blob, Closure, Encoding};
 pub use error::{CallFailure, Error, FailureKind, Location};
-pub use executor::{Executor, ExecutorExt, LocalExecutor, Task};
+pub use executor::{Executor, ExecutorExt, Job, LocalExecutor, Task};
 pub use ferry_abi::{ABI_VERSION, FunctionKind, FunctionRecord};
 pub use hash::{ContentHash, ParseHashError};
 pub use module::Module;

@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 /// assert_eq!(v.decode::<(i32, String)>()?, (2, "two".to_string()));
 /// assert_eq!(v.to_json()?, serde_json::json!([2, "two"]));
 /// assert_eq!(Value::from_json(&serde_json::json!([2, "two"]))?, v);
+/// assert_eq!(Value::array(&[Value::encode(&2)?, Value::encode("two")?]), v);
 /// # Ok::<(), ferry_host::Error>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -25,6 +26,26 @@ impl Value {
     /// MessagePack `nil`: the input of a function without parameters.
     pub fn nil() -> Value {
         Value(vec![0xc0])
+    }
+
+    /// A MessagePack array of already encoded values, built without
+    /// decoding them.
+    pub fn array(items: &[Value]) -> Value {
+        let len = items.len();
+        let mut bytes = Vec::with_capacity(5 + items.iter().map(|v| v.0.len()).sum::<usize>());
+        if len < 16 {
+            bytes.push(0x90 | len as u8);
+        } else if let Ok(len) = u16::try_from(len) {
+            bytes.push(0xdc);
+            bytes.extend_from_slice(&len.to_be_bytes());
+        } else {
+            bytes.push(0xdd);
+            bytes.extend_from_slice(&(len as u32).to_be_bytes());
+        }
+        for item in items {
+            bytes.extend_from_slice(&item.0);
+        }
+        Value(bytes)
     }
 
     /// Encodes any serde value.

@@ -154,3 +154,99 @@ fn dropping_the_pool_finishes_submitted_work() {
         );
     }
 }
+
+#[test]
+fn map_reduce_reduces_in_input_order_whatever_the_chunking() {
+    let guest = support::guest();
+    let show = Closure::new(&guest, "show").unwrap();
+    let concat = Closure::new(&guest, "concat").unwrap();
+    let expected: String = (0..200).map(|i| format!("{i};")).collect();
+    for (threads, chunk) in [(1, 1), (3, 1), (3, 7), (2, 64), (2, 500)] {
+        let pool = LocalExecutor::builder().threads(threads).build().unwrap();
+        let mut progress = Vec::new();
+        let joined: Option<String> = pool
+            .map_reduce(&show, &concat, 0..200i64)
+            .chunk_size(chunk)
+            .on_progress(|done| progress.push(done))
+            .run()
+            .unwrap();
+        assert_eq!(
+            joined.as_deref(),
+            Some(expected.as_str()),
+            "{threads} threads, chunks of {chunk}"
+        );
+        assert_eq!(progress.last(), Some(&200), "{progress:?}");
+        assert!(progress.windows(2).all(|w| w[0] < w[1]), "{progress:?}");
+    }
+}
+
+#[test]
+fn map_reduce_of_nothing_is_none_and_a_failure_stops_it() {
+    let guest = support::guest();
+    let pool = LocalExecutor::builder().threads(2).build().unwrap();
+    let add = add();
+    let none: Option<i64> = pool
+        .map_reduce(&add, &add, std::iter::empty::<(i64, i64)>())
+        .run()
+        .unwrap();
+    assert_eq!(none, None);
+    let divide = Closure::new(&guest, "divide").unwrap();
+    let err = pool
+        .map_reduce(&divide, &add, (0..100i64).map(|i| (1000, 50 - i)))
+        .chunk_size(5)
+        .run::<i64>()
+        .unwrap_err();
+    assert!(
+        matches!(&err.failure().unwrap().kind, FailureKind::Error { message } if message.contains("by 0")),
+        "{err}"
+    );
+}
+
+#[test]
+fn wait_and_as_completed_see_every_task_once() {
+    use ferry_host::executor::{WaitFor, as_completed, wait};
+    use ferry_host::{Executor, Value};
+    let pool = LocalExecutor::builder().threads(2).build().unwrap();
+    let submit = |n: i64| -> Vec<ferry_host::Task> {
+        (0..n)
+            .map(|i| pool.submit(&add(), Value::encode(&(i, 0)).unwrap()))
+            .collect()
+    };
+    let tasks = submit(10);
+    assert_eq!(wait(&tasks, WaitFor::Any).len(), 1);
+    assert_eq!(wait(&tasks, WaitFor::Fraction(0.5)).len(), 5);
+    let mut all = wait(&tasks, WaitFor::All);
+    all.sort();
+    assert_eq!(all, (0..10).collect::<Vec<_>>());
+
+    let mut seen: Vec<(usize, i64)> = as_completed(submit(30))
+        .map(|(i, r)| (i, r.unwrap().value.decode().unwrap()))
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        (0..30).map(|i| (i as usize, i as i64)).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_cancelled_task_ends_at_once_and_is_not_run() {
+    use ferry_host::{Executor, Value};
+    let pool = LocalExecutor::builder()
+        .threads(1)
+        .sandbox(support::tight_sandbox())
+        .build()
+        .unwrap();
+    let spin = Closure::new(&support::guest(), "spin").unwrap();
+    let busy = pool.submit(&spin, Value::nil());
+    let chatter = Closure::new(&support::guest(), "chatter").unwrap();
+    let queued = pool.submit(&chatter, Value::encode(&1u64).unwrap());
+    queued.cancel();
+    assert!(queued.is_done());
+    assert!(matches!(queued.wait(), Err(Error::Cancelled)));
+    assert!(matches!(
+        busy.wait().unwrap_err().failure().unwrap().kind,
+        FailureKind::Timeout { .. }
+    ));
+    assert_eq!(pool.load(), (0, 0), "nothing is left queued or running");
+}

@@ -27,6 +27,19 @@ fn sum(values: Vec<f64>) -> f64 {
 
 // ---- strings --------------------------------------------------------------
 
+/// A number as text followed by `;`.
+#[ferry::function]
+fn show(n: i64) -> String {
+    format!("{n};")
+}
+
+/// Joins two strings: associative but not commutative, which makes it a
+/// good check that a reduction keeps its inputs in order.
+#[ferry::function]
+fn concat(a: String, b: String) -> String {
+    a + &b
+}
+
 /// Counts words, case-insensitively.
 #[ferry::function]
 fn word_count(text: String) -> BTreeMap<String, u64> {

@@ -1,9 +1,12 @@
 //! The local executor: a pool of threads in this process, the embedded
 //! default.
 
-use super::{Completer, Executor, Task};
-use crate::{Closure, ContentHash, Error, Instance, Runtime, RuntimeConfig, Sandbox, Value};
+use super::{Completer, Executor, Job, Task};
+use crate::{
+    Closure, ContentHash, Error, Instance, Output, Runtime, RuntimeConfig, Sandbox, Value,
+};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -25,15 +28,22 @@ use std::thread::JoinHandle;
 /// # Ok::<(), ferry_host::Error>(())
 /// ```
 pub struct LocalExecutor {
-    sender: Option<mpsc::Sender<Job>>,
+    sender: Option<mpsc::Sender<Queued>>,
     threads: Vec<JoinHandle<()>>,
     runtime: Runtime,
+    load: Arc<Load>,
 }
 
-struct Job {
-    closure: Closure,
-    input: Value,
+struct Queued {
+    job: Job,
     done: Completer,
+}
+
+/// Jobs waiting and running, for [`LocalExecutor::load`].
+#[derive(Default)]
+struct Load {
+    queued: AtomicUsize,
+    running: AtomicUsize,
 }
 
 /// Configures a [`LocalExecutor`].
@@ -80,14 +90,16 @@ impl LocalExecutorBuilder {
         let threads = self
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        let (sender, receiver) = mpsc::channel::<Job>();
+        let (sender, receiver) = mpsc::channel::<Queued>();
         let receiver = Arc::new(Mutex::new(receiver));
+        let load = Arc::new(Load::default());
         let handles = (0..threads)
             .map(|i| {
                 let worker = Worker {
                     runtime: runtime.clone(),
                     sandbox: self.sandbox.clone(),
                     warm: self.reuse_instances.then(HashMap::new),
+                    load: load.clone(),
                 };
                 let receiver = receiver.clone();
                 std::thread::Builder::new()
@@ -100,6 +112,7 @@ impl LocalExecutorBuilder {
             sender: Some(sender),
             threads: handles,
             runtime,
+            load,
         })
     }
 }
@@ -120,20 +133,25 @@ impl LocalExecutor {
     pub fn runtime(&self) -> &Runtime {
         &self.runtime
     }
+
+    /// How many jobs are waiting for a thread, and how many are running.
+    pub fn load(&self) -> (usize, usize) {
+        (
+            self.load.queued.load(Ordering::Relaxed),
+            self.load.running.load(Ordering::Relaxed),
+        )
+    }
 }
 
 impl Executor for LocalExecutor {
-    fn submit(&self, closure: &Closure, input: Value) -> Task {
+    fn submit_job(&self, job: Job) -> Task {
         let (task, done) = Task::pending();
-        let job = Job {
-            closure: closure.clone(),
-            input,
-            done,
-        };
+        self.load.queued.fetch_add(1, Ordering::Relaxed);
         if let Some(sender) = &self.sender
-            && let Err(mpsc::SendError(job)) = sender.send(job)
+            && let Err(mpsc::SendError(queued)) = sender.send(Queued { job, done })
         {
-            job.done.complete(Err(Error::ShutDown));
+            self.load.queued.fetch_sub(1, Ordering::Relaxed);
+            queued.done.complete(Err(Error::ShutDown));
         }
         task
     }
@@ -160,22 +178,31 @@ struct Worker {
     runtime: Runtime,
     sandbox: Sandbox,
     warm: Option<HashMap<ContentHash, Instance>>,
+    load: Arc<Load>,
 }
 
 impl Worker {
-    fn run(mut self, receiver: &Mutex<mpsc::Receiver<Job>>) {
+    fn run(mut self, receiver: &Mutex<mpsc::Receiver<Queued>>) {
         loop {
             let job = match receiver.lock() {
                 Ok(receiver) => receiver.recv(),
                 Err(_) => return,
             };
-            let Ok(job) = job else { return };
-            let result = self.execute(&job.closure, &job.input);
-            job.done.complete(result);
+            let Ok(Queued { job, done }) = job else {
+                return;
+            };
+            self.load.queued.fetch_sub(1, Ordering::Relaxed);
+            if done.is_cancelled() {
+                continue;
+            }
+            self.load.running.fetch_add(1, Ordering::Relaxed);
+            let result = job.run(|closure, input| self.execute(closure, input));
+            self.load.running.fetch_sub(1, Ordering::Relaxed);
+            done.complete(result);
         }
     }
 
-    fn execute(&mut self, closure: &Closure, input: &Value) -> Result<crate::Output, Error> {
+    fn execute(&mut self, closure: &Closure, input: &Value) -> Result<Output, Error> {
         let Some(warm) = self.warm.as_mut() else {
             return self.runtime.call(closure, input, &self.sandbox);
         };

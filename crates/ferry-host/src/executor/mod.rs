@@ -1,12 +1,19 @@
 //! Executors: where closures run. Every executor implements [`Executor`]
-//! (submit one call, get a [`Task`]), and gets `call`, `call_async` and `map`
-//! from [`ExecutorExt`], so code written against one runs on any.
+//! (submit a [`Job`], get a [`Task`]), and gets `call`, `call_async`, `map`
+//! and `map_reduce` from [`ExecutorExt`], so code written against one runs on
+//! any.
 
+mod job;
 mod local;
+mod map_reduce;
 mod task;
+mod wait;
 
+pub use job::Job;
 pub use local::{LocalExecutor, LocalExecutorBuilder};
+pub use map_reduce::MapReduce;
 pub use task::{Completer, Task};
+pub use wait::{WaitFor, as_completed, wait};
 
 use crate::{Closure, Error, Output, Value};
 use serde::Serialize;
@@ -17,8 +24,13 @@ use std::marker::PhantomData;
 
 /// Something that runs closures.
 pub trait Executor: Send + Sync {
+    /// Starts a job and returns its task at once.
+    fn submit_job(&self, job: Job) -> Task;
+
     /// Starts `closure` on `input` and returns its task at once.
-    fn submit(&self, closure: &Closure, input: Value) -> Task;
+    fn submit(&self, closure: &Closure, input: Value) -> Task {
+        self.submit_job(Job::call(closure.clone(), input))
+    }
 
     /// How many calls it runs at once; `map` keeps about twice this many in
     /// flight.
@@ -86,6 +98,37 @@ pub trait ExecutorExt: Executor {
             window: self.parallelism().max(1) * 2,
             _output: PhantomData,
         }
+    }
+
+    /// Maps `mapper` over `inputs` and reduces the results with `reducer`,
+    /// which takes the pair `(a, b)` and must be associative. See
+    /// [`MapReduce`] for chunking and progress.
+    ///
+    /// ```no_run
+    /// use ferry_host::{Closure, ExecutorExt, LocalExecutor, Module};
+    ///
+    /// let module = Module::from_file("target/wasm32-wasip1/release/ferry_example_guest.wasm")?;
+    /// let add = Closure::new(&module, "add")?;
+    /// let pool = LocalExecutor::new()?;
+    /// // Map each i to i + i, and sum: 50 inputs per task.
+    /// let total: Option<i64> = pool
+    ///     .map_reduce(&add, &add, (0..1000i64).map(|i| (i, i)))
+    ///     .chunk_size(50)
+    ///     .run()?;
+    /// assert_eq!(total, Some(999_000));
+    /// # Ok::<(), ferry_host::Error>(())
+    /// ```
+    fn map_reduce<I, It>(
+        &self,
+        mapper: &Closure,
+        reducer: &Closure,
+        inputs: It,
+    ) -> MapReduce<'_, Self, It::IntoIter>
+    where
+        I: Serialize,
+        It: IntoIterator<Item = I>,
+    {
+        MapReduce::new(self, mapper, reducer, inputs.into_iter())
     }
 }
 

@@ -1,4 +1,5 @@
-//! A task's eventual result: waited on by blocking or awaited as a future.
+//! A task's eventual result: waited on by blocking, awaited as a future, or
+//! watched with a listener.
 
 use crate::{Error, Output};
 use std::future::Future;
@@ -6,9 +7,10 @@ use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll, Waker};
 
-/// The result of a submitted call, once it is done. It is both a
-/// [`Future`] (for async callers, on any runtime) and blockable with
-/// [`Task::wait`].
+/// The result of a submitted job, once it is done. It is a [`Future`] (for
+/// async callers, on any runtime), blockable with [`Task::wait`], and can be
+/// watched with [`Task::notify`]; see also [`wait`](super::wait) and
+/// [`as_completed`](super::as_completed).
 #[must_use = "a task does nothing visible unless its result is taken"]
 pub struct Task {
     slot: Arc<Slot>,
@@ -21,6 +23,8 @@ pub struct Completer {
     slot: Option<Arc<Slot>>,
 }
 
+type Listener = Box<dyn FnOnce() + Send>;
+
 #[derive(Default)]
 struct Slot {
     state: Mutex<State>,
@@ -29,8 +33,12 @@ struct Slot {
 
 #[derive(Default)]
 struct State {
+    finished: bool,
+    cancelled: bool,
     result: Option<Result<Output, Error>>,
     waker: Option<Waker>,
+    cancel_waker: Option<Waker>,
+    listeners: Vec<Listener>,
 }
 
 impl Task {
@@ -54,6 +62,9 @@ impl Task {
             if let Some(result) = state.result.take() {
                 return result;
             }
+            if state.finished {
+                return Err(Error::ShutDown);
+            }
             state = self
                 .slot
                 .done
@@ -62,27 +73,67 @@ impl Task {
         }
     }
 
-    /// Whether the result is in.
+    /// The result, if the task is done and it has not been taken yet.
+    pub fn try_take(&mut self) -> Option<Result<Output, Error>> {
+        self.slot.lock().result.take()
+    }
+
+    /// Whether the task is done.
     pub fn is_done(&self) -> bool {
-        self.slot.lock().result.is_some()
+        self.slot.lock().finished
+    }
+
+    /// Runs `listener` once the task is done (at once if it already is).
+    pub fn notify(&self, listener: impl FnOnce() + Send + 'static) {
+        let mut state = self.slot.lock();
+        if state.finished {
+            drop(state);
+            listener();
+        } else {
+            state.listeners.push(Box::new(listener));
+        }
+    }
+
+    /// Cancels the task: it completes now with [`Error::Cancelled`], and its
+    /// executor skips or abandons the work when it next looks. Work a guest has
+    /// already started may run to its deadline; its result is discarded.
+    pub fn cancel(&self) {
+        let cancel_waker = {
+            let mut state = self.slot.lock();
+            state.cancelled = true;
+            state.cancel_waker.take()
+        };
+        if let Some(waker) = cancel_waker {
+            waker.wake();
+        }
+        self.slot.fill(Err(Error::Cancelled));
     }
 }
 
 impl Slot {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Completes the task unless it already is (a cancelled task keeps its
+    /// `Cancelled`).
     fn fill(&self, result: Result<Output, Error>) {
-        let waker = {
+        let (waker, listeners) = {
             let mut state = self.lock();
+            if state.finished {
+                return;
+            }
+            state.finished = true;
             state.result = Some(result);
-            state.waker.take()
+            (state.waker.take(), std::mem::take(&mut state.listeners))
         };
         self.done.notify_all();
         if let Some(waker) = waker {
             waker.wake();
         }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        for listener in listeners {
+            listener();
+        }
     }
 }
 
@@ -92,6 +143,29 @@ impl Completer {
         if let Some(slot) = self.slot.take() {
             slot.fill(result);
         }
+    }
+
+    /// Whether the task was cancelled, so its work can be skipped.
+    pub fn is_cancelled(&self) -> bool {
+        self.slot.as_ref().is_some_and(|slot| slot.lock().cancelled)
+    }
+
+    /// Resolves when the task is cancelled, for executors that race the work
+    /// against cancellation.
+    pub fn cancelled(&self) -> impl Future<Output = ()> + Send + 'static {
+        let slot = self.slot.clone();
+        std::future::poll_fn(move |cx| match &slot {
+            Some(slot) => {
+                let mut state = slot.lock();
+                if state.cancelled {
+                    Poll::Ready(())
+                } else {
+                    state.cancel_waker = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+            }
+            None => Poll::Pending,
+        })
     }
 }
 
@@ -110,6 +184,7 @@ impl Future for Task {
         let mut state = self.slot.lock();
         match state.result.take() {
             Some(result) => Poll::Ready(result),
+            None if state.finished => Poll::Ready(Err(Error::ShutDown)),
             None => {
                 state.waker = Some(cx.waker().clone());
                 Poll::Pending

@@ -1,0 +1,158 @@
+//! Map-reduce on any executor.
+
+use super::{Executor, Job, Task};
+use crate::{Closure, Error, Value};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+use std::sync::mpsc;
+
+/// A map-reduce in preparation; see [`ExecutorExt::map_reduce`](super::ExecutorExt::map_reduce).
+///
+/// Inputs are mapped in parallel, `chunk_size` at a time per task (a chunk is
+/// mapped and folded where it runs, one round trip for all of it). Partial
+/// results are reduced as they arrive, in a tree, on the executor itself.
+/// Only partial results of *adjacent* input ranges are combined, so the
+/// reducer must be associative but need not be commutative, and the result is
+/// the same however the work is scheduled. At most about twice the executor's
+/// parallelism in tasks, and as many partial results, are held at once.
+pub struct MapReduce<'a, E: ?Sized, It> {
+    executor: &'a E,
+    mapper: Closure,
+    reducer: Closure,
+    inputs: It,
+    chunk_size: usize,
+    progress: Option<Box<dyn FnMut(u64) + 'a>>,
+}
+
+impl<'a, E, It, I> MapReduce<'a, E, It>
+where
+    E: Executor + ?Sized,
+    It: Iterator<Item = I>,
+    I: Serialize,
+{
+    pub(super) fn new(executor: &'a E, mapper: &Closure, reducer: &Closure, inputs: It) -> Self {
+        MapReduce {
+            executor,
+            mapper: mapper.clone(),
+            reducer: reducer.clone(),
+            inputs,
+            chunk_size: 1,
+            progress: None,
+        }
+    }
+
+    /// How many inputs one task maps (default 1).
+    pub fn chunk_size(mut self, chunk_size: usize) -> Self {
+        self.chunk_size = chunk_size.max(1);
+        self
+    }
+
+    /// Calls `progress` with the number of inputs mapped so far, each time a
+    /// map task finishes.
+    pub fn on_progress(mut self, progress: impl FnMut(u64) + 'a) -> Self {
+        self.progress = Some(Box::new(progress));
+        self
+    }
+
+    /// Runs it: the reduction of every input's result, or `None` if there
+    /// were no inputs. The first failure cancels the tasks still running and
+    /// is returned.
+    pub fn run<O: DeserializeOwned>(mut self) -> Result<Option<O>, Error> {
+        let window = self.executor.parallelism().max(1) * 2;
+        let (finished, next_finished) = mpsc::channel::<u64>();
+        let mut in_flight: HashMap<u64, (Task, Range<u64>, u64)> = HashMap::new();
+        // Finished partial results, by the start of the input range they cover.
+        let mut pieces: BTreeMap<u64, (u64, Value)> = BTreeMap::new();
+        let mut next_id = 0u64;
+        let mut next_input = 0u64;
+        let mut mapped = 0u64;
+        let mut exhausted = false;
+
+        let mut submit =
+            |job: Job, span: Range<u64>, mapping: u64, in_flight: &mut HashMap<_, _>| {
+                let task = self.executor.submit_job(job);
+                let id = next_id;
+                next_id += 1;
+                let finished = finished.clone();
+                task.notify(move || {
+                    let _ = finished.send(id);
+                });
+                in_flight.insert(id, (task, span, mapping));
+            };
+        let outcome = 'work: loop {
+            while !exhausted && in_flight.len() < window {
+                let chunk = self
+                    .inputs
+                    .by_ref()
+                    .take(self.chunk_size)
+                    .map(|input| Value::encode(&input))
+                    .collect::<Result<Vec<_>, _>>();
+                let chunk = match chunk {
+                    Ok(chunk) if chunk.is_empty() => {
+                        exhausted = true;
+                        break;
+                    }
+                    Ok(chunk) => chunk,
+                    Err(e) => break 'work Err(e),
+                };
+                let count = chunk.len() as u64;
+                let job = Job {
+                    closure: self.mapper.clone(),
+                    inputs: chunk,
+                    reduce: Some(self.reducer.clone()),
+                };
+                submit(job, next_input..next_input + count, count, &mut in_flight);
+                next_input += count;
+            }
+            if in_flight.is_empty() {
+                break Ok(());
+            }
+            let Ok(id) = next_finished.recv() else {
+                break Err(Error::ShutDown);
+            };
+            let Some((mut task, span, mapping)) = in_flight.remove(&id) else {
+                continue;
+            };
+            let value = match task.try_take().unwrap_or(Err(Error::ShutDown)) {
+                Ok(output) => output.value,
+                Err(e) => break Err(e),
+            };
+            if mapping > 0 {
+                mapped += mapping;
+                if let Some(progress) = self.progress.as_mut() {
+                    progress(mapped);
+                }
+            }
+            // Combine with a finished neighbour if there is one; the combined
+            // result comes back here and looks for its other neighbour.
+            let left = pieces
+                .range(..span.start)
+                .next_back()
+                .filter(|(_, (end, _))| *end == span.start)
+                .map(|(start, _)| *start);
+            let (start, end, pair) = if let Some(left) = left {
+                let (_, left_value) = pieces.remove(&left).expect("the neighbour is there");
+                (left, span.end, [left_value, value])
+            } else if let Some((right_end, right_value)) = pieces.remove(&span.end) {
+                (span.start, right_end, [value, right_value])
+            } else {
+                pieces.insert(span.start, (span.end, value));
+                continue;
+            };
+            let job = Job::call(self.reducer.clone(), Value::array(&pair));
+            submit(job, start..end, 0, &mut in_flight);
+        };
+        if let Err(e) = outcome {
+            for (task, _, _) in in_flight.values() {
+                task.cancel();
+            }
+            return Err(e);
+        }
+        match pieces.into_values().next() {
+            Some((_, value)) => value.decode().map(Some),
+            None => Ok(None),
+        }
+    }
+}
