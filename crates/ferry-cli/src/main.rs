@@ -3,9 +3,10 @@
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use ferry_host::{
-    BlobStore, Closure, ContentHash, DirGrant, Encoding, Error, Executor, LocalExecutor, Module,
-    Runtime, RuntimeConfig, Sandbox, Value,
+    BlobStore, Closure, ContentHash, DirGrant, Encoding, Error, Executor, ExecutorExt,
+    LocalExecutor, Module, Runtime, RuntimeConfig, Sandbox, Value,
 };
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -71,6 +72,55 @@ enum Command {
         /// Where to write the closure.
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
+    },
+    /// Run a function over every line of a JSON-lines file, locally or on
+    /// workers, optionally reducing the results to one.
+    Map {
+        /// A .wasm file, a guest crate directory, or sha256:… from the store.
+        module: String,
+        /// The function to apply to each input.
+        function: String,
+        /// One JSON input per line.
+        #[arg(long, value_name = "FILE.jsonl")]
+        inputs: PathBuf,
+        /// The captured environment, as JSON.
+        #[arg(long, value_name = "JSON")]
+        env: Option<String>,
+        /// Run on these workers instead of locally, comma-separated.
+        #[arg(long, value_name = "URL,...", value_delimiter = ',')]
+        workers: Vec<String>,
+        /// Reduce the results with this function of the same module, which
+        /// takes the pair (a, b) and must be associative.
+        #[arg(long, value_name = "FUNCTION")]
+        reduce: Option<String>,
+        /// Inputs per task, with --reduce.
+        #[arg(long, value_name = "N", default_value_t = 1, requires = "reduce")]
+        chunk_size: usize,
+        /// File holding the workers' token [default: $FERRY_TOKEN].
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        #[command(flatten)]
+        sandbox: SandboxArgs,
+    },
+    /// Serve closures to clients: a worker for `--workers` and `Remote`.
+    Worker {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:7878")]
+        listen: std::net::SocketAddr,
+        /// File holding the token clients must present [default: $FERRY_TOKEN].
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        /// Calls run at once; more wait [default: one per core].
+        #[arg(long)]
+        slots: Option<usize>,
+        /// Bound on the disk cache, in MiB.
+        #[arg(long, value_name = "MIB", default_value_t = 2048)]
+        cache_size: u64,
+        /// Largest run request accepted, in MiB.
+        #[arg(long, value_name = "MIB", default_value_t = 8)]
+        max_request: usize,
+        #[command(flatten)]
+        sandbox: SandboxArgs,
     },
     /// Load a closure written by `ferry pickle` and run it.
     Run {
@@ -193,6 +243,67 @@ fn run(cli: Cli) -> Result<()> {
                 output.display()
             );
         }
+        Command::Map {
+            module,
+            function,
+            inputs,
+            env,
+            workers,
+            reduce,
+            chunk_size,
+            token_file,
+            sandbox,
+        } => {
+            let mapper = make_closure(&module, &function, env.as_deref(), &store)?;
+            let reducer = reduce
+                .map(|name| Closure::new(mapper.module(), &name))
+                .transpose()?;
+            let job = MapJob {
+                mapper,
+                reducer,
+                inputs,
+                chunk_size,
+            };
+            if workers.is_empty() {
+                let runtime = Runtime::new(RuntimeConfig::with_store(store.clone()))?;
+                let pool = LocalExecutor::builder()
+                    .runtime(runtime)
+                    .sandbox(sandbox.into_sandbox()?)
+                    .build()?;
+                job.run(&pool)?;
+            } else {
+                let mut remote = ferry_remote::Remote::builder();
+                for worker in workers {
+                    remote = remote.worker(worker);
+                }
+                if let Some(token) = read_token(token_file.as_deref())? {
+                    remote = remote.token(token);
+                }
+                job.run(&remote.build()?)?;
+            }
+        }
+        Command::Worker {
+            listen,
+            token_file,
+            slots,
+            cache_size,
+            max_request,
+            sandbox,
+        } => {
+            let token = read_token(token_file.as_deref())?.unwrap_or_default();
+            let mut config = ferry_worker::WorkerConfig::new(token, store);
+            config.listen = listen;
+            config.cache_limit = cache_size << 20;
+            config.max_request = max_request << 20;
+            config.sandbox = sandbox.into_sandbox()?;
+            if let Some(slots) = slots {
+                config.slots = slots.max(1);
+            }
+            ferry_worker::run(config, |addr| {
+                println!("ferry worker listening on {addr}");
+                let _ = std::io::stdout().flush();
+            })?;
+        }
         Command::Run {
             closure,
             input,
@@ -229,6 +340,92 @@ fn execute(
         serde_json::to_string_pretty(&output.value.to_json()?)?
     );
     Ok(())
+}
+
+/// The token from `file`, else from `$FERRY_TOKEN`.
+fn read_token(file: Option<&Path>) -> Result<Option<String>> {
+    match file {
+        Some(file) => {
+            let token = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read the token file {}", file.display()))?;
+            Ok(Some(token.trim().to_owned()))
+        }
+        None => Ok(std::env::var(ferry_worker::TOKEN_ENV).ok()),
+    }
+}
+
+/// `ferry map`: the closures, and where the inputs are.
+struct MapJob {
+    mapper: Closure,
+    reducer: Option<Closure>,
+    inputs: PathBuf,
+    chunk_size: usize,
+}
+
+impl MapJob {
+    /// Maps (and reduces) on `executor`, printing JSON lines to stdout and a
+    /// progress bar to stderr. A failed input prints `{"error": ...}` in its
+    /// place; any failure makes the command fail at the end.
+    fn run(self, executor: &impl Executor) -> Result<()> {
+        let open = || {
+            std::fs::File::open(&self.inputs)
+                .map(std::io::BufReader::new)
+                .with_context(|| format!("cannot read inputs from {}", self.inputs.display()))
+        };
+        // A first pass counts the inputs for the progress bar and checks that
+        // each is JSON; the second streams them, so memory stays bounded.
+        let mut total = 0u64;
+        for (number, line) in open()?.lines().enumerate() {
+            let line =
+                line.with_context(|| format!("cannot read line {} of the inputs", number + 1))?;
+            if !line.trim().is_empty() {
+                serde_json::from_str::<serde_json::Value>(&line)
+                    .with_context(|| format!("line {} of the inputs is not JSON", number + 1))?;
+                total += 1;
+            }
+        }
+        let progress = indicatif::ProgressBar::new(total).with_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len}  {per_sec}  eta {eta}")?,
+        );
+        let inputs = open()?
+            .lines()
+            .map_while(Result::ok)
+            .filter(|line| !line.trim().is_empty())
+            .map_while(|line| serde_json::from_str::<serde_json::Value>(&line).ok());
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        let failed = match &self.reducer {
+            Some(reducer) => {
+                let reduced: Option<serde_json::Value> = executor
+                    .map_reduce(&self.mapper, reducer, inputs)
+                    .chunk_size(self.chunk_size)
+                    .on_progress(|done| progress.set_position(done))
+                    .run()?;
+                writeln!(out, "{}", reduced.unwrap_or(serde_json::Value::Null))?;
+                false
+            }
+            None => {
+                let mut failed = false;
+                for result in executor.map::<_, serde_json::Value, _>(&self.mapper, inputs) {
+                    let line = match result {
+                        Ok(output) => output.value,
+                        Err(e) => {
+                            failed = true;
+                            serde_json::json!({ "error": e.to_string() })
+                        }
+                    };
+                    writeln!(out, "{line}")?;
+                    progress.inc(1);
+                }
+                failed
+            }
+        };
+        progress.finish_and_clear();
+        if failed {
+            bail!("some inputs failed; their lines hold the errors");
+        }
+        Ok(())
+    }
 }
 
 /// Guest output goes to stderr, so that stdout is exactly the result.

@@ -17,6 +17,7 @@
 //! the by-reference body and the hashes inside it cover the module and blob
 //! bytes, so any change to the bytes is detected on decoding.
 
+use crate::store::Resolve;
 use crate::{BlobStore, ContentHash, Error, Module, Value};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -210,6 +211,12 @@ impl Closure {
     /// Decodes and verifies a closure. A by-reference closure is resolved from
     /// `store`; a by-value one needs none.
     pub fn from_bytes(bytes: &[u8], store: Option<&BlobStore>) -> Result<Closure, Error> {
+        Self::from_bytes_with(bytes, store.map(|store| store as &dyn Resolve))
+    }
+
+    /// Like [`Closure::from_bytes`], resolving references with any
+    /// [`Resolve`]r (a cache in front of a store, say).
+    pub fn from_bytes_with(bytes: &[u8], resolver: Option<&dyn Resolve>) -> Result<Closure, Error> {
         let corrupt = |reason: String| Error::CorruptClosure { reason };
         if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
             return Err(Error::NotAClosure);
@@ -250,14 +257,14 @@ impl Closure {
 
         let module = match body.module_bytes {
             Some(module_bytes) => Module::from_bytes_verified(module_bytes, &body.module)?,
-            None => need_store(store, "module", &body.module)?.module(&body.module)?,
+            None => need(resolver, "module", &body.module)?.module(&body.module)?,
         };
         let mut blob_bytes = body.blob_bytes.into_iter();
         let mut blobs = BTreeMap::new();
         for (name, hash) in body.blobs {
             let bytes = match blob_bytes.next() {
                 Some(BlobBytes(bytes)) => bytes,
-                None => need_store(store, "blob", &hash)?.require("blob", &hash)?,
+                None => need(resolver, "blob", &hash)?.blob(&hash)?,
             };
             let blob = Blob::new(bytes);
             if blob.id != hash {
@@ -286,12 +293,12 @@ impl Closure {
     }
 }
 
-fn need_store<'a>(
-    store: Option<&'a BlobStore>,
+fn need<'a>(
+    resolver: Option<&'a dyn Resolve>,
     what: &'static str,
     hash: &ContentHash,
-) -> Result<&'a BlobStore, Error> {
-    store.ok_or(Error::NoStore { what, hash: *hash })
+) -> Result<&'a dyn Resolve, Error> {
+    resolver.ok_or(Error::NoStore { what, hash: *hash })
 }
 
 /// `Option<Vec<u8>>` as nil or one MessagePack binary.

@@ -25,6 +25,11 @@ impl ContentHash {
         ContentHash(Sha256::digest(bytes).into())
     }
 
+    /// A hash from a finished SHA-256 digest.
+    pub fn from_digest(digest: [u8; 32]) -> ContentHash {
+        ContentHash(digest)
+    }
+
     /// The raw digest.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0

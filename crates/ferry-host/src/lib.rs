@@ -56,5 +56,5 @@ pub use module::Module;
 pub use runtime::{
     DirGrant, Grants, Instance, Limits, Preparation, Runtime, RuntimeConfig, Sandbox,
 };
-pub use store::{BlobStore, STORE_ENV};
+pub use store::{BlobStore, BlobWriter, Resolve, STORE_ENV};
 pub use value::{Output, Value};

@@ -4,8 +4,28 @@
 
 use crate::{Closure, ContentHash, Error, Module};
 use sha2::{Digest, Sha256};
+use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Where by-reference closures find the modules and blobs they name.
+pub trait Resolve {
+    /// The module `hash` names, checked against it.
+    fn module(&self, hash: &ContentHash) -> Result<Module, Error>;
+    /// The blob `hash` names, checked against it.
+    fn blob(&self, hash: &ContentHash) -> Result<Vec<u8>, Error>;
+}
+
+impl Resolve for BlobStore {
+    fn module(&self, hash: &ContentHash) -> Result<Module, Error> {
+        BlobStore::module(self, hash)
+    }
+
+    fn blob(&self, hash: &ContentHash) -> Result<Vec<u8>, Error> {
+        self.require("blob", hash)
+    }
+}
 
 /// Environment variable that overrides the default store location.
 pub const STORE_ENV: &str = "FERRY_STORE";
@@ -170,21 +190,167 @@ impl BlobStore {
         )
     }
 
-    fn write_atomic(&self, path: &Path, parts: &[&[u8]]) -> Result<(), Error> {
+    /// A writer for a blob that arrives in pieces: hashed as it is written,
+    /// and stored only if it has the hash it claims.
+    pub fn writer(&self) -> Result<BlobWriter, Error> {
+        let tmp = self.tmp_path();
+        let file = File::create(&tmp).map_err(Error::io("cannot create", &tmp))?;
+        Ok(BlobWriter {
+            store: self.clone(),
+            tmp,
+            file: Some(file),
+            hasher: Sha256::new(),
+            len: 0,
+        })
+    }
+
+    /// Bytes used by blobs and precompiled code.
+    pub fn usage(&self) -> u64 {
+        self.entries().iter().map(|entry| entry.size).sum()
+    }
+
+    /// Deletes the least recently written blobs and precompiled code until
+    /// the store uses at most `limit` bytes, sparing those `keep` says to.
+    /// Returns the bytes freed.
+    pub fn evict(&self, limit: u64, keep: impl Fn(&ContentHash) -> bool) -> u64 {
+        let mut entries = self.entries();
+        let mut used: u64 = entries.iter().map(|entry| entry.size).sum();
+        entries.sort_by_key(|entry| entry.modified);
+        let mut freed = 0;
+        for entry in entries {
+            if used <= limit {
+                break;
+            }
+            if keep(&entry.hash) || std::fs::remove_file(&entry.path).is_err() {
+                continue;
+            }
+            used -= entry.size;
+            freed += entry.size;
+        }
+        freed
+    }
+
+    /// Every blob and precompiled code file, with what eviction needs.
+    fn entries(&self) -> Vec<Entry> {
+        fn walk(dir: &Path, out: &mut Vec<Entry>) {
+            let Ok(listing) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for item in listing.flatten() {
+                let path = item.path();
+                let Ok(meta) = item.metadata() else { continue };
+                if meta.is_dir() {
+                    walk(&path, out);
+                } else if let Some(hash) = path
+                    .file_stem()
+                    .and_then(|name| name.to_str())
+                    .and_then(|name| name.parse().ok())
+                {
+                    out.push(Entry {
+                        hash,
+                        size: meta.len(),
+                        modified: meta.modified().unwrap_or(std::time::SystemTime::UNIX_EPOCH),
+                        path,
+                    });
+                }
+            }
+        }
+        let mut entries = Vec::new();
+        walk(&self.root.join("blobs"), &mut entries);
+        walk(&self.root.join("compiled"), &mut entries);
+        entries
+    }
+
+    fn tmp_path(&self) -> PathBuf {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
+        self.root.join("tmp").join(format!(
+            "{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ))
+    }
+
+    fn write_atomic(&self, path: &Path, parts: &[&[u8]]) -> Result<(), Error> {
+        let tmp = self.tmp_path();
+        std::fs::write(&tmp, parts.concat()).map_err(Error::io("cannot write", &tmp))?;
+        self.move_into_place(&tmp, path)
+    }
+
+    fn move_into_place(&self, tmp: &Path, path: &Path) -> Result<(), Error> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
                 .map_err(Error::io("cannot create store directory", parent))?;
         }
-        let tmp = self.root.join("tmp").join(format!(
-            "{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::write(&tmp, parts.concat()).map_err(Error::io("cannot write", &tmp))?;
-        std::fs::rename(&tmp, path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
+        std::fs::rename(tmp, path).map_err(|e| {
+            let _ = std::fs::remove_file(tmp);
             Error::io("cannot move into the store", path)(e)
         })
+    }
+}
+
+struct Entry {
+    hash: ContentHash,
+    size: u64,
+    modified: std::time::SystemTime,
+    path: PathBuf,
+}
+
+/// A blob being written in pieces; see [`BlobStore::writer`]. Dropped
+/// unfinished, it leaves nothing behind.
+pub struct BlobWriter {
+    store: BlobStore,
+    tmp: PathBuf,
+    file: Option<File>,
+    hasher: Sha256,
+    len: u64,
+}
+
+impl BlobWriter {
+    /// Appends bytes.
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let file = self
+            .file
+            .as_mut()
+            .expect("a writer is not used after finishing");
+        file.write_all(bytes)
+            .map_err(Error::io("cannot write", &self.tmp))?;
+        self.hasher.update(bytes);
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing was written yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Stores the blob if its bytes hash to `expected`; otherwise discards
+    /// them and says so.
+    pub fn finish(mut self, expected: &ContentHash) -> Result<ContentHash, Error> {
+        drop(self.file.take());
+        let actual = ContentHash::from_digest(std::mem::take(&mut self.hasher).finalize().into());
+        if actual != *expected {
+            return Err(Error::HashMismatch {
+                what: "uploaded blob",
+                expected: *expected,
+                actual,
+            });
+        }
+        let path = self.store.blob_path(expected);
+        self.store.move_into_place(&self.tmp, &path)?;
+        Ok(actual)
+    }
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        // After a successful finish the file was renamed away and this fails
+        // harmlessly.
+        let _ = std::fs::remove_file(&self.tmp);
     }
 }

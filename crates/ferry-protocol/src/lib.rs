@@ -1,0 +1,178 @@
+//! The worker protocol, shared by `ferry worker` (`ferry-worker`) and its
+//! client (`ferry-remote`). `docs/protocol.md` describes it for people; this
+//! crate is its one implementation.
+//!
+//! HTTP/2 over cleartext TCP (prior knowledge). Every request carries
+//! `authorization: Bearer <token>`. Code travels by reference: the client asks
+//! which hashes the worker lacks ([`MISSING`]), uploads only those
+//! ([`BLOBS`]), then runs ([`RUN`]) a by-reference closure.
+//!
+//! ```
+//! use ferry_protocol::{Payload, RunRequest, decode, encode};
+//!
+//! let request = RunRequest { closure: vec![1, 2, 3].into(), inputs: vec![Payload::Inline(vec![0xc0].into())], reduce: None };
+//! let back: RunRequest = decode(&encode(&request))?;
+//! assert_eq!(back.inputs.len(), 1);
+//! # Ok::<(), ferry_protocol::ProtocolError>(())
+//! ```
+
+mod body;
+
+pub use body::Body;
+
+use bytes::Bytes;
+use ferry_host::{CallFailure, ContentHash};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// `GET`: the worker's [`Info`], as JSON.
+pub const INFO: &str = "/v1/info";
+/// `POST` a [`MissingRequest`]: which of these hashes the worker lacks.
+pub const MISSING: &str = "/v1/missing";
+/// `PUT /v1/blobs/<64 hex digits>`: upload bytes under their hash, streamed;
+/// `GET` the same path to download (large results).
+pub const BLOBS: &str = "/v1/blobs/";
+/// `POST` a [`RunRequest`]; the answer is a [`RunResponse`].
+pub const RUN: &str = "/v1/run";
+
+/// Environment variable holding the shared token, for workers and clients.
+pub const TOKEN_ENV: &str = "FERRY_TOKEN";
+/// Content type of request and response bodies other than errors and info.
+pub const MSGPACK: &str = "application/msgpack";
+/// Inputs and results larger than this travel as blobs, not inline.
+pub const INLINE_LIMIT: usize = 1 << 20;
+
+/// Which of these content hashes the worker lacks.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct MissingRequest {
+    /// Modules and data blobs the client is about to use.
+    pub hashes: Vec<ContentHash>,
+}
+
+/// The answer to a [`MissingRequest`].
+#[derive(Debug, Serialize, Deserialize)]
+pub struct MissingResponse {
+    /// The hashes the worker does not have; upload these.
+    pub missing: Vec<ContentHash>,
+}
+
+/// Run a closure on one or more inputs (see `ferry_host::Job`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RunRequest {
+    /// The closure, encoded by reference.
+    pub closure: Bytes,
+    /// At least one input, MessagePack, inline or uploaded as a blob.
+    pub inputs: Vec<Payload>,
+    /// A reducer folding the results, encoded by reference.
+    pub reduce: Option<Bytes>,
+}
+
+/// Bytes, either in the message or uploaded separately under their hash.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Payload {
+    /// The bytes themselves.
+    Inline(Bytes),
+    /// The hash of a blob uploaded to (or, for results, downloadable from)
+    /// [`BLOBS`].
+    Blob(ContentHash),
+}
+
+/// The answer to a [`RunRequest`] that was run.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum RunResponse {
+    /// The guest returned a value.
+    Done {
+        /// The result, MessagePack.
+        value: Payload,
+        /// What the guest printed to stdout.
+        stdout: Bytes,
+        /// What the guest printed to stderr.
+        stderr: Bytes,
+    },
+    /// The guest failed; never retried by clients.
+    Failed(CallFailure),
+}
+
+/// What `GET /v1/info` tells.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Info {
+    /// The worker's ferry version.
+    pub version: String,
+    /// The guest ABI version it runs.
+    pub abi: u32,
+    /// Execution slots.
+    pub slots: usize,
+    /// Slots running a job now.
+    pub running: usize,
+    /// Jobs waiting for a slot.
+    pub queued: usize,
+    /// Modules loaded in memory, as `sha256:…`.
+    pub modules: Vec<String>,
+    /// Bytes in the worker's disk cache.
+    pub cache_bytes: u64,
+    /// The cache's size bound.
+    pub cache_limit: u64,
+}
+
+/// The JSON body of every non-2xx response.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Problem {
+    /// A stable name for the problem, e.g. `missing`, `hash_mismatch`.
+    pub error: String,
+    /// What went wrong, for people.
+    pub message: String,
+    /// With `missing`: the hashes to upload before retrying.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<ContentHash>,
+}
+
+/// A message that does not decode.
+#[derive(Debug, thiserror::Error)]
+#[error("malformed protocol message: {0}")]
+pub struct ProtocolError(String);
+
+/// Encodes a message as MessagePack.
+pub fn encode<T: Serialize>(message: &T) -> Vec<u8> {
+    rmp_serde::to_vec_named(message).expect("protocol messages always serialize")
+}
+
+/// Decodes a MessagePack message.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ProtocolError> {
+    rmp_serde::from_slice(bytes).map_err(|e| ProtocolError(e.to_string()))
+}
+
+/// Whether `presented` is the token. Compares digests in constant time, so
+/// neither the token's content nor its length leaks through timing.
+pub fn token_matches(token: &str, presented: &str) -> bool {
+    let expected = Sha256::digest(token.as_bytes());
+    let actual = Sha256::digest(presented.as_bytes());
+    expected
+        .iter()
+        .zip(actual.iter())
+        .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+        == 0
+}
+
+/// The `authorization` header value for `token`.
+pub fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+/// The path of a blob.
+pub fn blob_path(hash: &ContentHash) -> String {
+    format!("{BLOBS}{}", hash.to_hex())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_match_only_themselves() {
+        assert!(token_matches("s3cret", "s3cret"));
+        assert!(!token_matches("s3cret", "s3cres"));
+        assert!(!token_matches("s3cret", "s3cret "));
+        assert!(!token_matches("s3cret", ""));
+    }
+}

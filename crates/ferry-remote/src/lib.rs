@@ -1,0 +1,231 @@
+//! Run closures on remote `ferry worker`s.
+//!
+//! [`Remote`] is an [`Executor`], so `call`, `call_async`, `map` and
+//! `map_reduce` work on it exactly as on the local pool. Code travels by
+//! reference: before a worker first runs a closure, the client asks which of
+//! its module and blobs the worker lacks and uploads only those; afterwards
+//! a task sends just the closure's hashes, its environment and the input.
+//!
+//! Work is spread over the workers by load. A task whose worker cannot be
+//! reached, or dies mid-task, is retried on another with exponential
+//! back-off; a guest failure is final and never retried.
+//!
+//! ```no_run
+//! use ferry_host::{Closure, ExecutorExt, Module};
+//! use ferry_remote::Remote;
+//!
+//! let module = Module::from_file("target/wasm32-wasip1/release/ferry_example_guest.wasm")?;
+//! let add = Closure::new(&module, "add")?;
+//! let remote = Remote::builder()
+//!     .worker("http://127.0.0.1:7878")
+//!     .worker("http://127.0.0.1:7879")
+//!     .token("s3cret")
+//!     .build()?;
+//! let sum: i64 = remote.call(&add, &(2, 3))?.value;
+//! # Ok::<(), ferry_host::Error>(())
+//! ```
+
+mod link;
+
+use ferry_host::executor::{Completer, Executor, Job, Task};
+use ferry_host::{Error, Output};
+use link::{Attempt, Link};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// An executor whose threads are `ferry worker`s.
+pub struct Remote {
+    shared: Arc<Shared>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+struct Shared {
+    links: Vec<Arc<Link>>,
+    attempts: u32,
+    backoff: Duration,
+    task_timeout: Option<Duration>,
+    uploaded: AtomicU64,
+}
+
+/// Configures a [`Remote`].
+pub struct RemoteBuilder {
+    workers: Vec<String>,
+    token: Option<String>,
+    attempts: u32,
+    backoff: Duration,
+    task_timeout: Option<Duration>,
+}
+
+impl RemoteBuilder {
+    /// Adds a worker, as `http://host:port` or `host:port`.
+    pub fn worker(mut self, address: impl Into<String>) -> Self {
+        self.workers.push(address.into());
+        self
+    }
+
+    /// The shared token; the default is `$FERRY_TOKEN`.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// How many times a task is tried when workers fail (default 5).
+    pub fn attempts(mut self, attempts: u32) -> Self {
+        self.attempts = attempts.max(1);
+        self
+    }
+
+    /// The first back-off between attempts; it doubles each time, up to 2 s
+    /// (default 50 ms).
+    pub fn backoff(mut self, backoff: Duration) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Gives up on a task, with [`Error::TimedOut`], after this long in all.
+    pub fn task_timeout(mut self, timeout: Duration) -> Self {
+        self.task_timeout = Some(timeout);
+        self
+    }
+
+    /// Starts the client. Connections are made on first use.
+    pub fn build(self) -> Result<Remote, Error> {
+        let token = match self.token {
+            Some(token) => token,
+            None => std::env::var(ferry_protocol::TOKEN_ENV).unwrap_or_default(),
+        };
+        if self.workers.is_empty() {
+            return Err(Error::Engine(
+                "a remote executor needs at least one worker".into(),
+            ));
+        }
+        let links = self
+            .workers
+            .iter()
+            .map(|address| Link::new(address, &token).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("ferry-remote")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Engine(format!("cannot start the client's threads: {e}")))?;
+        let shared = Arc::new(Shared {
+            links,
+            attempts: self.attempts,
+            backoff: self.backoff,
+            task_timeout: self.task_timeout,
+            uploaded: AtomicU64::new(0),
+        });
+        for link in &shared.links {
+            runtime.spawn(link.clone().learn_slots());
+        }
+        Ok(Remote {
+            shared,
+            runtime: Some(runtime),
+        })
+    }
+}
+
+impl Remote {
+    /// Configures a remote executor.
+    pub fn builder() -> RemoteBuilder {
+        RemoteBuilder {
+            workers: Vec::new(),
+            token: None,
+            attempts: 5,
+            backoff: Duration::from_millis(50),
+            task_timeout: None,
+        }
+    }
+
+    /// Bytes of modules, blobs and large inputs uploaded so far.
+    pub fn uploaded_bytes(&self) -> u64 {
+        self.shared.uploaded.load(Ordering::Relaxed)
+    }
+
+    /// The workers' addresses.
+    pub fn workers(&self) -> Vec<String> {
+        self.shared
+            .links
+            .iter()
+            .map(|link| link.address().to_owned())
+            .collect()
+    }
+}
+
+impl Executor for Remote {
+    fn submit_job(&self, job: Job) -> Task {
+        let (task, done) = Task::pending();
+        if let Some(runtime) = &self.runtime {
+            runtime.spawn(run(self.shared.clone(), job, done));
+        }
+        task
+    }
+
+    fn parallelism(&self) -> usize {
+        self.shared.links.iter().map(|link| link.slots()).sum()
+    }
+}
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        // Unfinished tasks complete with `ShutDown` as their completers drop.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+async fn run(shared: Arc<Shared>, job: Job, done: Completer) {
+    let attempts = shared.attempts(&job);
+    let result = tokio::select! {
+        result = async {
+            match shared.task_timeout {
+                Some(limit) => tokio::time::timeout(limit, attempts).await.unwrap_or(Err(Error::TimedOut {
+                    limit_ms: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
+                })),
+                None => attempts.await,
+            }
+        } => result,
+        () = done.cancelled() => return,
+    };
+    done.complete(result);
+}
+
+impl Shared {
+    /// Tries the job on the least loaded worker, then on others, backing off
+    /// between attempts, until it succeeds or fails for a reason retrying
+    /// cannot change.
+    async fn attempts(&self, job: &Job) -> Result<Output, Error> {
+        let mut last = None;
+        for attempt in 0..self.attempts {
+            if attempt > 0 {
+                let factor = 1u32 << (attempt - 1).min(6);
+                tokio::time::sleep((self.backoff * factor).min(Duration::from_secs(2))).await;
+            }
+            let link = self.pick();
+            match link.run(job, &self.uploaded).await {
+                Ok(output) => return Ok(output),
+                Err(Attempt::Final(error)) => return Err(error),
+                Err(Attempt::Retry(error)) => {
+                    tracing::warn!(worker = link.address(), attempt, error = %error, "retrying the task elsewhere");
+                    link.mark_down(self.backoff * 4);
+                    last = Some(error);
+                }
+            }
+        }
+        Err(last.unwrap_or(Error::ShutDown))
+    }
+
+    /// The reachable worker with the fewest tasks per slot; if none is
+    /// reachable, the one that has been down longest.
+    fn pick(&self) -> Arc<Link> {
+        self.links
+            .iter()
+            .min_by_key(|link| (link.is_down(), link.down_since(), link.load_per_slot()))
+            .expect("there is at least one worker")
+            .clone()
+    }
+}

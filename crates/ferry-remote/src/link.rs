@@ -1,0 +1,401 @@
+//! One worker as the client sees it: an HTTP/2 connection (made on demand,
+//! remade after a failure), what the worker is known to hold, and its load.
+
+use bytes::Bytes;
+use ferry_host::executor::Job;
+use ferry_host::{Closure, ContentHash, Encoding, Error, Output, Value};
+use ferry_protocol::{
+    Body, INFO, INLINE_LIMIT, Info, MISSING, MSGPACK, MissingRequest, MissingResponse, Payload,
+    Problem, RUN, RunRequest, RunResponse,
+};
+use http::{HeaderValue, Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use hyper::client::conn::http2::SendRequest;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How one attempt at a job ended, if not with a result.
+pub(crate) enum Attempt {
+    /// Retrying cannot help: the guest failed, or the worker refused.
+    Final(Error),
+    /// The worker could not be reached or failed; another may succeed.
+    Retry(Error),
+}
+
+/// Slots assumed for a worker until its info says otherwise.
+const DEFAULT_SLOTS: usize = 2;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub(crate) struct Link {
+    address: String,
+    base: String,
+    authorization: HeaderValue,
+    sender: Mutex<Option<SendRequest<Body>>>,
+    /// Held while connecting, so that one connection is made at a time.
+    connecting: tokio::sync::Mutex<()>,
+    /// Held while uploading code, so that concurrent first tasks upload once.
+    uploading: tokio::sync::Mutex<()>,
+    known: Mutex<HashSet<ContentHash>>,
+    down: Mutex<Option<(Instant, Instant)>>,
+    in_flight: AtomicUsize,
+    slots: AtomicUsize,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Link {
+    pub fn new(address: &str, token: &str) -> Result<Link, Error> {
+        let authority = address.trim_start_matches("http://").trim_end_matches('/');
+        let bad = |reason: String| {
+            Error::Engine(format!(
+                "`{address}` is not a worker address (host:port): {reason}"
+            ))
+        };
+        let parsed: http::uri::Authority = authority
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| bad(e.to_string()))?;
+        if parsed.port_u16().is_none() {
+            return Err(bad("it has no port".into()));
+        }
+        let authorization =
+            HeaderValue::from_str(&ferry_protocol::bearer(token)).map_err(|_| {
+                Error::Engine("the token contains characters a header cannot carry".into())
+            })?;
+        Ok(Link {
+            address: authority.to_owned(),
+            base: format!("http://{authority}"),
+            authorization,
+            sender: Mutex::default(),
+            connecting: tokio::sync::Mutex::default(),
+            uploading: tokio::sync::Mutex::default(),
+            known: Mutex::default(),
+            down: Mutex::default(),
+            in_flight: AtomicUsize::new(0),
+            slots: AtomicUsize::new(DEFAULT_SLOTS),
+        })
+    }
+
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    pub fn slots(&self) -> usize {
+        self.slots.load(Ordering::Relaxed)
+    }
+
+    pub fn load_per_slot(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed) * 1024 / self.slots().max(1)
+    }
+
+    pub fn is_down(&self) -> bool {
+        lock(&self.down).is_some_and(|(_, until)| Instant::now() < until)
+    }
+
+    pub fn down_since(&self) -> Option<Instant> {
+        lock(&self.down).map(|(since, _)| since)
+    }
+
+    pub fn mark_down(&self, for_at_least: Duration) {
+        let now = Instant::now();
+        let mut down = lock(&self.down);
+        let since = down.map_or(now, |(since, _)| since);
+        *down = Some((since, now + for_at_least));
+        lock(&self.sender).take();
+    }
+
+    /// Asks the worker how many slots it has, to weigh the load.
+    pub async fn learn_slots(self: Arc<Self>) {
+        if let Ok((StatusCode::OK, body)) = self.send(Method::GET, INFO, Body::default()).await
+            && let Ok(info) = serde_json::from_slice::<Info>(&body)
+        {
+            self.slots.store(info.slots.max(1), Ordering::Relaxed);
+        }
+    }
+
+    /// One attempt at `job` on this worker.
+    pub async fn run(&self, job: &Job, uploaded: &AtomicU64) -> Result<Output, Attempt> {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let result = self.run_counted(job, uploaded).await;
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if result.is_ok() {
+            lock(&self.down).take();
+        }
+        result
+    }
+
+    async fn run_counted(&self, job: &Job, uploaded: &AtomicU64) -> Result<Output, Attempt> {
+        let request = RunRequest {
+            closure: job.closure.to_bytes(Encoding::ByReference).into(),
+            inputs: Vec::new(),
+            reduce: job
+                .reduce
+                .as_ref()
+                .map(|r| r.to_bytes(Encoding::ByReference).into()),
+        };
+        let mut request = request;
+        // A second round only if the worker lost code it was thought to have
+        // (evicted from its cache, or restarted with an empty one).
+        for round in 0..2 {
+            self.ensure_code(job, uploaded).await?;
+            request.inputs = self.inputs(job, uploaded).await?;
+            let (status, body) = self
+                .send(
+                    Method::POST,
+                    RUN,
+                    Body::new(ferry_protocol::encode(&request)),
+                )
+                .await?;
+            match status {
+                StatusCode::OK => {
+                    let response: RunResponse = ferry_protocol::decode(&body)
+                        .map_err(|e| Attempt::Retry(self.transport(e.to_string())))?;
+                    return match response {
+                        RunResponse::Done {
+                            value,
+                            stdout,
+                            stderr,
+                        } => Ok(Output {
+                            value: self.fetch(value).await?,
+                            stdout: stdout.into(),
+                            stderr: stderr.into(),
+                        }),
+                        RunResponse::Failed(failure) => {
+                            Err(Attempt::Final(Error::Call(Box::new(failure))))
+                        }
+                    };
+                }
+                StatusCode::CONFLICT if round == 0 => {
+                    let problem: Option<Problem> = serde_json::from_slice(&body).ok();
+                    let mut known = lock(&self.known);
+                    for hash in problem.map(|p| p.missing).unwrap_or_default() {
+                        known.remove(&hash);
+                    }
+                }
+                status => return Err(self.rejection(status, &body)),
+            }
+        }
+        Err(Attempt::Final(self.rejected(
+            StatusCode::CONFLICT,
+            "the worker keeps losing the code it was sent".into(),
+        )))
+    }
+
+    /// Uploads whatever module and blobs of the job the worker lacks.
+    async fn ensure_code(&self, job: &Job, uploaded: &AtomicU64) -> Result<(), Attempt> {
+        let mut needed: Vec<(ContentHash, Bytes)> = Vec::new();
+        for closure in std::iter::once(&job.closure).chain(job.reduce.as_ref()) {
+            needed.extend(code_of(closure));
+        }
+        let unknown = |needed: &[(ContentHash, Bytes)]| -> Vec<(ContentHash, Bytes)> {
+            let known = lock(&self.known);
+            needed
+                .iter()
+                .filter(|(hash, _)| !known.contains(hash))
+                .cloned()
+                .collect()
+        };
+        if unknown(&needed).is_empty() {
+            return Ok(());
+        }
+        let _one_at_a_time = self.uploading.lock().await;
+        let unknown = unknown(&needed);
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        let asked = MissingRequest {
+            hashes: unknown.iter().map(|(hash, _)| *hash).collect(),
+        };
+        let (status, body) = self
+            .send(
+                Method::POST,
+                MISSING,
+                Body::new(ferry_protocol::encode(&asked)),
+            )
+            .await?;
+        if status != StatusCode::OK {
+            return Err(self.rejection(status, &body));
+        }
+        let missing: MissingResponse = ferry_protocol::decode(&body)
+            .map_err(|e| Attempt::Retry(self.transport(e.to_string())))?;
+        for (hash, bytes) in &unknown {
+            if missing.missing.contains(hash) {
+                self.upload(hash, bytes.clone(), uploaded).await?;
+            }
+        }
+        lock(&self.known).extend(unknown.into_iter().map(|(hash, _)| hash));
+        Ok(())
+    }
+
+    /// Inputs inline, or uploaded first when they are large.
+    async fn inputs(&self, job: &Job, uploaded: &AtomicU64) -> Result<Vec<Payload>, Attempt> {
+        let mut inputs = Vec::with_capacity(job.inputs.len());
+        for input in &job.inputs {
+            let bytes = Bytes::copy_from_slice(input.as_bytes());
+            if bytes.len() <= INLINE_LIMIT {
+                inputs.push(Payload::Inline(bytes));
+            } else {
+                let hash = ContentHash::of(&bytes);
+                self.upload(&hash, bytes, uploaded).await?;
+                inputs.push(Payload::Blob(hash));
+            }
+        }
+        Ok(inputs)
+    }
+
+    async fn upload(
+        &self,
+        hash: &ContentHash,
+        bytes: Bytes,
+        uploaded: &AtomicU64,
+    ) -> Result<(), Attempt> {
+        let len = bytes.len() as u64;
+        let (status, body) = self
+            .send(
+                Method::PUT,
+                &ferry_protocol::blob_path(hash),
+                Body::new(bytes),
+            )
+            .await?;
+        if !status.is_success() {
+            return Err(self.rejection(status, &body));
+        }
+        uploaded.fetch_add(len, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// A result's bytes, downloading it if it came as a blob.
+    async fn fetch(&self, payload: Payload) -> Result<Value, Attempt> {
+        let hash = match payload {
+            Payload::Inline(bytes) => return Ok(Value::from_msgpack(bytes.into())),
+            Payload::Blob(hash) => hash,
+        };
+        let (status, body) = self
+            .send(
+                Method::GET,
+                &ferry_protocol::blob_path(&hash),
+                Body::default(),
+            )
+            .await?;
+        if status != StatusCode::OK {
+            return Err(self.rejection(status, &body));
+        }
+        let actual = ContentHash::of(&body);
+        if actual != hash {
+            return Err(Attempt::Retry(Error::HashMismatch {
+                what: "downloaded result",
+                expected: hash,
+                actual,
+            }));
+        }
+        Ok(Value::from_msgpack(body.into()))
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+    ) -> Result<(StatusCode, Bytes), Attempt> {
+        let mut sender = self.sender().await?;
+        let request = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header(header::AUTHORIZATION, self.authorization.clone())
+            .header(header::CONTENT_TYPE, MSGPACK)
+            .body(body)
+            .map_err(|e| Attempt::Final(Error::Engine(e.to_string())))?;
+        let failed = |e: hyper::Error| {
+            lock(&self.sender).take();
+            Attempt::Retry(self.transport(e.to_string()))
+        };
+        sender.ready().await.map_err(failed)?;
+        let response = sender.send_request(request).await.map_err(failed)?;
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(failed)?
+            .to_bytes();
+        Ok((status, body))
+    }
+
+    /// The connection, made if there is none or the last one failed.
+    async fn sender(&self) -> Result<SendRequest<Body>, Attempt> {
+        if let Some(sender) = lock(&self.sender).as_ref().filter(|s| !s.is_closed()) {
+            return Ok(sender.clone());
+        }
+        let _one_at_a_time = self.connecting.lock().await;
+        if let Some(sender) = lock(&self.sender).as_ref().filter(|s| !s.is_closed()) {
+            return Ok(sender.clone());
+        }
+        let retry = |reason: String| Attempt::Retry(self.transport(reason));
+        let stream = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            tokio::net::TcpStream::connect(&self.address),
+        )
+        .await
+        .map_err(|_| retry(format!("no connection within {CONNECT_TIMEOUT:?}")))?
+        .map_err(|e| retry(e.to_string()))?;
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| retry(e.to_string()))?;
+        let address = self.address.clone();
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(worker = address, error = %e, "connection ended");
+            }
+        });
+        *lock(&self.sender) = Some(sender.clone());
+        Ok(sender)
+    }
+
+    fn transport(&self, reason: String) -> Error {
+        Error::Transport {
+            worker: self.address.clone(),
+            reason,
+        }
+    }
+
+    fn rejected(&self, status: StatusCode, reason: String) -> Error {
+        Error::Rejected {
+            worker: self.address.clone(),
+            status: status.as_u16(),
+            reason,
+        }
+    }
+
+    /// A non-success answer: worth retrying elsewhere only if the worker
+    /// itself is in trouble.
+    fn rejection(&self, status: StatusCode, body: &[u8]) -> Attempt {
+        let reason = serde_json::from_slice::<Problem>(body)
+            .map(|problem| problem.message)
+            .unwrap_or_else(|_| String::from_utf8_lossy(body).into_owned());
+        let error = self.rejected(status, reason);
+        if status.is_server_error() {
+            Attempt::Retry(error)
+        } else {
+            Attempt::Final(error)
+        }
+    }
+}
+
+/// A closure's module and blobs, by hash, ready to upload without copying.
+fn code_of(closure: &Closure) -> Vec<(ContentHash, Bytes)> {
+    let module = closure.module();
+    std::iter::once((module.id(), Bytes::from_owner(module.bytes().clone())))
+        .chain(
+            closure
+                .blobs()
+                .values()
+                .map(|blob| (blob.id(), Bytes::from_owner(blob.bytes().clone()))),
+        )
+        .collect()
+}

@@ -1,0 +1,368 @@
+//! Request handling: authentication, then one function per endpoint.
+
+use crate::State;
+use bytes::Bytes;
+use ferry_host::{Closure, ContentHash, Error, Executor, Job, Resolve, Task, Value};
+use ferry_protocol::{
+    BLOBS, Body, INFO, INLINE_LIMIT, Info, MISSING, MSGPACK, MissingRequest, MissingResponse,
+    Payload, Problem, RUN, RunRequest, RunResponse,
+};
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+
+type Reply = Response<Body>;
+
+pub(crate) async fn handle(
+    state: Arc<State>,
+    request: Request<Incoming>,
+) -> Result<Reply, Infallible> {
+    if !authorized(&state, &request) {
+        return Ok(problem(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or wrong token: send `authorization: Bearer <token>`".into(),
+        ));
+    }
+    let path = request.uri().path().to_owned();
+    let reply = match (request.method(), path.as_str()) {
+        (&Method::GET, INFO) => info(&state),
+        (&Method::POST, MISSING) => missing(&state, request).await,
+        (&Method::POST, RUN) => run(&state, request).await,
+        (&Method::PUT, path) if path.starts_with(BLOBS) => {
+            upload(&state, &path[BLOBS.len()..], request).await
+        }
+        (&Method::GET, path) if path.starts_with(BLOBS) => download(&state, &path[BLOBS.len()..]),
+        (method, path) => problem(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no endpoint {method} {path}"),
+        ),
+    };
+    Ok(reply)
+}
+
+fn authorized(state: &State, request: &Request<Incoming>) -> bool {
+    request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .is_some_and(|presented| ferry_protocol::token_matches(&state.config.token, presented))
+}
+
+fn info(state: &State) -> Reply {
+    let (queued, running) = state.executor.load();
+    let info = Info {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        abi: ferry_host::ABI_VERSION,
+        slots: state.config.slots,
+        running,
+        queued,
+        modules: state
+            .lock_modules()
+            .keys()
+            .map(ContentHash::to_string)
+            .collect(),
+        cache_bytes: state.cache_bytes.load(Ordering::Relaxed),
+        cache_limit: state.config.cache_limit,
+    };
+    json(StatusCode::OK, &info)
+}
+
+async fn missing(state: &State, request: Request<Incoming>) -> Reply {
+    let asked: MissingRequest = match read_message(state, request).await {
+        Ok(asked) => asked,
+        Err(reply) => return reply,
+    };
+    let missing = asked
+        .hashes
+        .into_iter()
+        .filter(|hash| !state.config.store.contains(hash))
+        .collect();
+    msgpack(&MissingResponse { missing })
+}
+
+async fn run(state: &State, request: Request<Incoming>) -> Reply {
+    let run: RunRequest = match read_message(state, request).await {
+        Ok(run) => run,
+        Err(reply) => return reply,
+    };
+    let job = match job(state, run) {
+        Ok(job) => job,
+        Err(e) => return refusal(e),
+    };
+    // If the client goes away, the job is cancelled: skipped if still queued.
+    let outcome = CancelOnDrop(Some(state.executor.submit_job(job))).await;
+    let response = match outcome {
+        Ok(output) => {
+            let value = match payload(state, output.value) {
+                Ok(value) => value,
+                Err(e) => return refusal(e),
+            };
+            RunResponse::Done {
+                value,
+                stdout: output.stdout.into(),
+                stderr: output.stderr.into(),
+            }
+        }
+        Err(Error::Call(failure)) => RunResponse::Failed(*failure),
+        Err(e) => return refusal(e),
+    };
+    msgpack(&response)
+}
+
+/// Resolves a run request into a job; a reference the store cannot resolve
+/// becomes a `missing` answer naming it.
+fn job(state: &State, run: RunRequest) -> Result<Job, Error> {
+    let closure = Closure::from_bytes_with(&run.closure, Some(state))?;
+    let reduce = run
+        .reduce
+        .map(|bytes| Closure::from_bytes_with(&bytes, Some(state)))
+        .transpose()?;
+    let inputs = run
+        .inputs
+        .into_iter()
+        .map(|input| match input {
+            Payload::Inline(bytes) => Ok(Value::from_msgpack(bytes.into())),
+            Payload::Blob(hash) => state.blob(&hash).map(Value::from_msgpack),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if inputs.is_empty() {
+        return Err(Error::Decode {
+            what: "run request",
+            reason: "it has no inputs".into(),
+        });
+    }
+    Ok(Job {
+        closure,
+        inputs,
+        reduce,
+    })
+}
+
+/// A result small enough travels inline; a larger one is stored for the
+/// client to download.
+fn payload(state: &State, value: Value) -> Result<Payload, Error> {
+    if value.as_bytes().len() <= INLINE_LIMIT {
+        return Ok(Payload::Inline(value.into_bytes().into()));
+    }
+    let hash = state.config.store.put(value.as_bytes())?;
+    state
+        .cache_bytes
+        .fetch_add(value.as_bytes().len() as u64, Ordering::Relaxed);
+    Ok(Payload::Blob(hash))
+}
+
+async fn upload(state: &State, hex: &str, request: Request<Incoming>) -> Reply {
+    let Ok(expected) = hex.parse::<ContentHash>() else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "bad_hash",
+            format!("`{hex}` is not a SHA-256 in hex"),
+        );
+    };
+    let limit = state.config.max_blob;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return too_large("blob", limit);
+    }
+    if state.config.store.contains(&expected) {
+        return Response::new(Body::default());
+    }
+    let mut writer = match state.config.store.writer() {
+        Ok(writer) => writer,
+        Err(e) => return refusal(e),
+    };
+    let mut body = request.into_body();
+    while let Some(frame) = body.frame().await {
+        let data = match frame {
+            Ok(frame) => match frame.into_data() {
+                Ok(data) => data,
+                Err(_) => continue,
+            },
+            Err(e) => {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    "interrupted",
+                    format!("the upload broke off: {e}"),
+                );
+            }
+        };
+        if writer.len() + data.len() as u64 > limit {
+            return too_large("blob", limit);
+        }
+        if let Err(e) = writer.write(&data) {
+            return refusal(e);
+        }
+    }
+    let size = writer.len();
+    if let Err(e) = writer.finish(&expected) {
+        return refusal(e);
+    }
+    let used = state.cache_bytes.fetch_add(size, Ordering::Relaxed) + size;
+    if used > state.config.cache_limit {
+        let store = state.config.store.clone();
+        let keep: std::collections::HashSet<ContentHash> = state
+            .lock_modules()
+            .keys()
+            .copied()
+            .chain([expected])
+            .collect();
+        let freed = store.evict(state.config.cache_limit, |hash| keep.contains(hash));
+        state
+            .cache_bytes
+            .fetch_sub(freed.min(used), Ordering::Relaxed);
+        tracing::info!(freed, "evicted from the cache");
+    }
+    let mut reply = Response::new(Body::default());
+    *reply.status_mut() = StatusCode::CREATED;
+    reply
+}
+
+fn download(state: &State, hex: &str) -> Reply {
+    let Ok(hash) = hex.parse::<ContentHash>() else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "bad_hash",
+            format!("`{hex}` is not a SHA-256 in hex"),
+        );
+    };
+    match state.config.store.get(&hash) {
+        Ok(Some(bytes)) => Response::new(Body::new(bytes)),
+        Ok(None) => problem(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no blob {hash}"),
+        ),
+        Err(e) => refusal(e),
+    }
+}
+
+/// Reads a MessagePack request body of at most `max_request` bytes.
+async fn read_message<T: serde::de::DeserializeOwned>(
+    state: &State,
+    request: Request<Incoming>,
+) -> Result<T, Reply> {
+    let limit = state.config.max_request;
+    let body = http_body_util::Limited::new(request.into_body(), limit);
+    let bytes: Bytes = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return Err(too_large("request", limit as u64));
+        }
+        Err(e) => {
+            return Err(problem(
+                StatusCode::BAD_REQUEST,
+                "interrupted",
+                format!("the request broke off: {e}"),
+            ));
+        }
+    };
+    ferry_protocol::decode(&bytes)
+        .map_err(|e| problem(StatusCode::BAD_REQUEST, "malformed", e.to_string()))
+}
+
+/// The answer to an error that is not the guest's.
+fn refusal(error: Error) -> Reply {
+    match error {
+        Error::NotInStore { hash, .. } => Response::builder()
+            .status(StatusCode::CONFLICT)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::new(
+                serde_json::to_vec(&Problem {
+                    error: "missing".into(),
+                    message: format!("{hash} is not on this worker; upload it and retry"),
+                    missing: vec![hash],
+                })
+                .expect("problems serialize"),
+            ))
+            .expect("a valid response"),
+        Error::HashMismatch { .. } => {
+            problem(StatusCode::BAD_REQUEST, "hash_mismatch", error.to_string())
+        }
+        Error::Io { .. } | Error::Engine(_) | Error::ShutDown => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            error.to_string(),
+        ),
+        other => problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "refused",
+            other.to_string(),
+        ),
+    }
+}
+
+fn too_large(what: &str, limit: u64) -> Reply {
+    problem(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!(
+            "the {what} is over this worker's limit of {limit} bytes; inputs over {INLINE_LIMIT} bytes travel as blobs"
+        ),
+    )
+}
+
+fn problem(status: StatusCode, error: &str, message: String) -> Reply {
+    json(
+        status,
+        &Problem {
+            error: error.into(),
+            message,
+            missing: Vec::new(),
+        },
+    )
+}
+
+fn json(status: StatusCode, body: &impl serde::Serialize) -> Reply {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::new(
+            serde_json::to_vec(body).expect("replies serialize"),
+        ))
+        .expect("a valid response")
+}
+
+fn msgpack(body: &impl serde::Serialize) -> Reply {
+    Response::builder()
+        .header(header::CONTENT_TYPE, MSGPACK)
+        .body(Body::new(ferry_protocol::encode(body)))
+        .expect("a valid response")
+}
+
+/// A task that is cancelled if it is dropped before it finishes, which is
+/// what happens to a request whose client disconnects.
+struct CancelOnDrop(Option<Task>);
+
+impl Future for CancelOnDrop {
+    type Output = Result<ferry_host::Output, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let task = self.0.as_mut().expect("polled after completion");
+        let polled = Pin::new(task).poll(cx);
+        if polled.is_ready() {
+            self.0 = None;
+        }
+        polled
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(task) = &self.0 {
+            task.cancel();
+        }
+    }
+}

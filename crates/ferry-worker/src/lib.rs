@@ -1,0 +1,264 @@
+//! The ferry worker: a long-running server that receives closures and inputs
+//! over the protocol of `docs/protocol.md`, runs them on a [`LocalExecutor`]
+//! inside the sandbox, and sends back results, guest failures and captured
+//! output.
+//!
+//! - Every request must carry the shared token; without it the answer is 401
+//!   and nothing is stored or run.
+//! - A fixed number of execution slots: further requests wait in a queue
+//!   (backpressure), they do not fail.
+//! - Modules and blobs live in a content-addressed [`BlobStore`] on disk, with
+//!   precompiled code beside them, so a restarted worker needs neither
+//!   uploads nor compiles for code it has seen. The store has a size bound;
+//!   the least recently written entries go first.
+//! - Shutdown is graceful: no new connections, in-flight requests finish.
+//!
+//! ```no_run
+//! use ferry_host::BlobStore;
+//! use ferry_worker::{Worker, WorkerConfig};
+//!
+//! # async fn demo() -> Result<(), ferry_worker::WorkerError> {
+//! let config = WorkerConfig::new("s3cret".into(), BlobStore::open("/tmp/ferry-worker")?);
+//! let worker = Worker::bind(config).await?;
+//! println!("listening on {}", worker.local_addr());
+//! worker.serve(async { tokio::signal::ctrl_c().await.ok(); }).await?;
+//! # Ok(()) }
+//! ```
+
+mod handler;
+
+pub use ferry_protocol::TOKEN_ENV;
+
+use ferry_host::{
+    BlobStore, ContentHash, Error, LocalExecutor, Module, Resolve, Runtime, RuntimeConfig, Sandbox,
+};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+
+/// How a worker is set up.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// Where to listen; loopback unless told otherwise.
+    pub listen: SocketAddr,
+    /// The shared secret every request must present.
+    pub token: String,
+    /// The disk cache of modules, blobs and precompiled code.
+    pub store: BlobStore,
+    /// Calls run at once; further requests wait.
+    pub slots: usize,
+    /// The disk cache's size bound, in bytes.
+    pub cache_limit: u64,
+    /// The largest `run` request body accepted, in bytes.
+    pub max_request: usize,
+    /// The largest blob accepted, in bytes.
+    pub max_blob: u64,
+    /// What guests may do.
+    pub sandbox: Sandbox,
+}
+
+impl WorkerConfig {
+    /// Defaults: 127.0.0.1:7878, one slot per core, a 2 GiB cache, 8 MiB
+    /// requests, 1 GiB blobs, the default sandbox.
+    pub fn new(token: String, store: BlobStore) -> WorkerConfig {
+        WorkerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
+            token,
+            store,
+            slots: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cache_limit: 2 << 30,
+            max_request: 8 << 20,
+            max_blob: 1 << 30,
+            sandbox: Sandbox::default(),
+        }
+    }
+}
+
+/// Why a worker could not start or serve.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The worker refuses to run without a token.
+    #[error(
+        "a worker needs a non-empty token; set ${} or pass --token-file",
+        ferry_protocol::TOKEN_ENV
+    )]
+    NoToken,
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Setting up the runtime or the store failed.
+    #[error(transparent)]
+    Ferry(#[from] Error),
+    /// The async runtime could not start.
+    #[error("cannot start the worker's threads: {0}")]
+    Threads(std::io::Error),
+}
+
+/// A bound worker, ready to serve.
+pub struct Worker {
+    listener: TcpListener,
+    state: Arc<State>,
+}
+
+/// What every request handler shares.
+pub(crate) struct State {
+    config: WorkerConfig,
+    executor: LocalExecutor,
+    /// Modules read from the store, so a request does not re-read and re-hash
+    /// a module from disk.
+    modules: Mutex<HashMap<ContentHash, Module>>,
+    /// Bytes in the store, kept current as blobs arrive.
+    cache_bytes: AtomicU64,
+}
+
+/// Modules kept in memory; past this, one is dropped (it stays on disk).
+const MODULES_IN_MEMORY: usize = 256;
+
+impl Worker {
+    /// Binds the listener and sets up the runtime over the store.
+    pub async fn bind(config: WorkerConfig) -> Result<Worker, WorkerError> {
+        if config.token.is_empty() {
+            return Err(WorkerError::NoToken);
+        }
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| WorkerError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let runtime = Runtime::new(RuntimeConfig::with_store(config.store.clone()))?;
+        let executor = LocalExecutor::builder()
+            .threads(config.slots)
+            .runtime(runtime)
+            .sandbox(config.sandbox.clone())
+            .build()?;
+        let cache_bytes = AtomicU64::new(config.store.usage());
+        Ok(Worker {
+            listener,
+            state: Arc::new(State {
+                config,
+                executor,
+                modules: Mutex::default(),
+                cache_bytes,
+            }),
+        })
+    }
+
+    /// The address it listens on (useful after binding port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight
+    /// requests finish, and returns.
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), WorkerError> {
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let mut http = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        // Room for a client that pipelines many small tasks on one connection.
+        http.max_concurrent_streams(4096);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                accepted = self.listener.accept() => {
+                    let (stream, peer) = match accepted {
+                        Ok(accepted) => accepted,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "accept failed");
+                            continue;
+                        }
+                    };
+                    let _ = stream.set_nodelay(true);
+                    let state = self.state.clone();
+                    let service = hyper::service::service_fn(move |request| handler::handle(state.clone(), request));
+                    let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                    tokio::spawn(async move {
+                        if let Err(e) = connection.await {
+                            tracing::debug!(%peer, error = %e, "connection ended");
+                        }
+                    });
+                }
+                () = &mut shutdown => break,
+            }
+        }
+        drop(self.listener);
+        tracing::info!("shutting down: finishing in-flight requests");
+        graceful.shutdown().await;
+        Ok(())
+    }
+}
+
+/// Runs a worker until SIGINT or SIGTERM, on its own threads; `ready` is told
+/// the address once it listens.
+pub fn run(config: WorkerConfig, ready: impl FnOnce(SocketAddr)) -> Result<(), WorkerError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("ferry-worker-io")
+        .build()
+        .map_err(WorkerError::Threads)?;
+    runtime.block_on(async {
+        let worker = Worker::bind(config).await?;
+        ready(worker.local_addr());
+        worker.serve(shutdown_signal()).await
+    })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+impl Resolve for State {
+    fn module(&self, hash: &ContentHash) -> Result<Module, Error> {
+        if let Some(module) = self.lock_modules().get(hash) {
+            return Ok(module.clone());
+        }
+        let module = self.config.store.module(hash)?;
+        let mut modules = self.lock_modules();
+        if modules.len() >= MODULES_IN_MEMORY
+            && let Some(evict) = modules.keys().next().copied()
+        {
+            modules.remove(&evict);
+        }
+        modules.insert(*hash, module.clone());
+        Ok(module)
+    }
+
+    fn blob(&self, hash: &ContentHash) -> Result<Vec<u8>, Error> {
+        Resolve::blob(&self.config.store, hash)
+    }
+}
+
+impl State {
+    fn lock_modules(&self) -> std::sync::MutexGuard<'_, HashMap<ContentHash, Module>> {
+        self.modules.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
