@@ -1,0 +1,565 @@
+//! Remote execution against real `ferry worker` processes on 127.0.0.1.
+
+use ferry_example_guest::{HistSpec, Histogram, Range};
+use ferry_host::{
+    BlobStore, Closure, Error, ExecutorExt, FailureKind, LocalExecutor, Module, Value,
+};
+use ferry_remote::Remote;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+const TOKEN: &str = "correct horse battery staple";
+
+fn guest() -> Module {
+    static GUEST: OnceLock<Module> = OnceLock::new();
+    GUEST
+        .get_or_init(|| {
+            let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/guest");
+            ferry_host::guest::build_crate(dir).unwrap().module
+        })
+        .clone()
+}
+
+/// A `ferry worker` process; killed when dropped.
+struct Worker {
+    child: Child,
+    address: String,
+}
+
+impl Worker {
+    fn start(store: &Path, args: &[&str]) -> Worker {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+            .args(["worker", "--listen", "127.0.0.1:0", "--store"])
+            .arg(store)
+            .args(args)
+            .env("FERRY_TOKEN", TOKEN)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let address = line
+            .trim()
+            .strip_prefix("ferry worker listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_owned();
+        Worker { child, address }
+    }
+
+    /// SIGTERM: the worker finishes what it is doing, then exits.
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn remote(workers: &[&Worker]) -> Remote {
+    let mut builder = Remote::builder()
+        .token(TOKEN)
+        .backoff(Duration::from_millis(20));
+    for worker in workers {
+        builder = builder.worker(worker.address.clone());
+    }
+    builder.build().unwrap()
+}
+
+/// One raw HTTP/2 request, for what the client library would never send.
+fn raw(
+    address: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Vec<u8>,
+) -> (u16, String) {
+    use http_body_util::BodyExt;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let (mut sender, connection) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(stream),
+        )
+        .await
+        .unwrap();
+        tokio::spawn(connection);
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(format!("http://{address}{path}"));
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let response = sender
+            .send_request(request.body(ferry_protocol::Body::new(body)).unwrap())
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    })
+}
+
+fn spec() -> HistSpec {
+    HistSpec {
+        bins: 24,
+        lo: 60.0,
+        hi: 120.0,
+        peak: 91.2,
+        width: 2.5,
+        seed: 11,
+    }
+}
+
+fn fill() -> Closure {
+    Closure::new(&guest(), "fill")
+        .unwrap()
+        .with_env(&spec())
+        .unwrap()
+}
+
+fn ranges(n: u64, events: u64) -> Vec<Range> {
+    (0..n)
+        .map(|i| Range {
+            start: i * events,
+            end: (i + 1) * events,
+        })
+        .collect()
+}
+
+fn stored_blobs(store: &Path) -> usize {
+    fn count(dir: &Path) -> usize {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| {
+                        if e.path().is_dir() {
+                            count(&e.path())
+                        } else {
+                            1
+                        }
+                    })
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+    count(&store.join("blobs"))
+}
+
+#[test]
+fn code_is_uploaded_once_and_only_what_is_missing() {
+    let store = tempfile::tempdir().unwrap();
+    let worker = Worker::start(store.path(), &[]);
+    let add = Closure::new(&guest(), "add").unwrap();
+
+    let client = remote(&[&worker]);
+    assert_eq!(client.call::<_, i64>(&add, &(1, 2)).unwrap().value, 3);
+    let module_size = guest().bytes().len() as u64;
+    assert_eq!(
+        client.uploaded_bytes(),
+        module_size,
+        "the module went up once"
+    );
+    for i in 0..20 {
+        assert_eq!(client.call::<_, i64>(&add, &(i, i)).unwrap().value, 2 * i);
+    }
+    assert_eq!(
+        client.uploaded_bytes(),
+        module_size,
+        "later calls upload no code"
+    );
+
+    // A new client asks first, and the worker already has the module.
+    let fresh = remote(&[&worker]);
+    assert_eq!(fresh.call::<_, i64>(&add, &(5, 5)).unwrap().value, 10);
+    assert_eq!(fresh.uploaded_bytes(), 0);
+
+    // A closure of the same module with a new blob uploads the blob alone.
+    let with_blob = Closure::new(&guest(), "blob_size")
+        .unwrap()
+        .with_blob("table", vec![3u8; 5000]);
+    assert_eq!(
+        fresh
+            .call::<_, Option<u64>>(&with_blob, &"table")
+            .unwrap()
+            .value,
+        Some(5000)
+    );
+    assert_eq!(fresh.uploaded_bytes(), 5000);
+}
+
+#[test]
+fn without_the_token_nothing_is_stored_or_run() {
+    let store = tempfile::tempdir().unwrap();
+    let worker = Worker::start(store.path(), &[]);
+    let add = Closure::new(&guest(), "add").unwrap();
+
+    let intruder = Remote::builder()
+        .worker(worker.address.clone())
+        .token("guess")
+        .build()
+        .unwrap();
+    let err = intruder.call::<_, i64>(&add, &(1, 2)).unwrap_err();
+    assert!(matches!(&err, Error::Rejected { status: 401, .. }), "{err}");
+    assert!(err.to_string().contains("token"), "{err}");
+    assert_eq!(intruder.uploaded_bytes(), 0);
+
+    let module = guest();
+    let path = ferry_protocol::blob_path(&module.id());
+    assert_eq!(
+        raw(&worker.address, "PUT", &path, None, module.bytes().to_vec()).0,
+        401
+    );
+    assert_eq!(
+        raw(
+            &worker.address,
+            "PUT",
+            &path,
+            Some("guess"),
+            module.bytes().to_vec()
+        )
+        .0,
+        401
+    );
+    assert_eq!(
+        raw(
+            &worker.address,
+            "GET",
+            ferry_protocol::INFO,
+            None,
+            Vec::new()
+        )
+        .0,
+        401
+    );
+    assert_eq!(stored_blobs(store.path()), 0, "nothing was stored");
+
+    let (status, info) = raw(
+        &worker.address,
+        "GET",
+        ferry_protocol::INFO,
+        Some(TOKEN),
+        Vec::new(),
+    );
+    assert_eq!(status, 200);
+    let info: ferry_protocol::Info = serde_json::from_str(&info).unwrap();
+    assert!(info.modules.is_empty(), "nothing was run: {info:?}");
+}
+
+#[test]
+fn a_blob_whose_bytes_do_not_match_its_hash_is_refused() {
+    let store = tempfile::tempdir().unwrap();
+    let worker = Worker::start(store.path(), &[]);
+    let claimed = ferry_host::ContentHash::of(b"what the client claims");
+    let (status, body) = raw(
+        &worker.address,
+        "PUT",
+        &ferry_protocol::blob_path(&claimed),
+        Some(TOKEN),
+        b"something else".to_vec(),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("hash_mismatch") && body.contains(&claimed.to_string()),
+        "{body}"
+    );
+    assert_eq!(stored_blobs(store.path()), 0);
+    // The right bytes under the same name are taken.
+    let (status, _) = raw(
+        &worker.address,
+        "PUT",
+        &ferry_protocol::blob_path(&claimed),
+        Some(TOKEN),
+        b"what the client claims".to_vec(),
+    );
+    assert_eq!(status, 201);
+    assert_eq!(
+        BlobStore::open(store.path())
+            .unwrap()
+            .get(&claimed)
+            .unwrap()
+            .unwrap(),
+        b"what the client claims"
+    );
+}
+
+#[test]
+fn an_oversized_request_is_refused_and_the_worker_serves_on() {
+    let store = tempfile::tempdir().unwrap();
+    let worker = Worker::start(store.path(), &["--max-request", "1"]);
+    let (status, body) = raw(
+        &worker.address,
+        "POST",
+        ferry_protocol::RUN,
+        Some(TOKEN),
+        vec![0u8; 3 << 20],
+    );
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("limit of 1048576 bytes"), "{body}");
+    // Large inputs travel as blobs, so the client is not held to that limit.
+    let sum = Closure::new(&guest(), "sum").unwrap();
+    let client = remote(&[&worker]);
+    let values = vec![0.5f64; 300_000];
+    assert_eq!(
+        client.call::<_, f64>(&sum, &values).unwrap().value,
+        150_000.0
+    );
+}
+
+#[test]
+fn a_worker_killed_in_the_middle_of_a_map_loses_nothing() {
+    let stores: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut workers: Vec<Worker> = stores
+        .iter()
+        .map(|s| Worker::start(s.path(), &[]))
+        .collect();
+    let client = remote(&workers.iter().collect::<Vec<_>>());
+    let inputs = ranges(48, 150_000);
+    let expected: Vec<Histogram> = LocalExecutor::new()
+        .unwrap()
+        .map(&fill(), &inputs)
+        .map(|r| r.unwrap().value)
+        .collect();
+
+    let mut results = Vec::new();
+    for (i, result) in client.map::<_, Histogram, _>(&fill(), &inputs).enumerate() {
+        results.push(result.unwrap().value);
+        if i == 8 {
+            let victim = &mut workers[1];
+            victim.child.kill().unwrap(); // SIGKILL
+            victim.child.wait().unwrap();
+        }
+    }
+    assert_eq!(
+        results.len(),
+        inputs.len(),
+        "every input has exactly one result"
+    );
+    assert_eq!(results, expected);
+}
+
+#[test]
+fn a_restarted_worker_reuses_its_disk_cache() {
+    let store = tempfile::tempdir().unwrap();
+    let add = Closure::new(&guest(), "add").unwrap();
+    let mut first = Worker::start(store.path(), &[]);
+    let client = remote(&[&first]);
+    assert_eq!(client.call::<_, i64>(&add, &(2, 2)).unwrap().value, 4);
+    assert!(client.uploaded_bytes() > 0);
+    assert!(first.terminate().success());
+
+    let compiled = |dir: &Path| -> Vec<(PathBuf, std::time::SystemTime)> {
+        let mut found = Vec::new();
+        for engine in std::fs::read_dir(dir.join("compiled")).unwrap().flatten() {
+            for file in std::fs::read_dir(engine.path()).unwrap().flatten() {
+                found.push((file.path(), file.metadata().unwrap().modified().unwrap()));
+            }
+        }
+        found
+    };
+    let before = compiled(store.path());
+    assert_eq!(before.len(), 1, "{before:?}");
+
+    let second = Worker::start(store.path(), &[]);
+    let client = remote(&[&second]);
+    assert_eq!(client.call::<_, i64>(&add, &(3, 3)).unwrap().value, 6);
+    assert_eq!(client.uploaded_bytes(), 0, "no re-upload");
+    assert_eq!(compiled(store.path()), before, "no recompile");
+}
+
+#[test]
+fn sixty_four_concurrent_clients_get_their_own_results() {
+    let store = tempfile::tempdir().unwrap();
+    let worker = Worker::start(store.path(), &["--slots", "2"]);
+    let add = Closure::new(&guest(), "add").unwrap();
+    std::thread::scope(|scope| {
+        for client_number in 0..64i64 {
+            let (worker, add) = (&worker, &add);
+            scope.spawn(move || {
+                let client = remote(&[worker]);
+                let tasks: Vec<_> = (0..25i64)
+                    .map(|i| client.call_async::<_, i64>(add, &(client_number * 1000, i)))
+                    .collect();
+                for (i, task) in tasks.into_iter().enumerate() {
+                    let value = futures_lite_block_on(task).unwrap().value;
+                    assert_eq!(value, client_number * 1000 + i as i64);
+                }
+            });
+        }
+    });
+}
+
+/// Waits for a future on this thread; the client's futures need no runtime.
+fn futures_lite_block_on<F: std::future::Future>(future: F) -> F::Output {
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut Context::from_waker(&waker)) {
+            return output;
+        }
+        std::thread::park();
+    }
+}
+
+#[test]
+fn the_histogram_map_reduce_is_byte_identical_locally_and_on_workers() {
+    let stores: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let workers: Vec<Worker> = stores
+        .iter()
+        .map(|s| Worker::start(s.path(), &[]))
+        .collect();
+    let client = remote(&workers.iter().collect::<Vec<_>>());
+    let merge = Closure::new(&guest(), "merge").unwrap();
+    let inputs = ranges(40, 20_000);
+    let local = LocalExecutor::new().unwrap();
+    let here: serde_json::Value = local
+        .map_reduce(&fill(), &merge, &inputs)
+        .chunk_size(3)
+        .run()
+        .unwrap()
+        .unwrap();
+    let there: serde_json::Value = client
+        .map_reduce(&fill(), &merge, &inputs)
+        .chunk_size(3)
+        .run()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        Value::encode(&here).unwrap(),
+        Value::encode(&there).unwrap()
+    );
+    let histogram: Histogram = serde_json::from_value(there).unwrap();
+    assert_eq!(histogram.entries(), 40 * 20_000);
+}
+
+#[test]
+fn guest_failures_come_back_whole_and_are_not_retried() {
+    let store = tempfile::tempdir().unwrap();
+    let worker = Worker::start(store.path(), &["--timeout", "0.3"]);
+    let client = remote(&[&worker]);
+    let boom = Closure::new(&guest(), "boom").unwrap();
+    let err = client.call::<_, u32>(&boom, &"far away").unwrap_err();
+    let failure = err.failure().expect("a guest failure");
+    assert!(
+        matches!(&failure.kind, FailureKind::Panic { message, location } if message == "far away" && location.file.ends_with("lib.rs")),
+        "{err}"
+    );
+
+    let chatter = Closure::new(&guest(), "chatter").unwrap();
+    let out = client.call::<_, u64>(&chatter, &2u64).unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().lines().count(),
+        2,
+        "output comes back with the result"
+    );
+
+    let spin = Closure::new(&guest(), "spin").unwrap();
+    let err = client.call::<_, u64>(&spin, &()).unwrap_err();
+    assert!(
+        matches!(
+            err.failure().unwrap().kind,
+            FailureKind::Timeout { limit_ms: 300 }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn tasks_time_out_and_cancel_on_the_client() {
+    let store = tempfile::tempdir().unwrap();
+    let worker = Worker::start(store.path(), &["--timeout", "5"]);
+    let client = Remote::builder()
+        .worker(worker.address.clone())
+        .token(TOKEN)
+        .task_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let spin = Closure::new(&guest(), "spin").unwrap();
+    let err = client.call::<_, u64>(&spin, &()).unwrap_err();
+    assert!(matches!(err, Error::TimedOut { limit_ms: 300 }), "{err}");
+
+    let task = ferry_host::Executor::submit(&client, &spin, Value::nil());
+    task.cancel();
+    assert!(matches!(task.wait(), Err(Error::Cancelled)));
+}
+
+#[test]
+fn an_unreachable_worker_is_skipped_and_graceful_shutdown_finishes_work() {
+    let store = tempfile::tempdir().unwrap();
+    let mut worker = Worker::start(store.path(), &[]);
+    // A worker that is not there, beside one that is.
+    let client = Remote::builder()
+        .worker("127.0.0.1:9")
+        .worker(worker.address.clone())
+        .token(TOKEN)
+        .backoff(Duration::from_millis(10))
+        .build()
+        .unwrap();
+    let results: Vec<i64> = client
+        .map(
+            &Closure::new(&guest(), "add").unwrap(),
+            (0..20i64).map(|i| (i, 1)),
+        )
+        .map(|r| r.unwrap().value)
+        .collect();
+    assert_eq!(results, (1..21).collect::<Vec<_>>());
+
+    // A slow task in flight when the worker is told to stop still completes.
+    let events = 20_000_000;
+    let slow = ferry_host::Executor::submit(
+        &client,
+        &fill(),
+        Value::encode(&Range {
+            start: 0,
+            end: events,
+        })
+        .unwrap(),
+    );
+    while running(&worker) == 0 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(worker.terminate().success());
+    // Had the worker dropped the task, the retries would find no worker.
+    let histogram: Histogram = slow.wait().unwrap().value.decode().unwrap();
+    assert_eq!(histogram.entries(), events);
+}
+
+/// How many calls the worker is running, from its info endpoint.
+fn running(worker: &Worker) -> usize {
+    let (status, info) = raw(
+        &worker.address,
+        "GET",
+        ferry_protocol::INFO,
+        Some(TOKEN),
+        Vec::new(),
+    );
+    assert_eq!(status, 200);
+    serde_json::from_str::<ferry_protocol::Info>(&info)
+        .unwrap()
+        .running
+}
