@@ -1,0 +1,175 @@
+//! Remote execution over loopback: a synchronous round trip, pipelined
+//! throughput from one client, and a worker's first result for a module it
+//! has never seen and after a restart with its disk cache warm. Figures are
+//! recorded in docs/perf.md.
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use ferry_host::{BlobStore, Closure, Executor, ExecutorExt, LocalExecutor, Module, Value};
+use ferry_remote::Remote;
+use ferry_worker::{Worker, WorkerConfig};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+const TOKEN: &str = "bench";
+
+/// A worker on its own threads in this process, listening on loopback.
+struct LocalWorker {
+    address: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LocalWorker {
+    fn start(store: &Path) -> LocalWorker {
+        let mut config = WorkerConfig::new(TOKEN.into(), BlobStore::open(store).unwrap());
+        config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        let (address_tx, address_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let worker = Worker::bind(config).await.unwrap();
+                address_tx.send(worker.local_addr()).unwrap();
+                worker.serve(async { stopped.await.ok(); }).await.unwrap();
+            });
+        });
+        LocalWorker { address: address_rx.recv().unwrap(), stop: Some(stop), thread: Some(thread) }
+    }
+
+    fn client(&self) -> Remote {
+        Remote::builder().worker(self.address.to_string()).token(TOKEN).build().unwrap()
+    }
+}
+
+impl Drop for LocalWorker {
+    fn drop(&mut self) {
+        let _ = self.stop.take().map(|stop| stop.send(()));
+        let _ = self.thread.take().map(|thread| thread.join());
+    }
+}
+
+fn build(profile_release: bool) -> Module {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/guest");
+    let module = ferry_host::guest::build_crate(&dir).unwrap().module;
+    if profile_release {
+        return module;
+    }
+    // The same guest at opt-level 0: more, slower-to-compile code. Keep its
+    // line tables and names, drop the rest of the DWARF, for a module of
+    // 1-2 MB of the kind a debug build ships.
+    let status = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
+        .args(["build", "--lib", "--target", "wasm32-wasip1", "--manifest-path"])
+        .arg(dir.join("Cargo.toml"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let debug = dir.join("../../target/wasm32-wasip1/debug/ferry_example_guest.wasm");
+    Module::from_bytes(without_most_dwarf(&std::fs::read(debug).unwrap())).unwrap()
+}
+
+/// Drops `.debug_*` custom sections other than `.debug_line`.
+fn without_most_dwarf(bytes: &[u8]) -> Vec<u8> {
+    fn leb(bytes: &[u8], at: &mut usize) -> usize {
+        let (mut value, mut shift) = (0usize, 0);
+        loop {
+            let byte = bytes[*at];
+            *at += 1;
+            value |= usize::from(byte & 0x7f) << shift;
+            shift += 7;
+            if byte < 0x80 {
+                return value;
+            }
+        }
+    }
+    let mut out = bytes[..8].to_vec();
+    let mut at = 8;
+    while at < bytes.len() {
+        let start = at;
+        let id = bytes[at];
+        at += 1;
+        let size = leb(bytes, &mut at);
+        let end = at + size;
+        let drop = id == 0 && {
+            let mut name_at = at;
+            let len = leb(bytes, &mut name_at);
+            let name = &bytes[name_at..name_at + len];
+            name.starts_with(b".debug_") && name != b".debug_line"
+        };
+        if !drop {
+            out.extend_from_slice(&bytes[start..end]);
+        }
+        at = end;
+    }
+    out
+}
+
+fn remote(c: &mut Criterion) {
+    let module = build(true);
+    let add = Closure::new(&module, "add").unwrap();
+    let input = Value::encode(&(20i64, 22i64)).unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let worker = LocalWorker::start(store.path());
+    let client = worker.client();
+    client.call::<_, i64>(&add, &(1, 2)).unwrap();
+
+    let mut group = c.benchmark_group("remote_round_trip");
+    let local = LocalExecutor::builder().threads(2).build().unwrap();
+    group.bench_function("local_executor", |b| b.iter(|| local.submit(&add, input.clone()).wait().unwrap()));
+    group.bench_function("loopback_worker", |b| b.iter(|| client.submit(&add, input.clone()).wait().unwrap()));
+    group.finish();
+
+    let mut group = c.benchmark_group("remote_pipelined");
+    const TASKS: u64 = 2000;
+    group.throughput(Throughput::Elements(TASKS));
+    group.sample_size(20);
+    for (name, executor) in [("local_executor", &local as &dyn Executor), ("loopback_worker", &client)] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let tasks: Vec<_> = (0..TASKS).map(|_| executor.submit(&add, input.clone())).collect();
+                for task in tasks {
+                    task.wait().unwrap();
+                }
+            })
+        });
+    }
+    group.finish();
+
+    let big = build(false);
+    let big_add = Closure::new(&big, "add").unwrap();
+    eprintln!("cold-start module: {} bytes", big.bytes().len());
+    let mut group = c.benchmark_group("worker_first_result");
+    group.sample_size(10);
+    group.bench_function("unseen_module_upload_compile_run", |b| {
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().unwrap();
+                let worker = LocalWorker::start(dir.path());
+                (dir, worker)
+            },
+            |(dir, worker)| {
+                let out = worker.client().submit(&big_add, input.clone()).wait().unwrap();
+                (dir, worker, out)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    let warm = tempfile::tempdir().unwrap();
+    {
+        let worker = LocalWorker::start(warm.path());
+        worker.client().submit(&big_add, input.clone()).wait().unwrap();
+    }
+    group.bench_function("after_restart_with_warm_disk_cache", |b| {
+        b.iter_batched(
+            || LocalWorker::start(warm.path()),
+            |worker| {
+                let out = worker.client().submit(&big_add, input.clone()).wait().unwrap();
+                (worker, out)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, remote);
+criterion_main!(benches);
