@@ -251,15 +251,7 @@ fn without_the_token_nothing_is_stored_or_run() {
     );
     assert_eq!(stored_blobs(store.path()), 0, "nothing was stored");
 
-    let (status, info) = raw(
-        &worker.address,
-        "GET",
-        ferry_protocol::INFO,
-        Some(TOKEN),
-        Vec::new(),
-    );
-    assert_eq!(status, 200);
-    let info: ferry_protocol::Info = serde_json::from_str(&info).unwrap();
+    let info = info(&worker);
     assert!(info.modules.is_empty(), "nothing was run: {info:?}");
 }
 
@@ -394,36 +386,23 @@ fn sixty_four_concurrent_clients_get_their_own_results() {
             let (worker, add) = (&worker, &add);
             scope.spawn(move || {
                 let client = remote(&[worker]);
+                // All 25 in flight at once, then collected.
                 let tasks: Vec<_> = (0..25i64)
-                    .map(|i| client.call_async::<_, i64>(add, &(client_number * 1000, i)))
+                    .map(|i| {
+                        ferry_host::Executor::submit(
+                            &client,
+                            add,
+                            Value::encode(&(client_number * 1000, i)).unwrap(),
+                        )
+                    })
                     .collect();
                 for (i, task) in tasks.into_iter().enumerate() {
-                    let value = futures_lite_block_on(task).unwrap().value;
+                    let value: i64 = task.wait().unwrap().value.decode().unwrap();
                     assert_eq!(value, client_number * 1000 + i as i64);
                 }
             });
         }
     });
-}
-
-/// Waits for a future on this thread; the client's futures need no runtime.
-fn futures_lite_block_on<F: std::future::Future>(future: F) -> F::Output {
-    use std::sync::Arc;
-    use std::task::{Context, Poll, Wake, Waker};
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut future = std::pin::pin!(future);
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut Context::from_waker(&waker)) {
-            return output;
-        }
-        std::thread::park();
-    }
 }
 
 #[test]
@@ -540,7 +519,7 @@ fn an_unreachable_worker_is_skipped_and_graceful_shutdown_finishes_work() {
         })
         .unwrap(),
     );
-    while running(&worker) == 0 {
+    while info(&worker).running == 0 {
         std::thread::sleep(Duration::from_millis(5));
     }
     assert!(worker.terminate().success());
@@ -549,8 +528,8 @@ fn an_unreachable_worker_is_skipped_and_graceful_shutdown_finishes_work() {
     assert_eq!(histogram.entries(), events);
 }
 
-/// How many calls the worker is running, from its info endpoint.
-fn running(worker: &Worker) -> usize {
+/// What the worker's info endpoint says.
+fn info(worker: &Worker) -> ferry_protocol::Info {
     let (status, info) = raw(
         &worker.address,
         "GET",
@@ -558,8 +537,51 @@ fn running(worker: &Worker) -> usize {
         Some(TOKEN),
         Vec::new(),
     );
-    assert_eq!(status, 200);
-    serde_json::from_str::<ferry_protocol::Info>(&info)
-        .unwrap()
-        .running
+    assert_eq!(status, 200, "{info}");
+    serde_json::from_str(&info).unwrap()
+}
+
+#[test]
+fn the_disk_cache_stays_within_its_bound_and_evicted_code_is_sent_again() {
+    let store = tempfile::tempdir().unwrap();
+    let worker = Worker::start(store.path(), &["--cache-size", "1"]);
+    let client = remote(&[&worker]);
+    let closures: Vec<Closure> = (0..4u8)
+        .map(|i| {
+            Closure::new(&guest(), "blob_size")
+                .unwrap()
+                .with_blob("table", vec![i; 400_000])
+        })
+        .collect();
+    for closure in &closures {
+        assert_eq!(
+            client
+                .call::<_, Option<u64>>(closure, &"table")
+                .unwrap()
+                .value,
+            Some(400_000)
+        );
+    }
+    assert_eq!(info(&worker).cache_limit, 1 << 20);
+    // Over the bound, everything but the module in use (and its compiled
+    // code) and the newest upload is evicted.
+    let on_disk = BlobStore::open(store.path()).unwrap();
+    assert!(on_disk.contains(&guest().id()));
+    let blob = |closure: &Closure| closure.blobs()["table"].id();
+    assert!(on_disk.contains(&blob(&closures[3])));
+    for evicted in &closures[..3] {
+        assert!(!on_disk.contains(&blob(evicted)));
+    }
+
+    // The client still thinks the worker has the first blob; the worker says
+    // it is missing, and the client sends it again.
+    let before = client.uploaded_bytes();
+    assert_eq!(
+        client
+            .call::<_, Option<u64>>(&closures[0], &"table")
+            .unwrap()
+            .value,
+        Some(400_000)
+    );
+    assert_eq!(client.uploaded_bytes() - before, 400_000);
 }

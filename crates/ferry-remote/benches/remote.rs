@@ -26,18 +26,34 @@ impl LocalWorker {
         let (address_tx, address_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             runtime.block_on(async {
                 let worker = Worker::bind(config).await.unwrap();
                 address_tx.send(worker.local_addr()).unwrap();
-                worker.serve(async { stopped.await.ok(); }).await.unwrap();
+                worker
+                    .serve(async {
+                        stopped.await.ok();
+                    })
+                    .await
+                    .unwrap();
             });
         });
-        LocalWorker { address: address_rx.recv().unwrap(), stop: Some(stop), thread: Some(thread) }
+        LocalWorker {
+            address: address_rx.recv().unwrap(),
+            stop: Some(stop),
+            thread: Some(thread),
+        }
     }
 
     fn client(&self) -> Remote {
-        Remote::builder().worker(self.address.to_string()).token(TOKEN).build().unwrap()
+        Remote::builder()
+            .worker(self.address.to_string())
+            .token(TOKEN)
+            .build()
+            .unwrap()
     }
 }
 
@@ -48,17 +64,29 @@ impl Drop for LocalWorker {
     }
 }
 
-fn build(profile_release: bool) -> Module {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/guest");
-    let module = ferry_host::guest::build_crate(&dir).unwrap().module;
-    if profile_release {
-        return module;
-    }
+fn guest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/guest")
+}
+
+/// The example guest, as `ferry build` makes it.
+fn guest() -> Module {
+    ferry_host::guest::build_crate(guest_dir()).unwrap().module
+}
+
+/// A 1-2 MB module: the example guest at opt-level 0.
+fn unoptimized_guest() -> Module {
+    let dir = guest_dir();
     // The same guest at opt-level 0: more, slower-to-compile code. Keep its
     // line tables and names, drop the rest of the DWARF, for a module of
     // 1-2 MB of the kind a debug build ships.
     let status = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
-        .args(["build", "--lib", "--target", "wasm32-wasip1", "--manifest-path"])
+        .args([
+            "build",
+            "--lib",
+            "--target",
+            "wasm32-wasip1",
+            "--manifest-path",
+        ])
         .arg(dir.join("Cargo.toml"))
         .status()
         .unwrap();
@@ -104,7 +132,7 @@ fn without_most_dwarf(bytes: &[u8]) -> Vec<u8> {
 }
 
 fn remote(c: &mut Criterion) {
-    let module = build(true);
+    let module = guest();
     let add = Closure::new(&module, "add").unwrap();
     let input = Value::encode(&(20i64, 22i64)).unwrap();
     let store = tempfile::tempdir().unwrap();
@@ -114,18 +142,27 @@ fn remote(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("remote_round_trip");
     let local = LocalExecutor::builder().threads(2).build().unwrap();
-    group.bench_function("local_executor", |b| b.iter(|| local.submit(&add, input.clone()).wait().unwrap()));
-    group.bench_function("loopback_worker", |b| b.iter(|| client.submit(&add, input.clone()).wait().unwrap()));
+    group.bench_function("local_executor", |b| {
+        b.iter(|| local.submit(&add, input.clone()).wait().unwrap())
+    });
+    group.bench_function("loopback_worker", |b| {
+        b.iter(|| client.submit(&add, input.clone()).wait().unwrap())
+    });
     group.finish();
 
     let mut group = c.benchmark_group("remote_pipelined");
     const TASKS: u64 = 2000;
     group.throughput(Throughput::Elements(TASKS));
     group.sample_size(20);
-    for (name, executor) in [("local_executor", &local as &dyn Executor), ("loopback_worker", &client)] {
+    for (name, executor) in [
+        ("local_executor", &local as &dyn Executor),
+        ("loopback_worker", &client),
+    ] {
         group.bench_function(name, |b| {
             b.iter(|| {
-                let tasks: Vec<_> = (0..TASKS).map(|_| executor.submit(&add, input.clone())).collect();
+                let tasks: Vec<_> = (0..TASKS)
+                    .map(|_| executor.submit(&add, input.clone()))
+                    .collect();
                 for task in tasks {
                     task.wait().unwrap();
                 }
@@ -134,7 +171,7 @@ fn remote(c: &mut Criterion) {
     }
     group.finish();
 
-    let big = build(false);
+    let big = unoptimized_guest();
     let big_add = Closure::new(&big, "add").unwrap();
     eprintln!("cold-start module: {} bytes", big.bytes().len());
     let mut group = c.benchmark_group("worker_first_result");
@@ -147,7 +184,11 @@ fn remote(c: &mut Criterion) {
                 (dir, worker)
             },
             |(dir, worker)| {
-                let out = worker.client().submit(&big_add, input.clone()).wait().unwrap();
+                let out = worker
+                    .client()
+                    .submit(&big_add, input.clone())
+                    .wait()
+                    .unwrap();
                 (dir, worker, out)
             },
             BatchSize::PerIteration,
@@ -156,13 +197,21 @@ fn remote(c: &mut Criterion) {
     let warm = tempfile::tempdir().unwrap();
     {
         let worker = LocalWorker::start(warm.path());
-        worker.client().submit(&big_add, input.clone()).wait().unwrap();
+        worker
+            .client()
+            .submit(&big_add, input.clone())
+            .wait()
+            .unwrap();
     }
     group.bench_function("after_restart_with_warm_disk_cache", |b| {
         b.iter_batched(
             || LocalWorker::start(warm.path()),
             |worker| {
-                let out = worker.client().submit(&big_add, input.clone()).wait().unwrap();
+                let out = worker
+                    .client()
+                    .submit(&big_add, input.clone())
+                    .wait()
+                    .unwrap();
                 (worker, out)
             },
             BatchSize::PerIteration,
