@@ -55,6 +55,206 @@ pub mod imports {
     /// `blob_read(name_ptr, name_len, offset: i64, dst_ptr, dst_len) -> i64`:
     /// copies part of a blob into guest memory; returns the bytes copied or -1.
     pub const BLOB_READ: &str = "blob_read";
+    /// `result_column(descriptor_ptr: i32)`: a batch call's output column,
+    /// described by a [`ColumnDescriptor`](crate::batch::ColumnDescriptor).
+    pub const RESULT_COLUMN: &str = "result_column";
+}
+
+/// The batch (Arrow) calling convention: column types and the descriptor
+/// through which columns cross the boundary.
+pub mod batch {
+    /// Prefix of the export that implements a scalar function.
+    pub const EXPORT_PREFIX: &str = "ferry_udf_";
+
+    /// A column's type. The numbers are the ABI; the names are what records
+    /// carry in `args` and `returns`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[repr(u32)]
+    pub enum ColumnType {
+        /// Bit-packed booleans.
+        Boolean = 1,
+        /// Signed integers, little-endian.
+        Int8 = 2,
+        #[allow(missing_docs)]
+        Int16 = 3,
+        #[allow(missing_docs)]
+        Int32 = 4,
+        #[allow(missing_docs)]
+        Int64 = 5,
+        /// Unsigned integers, little-endian.
+        UInt8 = 6,
+        #[allow(missing_docs)]
+        UInt16 = 7,
+        #[allow(missing_docs)]
+        UInt32 = 8,
+        #[allow(missing_docs)]
+        UInt64 = 9,
+        /// IEEE 754, little-endian.
+        Float32 = 10,
+        #[allow(missing_docs)]
+        Float64 = 11,
+        /// UTF-8 strings: i32 offsets and bytes.
+        Utf8 = 12,
+        /// UTF-8 strings: i64 offsets and bytes.
+        LargeUtf8 = 13,
+        /// Byte strings: i32 offsets and bytes.
+        Binary = 14,
+        /// Days since the Unix epoch, i32.
+        Date32 = 15,
+        /// Microseconds since the Unix epoch, i64, no time zone.
+        TimestampMicros = 16,
+    }
+
+    impl ColumnType {
+        /// Every type, in tag order.
+        pub const ALL: [ColumnType; 16] = [
+            ColumnType::Boolean,
+            ColumnType::Int8,
+            ColumnType::Int16,
+            ColumnType::Int32,
+            ColumnType::Int64,
+            ColumnType::UInt8,
+            ColumnType::UInt16,
+            ColumnType::UInt32,
+            ColumnType::UInt64,
+            ColumnType::Float32,
+            ColumnType::Float64,
+            ColumnType::Utf8,
+            ColumnType::LargeUtf8,
+            ColumnType::Binary,
+            ColumnType::Date32,
+            ColumnType::TimestampMicros,
+        ];
+
+        /// The type with this tag.
+        pub fn from_tag(tag: u32) -> Option<ColumnType> {
+            Self::ALL.get((tag as usize).wrapping_sub(1)).copied()
+        }
+
+        /// The name records use.
+        pub fn name(self) -> &'static str {
+            match self {
+                ColumnType::Boolean => "boolean",
+                ColumnType::Int8 => "int8",
+                ColumnType::Int16 => "int16",
+                ColumnType::Int32 => "int32",
+                ColumnType::Int64 => "int64",
+                ColumnType::UInt8 => "uint8",
+                ColumnType::UInt16 => "uint16",
+                ColumnType::UInt32 => "uint32",
+                ColumnType::UInt64 => "uint64",
+                ColumnType::Float32 => "float32",
+                ColumnType::Float64 => "float64",
+                ColumnType::Utf8 => "utf8",
+                ColumnType::LargeUtf8 => "large_utf8",
+                ColumnType::Binary => "binary",
+                ColumnType::Date32 => "date32",
+                ColumnType::TimestampMicros => "timestamp_us",
+            }
+        }
+
+        /// The type a record names.
+        pub fn from_name(name: &str) -> Option<ColumnType> {
+            Self::ALL.into_iter().find(|t| t.name() == name)
+        }
+
+        /// Bytes per value for fixed-width types; `None` for booleans
+        /// (bits) and variable-width types (offsets).
+        pub fn width(self) -> Option<usize> {
+            match self {
+                ColumnType::Boolean
+                | ColumnType::Utf8
+                | ColumnType::LargeUtf8
+                | ColumnType::Binary => None,
+                ColumnType::Int8 | ColumnType::UInt8 => Some(1),
+                ColumnType::Int16 | ColumnType::UInt16 => Some(2),
+                ColumnType::Int32
+                | ColumnType::UInt32
+                | ColumnType::Float32
+                | ColumnType::Date32 => Some(4),
+                ColumnType::Int64
+                | ColumnType::UInt64
+                | ColumnType::Float64
+                | ColumnType::TimestampMicros => Some(8),
+            }
+        }
+
+        /// Bytes per offset for variable-width types.
+        pub fn offset_width(self) -> Option<usize> {
+            match self {
+                ColumnType::Utf8 | ColumnType::Binary => Some(4),
+                ColumnType::LargeUtf8 => Some(8),
+                _ => None,
+            }
+        }
+    }
+
+    /// How a column is laid out in guest memory: seven little-endian `u32`s.
+    /// Buffers follow Arrow's format with no offset: validity is a bitmap, one
+    /// bit per row, least significant bit first, 1 meaning valid; offsets
+    /// have `rows + 1` entries.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    #[repr(C)]
+    pub struct ColumnDescriptor {
+        /// A [`ColumnType`] tag.
+        pub column_type: u32,
+        /// Number of rows.
+        pub rows: u32,
+        /// Number of null rows.
+        pub null_count: u32,
+        /// Pointer to the validity bitmap, or 0 when no row is null.
+        pub validity: u32,
+        /// Pointer to the values (or bytes, for variable-width types).
+        pub values: u32,
+        /// Length of the values buffer in bytes.
+        pub values_len: u32,
+        /// Pointer to the offsets of variable-width types, else 0.
+        pub offsets: u32,
+    }
+
+    impl ColumnDescriptor {
+        /// Size in guest memory.
+        pub const SIZE: usize = 28;
+
+        /// The descriptor as it is stored in guest memory.
+        pub fn to_bytes(self) -> [u8; Self::SIZE] {
+            let fields = [
+                self.column_type,
+                self.rows,
+                self.null_count,
+                self.validity,
+                self.values,
+                self.values_len,
+                self.offsets,
+            ];
+            let mut out = [0u8; Self::SIZE];
+            for (chunk, field) in out.chunks_exact_mut(4).zip(fields) {
+                chunk.copy_from_slice(&field.to_le_bytes());
+            }
+            out
+        }
+
+        /// Reads a descriptor stored in guest memory.
+        pub fn from_bytes(bytes: &[u8; Self::SIZE]) -> ColumnDescriptor {
+            let field = |i: usize| {
+                u32::from_le_bytes([
+                    bytes[i * 4],
+                    bytes[i * 4 + 1],
+                    bytes[i * 4 + 2],
+                    bytes[i * 4 + 3],
+                ])
+            };
+            ColumnDescriptor {
+                column_type: field(0),
+                rows: field(1),
+                null_count: field(2),
+                validity: field(3),
+                values: field(4),
+                values_len: field(5),
+                offsets: field(6),
+            }
+        }
+    }
 }
 
 /// What a value call's export returns.
@@ -88,6 +288,9 @@ impl Status {
 pub enum FunctionKind {
     /// One MessagePack environment and input in, one MessagePack value out.
     Value,
+    /// A batch of columns in, one column out, row for row: a SQL scalar
+    /// function. Its record lists `args` and `returns` as column type names.
+    Scalar,
     /// A kind this version of the crate does not know: the host lists it but
     /// will not call it.
     #[serde(other)]
@@ -118,6 +321,12 @@ pub struct FunctionRecord {
     /// Which SDK produced the record, e.g. `ferry-rust/0.1.0`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sdk: Option<String>,
+    /// For batch functions: the argument column types, by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// For batch functions: the result column type, by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub returns: Option<String>,
 }
 
 impl FunctionRecord {
@@ -133,6 +342,30 @@ impl FunctionRecord {
             input: input.to_owned(),
             output: output.to_owned(),
             sdk: None,
+            args: Vec::new(),
+            returns: None,
+        }
+    }
+
+    /// A scalar (batch) function record of the current ABI version.
+    pub fn scalar(
+        name: &str,
+        args: &[batch::ColumnType],
+        returns: batch::ColumnType,
+        env: Option<&str>,
+    ) -> Self {
+        let names: Vec<String> = args.iter().map(|t| t.name().to_owned()).collect();
+        FunctionRecord {
+            abi: ABI_VERSION,
+            name: name.to_owned(),
+            kind: FunctionKind::Scalar,
+            export: format!("{}{name}", batch::EXPORT_PREFIX),
+            env: env.map(str::to_owned),
+            input: format!("({})", names.join(", ")),
+            output: returns.name().to_owned(),
+            sdk: None,
+            args: names,
+            returns: Some(returns.name().to_owned()),
         }
     }
 
@@ -201,6 +434,35 @@ mod tests {
         let parsed = parse_records(&section).unwrap();
         assert_eq!(parsed[0], a);
         assert_eq!(parsed[1].kind, FunctionKind::Unknown);
+    }
+
+    #[test]
+    fn column_types_and_descriptors_round_trip() {
+        for t in batch::ColumnType::ALL {
+            assert_eq!(batch::ColumnType::from_tag(t as u32), Some(t));
+            assert_eq!(batch::ColumnType::from_name(t.name()), Some(t));
+        }
+        assert_eq!(batch::ColumnType::from_tag(0), None);
+        let d = batch::ColumnDescriptor {
+            column_type: 5,
+            rows: 3,
+            null_count: 1,
+            validity: 8,
+            values: 16,
+            values_len: 24,
+            offsets: 0,
+        };
+        assert_eq!(batch::ColumnDescriptor::from_bytes(&d.to_bytes()), d);
+        let record = FunctionRecord::scalar(
+            "gcd",
+            &[batch::ColumnType::Int64; 2],
+            batch::ColumnType::Int64,
+            None,
+        );
+        assert_eq!(
+            parse_records(record.to_section_line().as_bytes()).unwrap(),
+            vec![record]
+        );
     }
 
     #[test]

@@ -99,6 +99,8 @@ enum Command {
         /// File holding the workers' token [default: $FERRY_TOKEN].
         #[arg(long, value_name = "FILE")]
         token_file: Option<PathBuf>,
+        /// The sandbox of local runs; with --workers, each worker's own
+        /// sandbox applies.
         #[command(flatten)]
         sandbox: SandboxArgs,
     },
@@ -293,8 +295,9 @@ fn run(cli: Cli) -> Result<()> {
             let token = read_token(token_file.as_deref())?.unwrap_or_default();
             let mut config = ferry_worker::WorkerConfig::new(token, store);
             config.listen = listen;
-            config.cache_limit = cache_size << 20;
-            config.max_request = max_request << 20;
+            config.cache_limit = mebibytes("--cache-size", cache_size)?;
+            config.max_request = usize::try_from(mebibytes("--max-request", max_request as u64)?)
+                .context("--max-request is too large for this machine")?;
             config.sandbox = sandbox.into_sandbox()?;
             if let Some(slots) = slots {
                 config.slots = slots.max(1);
@@ -340,6 +343,12 @@ fn execute(
         serde_json::to_string_pretty(&output.value.to_json()?)?
     );
     Ok(())
+}
+
+/// `mib` MiB in bytes, or an error naming the flag if that overflows.
+fn mebibytes(flag: &str, mib: u64) -> Result<u64> {
+    mib.checked_mul(1 << 20)
+        .with_context(|| format!("{flag} {mib} MiB is too large"))
 }
 
 /// The token from `file`, else from `$FERRY_TOKEN`.
@@ -522,8 +531,9 @@ impl SandboxArgs {
             );
         }
         let mut sandbox = Sandbox::default();
-        sandbox.limits.timeout = Duration::from_secs_f64(self.timeout);
-        sandbox.limits.memory = self.memory << 20;
+        sandbox.limits.timeout = Duration::try_from_secs_f64(self.timeout)
+            .with_context(|| format!("--timeout {} is out of range", self.timeout))?;
+        sandbox.limits.memory = mebibytes("--memory", self.memory)?;
         for pair in self.grant_env {
             let (key, value) = pair
                 .split_once('=')

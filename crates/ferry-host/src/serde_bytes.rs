@@ -20,7 +20,8 @@ pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error>
             Ok(v)
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
-            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+            // The hint is what an untrusted header claims: cap the reservation.
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
             while let Some(b) = seq.next_element()? {
                 out.push(b);
             }

@@ -109,6 +109,7 @@ impl BlobStore {
     }
 
     /// The bytes stored under `hash`, checked against it; `None` if absent.
+    /// A file whose bytes do not match is deleted and reported.
     pub fn get(&self, hash: &ContentHash) -> Result<Option<Vec<u8>>, Error> {
         let path = self.blob_path(hash);
         let bytes = match std::fs::read(&path) {
@@ -118,6 +119,9 @@ impl BlobStore {
         };
         let actual = ContentHash::of(&bytes);
         if actual != *hash {
+            // Deleted, so the next put of the right bytes repairs it.
+            tracing::warn!(path = %path.display(), "deleting a damaged blob");
+            let _ = std::fs::remove_file(&path);
             return Err(Error::HashMismatch {
                 what: "stored blob",
                 expected: *hash,

@@ -224,6 +224,32 @@ fn an_infinite_loop_is_stopped_at_the_deadline() {
 }
 
 #[test]
+fn sleeping_does_not_outlast_the_deadline() {
+    let runtime = runtime();
+    let mut sandbox = support::tight_sandbox();
+    sandbox.grants.clock = true;
+    let started = std::time::Instant::now();
+    let kind = failure(&runtime, "nap", &(1u64 << 40), &sandbox);
+    assert_eq!(kind, FailureKind::Timeout { limit_ms: 300 });
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // Without the clock, time stands still and a nap takes no time at all.
+    let nap = Closure::new(&support::guest(), "nap").unwrap();
+    let out = runtime
+        .call(
+            &nap,
+            &Value::encode(&3600u64).unwrap(),
+            &support::tight_sandbox(),
+        )
+        .unwrap();
+    assert_eq!(out.value.decode::<u64>().unwrap(), 0);
+    still_serving(&runtime);
+}
+
+#[test]
 fn a_memory_bomb_is_stopped_at_the_cap() {
     let runtime = runtime();
     let kind = failure(&runtime, "hog", &(), &support::tight_sandbox());

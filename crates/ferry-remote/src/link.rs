@@ -96,14 +96,19 @@ impl Link {
         lock(&self.down).is_some_and(|(_, until)| Instant::now() < until)
     }
 
+    /// Since when the worker has been unreachable, while it is.
     pub fn down_since(&self) -> Option<Instant> {
-        lock(&self.down).map(|(since, _)| since)
+        lock(&self.down)
+            .filter(|(_, until)| Instant::now() < *until)
+            .map(|(since, _)| since)
     }
 
     pub fn mark_down(&self, for_at_least: Duration) {
         let now = Instant::now();
         let mut down = lock(&self.down);
-        let since = down.map_or(now, |(since, _)| since);
+        let since = down
+            .filter(|(_, until)| now < *until)
+            .map_or(now, |(since, _)| since);
         *down = Some((since, now + for_at_least));
         lock(&self.sender).take();
     }
@@ -119,9 +124,17 @@ impl Link {
 
     /// One attempt at `job` on this worker.
     pub async fn run(&self, job: &Job, uploaded: &AtomicU64) -> Result<Output, Attempt> {
+        // A guard, so that an attempt dropped by a timeout or a cancellation
+        // still leaves the count right.
+        struct InFlight<'a>(&'a AtomicUsize);
+        impl Drop for InFlight<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
         self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let _in_flight = InFlight(&self.in_flight);
         let result = self.run_counted(job, uploaded).await;
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
         if result.is_ok() {
             lock(&self.down).take();
         }
@@ -129,7 +142,7 @@ impl Link {
     }
 
     async fn run_counted(&self, job: &Job, uploaded: &AtomicU64) -> Result<Output, Attempt> {
-        let request = RunRequest {
+        let mut request = RunRequest {
             closure: job.closure.to_bytes(Encoding::ByReference).into(),
             inputs: Vec::new(),
             reduce: job
@@ -137,10 +150,11 @@ impl Link {
                 .as_ref()
                 .map(|r| r.to_bytes(Encoding::ByReference).into()),
         };
-        let mut request = request;
-        // A second round only if the worker lost code it was thought to have
-        // (evicted from its cache, or restarted with an empty one).
-        for round in 0..2 {
+        // Another round only if the worker lost code it was thought to have
+        // (evicted from its cache, or restarted on an empty disk): then all of
+        // the job's code is checked again, and what is missing sent at once.
+        let mut rounds = 0;
+        loop {
             self.ensure_code(job, uploaded).await?;
             request.inputs = self.inputs(job, uploaded).await?;
             let (status, body) = self
@@ -169,20 +183,18 @@ impl Link {
                         }
                     };
                 }
-                StatusCode::CONFLICT if round == 0 => {
-                    let problem: Option<Problem> = serde_json::from_slice(&body).ok();
+                StatusCode::CONFLICT if rounds < 2 => {
+                    rounds += 1;
                     let mut known = lock(&self.known);
-                    for hash in problem.map(|p| p.missing).unwrap_or_default() {
-                        known.remove(&hash);
+                    for closure in std::iter::once(&job.closure).chain(job.reduce.as_ref()) {
+                        for (hash, _) in code_of(closure) {
+                            known.remove(&hash);
+                        }
                     }
                 }
                 status => return Err(self.rejection(status, &body)),
             }
         }
-        Err(Attempt::Final(self.rejected(
-            StatusCode::CONFLICT,
-            "the worker keeps losing the code it was sent".into(),
-        )))
     }
 
     /// Uploads whatever module and blobs of the job the worker lacks.

@@ -288,6 +288,16 @@ fn refusal(error: Error) -> Reply {
                 .expect("problems serialize"),
             ))
             .expect("a valid response"),
+        // The store deleted the damaged copy: the client can send it again.
+        Error::HashMismatch {
+            what: "stored blob",
+            expected,
+            ..
+        } => refusal(Error::NotInStore {
+            what: "blob",
+            hash: expected,
+            store: std::path::PathBuf::new(),
+        }),
         Error::HashMismatch { .. } => {
             problem(StatusCode::BAD_REQUEST, "hash_mismatch", error.to_string())
         }

@@ -59,6 +59,8 @@ pub struct WorkerConfig {
     pub max_blob: u64,
     /// What guests may do.
     pub sandbox: Sandbox,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
 }
 
 impl WorkerConfig {
@@ -74,6 +76,7 @@ impl WorkerConfig {
             max_request: 8 << 20,
             max_blob: 1 << 30,
             sandbox: Sandbox::default(),
+            max_connections: 1024,
         }
     }
 }
@@ -166,16 +169,30 @@ impl Worker {
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), WorkerError> {
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let mut http = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
-        // Room for a client that pipelines many small tasks on one connection.
-        http.max_concurrent_streams(4096);
+        // Room for a client that pipelines many small tasks on one connection;
+        // pings find peers that vanished without closing.
+        http.max_concurrent_streams(4096)
+            .timer(hyper_util::rt::TokioTimer::new())
+            .keep_alive_interval(std::time::Duration::from_secs(20))
+            .keep_alive_timeout(std::time::Duration::from_secs(20));
+        // Idle connections cost a descriptor each: a bounded number are served,
+        // and the rest wait in the kernel's backlog.
+        let connections = Arc::new(tokio::sync::Semaphore::new(
+            self.state.config.max_connections,
+        ));
         tokio::pin!(shutdown);
         loop {
+            let Ok(permit) = connections.clone().acquire_owned().await else {
+                break;
+            };
             tokio::select! {
                 accepted = self.listener.accept() => {
                     let (stream, peer) = match accepted {
                         Ok(accepted) => accepted,
                         Err(e) => {
+                            // Out of descriptors, typically: pause rather than spin.
                             tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                             continue;
                         }
                     };
@@ -187,6 +204,7 @@ impl Worker {
                         if let Err(e) = connection.await {
                             tracing::debug!(%peer, error = %e, "connection ended");
                         }
+                        drop(permit);
                     });
                 }
                 () = &mut shutdown => break,

@@ -46,7 +46,9 @@
 //!
 //! The ABI the macro implements is described in `docs/abi.md`.
 
-pub use ferry_macros::function;
+pub mod batch;
+
+pub use ferry_macros::{function, udf};
 
 /// Reads the data blob `name` attached to the closure being run, or `None` if
 /// the closure has no blob of that name (or this is not running under ferry).
@@ -103,6 +105,95 @@ pub mod __private {
         }
     }
 
+    /// Checks that the host passed the columns the function was compiled for.
+    pub fn expect_columns(
+        columns: &[crate::batch::Column<'_>],
+        tags: &[u32],
+    ) -> Result<(), Failure> {
+        let found: Vec<u32> = columns.iter().map(|c| c.column_type() as u32).collect();
+        let rows_agree = columns
+            .windows(2)
+            .all(|pair| pair[0].len() == pair[1].len());
+        if found != tags || !rows_agree {
+            return Err(Failure::BadArgument(format!(
+                "expected columns of types {tags:?}, got {found:?}{}",
+                if rows_agree {
+                    ""
+                } else {
+                    " of different lengths"
+                }
+            )));
+        }
+        Ok(())
+    }
+
+    /// Rows in the batch (at least one column is passed; a function of no
+    /// arguments gets none and is called once).
+    pub fn rows(columns: &[crate::batch::Column<'_>]) -> usize {
+        columns.first().map_or(1, |c| c.len())
+    }
+
+    /// A row's `Result`, with the row named in the error.
+    pub fn row_result<T, E: Display>(row: usize, result: Result<T, E>) -> Result<T, Failure> {
+        result.map_err(|e| Failure::Error(format!("row {row}: {e}")))
+    }
+
+    /// Runs one batch call: reads the column descriptors, runs `body`, and
+    /// hands the output column to the host. The input buffers belong to the
+    /// guest after the call, as in value calls, and are freed here.
+    #[cfg(target_family = "wasm")]
+    pub fn call_scalar(
+        env_ptr: *mut u8,
+        env_len: usize,
+        columns_ptr: *mut u8,
+        column_count: usize,
+        body: impl FnOnce(
+            &[u8],
+            &[crate::batch::Column<'_>],
+        ) -> Result<crate::batch::ColumnBuilder, Failure>,
+    ) -> i32 {
+        use crate::batch::{Column, ColumnDescriptor};
+        crate::host::install_panic_hook();
+        let env = unsafe { crate::host::take(env_ptr, env_len) };
+        let descriptors: Vec<ColumnDescriptor> = (0..column_count)
+            .map(|i| {
+                // SAFETY: the host wrote `column_count` descriptors there.
+                let bytes = unsafe {
+                    &*(columns_ptr.add(i * ColumnDescriptor::SIZE)
+                        as *const [u8; ColumnDescriptor::SIZE])
+                };
+                ColumnDescriptor::from_bytes(bytes)
+            })
+            .collect();
+        // SAFETY: the host guarantees the descriptors describe live buffers.
+        let columns: Option<Vec<Column<'_>>> = descriptors
+            .iter()
+            .map(|d| unsafe { Column::from_descriptor(d) })
+            .collect();
+        let outcome = match columns {
+            Some(columns) => body(&env, &columns),
+            None => Err(Failure::BadArgument(
+                "a column has a type this SDK does not know".into(),
+            )),
+        };
+        let status = match outcome {
+            Ok(builder) => {
+                crate::host::result_column(&builder);
+                ferry_abi::Status::Ok
+            }
+            Err(Failure::Error(message)) => {
+                crate::host::error(&message);
+                ferry_abi::Status::Error
+            }
+            Err(Failure::BadArgument(message)) => {
+                crate::host::error(&message);
+                ferry_abi::Status::BadArgument
+            }
+        };
+        crate::host::free_columns(columns_ptr, &descriptors);
+        status as i32
+    }
+
     /// Runs one value call: takes ownership of the argument buffers the host
     /// allocated with `ferry_alloc(len, 1)`, and reports the outcome through
     /// the host imports.
@@ -156,6 +247,8 @@ mod host {
             line: u32,
             column: u32,
         );
+        #[link_name = "result_column"]
+        fn ferry_result_column(descriptor_ptr: *const u8);
         #[link_name = "blob_len"]
         fn ferry_blob_len(name_ptr: *const u8, name_len: usize) -> i64;
         #[link_name = "blob_read"]
@@ -201,6 +294,37 @@ mod host {
 
     pub fn result(bytes: &[u8]) {
         unsafe { ferry_result(bytes.as_ptr(), bytes.len()) }
+    }
+
+    /// Hands the host an output column; it copies the buffers during the
+    /// call.
+    pub fn result_column(builder: &crate::batch::ColumnBuilder) {
+        let bytes = builder.column().descriptor().to_bytes();
+        unsafe { ferry_result_column(bytes.as_ptr()) }
+    }
+
+    /// Frees the buffers of a batch call: the descriptor array (align 4) and
+    /// each column's buffers (align 8), as the host allocated them.
+    pub fn free_columns(columns_ptr: *mut u8, descriptors: &[crate::batch::ColumnDescriptor]) {
+        let free = |ptr: u32, len: usize, align: usize| {
+            if ptr != 0 && len > 0 {
+                unsafe { ferry_free(ptr as usize as *mut u8, len, align) }
+            }
+        };
+        for d in descriptors {
+            let rows = d.rows as usize;
+            let offsets = ferry_abi::batch::ColumnType::from_tag(d.column_type)
+                .and_then(|t| t.offset_width())
+                .map_or(0, |w| (rows + 1) * w);
+            free(d.validity, rows.div_ceil(8), 8);
+            free(d.values, d.values_len as usize, 8);
+            free(d.offsets, offsets, 8);
+        }
+        free(
+            columns_ptr as usize as u32,
+            descriptors.len() * crate::batch::ColumnDescriptor::SIZE,
+            4,
+        );
     }
 
     pub fn error(message: &str) {

@@ -223,6 +223,15 @@ fn spin() -> u64 {
     }
 }
 
+/// Sleeps for `seconds`, then says how long the guest's clock thinks it
+/// slept: WASI waits happen in the host, where a deadline must still hold.
+#[ferry::function]
+fn nap(seconds: u64) -> u64 {
+    let before = std::time::Instant::now();
+    std::thread::sleep(std::time::Duration::from_secs(seconds));
+    before.elapsed().as_secs()
+}
+
 /// Allocates until the host's memory cap says no.
 #[ferry::function]
 fn hog() -> usize {

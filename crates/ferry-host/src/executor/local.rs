@@ -196,7 +196,12 @@ impl Worker {
                 continue;
             }
             self.load.running.fetch_add(1, Ordering::Relaxed);
-            let result = job.run(|closure, input| self.execute(closure, input));
+            let result = job.run(|closure, input| {
+                if done.is_cancelled() {
+                    return Err(Error::Cancelled);
+                }
+                self.execute(closure, input)
+            });
             self.load.running.fetch_sub(1, Ordering::Relaxed);
             done.complete(result);
         }

@@ -70,7 +70,20 @@ impl Instance {
         };
         let instance = match compiled.pre.instantiate(&mut store) {
             Ok(instance) => instance,
-            Err(e) => return Err(failed(&mut store, "<instantiate>", e)),
+            // The guest's doing: a start function that traps, or initial
+            // memory over the cap.
+            Err(e)
+                if e.downcast_ref::<wasmtime::Trap>().is_some()
+                    || store.data().memory_cap_hit() =>
+            {
+                return Err(failed(&mut store, "<instantiate>", e));
+            }
+            // The host's: the instance pool is exhausted, say.
+            Err(e) => {
+                return Err(Error::Engine(format!(
+                    "cannot instantiate the module: {e:#}"
+                )));
+            }
         };
         // WASI reactors (Rust cdylibs among them) run their static
         // constructors in `_initialize`, once, before any other export.

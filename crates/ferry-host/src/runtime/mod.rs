@@ -289,6 +289,12 @@ fn check_exports(module: &Module, code: &wasmtime::Module) -> Result<(), Error> 
             ferry_abi::EXPORT_ALLOC
         ));
     }
+    if signature(ferry_abi::EXPORT_FREE) != Some((vec![true; 3], vec![])) {
+        return violation(format!(
+            "`{}` is missing or is not (i32, i32, i32) -> ()",
+            ferry_abi::EXPORT_FREE
+        ));
+    }
     for record in module.functions() {
         if record.kind == ferry_abi::FunctionKind::Value
             && signature(&record.export) != Some((vec![true; 4], vec![true]))
