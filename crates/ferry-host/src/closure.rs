@@ -19,6 +19,7 @@
 
 use crate::store::Resolve;
 use crate::{BlobStore, ContentHash, Error, Module, Value};
+use ferry_abi::FunctionKind;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -113,7 +114,7 @@ impl Closure {
     /// A closure of `function` in `module` with no environment (nil) and no
     /// blobs. Fails if the module has no such value function.
     pub fn new(module: &Module, function: &str) -> Result<Closure, Error> {
-        module.value_function(function)?;
+        module.function(function, FunctionKind::Value)?;
         Ok(Closure {
             module: module.clone(),
             function: function.into(),
@@ -276,7 +277,7 @@ impl Closure {
             }
             blobs.insert(name, blob);
         }
-        module.value_function(&body.function)?;
+        module.function(&body.function, FunctionKind::Value)?;
         let closure = Closure {
             module,
             function: body.function.into(),

@@ -61,6 +61,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// A function was called in a way its signature does not allow.
+    #[error("`{function}` cannot be called this way: {reason}")]
+    Signature {
+        /// The function.
+        function: String,
+        /// How the call and the signature differ.
+        reason: String,
+    },
+
     /// No function of that name.
     #[error("module {module:?} has no function `{function}`; it has: {available}")]
     UnknownFunction {

@@ -36,6 +36,7 @@
 //! # Ok::<(), ferry_host::Error>(())
 //! ```
 
+pub mod batch;
 mod closure;
 mod error;
 pub mod executor;

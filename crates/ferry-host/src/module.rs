@@ -93,9 +93,9 @@ impl Module {
         &self.functions
     }
 
-    /// The record of the value function `name`, or an error naming the
-    /// functions there are.
-    pub fn value_function(&self, name: &str) -> Result<&FunctionRecord, Error> {
+    /// The record of function `name`, which must be of `kind`; an unknown
+    /// name gets an error listing the functions there are.
+    pub fn function(&self, name: &str, kind: FunctionKind) -> Result<&FunctionRecord, Error> {
         let record = self
             .functions
             .iter()
@@ -110,10 +110,12 @@ impl Module {
                     .collect::<Vec<_>>()
                     .join(", "),
             })?;
-        if record.kind != FunctionKind::Value {
-            return Err(Error::AbiViolation {
+        if record.kind != kind {
+            return Err(Error::Signature {
+                function: name.to_owned(),
                 reason: format!(
-                    "`{name}` is not a value function and cannot be called with a value"
+                    "it is a {:?} function, not a {kind:?} function",
+                    record.kind
                 ),
             });
         }

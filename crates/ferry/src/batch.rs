@@ -106,6 +106,26 @@ impl<'a> Column<'a> {
         self.column_type
     }
 
+    /// Number of null rows.
+    pub fn null_count(&self) -> usize {
+        self.null_count
+    }
+
+    /// The validity bitmap, if any row is null.
+    pub fn validity(&self) -> Option<&'a [u8]> {
+        self.validity
+    }
+
+    /// The values buffer (bytes, for variable-width types).
+    pub fn values(&self) -> &'a [u8] {
+        self.values
+    }
+
+    /// The offsets buffer of variable-width types (empty otherwise).
+    pub fn offsets(&self) -> &'a [u8] {
+        self.offsets
+    }
+
     /// Whether any row is null.
     pub fn has_nulls(&self) -> bool {
         self.null_count > 0

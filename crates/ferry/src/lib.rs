@@ -44,7 +44,39 @@
 //! - WASI works as usual but the host decides what it grants: by default no
 //!   files, no environment variables and a clock stuck at zero.
 //!
-//! The ABI the macro implements is described in `docs/abi.md`.
+//! ## SQL functions
+//!
+//! `#[ferry::udf]` turns a row function into a vectorized scalar function that
+//! takes whole columns, one call per batch:
+//!
+//! ```
+//! #[ferry::udf]
+//! fn gcd(a: i64, b: i64) -> i64 {
+//!     let (mut a, mut b) = (a.unsigned_abs(), b.unsigned_abs());
+//!     while b != 0 {
+//!         (a, b) = (b, a % b);
+//!     }
+//!     a as i64
+//! }
+//!
+//! /// With `Option` parameters, nulls reach the function instead of making
+//! /// the row null.
+//! #[ferry::udf]
+//! fn first(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+//!     a.or(b)
+//! }
+//!
+//! assert_eq!(gcd(12, 18), 6);
+//! ```
+//!
+//! Parameters and the result are `bool`, integers, `f32`, `f64`, `&str` or
+//! `String` (utf8), `&[u8]` or `Vec<u8>` (binary), or an `Option` of one. A
+//! null in a non-`Option` argument makes the row null without calling the
+//! function. A `Result` return reports `Err` as an error naming the row. A
+//! parameter named `env` is bound when the function is registered. For whole
+//! columns, see [`batch`].
+//!
+//! The ABI the macros implement is described in `docs/abi.md`.
 
 pub mod batch;
 

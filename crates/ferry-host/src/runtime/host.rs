@@ -3,7 +3,9 @@
 //! [`FailureKind`].
 
 use super::sandbox::{Grants, Limits};
+use crate::batch::{ColumnOut, ColumnType};
 use crate::{Blob, Error, FailureKind, Location};
+use ferry_abi::batch::ColumnDescriptor;
 use ferry_abi::{IMPORT_MODULE, imports};
 use std::collections::BTreeMap;
 use std::pin::Pin;
@@ -27,6 +29,8 @@ pub(crate) struct HostState {
     pub result: Option<Vec<u8>>,
     /// Set by the `error` import during a call.
     pub error: Option<String>,
+    /// Set by the `result_column` import during a batch call.
+    pub column: Option<ColumnOut>,
     /// The data blobs of the closure being run.
     pub blobs: Arc<BTreeMap<String, Blob>>,
     /// When the running call must end; waits in `poll_oneoff` stop there.
@@ -84,6 +88,7 @@ impl HostState {
             result_limit: limits.result,
             result: None,
             error: None,
+            column: None,
             blobs: Arc::default(),
             deadline: None,
             timeout: limits.timeout,
@@ -100,6 +105,7 @@ impl HostState {
     pub fn begin_call(&mut self, blobs: &Arc<BTreeMap<String, Blob>>) {
         self.result = None;
         self.error = None;
+        self.column = None;
         self.memory_cap.hit = false;
         self.stdout.clear();
         self.stderr.clear();
@@ -346,6 +352,20 @@ pub(crate) fn add_imports(linker: &mut Linker<HostState>) -> wasmtime::Result<()
 
     linker.func_wrap(
         IMPORT_MODULE,
+        imports::RESULT_COLUMN,
+        |mut caller: Caller<'_, HostState>, ptr: i32| {
+            let descriptor: [u8; ColumnDescriptor::SIZE] =
+                guest_bytes(&mut caller, ptr, ColumnDescriptor::SIZE as i32)?
+                    .try_into()
+                    .expect("a descriptor's worth of bytes");
+            let column = read_column(&mut caller, &ColumnDescriptor::from_bytes(&descriptor))?;
+            caller.data_mut().column = Some(column);
+            Ok(())
+        },
+    )?;
+
+    linker.func_wrap(
+        IMPORT_MODULE,
         imports::ERROR,
         |mut caller: Caller<'_, HostState>, ptr: i32, len: i32| {
             let message =
@@ -508,6 +528,60 @@ fn poll_oneoff(
     data[output.start..output.start + out.len()].copy_from_slice(&out);
     data[written].copy_from_slice(&(ready.len() as u32).to_le_bytes());
     Ok(0)
+}
+
+/// Copies an output column out of guest memory (the one copy out), refusing
+/// one over the result limit or one that is not a well-formed column.
+fn read_column(
+    caller: &mut Caller<'_, HostState>,
+    descriptor: &ColumnDescriptor,
+) -> wasmtime::Result<ColumnOut> {
+    let malformed = |reason: String| {
+        wasmtime::Error::new(FailureKind::Trap {
+            message: format!("the guest returned a malformed column: {reason}"),
+        })
+    };
+    let column_type = ColumnType::from_tag(descriptor.column_type)
+        .ok_or_else(|| malformed(format!("unknown column type {}", descriptor.column_type)))?;
+    let rows = descriptor.rows as usize;
+    let offsets_len = column_type
+        .offset_width()
+        .map_or(0, |width| (rows + 1) * width);
+    let validity_len = if descriptor.validity == 0 {
+        0
+    } else {
+        rows.div_ceil(8)
+    };
+    let size = (validity_len + descriptor.values_len as usize + offsets_len) as u64;
+    let limit = caller.data().result_limit;
+    if size > limit {
+        return Err(wasmtime::Error::new(FailureKind::ResultTooLarge {
+            size,
+            limit,
+        }));
+    }
+    let mut copy = |ptr: u32, len: usize| -> wasmtime::Result<Vec<u8>> {
+        if len == 0 {
+            Ok(Vec::new())
+        } else {
+            guest_bytes(caller, ptr as i32, len as i32)
+        }
+    };
+    let column = ColumnOut {
+        column_type,
+        rows,
+        null_count: descriptor.null_count as usize,
+        validity: (descriptor.validity != 0)
+            .then(|| copy(descriptor.validity, validity_len))
+            .transpose()?,
+        values: copy(descriptor.values, descriptor.values_len as usize)?,
+        offsets: column_type
+            .offset_width()
+            .map(|_| copy(descriptor.offsets, offsets_len))
+            .transpose()?,
+    };
+    column.check().map_err(malformed)?;
+    Ok(column)
 }
 
 fn find_blob<'a>(state: &'a HostState, name: &[u8]) -> Option<&'a Blob> {

@@ -2,14 +2,18 @@
 
 use super::host::HostState;
 use super::{Compiled, Sandbox};
+use crate::batch::{ColumnIn, ColumnOut};
 use crate::{Blob, CallFailure, Closure, Error, FailureKind, Module, Output, Value};
+use ferry_abi::FunctionKind;
 use ferry_abi::Status;
+use ferry_abi::batch::ColumnDescriptor;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::{Memory, Store, TypedFunc};
 
-type ValueFunc = TypedFunc<(i32, i32, i32, i32), i32>;
+/// Value and batch exports share one type: four `i32`s in, a status out.
+type ExportFunc = TypedFunc<(i32, i32, i32, i32), i32>;
 
 /// An instantiated module. [`Runtime::call`](crate::Runtime::call) makes a
 /// fresh one per call; keeping one and calling it repeatedly is faster, but
@@ -34,7 +38,7 @@ pub struct Instance {
     store: Store<HostState>,
     memory: Memory,
     alloc: TypedFunc<(i32, i32), i32>,
-    functions: HashMap<String, ValueFunc>,
+    functions: HashMap<String, ExportFunc>,
     instance: wasmtime::Instance,
     compiled: Arc<Compiled>,
     sandbox: Sandbox,
@@ -151,38 +155,117 @@ impl Instance {
         input: &Value,
         blobs: &Arc<BTreeMap<String, Blob>>,
     ) -> Result<Output, Error> {
+        let func = self.export(function, FunctionKind::Value)?;
+        let (stdout, stderr) = self.invoke(function, func, blobs, |this| {
+            let (env_ptr, env_len) = this.write(env.as_bytes(), 1)?;
+            let (input_ptr, input_len) = this.write(input.as_bytes(), 1)?;
+            Ok((env_ptr, env_len, input_ptr, input_len))
+        })?;
+        let value = self
+            .store
+            .data_mut()
+            .result
+            .take()
+            .map_or_else(Value::nil, Value::from_msgpack);
+        Ok(Output {
+            value,
+            stdout,
+            stderr,
+        })
+    }
+
+    /// Calls the scalar (batch) function `function` on `columns`, which must
+    /// match its declared argument types, and returns its output column: one
+    /// value per input row.
+    pub fn call_batch(
+        &mut self,
+        function: &str,
+        env: &Value,
+        columns: &[ColumnIn<'_>],
+    ) -> Result<Output<ColumnOut>, Error> {
+        let record = self
+            .compiled
+            .module
+            .function(function, FunctionKind::Scalar)?;
+        let found: Vec<&str> = columns.iter().map(|c| c.column_type.name()).collect();
+        if found != record.args {
+            return Err(Error::Signature {
+                function: function.to_owned(),
+                reason: format!(
+                    "it takes ({}), not ({})",
+                    record.args.join(", "),
+                    found.join(", ")
+                ),
+            });
+        }
+        let returns = record.returns.clone();
+        let rows = columns.first().map_or(1, |c| c.rows);
+        if columns.iter().any(|c| c.rows != rows) {
+            return Err(Error::Signature {
+                function: function.to_owned(),
+                reason: "its argument columns differ in length".into(),
+            });
+        }
+        let func = self.export(function, FunctionKind::Scalar)?;
+        let (stdout, stderr) = self.invoke(function, func, &Arc::default(), |this| {
+            let (env_ptr, env_len) = this.write(env.as_bytes(), 1)?;
+            let mut descriptors = Vec::with_capacity(columns.len() * ColumnDescriptor::SIZE);
+            for column in columns {
+                descriptors.extend_from_slice(&this.write_column(column)?.to_bytes());
+            }
+            let (columns_ptr, _) = this.write(&descriptors, 4)?;
+            Ok((env_ptr, env_len, columns_ptr, columns.len() as i32))
+        })?;
+        let column = self.store.data_mut().column.take();
+        match column {
+            Some(column)
+                if column.rows == rows && Some(column.column_type.name()) == returns.as_deref() =>
+            {
+                Ok(Output {
+                    value: column,
+                    stdout,
+                    stderr,
+                })
+            }
+            other => Err(Error::AbiViolation {
+                reason: format!(
+                    "`{function}` should return {rows} rows of {}, but returned {}",
+                    returns.as_deref().unwrap_or("?"),
+                    other.map_or("no column".to_owned(), |c| format!(
+                        "{} rows of {}",
+                        c.rows,
+                        c.column_type.name()
+                    ))
+                ),
+            }),
+        }
+    }
+
+    /// Runs an export with the four arguments `arguments` writes into guest
+    /// memory, and turns its status or trap into the call's outcome. On
+    /// success, returns what the guest printed.
+    fn invoke(
+        &mut self,
+        function: &str,
+        func: ExportFunc,
+        blobs: &Arc<BTreeMap<String, Blob>>,
+        arguments: impl FnOnce(&mut Self) -> wasmtime::Result<(i32, i32, i32, i32)>,
+    ) -> Result<(Vec<u8>, Vec<u8>), Error> {
         if self.poisoned {
             return Err(Error::AbiViolation {
                 reason: "this instance trapped in an earlier call and cannot be used again".into(),
             });
         }
-        let func = self.value_function(function)?;
         self.store.data_mut().begin_call(blobs);
         self.store.set_epoch_deadline(self.deadline_ticks);
-
-        let outcome = self
-            .write(env.as_bytes())
-            .and_then(|env_arg| Ok((env_arg, self.write(input.as_bytes())?)))
-            .and_then(|((env_ptr, env_len), (input_ptr, input_len))| {
-                func.call(&mut self.store, (env_ptr, env_len, input_ptr, input_len))
-            });
+        let outcome = arguments(self).and_then(|arguments| func.call(&mut self.store, arguments));
 
         let state = self.store.data_mut();
         let stdout = state.stdout.take();
         let stderr = state.stderr.take();
         let kind = match outcome {
             Ok(code) => match Status::from_code(code) {
-                Some(Status::Ok) => {
-                    let value = state
-                        .result
-                        .take()
-                        .map_or_else(Value::nil, Value::from_msgpack);
-                    return Ok(Output {
-                        value,
-                        stdout,
-                        stderr,
-                    });
-                }
+                Some(Status::Ok) => return Ok((stdout, stderr)),
                 Some(Status::Error) => FailureKind::Error {
                     message: state.error.take().unwrap_or_default(),
                 },
@@ -210,12 +293,12 @@ impl Instance {
         })))
     }
 
-    fn value_function(&mut self, function: &str) -> Result<ValueFunc, Error> {
+    fn export(&mut self, function: &str, kind: FunctionKind) -> Result<ExportFunc, Error> {
         if let Some(func) = self.functions.get(function) {
             return Ok(func.clone());
         }
-        let record = self.compiled.module.value_function(function)?;
-        let func: ValueFunc = self
+        let record = self.compiled.module.function(function, kind)?;
+        let func: ExportFunc = self
             .instance
             .get_typed_func(&mut self.store, &record.export)
             .map_err(|_| Error::AbiViolation {
@@ -228,8 +311,34 @@ impl Instance {
         Ok(func)
     }
 
-    /// Copies `bytes` into a fresh guest buffer: the one copy in.
-    fn write(&mut self, bytes: &[u8]) -> wasmtime::Result<(i32, i32)> {
+    /// Copies a column's buffers in and returns its descriptor.
+    fn write_column(&mut self, column: &ColumnIn<'_>) -> wasmtime::Result<ColumnDescriptor> {
+        let validity = match column.validity {
+            Some(bits) if column.null_count > 0 => {
+                self.write(&bits[..column.rows.div_ceil(8).min(bits.len())], 8)?
+                    .0
+            }
+            _ => 0,
+        };
+        let (values, values_len) = self.write(column.values, 8)?;
+        let offsets = match column.offsets {
+            Some(offsets) => self.write(offsets, 8)?.0,
+            None => 0,
+        };
+        Ok(ColumnDescriptor {
+            column_type: column.column_type as u32,
+            rows: column.rows as u32,
+            null_count: column.null_count as u32,
+            validity: validity as u32,
+            values: values as u32,
+            values_len: values_len as u32,
+            offsets: offsets as u32,
+        })
+    }
+
+    /// Copies `bytes` into a fresh guest buffer aligned to `align`: the one
+    /// copy in.
+    fn write(&mut self, bytes: &[u8], align: i32) -> wasmtime::Result<(i32, i32)> {
         if bytes.is_empty() {
             return Ok((0, 0));
         }
@@ -239,7 +348,7 @@ impl Instance {
                 bytes.len()
             )
         })?;
-        let ptr = self.alloc.call(&mut self.store, (len, 1))?;
+        let ptr = self.alloc.call(&mut self.store, (len, align))?;
         if ptr == 0 {
             return Err(wasmtime::format_err!(
                 "`ferry_alloc` could not allocate {len} bytes"

@@ -296,8 +296,11 @@ fn check_exports(module: &Module, code: &wasmtime::Module) -> Result<(), Error> 
         ));
     }
     for record in module.functions() {
-        if record.kind == ferry_abi::FunctionKind::Value
-            && signature(&record.export) != Some((vec![true; 4], vec![true]))
+        // Value and batch calls share the export's type.
+        if matches!(
+            record.kind,
+            ferry_abi::FunctionKind::Value | ferry_abi::FunctionKind::Scalar
+        ) && signature(&record.export) != Some((vec![true; 4], vec![true]))
         {
             return violation(format!(
                 "export `{}` of `{}` is missing or is not (i32, i32, i32, i32) -> i32",

@@ -41,3 +41,14 @@ pub fn tight_sandbox() -> ferry_host::Sandbox {
     sandbox.limits.result = 1 << 20;
     sandbox
 }
+
+/// The SQL function examples (`examples/udfs`), built from source once.
+pub fn udfs() -> Module {
+    static UDFS: OnceLock<Module> = OnceLock::new();
+    UDFS.get_or_init(|| {
+        ferry_host::guest::build_crate(workspace_root().join("examples/udfs"))
+            .expect("the UDF examples build")
+            .module
+    })
+    .clone()
+}

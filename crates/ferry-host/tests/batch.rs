@@ -1,0 +1,251 @@
+//! Batch calls: vectorized scalar functions over columns, compared with the
+//! same functions run natively, on random data with nulls.
+
+mod support;
+
+use ferry::batch::{Column, ColumnBuilder, ToColumn};
+use ferry_example_udfs as native;
+use ferry_host::batch::{ColumnIn, ColumnOut, ColumnType};
+use ferry_host::{Error, FailureKind, Instance, Runtime, RuntimeConfig, Sandbox, Value};
+
+fn instance() -> Instance {
+    Runtime::new(RuntimeConfig::default())
+        .unwrap()
+        .instantiate(&support::udfs(), &Sandbox::default())
+        .unwrap()
+}
+
+/// Pseudo-random numbers, the same on every run.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+
+    /// About one value in four is null.
+    fn column<T>(&mut self, rows: usize, mut value: impl FnMut(u64) -> T) -> Vec<Option<T>> {
+        (0..rows)
+            .map(|_| (!self.next().is_multiple_of(4)).then(|| value(self.next())))
+            .collect()
+    }
+}
+
+fn build<T: ToColumn + Clone>(values: &[Option<T>]) -> ColumnBuilder {
+    let mut builder = ColumnBuilder::new(T::TYPE, values.len());
+    for value in values {
+        builder.push(value.clone());
+    }
+    builder
+}
+
+fn input<'a>(column: &Column<'a>) -> ColumnIn<'a> {
+    ColumnIn {
+        column_type: column.column_type(),
+        rows: column.len(),
+        null_count: column.null_count(),
+        validity: column.validity(),
+        values: column.values(),
+        offsets: (!column.offsets().is_empty()).then(|| column.offsets()),
+    }
+}
+
+fn read<'a, T: ferry::batch::FromColumn<'a>>(out: &'a ColumnOut) -> Vec<Option<T>> {
+    let column = Column::new(
+        out.column_type,
+        out.rows,
+        out.validity.as_deref(),
+        &out.values,
+        out.offsets.as_deref().unwrap_or_default(),
+    );
+    (0..out.rows).map(|row| column.get(row)).collect()
+}
+
+fn call(
+    instance: &mut Instance,
+    function: &str,
+    env: &Value,
+    columns: &[&ColumnBuilder],
+) -> ColumnOut {
+    let views: Vec<Column<'_>> = columns.iter().map(|b| b.column()).collect();
+    let inputs: Vec<ColumnIn<'_>> = views.iter().map(input).collect();
+    instance.call_batch(function, env, &inputs).unwrap().value
+}
+
+/// Floats agree to within a few ulps: the guest's libm is not the host's, and
+/// `sin`, `cos` and `asin` may round their last bit differently. Nulls agree
+/// exactly.
+fn assert_close(actual: &[Option<f64>], expected: &[Option<f64>]) {
+    assert_eq!(actual.len(), expected.len());
+    let mut worst = 0.0f64;
+    for (row, (a, e)) in actual.iter().zip(expected).enumerate() {
+        match (a, e) {
+            (Some(a), Some(e)) => worst = worst.max((a - e).abs() / e.abs().max(1.0)),
+            (None, None) => {}
+            _ => panic!("row {row}: {a:?} where {e:?} was expected"),
+        }
+    }
+    assert!(worst < 1e-12, "relative error up to {worst}");
+}
+
+/// Null in, null out, unless the function takes `Option`s.
+fn propagate<A: Copy, B: Copy, R>(
+    a: &[Option<A>],
+    b: &[Option<B>],
+    f: impl Fn(A, B) -> R,
+) -> Vec<Option<R>> {
+    a.iter()
+        .zip(b)
+        .map(|(a, b)| Some(f((*a)?, (*b)?)))
+        .collect()
+}
+
+#[test]
+fn integer_functions_match_native_rust_over_many_batches() {
+    let mut instance = instance();
+    let mut random = Random(1);
+    // Empty, single-row, odd-sized and large batches through one instance.
+    for rows in [0, 1, 7, 1000, 8192, 3] {
+        let a = random.column(rows, |x| x as i64 - (1 << 30));
+        let b = random.column(rows, |x| (x % 1000) as i64 - 500);
+        let (ca, cb) = (build(&a), build(&b));
+        for (name, f) in [
+            ("add", native::add as fn(i64, i64) -> i64),
+            ("gcd", native::gcd),
+        ] {
+            let out = call(&mut instance, name, &Value::nil(), &[&ca, &cb]);
+            assert_eq!(out.column_type, ColumnType::Int64);
+            assert_eq!(
+                read::<i64>(&out),
+                propagate(&a, &b, f),
+                "{name} over {rows} rows"
+            );
+        }
+        let out = call(&mut instance, "sum_present", &Value::nil(), &[&ca, &cb]);
+        let expected: Vec<Option<i64>> = a
+            .iter()
+            .zip(&b)
+            .map(|(a, b)| native::sum_present(*a, *b))
+            .collect();
+        assert_eq!(
+            read::<i64>(&out),
+            expected,
+            "nulls reach a function that takes Option"
+        );
+    }
+}
+
+#[test]
+fn float_string_boolean_and_binary_functions_match_native_rust() {
+    let mut instance = instance();
+    let mut random = Random(2);
+    let rows = 5000;
+    let coordinate = |x: u64| (x % 180_000) as f64 / 1000.0 - 90.0;
+    let points: Vec<Vec<Option<f64>>> = (0..4).map(|_| random.column(rows, coordinate)).collect();
+    let builders: Vec<ColumnBuilder> = points.iter().map(|p| build(p)).collect();
+    let out = call(
+        &mut instance,
+        "haversine",
+        &Value::nil(),
+        &builders.iter().collect::<Vec<_>>(),
+    );
+    let expected: Vec<Option<f64>> = (0..rows)
+        .map(|i| {
+            Some(native::haversine(
+                points[0][i]?,
+                points[1][i]?,
+                points[2][i]?,
+                points[3][i]?,
+            ))
+        })
+        .collect();
+    assert_close(&read::<f64>(&out), &expected);
+
+    let words = ["  Hello ", "WORLD", "ferry\tcarries  code", "", " ÉTÉ  "];
+    let texts: Vec<Option<String>> = random.column(rows, |x| {
+        words[(x % 5) as usize].repeat((x % 3) as usize + 1)
+    });
+    let out = call(&mut instance, "normalize", &Value::nil(), &[&build(&texts)]);
+    let expected: Vec<Option<String>> = texts
+        .iter()
+        .map(|t| t.as_deref().map(native::normalize))
+        .collect();
+    assert_eq!(read::<String>(&out), expected);
+
+    let numbers: Vec<Option<i32>> = random.column(rows, |x| x as i32);
+    let out = call(&mut instance, "is_even", &Value::nil(), &[&build(&numbers)]);
+    let expected: Vec<Option<bool>> = numbers.iter().map(|n| n.map(native::is_even)).collect();
+    assert_eq!(read::<bool>(&out), expected);
+
+    let blobs: Vec<Option<Vec<u8>>> = random.column(rows, |x| vec![0u8; (x % 40) as usize]);
+    let out = call(
+        &mut instance,
+        "byte_length",
+        &Value::nil(),
+        &[&build(&blobs)],
+    );
+    let expected: Vec<Option<u32>> = blobs
+        .iter()
+        .map(|b| b.as_deref().map(native::byte_length))
+        .collect();
+    assert_eq!(read::<u32>(&out), expected);
+}
+
+#[test]
+fn a_captured_environment_is_bound_into_the_function() {
+    let mut instance = instance();
+    let xs = vec![Some(1.5), None, Some(-2.0)];
+    let out = call(
+        &mut instance,
+        "scale",
+        &Value::encode(&10.0).unwrap(),
+        &[&build(&xs)],
+    );
+    assert_eq!(read::<f64>(&out), vec![Some(15.0), None, Some(-20.0)]);
+}
+
+#[test]
+fn a_row_error_names_the_row_and_the_instance_serves_on() {
+    let mut instance = instance();
+    let a = build(&[Some(10i64), Some(20), Some(30)]);
+    let b = build(&[Some(5i64), Some(4), Some(0)]);
+    let views = [a.column(), b.column()];
+    let inputs: Vec<_> = views.iter().map(input).collect();
+    let err = instance
+        .call_batch("checked_div", &Value::nil(), &inputs)
+        .unwrap_err();
+    let failure = err.failure().expect("a guest failure");
+    assert_eq!(failure.function, "checked_div");
+    assert_eq!(
+        failure.kind,
+        FailureKind::Error {
+            message: "row 2: cannot divide 30 by 0".into()
+        }
+    );
+    let out = call(&mut instance, "checked_div", &Value::nil(), &[&a, &a]);
+    assert_eq!(read::<i64>(&out), vec![Some(1), Some(1), Some(1)]);
+}
+
+#[test]
+fn columns_that_do_not_match_the_signature_are_refused() {
+    let mut instance = instance();
+    let ints = build(&[Some(1i32)]);
+    let views = [ints.column()];
+    let inputs: Vec<_> = views.iter().map(input).collect();
+    let err = instance
+        .call_batch("gcd", &Value::nil(), &inputs)
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Signature { function, reason } if function == "gcd" && reason.contains("(int64, int64)")),
+        "{err}"
+    );
+    // Batch and value functions are called their own way.
+    let err = instance
+        .call("gcd", &Value::nil(), &Value::nil())
+        .unwrap_err();
+    assert!(matches!(err, Error::Signature { .. }), "{err}");
+}
