@@ -34,11 +34,15 @@ pub(crate) async fn handle(
     let reply = match (request.method(), path.as_str()) {
         (&Method::GET, INFO) => info(&state),
         (&Method::POST, MISSING) => missing(&state, request).await,
-        (&Method::POST, RUN) => run(&state, request).await,
+        (&Method::POST, RUN) => run(state.clone(), request).await,
         (&Method::PUT, path) if path.starts_with(BLOBS) => {
             upload(&state, &path[BLOBS.len()..], request).await
         }
-        (&Method::GET, path) if path.starts_with(BLOBS) => download(&state, &path[BLOBS.len()..]),
+        (&Method::GET, path) if path.starts_with(BLOBS) => {
+            let hex = path[BLOBS.len()..].to_owned();
+            let state = state.clone();
+            blocking(move || download(&state, &hex)).await
+        }
         (method, path) => problem(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -89,12 +93,14 @@ async fn missing(state: &State, request: Request<Incoming>) -> Reply {
     msgpack(&MissingResponse { missing })
 }
 
-async fn run(state: &State, request: Request<Incoming>) -> Reply {
-    let run: RunRequest = match read_message(state, request).await {
+async fn run(state: Arc<State>, request: Request<Incoming>) -> Reply {
+    let run: RunRequest = match read_message(&state, request).await {
         Ok(run) => run,
         Err(reply) => return reply,
     };
-    let job = match job(state, run) {
+    // Resolving reads and hashes modules and blobs from disk.
+    let resolver = state.clone();
+    let job = match blocking(move || job(&resolver, run)).await {
         Ok(job) => job,
         Err(e) => return refusal(e),
     };
@@ -102,7 +108,8 @@ async fn run(state: &State, request: Request<Incoming>) -> Reply {
     let outcome = CancelOnDrop(Some(state.executor.submit_job(job))).await;
     let response = match outcome {
         Ok(output) => {
-            let value = match payload(state, output.value) {
+            let storer = state.clone();
+            let value = match blocking(move || payload(&storer, output.value)).await {
                 Ok(value) => value,
                 Err(e) => return refusal(e),
             };
@@ -202,12 +209,13 @@ async fn upload(state: &State, hex: &str, request: Request<Incoming>) -> Reply {
         if writer.len() + data.len() as u64 > limit {
             return too_large("blob", limit);
         }
-        if let Err(e) = writer.write(&data) {
-            return refusal(e);
-        }
+        writer = match blocking(move || writer.write(&data).map(|()| writer)).await {
+            Ok(writer) => writer,
+            Err(e) => return refusal(e),
+        };
     }
     let size = writer.len();
-    if let Err(e) = writer.finish(&expected) {
+    if let Err(e) = blocking(move || writer.finish(&expected)).await {
         return refusal(e);
     }
     let used = state.cache_bytes.fetch_add(size, Ordering::Relaxed) + size;
@@ -219,7 +227,8 @@ async fn upload(state: &State, hex: &str, request: Request<Incoming>) -> Reply {
             .copied()
             .chain([expected])
             .collect();
-        let freed = store.evict(state.config.cache_limit, |hash| keep.contains(hash));
+        let limit = state.config.cache_limit;
+        let freed = blocking(move || store.evict(limit, |hash| keep.contains(hash))).await;
         state
             .cache_bytes
             .fetch_sub(freed.min(used), Ordering::Relaxed);
@@ -247,6 +256,14 @@ fn download(state: &State, hex: &str) -> Reply {
         ),
         Err(e) => refusal(e),
     }
+}
+
+/// Runs disk work (reading, hashing, writing, scanning) off the threads that
+/// serve requests.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(work)
+        .await
+        .expect("blocking work does not panic")
 }
 
 /// Reads a MessagePack request body of at most `max_request` bytes.

@@ -113,6 +113,9 @@ struct Inner {
     modules: Mutex<HashMap<ContentHash, CompileSlot>>,
 }
 
+/// Compiled modules kept in memory per runtime; past this, one is dropped.
+const COMPILED_IN_MEMORY: usize = 256;
+
 /// Filled once with the compiled module; locked while it is being compiled.
 type CompileSlot = Arc<Mutex<Option<Arc<Compiled>>>>;
 
@@ -198,13 +201,35 @@ impl Runtime {
 
     fn compiled(&self, module: &Module) -> Result<(Arc<Compiled>, Preparation), Error> {
         let slot = {
-            let mut modules = self.inner.modules.lock().unwrap_or_else(|p| p.into_inner());
+            let mut modules = self.lock_modules();
+            if modules.len() >= COMPILED_IN_MEMORY && !modules.contains_key(&module.id()) {
+                // Instances hold their module's code themselves, so dropping an
+                // entry costs only a reload (from the store, when there is one).
+                if let Some(evict) = modules.keys().next().copied() {
+                    modules.remove(&evict);
+                }
+            }
             modules.entry(module.id()).or_default().clone()
         };
         let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(compiled) = slot.as_ref() {
             return Ok((compiled.clone(), Preparation::InMemory));
         }
+        let prepared = self.prepare_code(module);
+        if prepared.is_err() {
+            self.lock_modules().remove(&module.id());
+        }
+        let (compiled, how) = prepared?;
+        *slot = Some(compiled.clone());
+        Ok((compiled, how))
+    }
+
+    fn lock_modules(&self) -> std::sync::MutexGuard<'_, HashMap<ContentHash, CompileSlot>> {
+        self.inner.modules.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Loads or compiles `module`, links it, and checks its exports.
+    fn prepare_code(&self, module: &Module) -> Result<(Arc<Compiled>, Preparation), Error> {
         let (code, how) = self.load_or_compile(module)?;
         let pre = self
             .inner
@@ -220,7 +245,6 @@ impl Runtime {
             module: module.clone(),
             pre,
         });
-        *slot = Some(compiled.clone());
         Ok((compiled, how))
     }
 
