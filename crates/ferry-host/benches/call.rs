@@ -3,7 +3,7 @@
 //! is on disk. Each group runs a native baseline beside the wasm figure.
 //! Figures are recorded in docs/perf.md.
 
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use ferry_host::{BlobStore, Closure, Module, Runtime, RuntimeConfig, Sandbox, Value};
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -98,5 +98,72 @@ fn calls(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, calls);
+/// One batch of an int64 column, starting at row `start`.
+fn int64_column(buffer: &[u8], start: usize, rows: usize) -> ferry_host::batch::ColumnIn<'_> {
+    ferry_host::batch::ColumnIn {
+        column_type: ferry_host::batch::ColumnType::Int64,
+        rows,
+        null_count: 0,
+        validity: None,
+        values: &buffer[start * 8..(start + rows) * 8],
+        offsets: None,
+    }
+}
+
+/// Batch calls over 1M int64 rows in batches of 8192: the guest's `add` and
+/// `gcd` against the same Rust functions natively over the same buffers.
+fn batches(c: &mut Criterion) {
+    const ROWS: usize = 1 << 20;
+    const BATCH: usize = 8192;
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/udfs");
+    let udfs = ferry_host::guest::build_crate(dir)
+        .expect("the UDF examples build")
+        .module;
+    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+    let mut instance = runtime.instantiate(&udfs, &Sandbox::default()).unwrap();
+    let mut seed = 7u64;
+    let mut next = move || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as i64
+    };
+    let a: Vec<i64> = (0..ROWS).map(|_| next()).collect();
+    let b: Vec<i64> = (0..ROWS).map(|_| next() % 100_000 + 1).collect();
+    let bytes =
+        |values: &[i64]| -> Vec<u8> { values.iter().flat_map(|v| v.to_le_bytes()).collect() };
+    let (a_bytes, b_bytes) = (bytes(&a), bytes(&b));
+
+    let mut group = c.benchmark_group("batch_1m_int64_rows");
+    group.throughput(Throughput::Elements(ROWS as u64));
+    group.sample_size(20);
+    for (name, native) in [
+        ("add", ferry_example_udfs::add as fn(i64, i64) -> i64),
+        ("gcd", ferry_example_udfs::gcd),
+    ] {
+        group.bench_function(format!("{name}/native"), |bench| {
+            bench.iter(|| {
+                let mut out = Vec::with_capacity(ROWS);
+                for (x, y) in a.iter().zip(&b) {
+                    out.push(native(*x, *y));
+                }
+                black_box(out)
+            })
+        });
+        group.bench_function(format!("{name}/wasm"), |bench| {
+            bench.iter(|| {
+                for start in (0..ROWS).step_by(BATCH) {
+                    let columns = [
+                        int64_column(&a_bytes, start, BATCH),
+                        int64_column(&b_bytes, start, BATCH),
+                    ];
+                    black_box(instance.call_batch(name, &Value::nil(), &columns).unwrap());
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, calls, batches);
 criterion_main!(benches);
