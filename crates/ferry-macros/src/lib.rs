@@ -61,21 +61,53 @@ struct Param {
     is_env: bool,
 }
 
-fn expand(options: Options, func: ItemFn) -> syn::Result<TokenStream2> {
-    let sig = &func.sig;
+/// The user's function, unchanged, and on WebAssembly its export and its
+/// record in the `ferry.functions` section.
+fn emit(func: &ItemFn, record: &ferry_abi::FunctionRecord, export: TokenStream2) -> TokenStream2 {
+    let record_bytes = record.to_section_line().into_bytes();
+    let record_len = record_bytes.len();
+    let record_lit = syn::LitByteStr::new(&record_bytes, Span::call_site());
+    quote! {
+        // Outside WebAssembly there is no export to use the function; it stays
+        // an ordinary function for native unit tests.
+        #[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
+        #func
+
+        #[cfg(target_family = "wasm")]
+        const _: () = {
+            #export
+
+            #[used]
+            #[unsafe(link_section = "ferry.functions")]
+            static __FERRY_RECORD: [u8; #record_len] = *#record_lit;
+        };
+    }
+}
+
+/// What both macros check and read first: a plain function, its
+/// parameters, and the name callers use.
+fn prelude(
+    options: Options,
+    sig: &syn::Signature,
+    attribute: &str,
+) -> syn::Result<(Vec<Param>, String)> {
     if !sig.generics.params.is_empty() || sig.asyncness.is_some() || sig.variadic.is_some() {
         return Err(syn::Error::new(
             sig.span(),
-            "#[ferry::function] takes a plain, non-generic, non-async function",
+            format!("#[{attribute}] takes a plain, non-generic, non-async function"),
         ));
     }
-    let params = typed_params(sig)?;
-
-    let rust_name = &sig.ident;
     let name = options
         .name
         .map(|lit| lit.value())
-        .unwrap_or_else(|| rust_name.to_string());
+        .unwrap_or_else(|| sig.ident.to_string());
+    Ok((typed_params(sig)?, name))
+}
+
+fn expand(options: Options, func: ItemFn) -> syn::Result<TokenStream2> {
+    let sig = &func.sig;
+    let (params, name) = prelude(options, sig, "ferry::function")?;
+    let rust_name = &sig.ident;
     let env = params.iter().find(|p| p.is_env);
     let inputs: Vec<&Param> = params.iter().filter(|p| !p.is_env).collect();
 
@@ -107,9 +139,6 @@ fn expand(options: Options, func: ItemFn) -> syn::Result<TokenStream2> {
         env.map(|p| type_name(&p.ty)).as_deref(),
     );
     record.sdk = Some(format!("ferry-rust/{}", env!("CARGO_PKG_VERSION")));
-    let record_bytes = record.to_section_line().into_bytes();
-    let record_len = record_bytes.len();
-    let record_lit = syn::LitByteStr::new(&record_bytes, Span::call_site());
     let export = &record.export;
 
     // Arguments are decoded into fresh bindings and passed positionally, so any
@@ -143,40 +172,32 @@ fn expand(options: Options, func: ItemFn) -> syn::Result<TokenStream2> {
         }
     };
 
-    Ok(quote! {
-        // Outside WebAssembly there is no export to use the function; it stays
-        // an ordinary function for native unit tests.
-        #[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
-        #func
-
-        #[cfg(target_family = "wasm")]
-        const _: () = {
-            #[unsafe(export_name = #export)]
-            extern "C" fn __ferry_export(
-                env_ptr: *mut u8,
-                env_len: usize,
-                input_ptr: *mut u8,
-                input_len: usize,
-            ) -> i32 {
-                ::ferry::__private::call_value(
-                    env_ptr,
-                    env_len,
-                    input_ptr,
-                    input_len,
-                    |__ferry_env: &[u8], __ferry_input: &[u8]| {
-                        let _ = (__ferry_env, __ferry_input);
-                        #env_binding
-                        #input_binding
-                        ::ferry::__private::#finish(#rust_name(#(#args),*))
-                    },
-                )
-            }
-
-            #[used]
-            #[unsafe(link_section = "ferry.functions")]
-            static __FERRY_RECORD: [u8; #record_len] = *#record_lit;
-        };
-    })
+    Ok(emit(
+        &func,
+        &record,
+        quote! {
+                #[unsafe(export_name = #export)]
+                extern "C" fn __ferry_export(
+                    env_ptr: *mut u8,
+                    env_len: usize,
+                    input_ptr: *mut u8,
+                    input_len: usize,
+                ) -> i32 {
+                    ::ferry::__private::call_value(
+                        env_ptr,
+                        env_len,
+                        input_ptr,
+                        input_len,
+                        |__ferry_env: &[u8], __ferry_input: &[u8]| {
+                            let _ = (__ferry_env, __ferry_input);
+                            #env_binding
+                            #input_binding
+                            ::ferry::__private::#finish(#rust_name(#(#args),*))
+                        },
+                    )
+                }
+        },
+    ))
 }
 
 /// How a parameter or result of a UDF maps onto a column.
@@ -243,18 +264,8 @@ fn generic_argument(ty: &Type, wrapper: &str) -> Option<Type> {
 
 fn expand_udf(options: Options, func: ItemFn) -> syn::Result<TokenStream2> {
     let sig = &func.sig;
-    if !sig.generics.params.is_empty() || sig.asyncness.is_some() || sig.variadic.is_some() {
-        return Err(syn::Error::new(
-            sig.span(),
-            "#[ferry::udf] takes a plain, non-generic, non-async function",
-        ));
-    }
-    let params = typed_params(sig)?;
+    let (params, name) = prelude(options, sig, "ferry::udf")?;
     let rust_name = &sig.ident;
-    let name = options
-        .name
-        .map(|lit| lit.value())
-        .unwrap_or_else(|| rust_name.to_string());
     let env = params.iter().find(|p| p.is_env);
     let columns: Vec<(&Param, ColumnSlot)> = params
         .iter()
@@ -281,9 +292,6 @@ fn expand_udf(options: Options, func: ItemFn) -> syn::Result<TokenStream2> {
         env.map(|p| type_name(&p.ty)).as_deref(),
     );
     record.sdk = Some(format!("ferry-rust/{}", env!("CARGO_PKG_VERSION")));
-    let record_bytes = record.to_section_line().into_bytes();
-    let record_len = record_bytes.len();
-    let record_lit = syn::LitByteStr::new(&record_bytes, Span::call_site());
     let export = &record.export;
 
     let env_binding = env.map(|p| {
@@ -348,50 +356,44 @@ fn expand_udf(options: Options, func: ItemFn) -> syn::Result<TokenStream2> {
     };
     let null_reads: Vec<_> = null_reads.collect();
 
-    Ok(quote! {
-        #[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
-        #func
-
-        #[cfg(target_family = "wasm")]
-        const _: () = {
-            #[unsafe(export_name = #export)]
-            extern "C" fn __ferry_udf(env_ptr: *mut u8, env_len: usize, columns_ptr: *mut u8, column_count: usize) -> i32 {
-                ::ferry::__private::call_scalar(
-                    env_ptr,
-                    env_len,
-                    columns_ptr,
-                    column_count,
-                    |__ferry_env: &[u8], __ferry_columns: &[::ferry::batch::Column<'_>]| {
-                        let _ = __ferry_env;
-                        #env_binding
-                        ::ferry::__private::expect_columns(__ferry_columns, &[#(#tags),*])?;
-                        #(let #column_vars = __ferry_columns[#indices];)*
-                        let __ferry_rows = ::ferry::__private::rows(__ferry_columns);
-                        let mut __ferry_out = ::ferry::batch::ColumnBuilder::new(
-                            <#returned_inner as ::ferry::batch::ToColumn>::TYPE,
-                            __ferry_rows,
-                        );
-                        if !(false #(|| #column_vars.has_nulls())*) {
-                            for __ferry_row in 0..__ferry_rows {
-                                #(#fast_reads)*
-                                #push
+    Ok(emit(
+        &func,
+        &record,
+        quote! {
+                #[unsafe(export_name = #export)]
+                extern "C" fn __ferry_udf(env_ptr: *mut u8, env_len: usize, columns_ptr: *mut u8, column_count: usize) -> i32 {
+                    ::ferry::__private::call_scalar(
+                        env_ptr,
+                        env_len,
+                        columns_ptr,
+                        column_count,
+                        |__ferry_env: &[u8], __ferry_columns: &[::ferry::batch::Column<'_>]| {
+                            let _ = __ferry_env;
+                            #env_binding
+                            ::ferry::__private::expect_columns(__ferry_columns, &[#(#tags),*])?;
+                            #(let #column_vars = __ferry_columns[#indices];)*
+                            let __ferry_rows = ::ferry::__private::rows(__ferry_columns);
+                            let mut __ferry_out = ::ferry::batch::ColumnBuilder::new(
+                                <#returned_inner as ::ferry::batch::ToColumn>::TYPE,
+                                __ferry_rows,
+                            );
+                            if !(false #(|| #column_vars.has_nulls())*) {
+                                for __ferry_row in 0..__ferry_rows {
+                                    #(#fast_reads)*
+                                    #push
+                                }
+                            } else {
+                                for __ferry_row in 0..__ferry_rows {
+                                    #(#null_reads)*
+                                    #push
+                                }
                             }
-                        } else {
-                            for __ferry_row in 0..__ferry_rows {
-                                #(#null_reads)*
-                                #push
-                            }
-                        }
-                        ::core::result::Result::Ok(__ferry_out)
-                    },
-                )
-            }
-
-            #[used]
-            #[unsafe(link_section = "ferry.functions")]
-            static __FERRY_RECORD: [u8; #record_len] = *#record_lit;
-        };
-    })
+                            ::core::result::Result::Ok(__ferry_out)
+                        },
+                    )
+                }
+        },
+    ))
 }
 
 /// The parameters, each marked as the environment (named `env`) or not.

@@ -208,9 +208,17 @@ pub mod __private {
                 "a column has a type this SDK does not know".into(),
             )),
         };
+        let status = report(outcome, |builder| crate::host::result_column(&builder));
+        crate::host::free_columns(columns_ptr, &descriptors);
+        status
+    }
+
+    /// Hands the outcome of a call to the host and returns its status code.
+    #[cfg(target_family = "wasm")]
+    fn report<T>(outcome: Result<T, Failure>, deliver: impl FnOnce(T)) -> i32 {
         let status = match outcome {
-            Ok(builder) => {
-                crate::host::result_column(&builder);
+            Ok(value) => {
+                deliver(value);
                 ferry_abi::Status::Ok
             }
             Err(Failure::Error(message)) => {
@@ -222,7 +230,6 @@ pub mod __private {
                 ferry_abi::Status::BadArgument
             }
         };
-        crate::host::free_columns(columns_ptr, &descriptors);
         status as i32
     }
 
@@ -242,21 +249,7 @@ pub mod __private {
         // allocated by `ferry_alloc(len, 1)`, the layout of a `Vec<u8>`.
         let env = unsafe { crate::host::take(env_ptr, env_len) };
         let input = unsafe { crate::host::take(input_ptr, input_len) };
-        let status = match body(&env, &input) {
-            Ok(bytes) => {
-                crate::host::result(&bytes);
-                ferry_abi::Status::Ok
-            }
-            Err(Failure::Error(message)) => {
-                crate::host::error(&message);
-                ferry_abi::Status::Error
-            }
-            Err(Failure::BadArgument(message)) => {
-                crate::host::error(&message);
-                ferry_abi::Status::BadArgument
-            }
-        };
-        status as i32
+        report(body(&env, &input), |bytes| crate::host::result(&bytes))
     }
 }
 
