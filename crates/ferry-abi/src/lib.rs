@@ -75,23 +75,16 @@ pub mod batch {
         Boolean = 1,
         /// Signed integers, little-endian.
         Int8 = 2,
-        #[allow(missing_docs)]
         Int16 = 3,
-        #[allow(missing_docs)]
         Int32 = 4,
-        #[allow(missing_docs)]
         Int64 = 5,
         /// Unsigned integers, little-endian.
         UInt8 = 6,
-        #[allow(missing_docs)]
         UInt16 = 7,
-        #[allow(missing_docs)]
         UInt32 = 8,
-        #[allow(missing_docs)]
         UInt64 = 9,
         /// IEEE 754, little-endian.
         Float32 = 10,
-        #[allow(missing_docs)]
         Float64 = 11,
         /// UTF-8 strings: i32 offsets and bytes.
         Utf8 = 12,

@@ -166,8 +166,7 @@ impl Link {
                 .await?;
             match status {
                 StatusCode::OK => {
-                    let response: RunResponse = ferry_protocol::decode(&body)
-                        .map_err(|e| Attempt::Retry(self.transport(e.to_string())))?;
+                    let response: RunResponse = self.decode(&body)?;
                     return match response {
                         RunResponse::Done {
                             value,
@@ -232,8 +231,7 @@ impl Link {
         if status != StatusCode::OK {
             return Err(self.rejection(status, &body));
         }
-        let missing: MissingResponse = ferry_protocol::decode(&body)
-            .map_err(|e| Attempt::Retry(self.transport(e.to_string())))?;
+        let missing: MissingResponse = self.decode(&body)?;
         for (hash, bytes) in &unknown {
             if missing.missing.contains(hash) {
                 self.upload(hash, bytes.clone(), uploaded).await?;
@@ -367,6 +365,12 @@ impl Link {
         });
         *lock(&self.sender) = Some(sender.clone());
         Ok(sender)
+    }
+
+    /// A reply's message; one that does not decode is a transport failure,
+    /// worth trying elsewhere.
+    fn decode<T: serde::de::DeserializeOwned>(&self, body: &[u8]) -> Result<T, Attempt> {
+        ferry_protocol::decode(body).map_err(|e| Attempt::Retry(self.transport(e.to_string())))
     }
 
     fn transport(&self, reason: String) -> Error {

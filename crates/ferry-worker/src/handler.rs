@@ -10,6 +10,7 @@ use ferry_protocol::{
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use std::cell::Cell;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -98,9 +99,21 @@ async fn run(state: Arc<State>, request: Request<Incoming>) -> Reply {
         Ok(run) => run,
         Err(reply) => return reply,
     };
-    // Resolving reads and hashes modules and blobs from disk.
-    let resolver = state.clone();
-    let job = match blocking(move || job(&resolver, run)).await {
+    // Usually every module is in memory and no blob is involved; only when
+    // something must be read and hashed from disk does resolving move off
+    // the threads that serve requests.
+    let in_memory = InMemory {
+        state: &state,
+        missed: Cell::new(false),
+    };
+    let resolved = match job(&in_memory, &run) {
+        Err(_) if in_memory.missed.get() => {
+            let state = state.clone();
+            blocking(move || job(&*state, &run)).await
+        }
+        resolved => resolved,
+    };
+    let job = match resolved {
         Ok(job) => job,
         Err(e) => return refusal(e),
     };
@@ -108,8 +121,7 @@ async fn run(state: Arc<State>, request: Request<Incoming>) -> Reply {
     let outcome = CancelOnDrop(Some(state.executor.submit_job(job))).await;
     let response = match outcome {
         Ok(output) => {
-            let storer = state.clone();
-            let value = match blocking(move || payload(&storer, output.value)).await {
+            let value = match payload(&state, output.value).await {
                 Ok(value) => value,
                 Err(e) => return refusal(e),
             };
@@ -127,18 +139,19 @@ async fn run(state: Arc<State>, request: Request<Incoming>) -> Reply {
 
 /// Resolves a run request into a job; a reference the store cannot resolve
 /// becomes a `missing` answer naming it.
-fn job(state: &State, run: RunRequest) -> Result<Job, Error> {
-    let closure = Closure::from_bytes_with(&run.closure, Some(state))?;
+fn job(resolver: &dyn Resolve, run: &RunRequest) -> Result<Job, Error> {
+    let closure = Closure::from_bytes_with(&run.closure, Some(resolver))?;
     let reduce = run
         .reduce
-        .map(|bytes| Closure::from_bytes_with(&bytes, Some(state)))
+        .as_ref()
+        .map(|bytes| Closure::from_bytes_with(bytes, Some(resolver)))
         .transpose()?;
     let inputs = run
         .inputs
-        .into_iter()
+        .iter()
         .map(|input| match input {
-            Payload::Inline(bytes) => Ok(Value::from_msgpack(bytes.into())),
-            Payload::Blob(hash) => state.blob(&hash).map(Value::from_msgpack),
+            Payload::Inline(bytes) => Ok(Value::from_msgpack(bytes.to_vec())),
+            Payload::Blob(hash) => resolver.blob(hash).map(Value::from_msgpack),
         })
         .collect::<Result<Vec<_>, _>>()?;
     if inputs.is_empty() {
@@ -154,17 +167,50 @@ fn job(state: &State, run: RunRequest) -> Result<Job, Error> {
     })
 }
 
-/// A result small enough travels inline; a larger one is stored for the
-/// client to download.
-fn payload(state: &State, value: Value) -> Result<Payload, Error> {
+/// A result small enough travels inline; a larger one is stored (off the
+/// serving threads) for the client to download.
+async fn payload(state: &Arc<State>, value: Value) -> Result<Payload, Error> {
     if value.as_bytes().len() <= INLINE_LIMIT {
         return Ok(Payload::Inline(value.into_bytes().into()));
     }
-    let hash = state.config.store.put(value.as_bytes())?;
-    state
-        .cache_bytes
-        .fetch_add(value.as_bytes().len() as u64, Ordering::Relaxed);
-    Ok(Payload::Blob(hash))
+    let state = state.clone();
+    blocking(move || {
+        let hash = state.config.store.put(value.as_bytes())?;
+        state
+            .cache_bytes
+            .fetch_add(value.as_bytes().len() as u64, Ordering::Relaxed);
+        Ok(Payload::Blob(hash))
+    })
+    .await
+}
+
+/// Resolves from the modules in memory alone, noting whether anything would
+/// have needed the disk.
+struct InMemory<'a> {
+    state: &'a State,
+    missed: Cell<bool>,
+}
+
+impl InMemory<'_> {
+    fn miss(&self, what: &'static str, hash: &ContentHash) -> Error {
+        self.missed.set(true);
+        Error::NotInStore {
+            what,
+            hash: *hash,
+            store: self.state.config.store.root().to_owned(),
+        }
+    }
+}
+
+impl Resolve for InMemory<'_> {
+    fn module(&self, hash: &ContentHash) -> Result<ferry_host::Module, Error> {
+        let cached = self.state.lock_modules().get(hash).cloned();
+        cached.ok_or_else(|| self.miss("module", hash))
+    }
+
+    fn blob(&self, hash: &ContentHash) -> Result<Vec<u8>, Error> {
+        Err(self.miss("blob", hash))
+    }
 }
 
 async fn upload(state: &State, hex: &str, request: Request<Incoming>) -> Reply {
