@@ -66,6 +66,43 @@ pub mod batch {
     /// Prefix of the export that implements a scalar function.
     pub const EXPORT_PREFIX: &str = "ferry_udf_";
 
+    /// Prefix of the exports that implement an aggregate function: the
+    /// record's `export` is this and the name, and each [`AggregateStep`]
+    /// appends its suffix.
+    pub const AGGREGATE_PREFIX: &str = "ferry_udaf_";
+
+    /// The three calls an aggregate function answers. All take the batch
+    /// call's arguments; the first column is always the state so far, a
+    /// binary column of one row (null before the first update).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum AggregateStep {
+        /// State and the argument columns in; the new state out.
+        Update,
+        /// State and a binary column of partial states in; the merged state
+        /// out. Null partial states are skipped.
+        Merge,
+        /// State in; one row of the result type out.
+        Finish,
+    }
+
+    impl AggregateStep {
+        /// What the step's export name ends with.
+        pub fn suffix(self) -> &'static str {
+            match self {
+                AggregateStep::Update => "_update",
+                AggregateStep::Merge => "_merge",
+                AggregateStep::Finish => "_finish",
+            }
+        }
+
+        /// Every step.
+        pub const ALL: [AggregateStep; 3] = [
+            AggregateStep::Update,
+            AggregateStep::Merge,
+            AggregateStep::Finish,
+        ];
+    }
+
     /// A column's type. The numbers are the ABI; the names are what records
     /// carry in `args` and `returns`.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -284,6 +321,11 @@ pub enum FunctionKind {
     /// A batch of columns in, one column out, row for row: a SQL scalar
     /// function. Its record lists `args` and `returns` as column type names.
     Scalar,
+    /// Columns in, partial states merged across batches and partitions, one
+    /// value out: a SQL aggregate function. Its record lists `args` and
+    /// `returns` as for scalar functions; its exports are `export` followed
+    /// by each [`AggregateStep`](batch::AggregateStep)'s suffix.
+    Aggregate,
     /// A kind this version of the crate does not know: the host lists it but
     /// will not call it.
     #[serde(other)]
@@ -360,6 +402,38 @@ impl FunctionRecord {
             args: names,
             returns: Some(returns.name().to_owned()),
         }
+    }
+
+    /// An aggregate function record of the current ABI version.
+    pub fn aggregate(
+        name: &str,
+        args: &[batch::ColumnType],
+        returns: batch::ColumnType,
+        env: Option<&str>,
+    ) -> Self {
+        FunctionRecord {
+            kind: FunctionKind::Aggregate,
+            export: format!("{}{name}", batch::AGGREGATE_PREFIX),
+            ..Self::scalar(name, args, returns, env)
+        }
+    }
+
+    /// The exports a module must have for this function, each of the batch
+    /// call's type `(i32, i32, i32, i32) -> i32`.
+    pub fn exports(&self) -> Vec<String> {
+        match self.kind {
+            FunctionKind::Value | FunctionKind::Scalar => vec![self.export.clone()],
+            FunctionKind::Aggregate => batch::AggregateStep::ALL
+                .iter()
+                .map(|step| self.step_export(*step))
+                .collect(),
+            FunctionKind::Unknown => Vec::new(),
+        }
+    }
+
+    /// The export of one step of an aggregate function.
+    pub fn step_export(&self, step: batch::AggregateStep) -> String {
+        format!("{}{}", self.export, step.suffix())
     }
 
     /// The record as it is stored in the section: one JSON object and a

@@ -150,6 +150,7 @@ fn batches(c: &mut Criterion) {
                 black_box(out)
             })
         });
+        let closure = Closure::new(instance.module(), name).unwrap();
         group.bench_function(format!("{name}/wasm"), |bench| {
             bench.iter(|| {
                 for start in (0..ROWS).step_by(BATCH) {
@@ -157,7 +158,7 @@ fn batches(c: &mut Criterion) {
                         int64_column(&a_bytes, start, BATCH),
                         int64_column(&b_bytes, start, BATCH),
                     ];
-                    black_box(instance.call_batch(name, &Value::nil(), &columns).unwrap());
+                    black_box(instance.call_batch(&closure, &columns).unwrap());
                 }
             })
         });

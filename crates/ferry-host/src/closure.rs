@@ -19,7 +19,7 @@
 
 use crate::store::Resolve;
 use crate::{BlobStore, ContentHash, Error, Module, Value};
-use ferry_abi::FunctionKind;
+use ferry_abi::FunctionRecord;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -112,15 +112,24 @@ struct BlobBytes(#[serde(with = "crate::serde_bytes")] Vec<u8>);
 
 impl Closure {
     /// A closure of `function` in `module` with no environment (nil) and no
-    /// blobs. Fails if the module has no such value function.
+    /// blobs. Fails if the module has no such function. Value functions run
+    /// on executors; scalar and aggregate closures are SQL functions
+    /// (`ferry-sql`).
     pub fn new(module: &Module, function: &str) -> Result<Closure, Error> {
-        module.function(function, FunctionKind::Value)?;
+        module.record(function)?;
         Ok(Closure {
             module: module.clone(),
             function: function.into(),
             env: Value::nil(),
             blobs: Arc::default(),
         })
+    }
+
+    /// The record of the closure's function: its kind and signature.
+    pub fn record(&self) -> &FunctionRecord {
+        self.module
+            .record(&self.function)
+            .expect("a closure's function was checked when it was made")
     }
 
     /// Captures `env` as the function's environment.
@@ -277,7 +286,7 @@ impl Closure {
             }
             blobs.insert(name, blob);
         }
-        module.function(&body.function, FunctionKind::Value)?;
+        module.record(&body.function)?;
         let closure = Closure {
             module,
             function: body.function.into(),

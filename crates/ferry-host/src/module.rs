@@ -93,9 +93,9 @@ impl Module {
         &self.functions
     }
 
-    /// The record of function `name`, which must be of `kind`; an unknown
-    /// name gets an error listing the functions there are.
-    pub fn function(&self, name: &str, kind: FunctionKind) -> Result<&FunctionRecord, Error> {
+    /// The record of function `name`, of a kind this host can call; an
+    /// unknown name gets an error listing the functions there are.
+    pub fn record(&self, name: &str) -> Result<&FunctionRecord, Error> {
         let record = self
             .functions
             .iter()
@@ -110,16 +110,38 @@ impl Module {
                     .collect::<Vec<_>>()
                     .join(", "),
             })?;
+        if record.kind == FunctionKind::Unknown {
+            return Err(Error::Signature {
+                function: name.to_owned(),
+                reason: "it is of a kind this version of ferry does not know".into(),
+            });
+        }
+        Ok(record)
+    }
+
+    /// The record of function `name`, which must be of `kind`.
+    pub fn function(&self, name: &str, kind: FunctionKind) -> Result<&FunctionRecord, Error> {
+        let record = self.record(name)?;
         if record.kind != kind {
             return Err(Error::Signature {
                 function: name.to_owned(),
                 reason: format!(
-                    "it is a {:?} function, not a {kind:?} function",
-                    record.kind
+                    "it is {} function, not {} function",
+                    kind_name(record.kind),
+                    kind_name(kind)
                 ),
             });
         }
         Ok(record)
+    }
+}
+
+fn kind_name(kind: FunctionKind) -> &'static str {
+    match kind {
+        FunctionKind::Value => "a value",
+        FunctionKind::Scalar => "a scalar (SQL)",
+        FunctionKind::Aggregate => "an aggregate (SQL)",
+        FunctionKind::Unknown => "an unknown",
     }
 }
 

@@ -157,13 +157,20 @@ pub struct Output<T = Value> {
     pub stderr: Vec<u8>,
 }
 
-impl Output<Value> {
-    /// Decodes the value, keeping the captured output.
-    pub fn decode<T: DeserializeOwned>(self) -> Result<Output<T>, Error> {
+impl<T> Output<T> {
+    /// The same output with its value passed through `f`.
+    pub fn try_map<U, E>(self, f: impl FnOnce(T) -> Result<U, E>) -> Result<Output<U>, E> {
         Ok(Output {
-            value: self.value.decode()?,
+            value: f(self.value)?,
             stdout: self.stdout,
             stderr: self.stderr,
         })
+    }
+}
+
+impl Output<Value> {
+    /// Decodes the value, keeping the captured output.
+    pub fn decode<T: DeserializeOwned>(self) -> Result<Output<T>, Error> {
+        self.try_map(|value| value.decode())
     }
 }

@@ -6,7 +6,9 @@ mod support;
 use ferry::batch::{Column, ColumnBuilder, ToColumn};
 use ferry_example_udfs as native;
 use ferry_host::batch::{ColumnIn, ColumnOut, ColumnType};
-use ferry_host::{Error, FailureKind, Instance, Runtime, RuntimeConfig, Sandbox, Value};
+use ferry_host::{
+    Closure, Error, FailureKind, Instance, Runtime, RuntimeConfig, Sandbox, Value,
+};
 
 fn instance() -> Instance {
     Runtime::new(RuntimeConfig::default())
@@ -73,7 +75,12 @@ fn call(
 ) -> ColumnOut {
     let views: Vec<Column<'_>> = columns.iter().map(|b| b.column()).collect();
     let inputs: Vec<ColumnIn<'_>> = views.iter().map(input).collect();
-    instance.call_batch(function, env, &inputs).unwrap().value
+    let closure = closure(instance, function).with_env_value(env.clone());
+    instance.call_batch(&closure, &inputs).unwrap().value
+}
+
+fn closure(instance: &Instance, function: &str) -> Closure {
+    Closure::new(instance.module(), function).unwrap()
 }
 
 /// Floats agree to within a few ulps: the guest's libm is not the host's, and
@@ -216,7 +223,7 @@ fn a_row_error_names_the_row_and_the_instance_serves_on() {
     let views = [a.column(), b.column()];
     let inputs: Vec<_> = views.iter().map(input).collect();
     let err = instance
-        .call_batch("checked_div", &Value::nil(), &inputs)
+        .call_batch(&closure(&instance, "checked_div"), &inputs)
         .unwrap_err();
     let failure = err.failure().expect("a guest failure");
     assert_eq!(failure.function, "checked_div");
@@ -237,7 +244,7 @@ fn columns_that_do_not_match_the_signature_are_refused() {
     let views = [ints.column()];
     let inputs: Vec<_> = views.iter().map(input).collect();
     let err = instance
-        .call_batch("gcd", &Value::nil(), &inputs)
+        .call_batch(&closure(&instance, "gcd"), &inputs)
         .unwrap_err();
     assert!(
         matches!(&err, Error::Signature { function, reason } if function == "gcd" && reason.contains("(int64, int64)")),

@@ -30,6 +30,17 @@ pub fn udf(attr: TokenStream, item: TokenStream) -> TokenStream {
         .into()
 }
 
+/// Exports a type's `init`, `update`, `merge` and `finish` as a SQL
+/// aggregate function. See the `ferry` crate for the rules.
+#[proc_macro_attribute]
+pub fn udaf(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let options = syn::parse_macro_input!(attr as Options);
+    let block = syn::parse_macro_input!(item as syn::ItemImpl);
+    expand_udaf(options, block)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
 /// `#[ferry::function(name = "other")]` renames the function for callers.
 #[derive(Default)]
 struct Options {
@@ -63,7 +74,11 @@ struct Param {
 
 /// The user's function, unchanged, and on WebAssembly its export and its
 /// record in the `ferry.functions` section.
-fn emit(func: &ItemFn, record: &ferry_abi::FunctionRecord, export: TokenStream2) -> TokenStream2 {
+fn emit(
+    item: &impl ToTokens,
+    record: &ferry_abi::FunctionRecord,
+    export: TokenStream2,
+) -> TokenStream2 {
     let record_bytes = record.to_section_line().into_bytes();
     let record_len = record_bytes.len();
     let record_lit = syn::LitByteStr::new(&record_bytes, Span::call_site());
@@ -71,7 +86,7 @@ fn emit(func: &ItemFn, record: &ferry_abi::FunctionRecord, export: TokenStream2)
         // Outside WebAssembly there is no export to use the function; it stays
         // an ordinary function for native unit tests.
         #[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
-        #func
+        #item
 
         #[cfg(target_family = "wasm")]
         const _: () = {
@@ -91,10 +106,14 @@ fn prelude(
     sig: &syn::Signature,
     attribute: &str,
 ) -> syn::Result<(Vec<Param>, String)> {
-    if !sig.generics.params.is_empty() || sig.asyncness.is_some() || sig.variadic.is_some() {
+    if !sig.generics.params.is_empty()
+        || sig.asyncness.is_some()
+        || sig.variadic.is_some()
+        || sig.receiver().is_some()
+    {
         return Err(syn::Error::new(
             sig.span(),
-            format!("#[{attribute}] takes a plain, non-generic, non-async function"),
+            format!("#[{attribute}] takes a plain function: not generic, not async, no `self`"),
         ));
     }
     let name = options
@@ -218,7 +237,9 @@ fn column_slot(ty: &Type) -> syn::Result<ColumnSlot> {
         return Ok(slot);
     }
     let name = type_name(ty);
-    let column_type = match name.as_str() {
+    // Date and timestamp types are matched by their last path segment, so
+    // `ferry::batch::Date32` and an imported `Date32` both work.
+    let column_type = match name.rsplit("::").next().unwrap_or_default() {
         "bool" => ColumnType::Boolean,
         "i8" => ColumnType::Int8,
         "i16" => ColumnType::Int16,
@@ -232,10 +253,12 @@ fn column_slot(ty: &Type) -> syn::Result<ColumnSlot> {
         "f64" => ColumnType::Float64,
         "&str" | "String" => ColumnType::Utf8,
         "&[u8]" | "Vec<u8>" => ColumnType::Binary,
+        "Date32" => ColumnType::Date32,
+        "TimestampMicros" => ColumnType::TimestampMicros,
         _ => {
             return Err(syn::Error::new(
                 ty.span(),
-                "a #[ferry::udf] column must be bool, an integer, f32, f64, &str, String, &[u8], Vec<u8>, or an Option of one",
+                "a SQL function column must be bool, an integer, f32, f64, &str, String, &[u8], Vec<u8>, Date32, TimestampMicros, or an Option of one",
             ));
         }
     };
@@ -294,55 +317,11 @@ fn expand_udf(options: Options, func: ItemFn) -> syn::Result<TokenStream2> {
     record.sdk = Some(format!("ferry-rust/{}", env!("CARGO_PKG_VERSION")));
     let export = &record.export;
 
-    let env_binding = env.map(|p| {
-        let ty = &p.ty;
-        quote!(let __ferry_env_value: #ty = ::ferry::__private::decode("environment", __ferry_env)?;)
-    });
-    let count = columns.len();
-    let tags: Vec<u32> = arg_types.iter().map(|t| *t as u32).collect();
-    let column_vars: Vec<_> = (0..count)
-        .map(|i| format_ident!("__ferry_column{i}"))
-        .collect();
-    let value_vars: Vec<_> = (0..count)
-        .map(|i| format_ident!("__ferry_value{i}"))
-        .collect();
-    // Arguments in declaration order: the environment (cloned per row, so the
-    // function may take it by value) and the column values.
-    let mut call_args = Vec::new();
-    let mut column_index = 0;
-    for param in &params {
-        if param.is_env {
-            call_args.push(quote!(::core::clone::Clone::clone(&__ferry_env_value)));
-        } else {
-            call_args.push(value_vars[column_index].to_token_stream());
-            column_index += 1;
-        }
-    }
+    let env_binding = env_binding(env.map(|p| &p.ty));
+    let slots: Vec<&ColumnSlot> = columns.iter().map(|(_, slot)| slot).collect();
+    let rows = RowLoop::new(&slots);
+    let call_args = call_args(&params, &rows.value_vars);
     let returned_inner = &result.inner;
-    let indices = (0..count).map(proc_macro2::Literal::usize_unsuffixed);
-    // Without nulls anywhere, every value is read as is: the fast loop.
-    let fast_reads = columns.iter().zip(&column_vars).zip(&value_vars).map(|(((_, slot), column), value)| {
-        let inner = &slot.inner;
-        if slot.nullable {
-            quote!(let #value = ::core::option::Option::Some(#column.value::<#inner>(__ferry_row));)
-        } else {
-            quote!(let #value = #column.value::<#inner>(__ferry_row);)
-        }
-    });
-    // With nulls, a null in a non-`Option` argument makes the row null.
-    let null_reads = columns.iter().zip(&column_vars).zip(&value_vars).map(|(((_, slot), column), value)| {
-        let inner = &slot.inner;
-        if slot.nullable {
-            quote!(let #value = #column.get::<#inner>(__ferry_row);)
-        } else {
-            quote!(
-                let ::core::option::Option::Some(#value) = #column.get::<#inner>(__ferry_row) else {
-                    __ferry_out.push::<#returned_inner>(::core::option::Option::None);
-                    continue;
-                };
-            )
-        }
-    });
     let call = quote!(#rust_name(#(#call_args),*));
     let call = if fallible {
         quote!(::ferry::__private::row_result(__ferry_row, #call)?)
@@ -354,7 +333,11 @@ fn expand_udf(options: Options, func: ItemFn) -> syn::Result<TokenStream2> {
     } else {
         quote!(__ferry_out.push_value::<#returned_inner>(#call);)
     };
-    let null_reads: Vec<_> = null_reads.collect();
+    let setup = rows.setup(&arg_types);
+    let row_loop = rows.run(
+        quote!(__ferry_out.push::<#returned_inner>(::core::option::Option::None);),
+        push,
+    );
 
     Ok(emit(
         &func,
@@ -370,24 +353,12 @@ fn expand_udf(options: Options, func: ItemFn) -> syn::Result<TokenStream2> {
                         |__ferry_env: &[u8], __ferry_columns: &[::ferry::batch::Column<'_>]| {
                             let _ = __ferry_env;
                             #env_binding
-                            ::ferry::__private::expect_columns(__ferry_columns, &[#(#tags),*])?;
-                            #(let #column_vars = __ferry_columns[#indices];)*
-                            let __ferry_rows = ::ferry::__private::rows(__ferry_columns);
+                            #setup
                             let mut __ferry_out = ::ferry::batch::ColumnBuilder::new(
                                 <#returned_inner as ::ferry::batch::ToColumn>::TYPE,
                                 __ferry_rows,
                             );
-                            if !(false #(|| #column_vars.has_nulls())*) {
-                                for __ferry_row in 0..__ferry_rows {
-                                    #(#fast_reads)*
-                                    #push
-                                }
-                            } else {
-                                for __ferry_row in 0..__ferry_rows {
-                                    #(#null_reads)*
-                                    #push
-                                }
-                            }
+                            #row_loop
                             ::core::result::Result::Ok(__ferry_out)
                         },
                     )
@@ -396,21 +367,332 @@ fn expand_udf(options: Options, func: ItemFn) -> syn::Result<TokenStream2> {
     ))
 }
 
+/// Binds the decoded environment as `__ferry_env_value`, when a function
+/// takes one. A reference type is decoded as the type it refers to.
+fn env_binding(env: Option<&Type>) -> Option<TokenStream2> {
+    env.map(|ty| {
+        let owned = match ty {
+            Type::Reference(reference) => &*reference.elem,
+            other => other,
+        };
+        quote!(let __ferry_env_value: #owned = ::ferry::__private::decode("environment", __ferry_env)?;)
+    })
+}
+
+/// Arguments in declaration order: the environment (by reference, or cloned
+/// per row so the function may take it by value) and the column values.
+fn call_args(params: &[Param], value_vars: &[syn::Ident]) -> Vec<TokenStream2> {
+    let mut values = value_vars.iter();
+    params
+        .iter()
+        .map(|param| {
+            if param.is_env {
+                match param.ty {
+                    Type::Reference(_) => quote!(&__ferry_env_value),
+                    _ => quote!(::core::clone::Clone::clone(&__ferry_env_value)),
+                }
+            } else {
+                values.next().expect("one value per column").to_token_stream()
+            }
+        })
+        .collect()
+}
+
+/// The loop over a batch's rows that both scalar and aggregate functions
+/// run: each row's values read into `value_vars`, with a fast loop when no
+/// column has nulls.
+struct RowLoop<'a> {
+    slots: &'a [&'a ColumnSlot],
+    column_vars: Vec<syn::Ident>,
+    value_vars: Vec<syn::Ident>,
+}
+
+impl<'a> RowLoop<'a> {
+    fn new(slots: &'a [&'a ColumnSlot]) -> RowLoop<'a> {
+        RowLoop {
+            slots,
+            column_vars: (0..slots.len())
+                .map(|i| format_ident!("__ferry_column{i}"))
+                .collect(),
+            value_vars: (0..slots.len())
+                .map(|i| format_ident!("__ferry_value{i}"))
+                .collect(),
+        }
+    }
+
+    /// Checks `__ferry_columns` against the types and binds the columns and
+    /// `__ferry_rows`.
+    fn setup(&self, types: &[ColumnType]) -> TokenStream2 {
+        let tags: Vec<u32> = types.iter().map(|t| *t as u32).collect();
+        let column_vars = &self.column_vars;
+        let indices = (0..self.slots.len()).map(proc_macro2::Literal::usize_unsuffixed);
+        quote! {
+            ::ferry::__private::expect_columns(__ferry_columns, &[#(#tags),*])?;
+            #(let #column_vars = __ferry_columns[#indices];)*
+            let __ferry_rows = ::ferry::__private::rows(__ferry_columns);
+        }
+    }
+
+    /// Runs `body` for each row; a null in a non-`Option` argument runs
+    /// `on_null` instead.
+    fn run(&self, on_null: TokenStream2, body: TokenStream2) -> TokenStream2 {
+        let reads = self.slots.iter().zip(&self.column_vars).zip(&self.value_vars);
+        let fast_reads = reads.clone().map(|((slot, column), value)| {
+            let inner = &slot.inner;
+            if slot.nullable {
+                quote!(let #value = ::core::option::Option::Some(#column.value::<#inner>(__ferry_row));)
+            } else {
+                quote!(let #value = #column.value::<#inner>(__ferry_row);)
+            }
+        });
+        let null_reads = reads.map(|((slot, column), value)| {
+            let inner = &slot.inner;
+            if slot.nullable {
+                quote!(let #value = #column.get::<#inner>(__ferry_row);)
+            } else {
+                quote!(
+                    let ::core::option::Option::Some(#value) = #column.get::<#inner>(__ferry_row) else {
+                        #on_null
+                        continue;
+                    };
+                )
+            }
+        });
+        let column_vars = &self.column_vars;
+        quote! {
+            if !(false #(|| #column_vars.has_nulls())*) {
+                for __ferry_row in 0..__ferry_rows {
+                    #(#fast_reads)*
+                    #body
+                }
+            } else {
+                for __ferry_row in 0..__ferry_rows {
+                    #(#null_reads)*
+                    #body
+                }
+            }
+        }
+    }
+}
+
+/// One of the four methods of an aggregate's `impl` block.
+struct Step<'a> {
+    method: &'a syn::ImplItemFn,
+    params: Vec<Param>,
+}
+
+impl Step<'_> {
+    fn env(&self) -> Option<&Type> {
+        self.params.iter().find(|p| p.is_env).map(|p| &p.ty)
+    }
+}
+
+fn expand_udaf(options: Options, block: syn::ItemImpl) -> syn::Result<TokenStream2> {
+    if !block.generics.params.is_empty() || block.trait_.is_some() {
+        return Err(syn::Error::new(
+            block.span(),
+            "#[ferry::udaf] goes on a plain `impl Type { .. }` block",
+        ));
+    }
+    let self_ty = &block.self_ty;
+    let step = |name: &str| -> syn::Result<Step<'_>> {
+        let method = block
+            .items
+            .iter()
+            .find_map(|item| match item {
+                syn::ImplItem::Fn(method) if method.sig.ident == name => Some(method),
+                _ => None,
+            })
+            .ok_or_else(|| {
+                syn::Error::new(
+                    block.self_ty.span(),
+                    format!("#[ferry::udaf] needs a method `{name}`: init, update, merge and finish make an aggregate"),
+                )
+            })?;
+        Ok(Step {
+            method,
+            params: typed_params(&method.sig)?,
+        })
+    };
+    let (init, update, merge, finish) = (step("init")?, step("update")?, step("merge")?, step("finish")?);
+    for (step, inputs, shape) in [
+        (&init, 0, "fn init(env: E) -> Self (env optional)"),
+        (&merge, 1, "fn merge(&mut self, other: Self)"),
+        (&finish, 0, "fn finish(self) -> T"),
+    ] {
+        if step.params.iter().filter(|p| !p.is_env).count() != inputs {
+            return Err(syn::Error::new(
+                step.method.sig.span(),
+                format!("expected `{shape}`"),
+            ));
+        }
+    }
+    let env = [&init, &update, &merge, &finish].into_iter().find_map(Step::env);
+    let name = options.name.map(|lit| lit.value()).unwrap_or_else(|| {
+        snake_case(&type_name(self_ty))
+    });
+
+    let columns: Vec<ColumnSlot> = update
+        .params
+        .iter()
+        .filter(|p| !p.is_env)
+        .map(|p| column_slot(&p.ty))
+        .collect::<syn::Result<_>>()?;
+    let ReturnType::Type(_, returned) = &finish.method.sig.output else {
+        return Err(syn::Error::new(
+            finish.method.sig.span(),
+            "`finish` returns the aggregate's value",
+        ));
+    };
+    let result = column_slot(returned)?;
+    let arg_types: Vec<ColumnType> = columns.iter().map(|slot| slot.column_type).collect();
+    let mut record = ferry_abi::FunctionRecord::aggregate(
+        &name,
+        &arg_types,
+        result.column_type,
+        env.map(type_name).as_deref(),
+    );
+    record.sdk = Some(format!("ferry-rust/{}", env!("CARGO_PKG_VERSION")));
+    let exports: Vec<String> = ferry_abi::batch::AggregateStep::ALL
+        .iter()
+        .map(|step| record.step_export(*step))
+        .collect();
+    let (update_export, merge_export, finish_export) = (&exports[0], &exports[1], &exports[2]);
+
+    let env_binding = env_binding(env);
+    let init_args = call_args(&init.params, &[]);
+    // The state so far, or a fresh one from `init`.
+    let state = quote! {
+        let (__ferry_state, __ferry_columns) = ::ferry::__private::split_state(__ferry_columns)?;
+        #[allow(unused_mut)]
+        let mut __ferry_agg: #self_ty = match ::ferry::__private::read_state(__ferry_state)? {
+            ::core::option::Option::Some(state) => state,
+            ::core::option::Option::None => <#self_ty>::init(#(#init_args),*),
+        };
+    };
+
+    let slots: Vec<&ColumnSlot> = columns.iter().collect();
+    let rows = RowLoop::new(&slots);
+    let update_args = call_args(&update.params, &rows.value_vars);
+    let update_call = quote!(__ferry_agg.update(#(#update_args),*));
+    let update_call = if is_unit_result(&update.method.sig.output) {
+        quote!(::ferry::__private::row_result(__ferry_row, #update_call)?;)
+    } else {
+        quote!(#update_call;)
+    };
+    let update_setup = rows.setup(&arg_types);
+    let update_loop = rows.run(quote!(), update_call);
+
+    let other = format_ident!("__ferry_other");
+    let merge_args = call_args(&merge.params, std::slice::from_ref(&other));
+    let finish_args = call_args(&finish.params, &[]);
+    let returned_inner = &result.inner;
+    let finish_call = quote!(__ferry_agg.finish(#(#finish_args),*));
+    let push = if result.nullable {
+        quote!(__ferry_out.push::<#returned_inner>(#finish_call);)
+    } else {
+        quote!(__ferry_out.push_value::<#returned_inner>(#finish_call);)
+    };
+
+    // Each step is one batch-convention export.
+    let export = |export_name: &String, ident: &str, body: TokenStream2| {
+        let ident = format_ident!("{ident}");
+        quote! {
+            #[unsafe(export_name = #export_name)]
+            extern "C" fn #ident(env_ptr: *mut u8, env_len: usize, columns_ptr: *mut u8, column_count: usize) -> i32 {
+                ::ferry::__private::call_scalar(
+                    env_ptr,
+                    env_len,
+                    columns_ptr,
+                    column_count,
+                    |__ferry_env: &[u8], __ferry_columns: &[::ferry::batch::Column<'_>]| {
+                        let _ = __ferry_env;
+                        #env_binding
+                        #state
+                        #body
+                    },
+                )
+            }
+        }
+    };
+    let update_export = export(
+        update_export,
+        "__ferry_udaf_update",
+        quote! {
+            #update_setup
+            #update_loop
+            ::ferry::__private::write_state(&__ferry_agg)
+        },
+    );
+    let merge_export = export(
+        merge_export,
+        "__ferry_udaf_merge",
+        quote! {
+            for #other in ::ferry::__private::partial_states::<#self_ty>(__ferry_columns)? {
+                let #other = #other?;
+                __ferry_agg.merge(#(#merge_args),*);
+            }
+            ::ferry::__private::write_state(&__ferry_agg)
+        },
+    );
+    let finish_export = export(
+        finish_export,
+        "__ferry_udaf_finish",
+        quote! {
+            let _ = __ferry_columns;
+            let mut __ferry_out = ::ferry::batch::ColumnBuilder::new(
+                <#returned_inner as ::ferry::batch::ToColumn>::TYPE,
+                1,
+            );
+            #push
+            ::core::result::Result::Ok(__ferry_out)
+        },
+    );
+    Ok(emit(
+        &block,
+        &record,
+        quote! {
+            #update_export
+            #merge_export
+            #finish_export
+        },
+    ))
+}
+
+/// Whether a return type is spelled `Result<..>` (an `update` that can fail).
+fn is_unit_result(output: &ReturnType) -> bool {
+    matches!(output, ReturnType::Type(_, ty) if is_result(ty))
+}
+
+/// `ApproxPercentile` becomes `approx_percentile`.
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The parameters, each marked as the environment (named `env`) or not.
 fn typed_params(sig: &syn::Signature) -> syn::Result<Vec<Param>> {
     let params = sig
         .inputs
         .iter()
         .map(|arg| match arg {
-            FnArg::Typed(typed) => Ok(Param {
+            FnArg::Typed(typed) => Ok(Some(Param {
                 ty: (*typed.ty).clone(),
                 is_env: is_env_pattern(&typed.pat),
-            }),
-            FnArg::Receiver(r) => Err(syn::Error::new(
-                r.span(),
-                "a ferry function cannot take `self`",
-            )),
+            })),
+            FnArg::Receiver(_) => Ok(None),
         })
+        .filter_map(Result::transpose)
         .collect::<syn::Result<Vec<_>>>()?;
     if params.iter().filter(|p| p.is_env).count() > 1 {
         return Err(syn::Error::new(

@@ -212,6 +212,38 @@ macro_rules! fixed_width {
 
 fixed_width!(i8 => Int8, i16 => Int16, i32 => Int32, i64 => Int64, u8 => UInt8, u16 => UInt16, u32 => UInt32, u64 => UInt64, f32 => Float32, f64 => Float64);
 
+/// A SQL `DATE`: days since 1970-01-01.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date32(pub i32);
+
+/// A SQL `TIMESTAMP` without time zone: microseconds since
+/// 1970-01-01 00:00:00.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TimestampMicros(pub i64);
+
+macro_rules! temporal {
+    ($($t:ident($inner:ty) => $ty:ident),* $(,)?) => {$(
+        impl<'a> FromColumn<'a> for $t {
+            fn accepts(column_type: ColumnType) -> bool {
+                column_type == ColumnType::$ty
+            }
+            #[inline]
+            fn read(column: &Column<'a>, row: usize) -> Self {
+                $t(<$inner>::from_le_bytes(column.fixed(row)))
+            }
+        }
+        impl ToColumn for $t {
+            const TYPE: ColumnType = ColumnType::$ty;
+            #[inline]
+            fn write(&self, builder: &mut ColumnBuilder) {
+                self.0.write(builder)
+            }
+        }
+    )*};
+}
+
+temporal!(Date32(i32) => Date32, TimestampMicros(i64) => TimestampMicros);
+
 impl<'a> FromColumn<'a> for bool {
     fn accepts(column_type: ColumnType) -> bool {
         column_type == ColumnType::Boolean

@@ -80,7 +80,7 @@
 
 pub mod batch;
 
-pub use ferry_macros::{function, udf};
+pub use ferry_macros::{function, udaf, udf};
 
 /// Reads the data blob `name` attached to the closure being run, or `None` if
 /// the closure has no blob of that name (or this is not running under ferry).
@@ -168,6 +168,54 @@ pub mod __private {
     /// A row's `Result`, with the row named in the error.
     pub fn row_result<T, E: Display>(row: usize, result: Result<T, E>) -> Result<T, Failure> {
         result.map_err(|e| Failure::Error(format!("row {row}: {e}")))
+    }
+
+    /// An aggregate's state column (the first) and the columns after it.
+    pub fn split_state<'c, 'a>(
+        columns: &'c [crate::batch::Column<'a>],
+    ) -> Result<(Option<&'a [u8]>, &'c [crate::batch::Column<'a>]), Failure> {
+        match columns {
+            [state, rest @ ..]
+                if state.column_type() == crate::batch::ColumnType::Binary && state.len() == 1 =>
+            {
+                Ok((state.get::<&[u8]>(0), rest))
+            }
+            _ => Err(Failure::BadArgument(
+                "an aggregate call starts with its state: a binary column of one row".into(),
+            )),
+        }
+    }
+
+    /// Decodes a state the host kept, if there is one yet.
+    pub fn read_state<T: DeserializeOwned>(state: Option<&[u8]>) -> Result<Option<T>, Failure> {
+        state.map(|bytes| decode("aggregate state", bytes)).transpose()
+    }
+
+    /// Encodes a state for the host to keep: a binary column of one row.
+    pub fn write_state<T: Serialize>(state: &T) -> Result<crate::batch::ColumnBuilder, Failure> {
+        let bytes = encode(state)?;
+        let mut out = crate::batch::ColumnBuilder::new(crate::batch::ColumnType::Binary, 1);
+        out.push_value(bytes);
+        Ok(out)
+    }
+
+    /// The partial states a merge step receives, decoded; null rows (partitions
+    /// that saw no rows) are skipped.
+    pub fn partial_states<'a, T: DeserializeOwned>(
+        columns: &[crate::batch::Column<'a>],
+    ) -> Result<impl Iterator<Item = Result<T, Failure>> + 'a, Failure> {
+        let [states] = columns else {
+            return Err(Failure::BadArgument(
+                "a merge call takes one binary column of partial states".into(),
+            ));
+        };
+        let states = *states;
+        if states.column_type() != crate::batch::ColumnType::Binary {
+            return Err(Failure::BadArgument("partial states must be binary".into()));
+        }
+        Ok((0..states.len())
+            .filter_map(move |row| states.get::<&[u8]>(row))
+            .map(|bytes| decode("partial state", bytes)))
     }
 
     /// Runs one batch call: reads the column descriptors, runs `body`, and

@@ -73,3 +73,102 @@ pub fn is_even(n: i32) -> bool {
 pub fn byte_length(bytes: &[u8]) -> u32 {
     bytes.len() as u32
 }
+
+/// Day of the week, 0 for Sunday to 6 for Saturday, as SQL's
+/// `date_part('dow', d)`.
+#[ferry::udf]
+pub fn weekday(day: ferry::batch::Date32) -> i32 {
+    // 1970-01-01 was a Thursday.
+    (day.0 + 4).rem_euclid(7)
+}
+
+/// Hour of the day of a timestamp, as SQL's `date_part('hour', t)`.
+#[ferry::udf]
+pub fn hour(time: ferry::batch::TimestampMicros) -> i32 {
+    (time.0.div_euclid(3_600_000_000)).rem_euclid(24) as i32
+}
+
+/// A histogram aggregate: how many values fall in each bucket of `width`
+/// (bound as the environment; 10 when none is), as JSON text mapping each
+/// bucket's lower bound to its count. `histogram(x)` equals
+/// `SELECT floor(x / 10) * 10, count(x) ... GROUP BY 1`.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct Histogram {
+    width: f64,
+    counts: std::collections::BTreeMap<i64, u64>,
+}
+
+#[ferry::udaf]
+impl Histogram {
+    fn init(env: Option<f64>) -> Self {
+        Histogram {
+            width: env.unwrap_or(10.0),
+            counts: Default::default(),
+        }
+    }
+
+    fn update(&mut self, value: f64) {
+        *self
+            .counts
+            .entry((value / self.width).floor() as i64)
+            .or_default() += 1;
+    }
+
+    fn merge(&mut self, other: Self) {
+        for (bucket, count) in other.counts {
+            *self.counts.entry(bucket).or_default() += count;
+        }
+    }
+
+    fn finish(self) -> String {
+        let buckets: Vec<String> = self
+            .counts
+            .iter()
+            .map(|(bucket, count)| format!("\"{}\":{count}", *bucket as f64 * self.width))
+            .collect();
+        format!("{{{}}}", buckets.join(","))
+    }
+}
+
+/// The geometric mean of the positive values, null when there are none;
+/// a non-positive value is an error naming its row.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct GeoMean {
+    log_sum: f64,
+    count: u64,
+}
+
+#[ferry::udaf]
+impl GeoMean {
+    fn init() -> Self {
+        GeoMean {
+            log_sum: 0.0,
+            count: 0,
+        }
+    }
+
+    fn update(&mut self, value: f64) -> Result<(), String> {
+        if value <= 0.0 {
+            return Err(format!("geo_mean of {value}: values must be positive"));
+        }
+        self.log_sum += value.ln();
+        self.count += 1;
+        Ok(())
+    }
+
+    fn merge(&mut self, other: Self) {
+        self.log_sum += other.log_sum;
+        self.count += other.count;
+    }
+
+    fn finish(self) -> Option<f64> {
+        (self.count > 0).then(|| (self.log_sum / self.count as f64).exp())
+    }
+}
+
+/// Integer division that panics on a zero divisor: a guest trap, for
+/// showing that a query fails cleanly and the session carries on.
+#[ferry::udf]
+pub fn div(a: i64, b: i64) -> i64 {
+    a / b
+}

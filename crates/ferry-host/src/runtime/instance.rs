@@ -4,9 +4,8 @@ use super::host::HostState;
 use super::{Compiled, Sandbox};
 use crate::batch::{ColumnIn, ColumnOut};
 use crate::{Blob, CallFailure, Closure, Error, FailureKind, Module, Output, Value};
-use ferry_abi::FunctionKind;
-use ferry_abi::Status;
-use ferry_abi::batch::ColumnDescriptor;
+use ferry_abi::batch::{AggregateStep, ColumnDescriptor, ColumnType};
+use ferry_abi::{FunctionKind, FunctionRecord, Status};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -131,6 +130,16 @@ impl Instance {
     /// Runs `closure` on `input`. The closure's module must be this
     /// instance's module.
     pub fn call_closure(&mut self, closure: &Closure, input: &Value) -> Result<Output, Error> {
+        self.check_module(closure)?;
+        self.call_with_blobs(closure.function(), closure.env(), input, closure.blobs())
+    }
+
+    /// Calls `function` with an environment and an input, and no data blobs.
+    pub fn call(&mut self, function: &str, env: &Value, input: &Value) -> Result<Output, Error> {
+        self.call_with_blobs(function, env, input, &Arc::default())
+    }
+
+    fn check_module(&self, closure: &Closure) -> Result<(), Error> {
         if closure.module().id() != self.module().id() {
             return Err(Error::AbiViolation {
                 reason: format!(
@@ -140,12 +149,7 @@ impl Instance {
                 ),
             });
         }
-        self.call_with_blobs(closure.function(), closure.env(), input, closure.blobs())
-    }
-
-    /// Calls `function` with an environment and an input, and no data blobs.
-    pub fn call(&mut self, function: &str, env: &Value, input: &Value) -> Result<Output, Error> {
-        self.call_with_blobs(function, env, input, &Arc::default())
+        Ok(())
     }
 
     fn call_with_blobs(
@@ -155,7 +159,9 @@ impl Instance {
         input: &Value,
         blobs: &Arc<BTreeMap<String, Blob>>,
     ) -> Result<Output, Error> {
-        let func = self.export(function, FunctionKind::Value)?;
+        let compiled = self.compiled.clone();
+        let record = compiled.module.function(function, FunctionKind::Value)?;
+        let func = self.export(&record.export, function)?;
         let (stdout, stderr) = self.invoke(function, func, blobs, |this| {
             let (env_ptr, env_len) = this.write(env.as_bytes(), 1)?;
             let (input_ptr, input_len) = this.write(input.as_bytes(), 1)?;
@@ -174,41 +180,140 @@ impl Instance {
         })
     }
 
-    /// Calls the scalar (batch) function `function` on `columns`, which must
-    /// match its declared argument types, and returns its output column: one
-    /// value per input row.
+    /// Calls the scalar (SQL) function of `closure` on `columns`, which must
+    /// match its declared argument types and be of one length, and returns
+    /// its output column: one value per input row.
+    ///
+    /// ```no_run
+    /// use ferry_host::batch::{ColumnIn, ColumnType};
+    /// use ferry_host::{Closure, Module, Runtime, RuntimeConfig, Sandbox};
+    ///
+    /// let module = Module::from_file("target/wasm32-wasip1/release/ferry_example_udfs.wasm")?;
+    /// let mut instance = Runtime::new(RuntimeConfig::default())?
+    ///     .instantiate(&module, &Sandbox::default())?;
+    /// let numbers: Vec<u8> = [12i64, 18, 35].iter().flat_map(|n| n.to_le_bytes()).collect();
+    /// let column = ColumnIn {
+    ///     column_type: ColumnType::Int64,
+    ///     rows: 3,
+    ///     null_count: 0,
+    ///     validity: None,
+    ///     values: &numbers,
+    ///     offsets: None,
+    /// };
+    /// let out = instance.call_batch(&Closure::new(&module, "gcd")?, &[column, column])?;
+    /// assert_eq!(out.value.rows, 3);
+    /// # Ok::<(), ferry_host::Error>(())
+    /// ```
     pub fn call_batch(
         &mut self,
-        function: &str,
-        env: &Value,
+        closure: &Closure,
         columns: &[ColumnIn<'_>],
     ) -> Result<Output<ColumnOut>, Error> {
-        let record = self
-            .compiled
-            .module
-            .function(function, FunctionKind::Scalar)?;
-        let found: Vec<&str> = columns.iter().map(|c| c.column_type.name()).collect();
-        if found != record.args {
+        self.check_module(closure)?;
+        let compiled = self.compiled.clone();
+        let function = closure.function();
+        let record = compiled.module.function(function, FunctionKind::Scalar)?;
+        let rows = check_arguments(record, columns)?.unwrap_or(1);
+        let out = self.call_columns(closure, &record.export, columns)?;
+        out.try_map(|column| expect_column(function, column, record.returns.as_deref(), rows))
+    }
+
+    /// Runs the update step of the aggregate function of `closure`: folds
+    /// `columns` (its arguments) into `state` (`None` before the first
+    /// update) and returns the new state.
+    pub fn aggregate_update(
+        &mut self,
+        closure: &Closure,
+        state: Option<&[u8]>,
+        columns: &[ColumnIn<'_>],
+    ) -> Result<Output<Vec<u8>>, Error> {
+        let record = self.aggregate(closure)?;
+        check_arguments(&record, columns)?;
+        self.aggregate_state(closure, &record, AggregateStep::Update, state, columns)
+    }
+
+    /// Runs the merge step of the aggregate function of `closure`: folds the
+    /// partial states in `states` (a binary column; null rows are skipped)
+    /// into `state`, and returns the merged state.
+    pub fn aggregate_merge(
+        &mut self,
+        closure: &Closure,
+        state: Option<&[u8]>,
+        states: ColumnIn<'_>,
+    ) -> Result<Output<Vec<u8>>, Error> {
+        let record = self.aggregate(closure)?;
+        if states.column_type != ColumnType::Binary {
             return Err(Error::Signature {
-                function: function.to_owned(),
-                reason: format!(
-                    "it takes ({}), not ({})",
-                    record.args.join(", "),
-                    found.join(", ")
-                ),
+                function: record.name,
+                reason: format!("partial states are binary, not {}", states.column_type.name()),
             });
         }
-        let returns = record.returns.clone();
-        let rows = columns.first().map_or(1, |c| c.rows);
-        if columns.iter().any(|c| c.rows != rows) {
-            return Err(Error::Signature {
-                function: function.to_owned(),
-                reason: "its argument columns differ in length".into(),
-            });
-        }
-        let func = self.export(function, FunctionKind::Scalar)?;
-        let (stdout, stderr) = self.invoke(function, func, &Arc::default(), |this| {
-            let (env_ptr, env_len) = this.write(env.as_bytes(), 1)?;
+        self.aggregate_state(closure, &record, AggregateStep::Merge, state, &[states])
+    }
+
+    /// Runs the finish step of the aggregate function of `closure`: the
+    /// result for `state`, as a column of one row.
+    pub fn aggregate_finish(
+        &mut self,
+        closure: &Closure,
+        state: Option<&[u8]>,
+    ) -> Result<Output<ColumnOut>, Error> {
+        let record = self.aggregate(closure)?;
+        let export = record.step_export(AggregateStep::Finish);
+        let state = StateColumn::new(state);
+        let out = self.call_columns(closure, &export, &[state.column()])?;
+        out.try_map(|column| expect_column(&record.name, column, record.returns.as_deref(), 1))
+    }
+
+    fn aggregate(&self, closure: &Closure) -> Result<FunctionRecord, Error> {
+        self.check_module(closure)?;
+        Ok(self
+            .module()
+            .function(closure.function(), FunctionKind::Aggregate)?
+            .clone())
+    }
+
+    /// An update or merge step: the state column first, then `columns`; a
+    /// new state out.
+    fn aggregate_state(
+        &mut self,
+        closure: &Closure,
+        record: &FunctionRecord,
+        step: AggregateStep,
+        state: Option<&[u8]>,
+        columns: &[ColumnIn<'_>],
+    ) -> Result<Output<Vec<u8>>, Error> {
+        let state = StateColumn::new(state);
+        let mut all = Vec::with_capacity(columns.len() + 1);
+        all.push(state.column());
+        all.extend_from_slice(columns);
+        let out = self.call_columns(closure, &record.step_export(step), &all)?;
+        out.try_map(|column| {
+            let column = expect_column(&record.name, column, Some(ColumnType::Binary.name()), 1)?;
+            if column.null_count != 0 {
+                return Err(Error::AbiViolation {
+                    reason: format!("`{}` returned a null state", record.name),
+                });
+            }
+            // One checked row: offsets 0 and `end`.
+            let offsets = column.offsets.unwrap_or_default();
+            let range = |i: usize| u32::from_le_bytes(offsets[i..i + 4].try_into().expect("4 bytes")) as usize;
+            Ok(column.values[range(0)..range(4)].to_vec())
+        })
+    }
+
+    /// Runs a batch-convention export on `columns` and takes the column it
+    /// returned.
+    fn call_columns(
+        &mut self,
+        closure: &Closure,
+        export: &str,
+        columns: &[ColumnIn<'_>],
+    ) -> Result<Output<Option<ColumnOut>>, Error> {
+        let function = closure.function();
+        let func = self.export(export, function)?;
+        let (stdout, stderr) = self.invoke(function, func, closure.blobs(), |this| {
+            let (env_ptr, env_len) = this.write(closure.env().as_bytes(), 1)?;
             let mut descriptors = Vec::with_capacity(columns.len() * ColumnDescriptor::SIZE);
             for column in columns {
                 descriptors.extend_from_slice(&this.write_column(column)?.to_bytes());
@@ -216,29 +321,11 @@ impl Instance {
             let (columns_ptr, _) = this.write(&descriptors, 4)?;
             Ok((env_ptr, env_len, columns_ptr, columns.len() as i32))
         })?;
-        let column = self.store.data_mut().column.take();
-        match column {
-            Some(column)
-                if column.rows == rows && Some(column.column_type.name()) == returns.as_deref() =>
-            {
-                Ok(Output {
-                    value: column,
-                    stdout,
-                    stderr,
-                })
-            }
-            other => Err(Error::AbiViolation {
-                reason: format!(
-                    "`{function}` should return {rows} rows of {}, but returned {}",
-                    returns.as_deref().unwrap_or("?"),
-                    other.map_or("no column".to_owned(), |c| format!(
-                        "{} rows of {}",
-                        c.rows,
-                        c.column_type.name()
-                    ))
-                ),
-            }),
-        }
+        Ok(Output {
+            value: self.store.data_mut().column.take(),
+            stdout,
+            stderr,
+        })
     }
 
     /// Runs an export with the four arguments `arguments` writes into guest
@@ -293,21 +380,20 @@ impl Instance {
         })))
     }
 
-    fn export(&mut self, function: &str, kind: FunctionKind) -> Result<ExportFunc, Error> {
-        if let Some(func) = self.functions.get(function) {
+    /// The export `export` (of `function`, for messages), looked up once.
+    fn export(&mut self, export: &str, function: &str) -> Result<ExportFunc, Error> {
+        if let Some(func) = self.functions.get(export) {
             return Ok(func.clone());
         }
-        let record = self.compiled.module.function(function, kind)?;
         let func: ExportFunc = self
             .instance
-            .get_typed_func(&mut self.store, &record.export)
+            .get_typed_func(&mut self.store, export)
             .map_err(|_| Error::AbiViolation {
                 reason: format!(
-                    "export `{}` of `{function}` is missing or is not (i32, i32, i32, i32) -> i32",
-                    record.export
+                    "export `{export}` of `{function}` is missing or is not (i32, i32, i32, i32) -> i32"
                 ),
             })?;
-        self.functions.insert(function.to_owned(), func.clone());
+        self.functions.insert(export.to_owned(), func.clone());
         Ok(func)
     }
 
@@ -357,5 +443,79 @@ impl Instance {
         self.memory
             .write(&mut self.store, ptr as u32 as usize, bytes)?;
         Ok((ptr, len))
+    }
+}
+
+/// Checks argument columns against a record: their types, and that they
+/// have one length, which is returned (`None` with no columns).
+fn check_arguments(record: &FunctionRecord, columns: &[ColumnIn<'_>]) -> Result<Option<usize>, Error> {
+    let found: Vec<&str> = columns.iter().map(|c| c.column_type.name()).collect();
+    if found != record.args {
+        return Err(Error::Signature {
+            function: record.name.clone(),
+            reason: format!(
+                "it takes ({}), not ({})",
+                record.args.join(", "),
+                found.join(", ")
+            ),
+        });
+    }
+    let rows = columns.first().map(|c| c.rows);
+    if columns.iter().any(|c| Some(c.rows) != rows) {
+        return Err(Error::Signature {
+            function: record.name.clone(),
+            reason: "its argument columns differ in length".into(),
+        });
+    }
+    Ok(rows)
+}
+
+/// Checks that a guest returned `rows` rows of type `returns`.
+fn expect_column(
+    function: &str,
+    column: Option<ColumnOut>,
+    returns: Option<&str>,
+    rows: usize,
+) -> Result<ColumnOut, Error> {
+    match column {
+        Some(column) if column.rows == rows && Some(column.column_type.name()) == returns => {
+            Ok(column)
+        }
+        other => Err(Error::AbiViolation {
+            reason: format!(
+                "`{function}` should return {rows} rows of {}, but returned {}",
+                returns.unwrap_or("?"),
+                other.as_ref().map_or("no column".to_owned(), |c| format!(
+                    "{} rows of {}",
+                    c.rows,
+                    c.column_type.name()
+                ))
+            ),
+        }),
+    }
+}
+
+/// An aggregate's state as the one-row binary column the guest receives.
+struct StateColumn<'a> {
+    state: Option<&'a [u8]>,
+    offsets: [u8; 8],
+}
+
+impl<'a> StateColumn<'a> {
+    fn new(state: Option<&'a [u8]>) -> StateColumn<'a> {
+        let mut offsets = [0u8; 8];
+        offsets[4..].copy_from_slice(&(state.map_or(0, <[u8]>::len) as u32).to_le_bytes());
+        StateColumn { state, offsets }
+    }
+
+    fn column(&self) -> ColumnIn<'_> {
+        ColumnIn {
+            column_type: ColumnType::Binary,
+            rows: 1,
+            null_count: usize::from(self.state.is_none()),
+            validity: self.state.is_none().then_some(&[0u8][..]),
+            values: self.state.unwrap_or_default(),
+            offsets: Some(&self.offsets),
+        }
     }
 }

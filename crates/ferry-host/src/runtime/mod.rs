@@ -320,16 +320,14 @@ fn check_exports(module: &Module, code: &wasmtime::Module) -> Result<(), Error> 
         ));
     }
     for record in module.functions() {
-        // Value and batch calls share the export's type.
-        if matches!(
-            record.kind,
-            ferry_abi::FunctionKind::Value | ferry_abi::FunctionKind::Scalar
-        ) && signature(&record.export) != Some((vec![true; 4], vec![true]))
-        {
-            return violation(format!(
-                "export `{}` of `{}` is missing or is not (i32, i32, i32, i32) -> i32",
-                record.export, record.name
-            ));
+        // Every kind of call shares the export's type.
+        for export in record.exports() {
+            if signature(&export) != Some((vec![true; 4], vec![true])) {
+                return violation(format!(
+                    "export `{export}` of `{}` is missing or is not (i32, i32, i32, i32) -> i32",
+                    record.name
+                ));
+            }
         }
     }
     Ok(())

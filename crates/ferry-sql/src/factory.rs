@@ -1,0 +1,166 @@
+//! `CREATE FUNCTION name AS '<module or closure>' LANGUAGE wasm`.
+
+use crate::{Error, WasmFunctions};
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{DataFusionError, Result, ScalarValue};
+use datafusion::execution::context::{FunctionFactory, RegisterFunction, SessionState};
+use datafusion::logical_expr::{CreateFunction, Expr};
+use ferry_host::{Closure, ContentHash, FunctionKind, Module};
+use std::sync::Arc;
+
+/// Makes ferry functions from `CREATE FUNCTION` statements. Install it with
+/// [`WasmFunctions::session`] or `SessionStateBuilder::with_function_factory`.
+///
+/// The body names a module or a closure:
+/// - `AS 'path/to/module.wasm'`: the module's function of the same name as
+///   the SQL function; `AS 'module.wasm#other'` picks another one. The
+///   module is added to the store.
+/// - `AS 'path/to/function.closure'`: a closure made by `ferry pickle`,
+///   with its environment and data blobs.
+/// - `AS 'sha256:<hash>'`: a module or closure already in the store.
+///
+/// Argument and return types may be declared; they must then be the ones
+/// the module records, or the statement is refused.
+#[derive(Debug)]
+pub struct WasmFunctionFactory {
+    functions: WasmFunctions,
+}
+
+impl WasmFunctionFactory {
+    /// A factory making functions with `functions`' runtime and sandbox.
+    pub fn new(functions: WasmFunctions) -> WasmFunctionFactory {
+        WasmFunctionFactory { functions }
+    }
+
+    fn closure(&self, name: &str, source: &str) -> Result<Closure, Error> {
+        let (location, function) = match source.rsplit_once('#') {
+            Some((location, function)) => (location, function),
+            None => (source, name),
+        };
+        let store = self.functions.store.as_ref();
+        let bytes = match location.strip_prefix("sha256:") {
+            Some(hex) => {
+                let hash: ContentHash = hex.parse().map_err(|e| Error::Create {
+                    name: name.to_owned(),
+                    reason: format!("'{location}' is not a content hash: {e}"),
+                })?;
+                let store = store.ok_or_else(|| Error::Create {
+                    name: name.to_owned(),
+                    reason: "functions by hash need a store (--store or $FERRY_STORE)".into(),
+                })?;
+                store.get(&hash)?.ok_or(ferry_host::Error::NotInStore {
+                    what: "module or closure",
+                    hash,
+                    store: store.root().to_path_buf(),
+                })?
+            }
+            None => std::fs::read(location).map_err(|source| ferry_host::Error::Io {
+                action: "cannot read",
+                path: location.into(),
+                source,
+            })?,
+        };
+        if bytes.starts_with(b"\0asm") {
+            let module = Module::from_bytes(bytes)?;
+            if let Some(store) = store {
+                store.put(module.bytes())?;
+            }
+            Ok(Closure::new(&module, function)?)
+        } else {
+            Ok(Closure::from_bytes(&bytes, store)?)
+        }
+    }
+}
+
+#[async_trait]
+impl FunctionFactory for WasmFunctionFactory {
+    async fn create(
+        &self,
+        _state: &SessionState,
+        statement: CreateFunction,
+    ) -> Result<RegisterFunction> {
+        let name = statement.name.clone();
+        let create_error = |reason: String| {
+            DataFusionError::External(Box::new(Error::Create {
+                name: name.clone(),
+                reason,
+            }))
+        };
+        match &statement.params.language {
+            Some(language) if language.value.eq_ignore_ascii_case("wasm") => {}
+            other => {
+                return Err(create_error(format!(
+                    "ferry makes functions in LANGUAGE wasm, not {}",
+                    other.as_ref().map_or("no language".into(), |l| l.value.clone())
+                )));
+            }
+        }
+        let source = match &statement.params.function_body {
+            Some(Expr::Literal(ScalarValue::Utf8(Some(source)), _)) => source.clone(),
+            _ => {
+                return Err(create_error(
+                    "say where the function is: AS 'module.wasm', AS 'function.closure' or AS 'sha256:<hash>'".into(),
+                ));
+            }
+        };
+        let external = |e: Error| DataFusionError::External(Box::new(e));
+        let closure = self.closure(&name, &source).map_err(external)?;
+        check_declared(&statement, &closure).map_err(create_error)?;
+        // Compile now, so a module that cannot run fails here rather than
+        // in the first query.
+        self.functions
+            .runtime
+            .prepare(closure.module())
+            .map_err(|e| external(e.into()))?;
+        let kind = closure.record().kind;
+        tracing::info!(function = %name, module = %closure.module().id(), "created wasm function");
+        match kind {
+            FunctionKind::Aggregate => Ok(RegisterFunction::Aggregate(Arc::new(
+                self.functions.udaf(&name, closure).map_err(external)?,
+            ))),
+            _ => Ok(RegisterFunction::Scalar(Arc::new(
+                self.functions.udf(&name, closure).map_err(external)?,
+            ))),
+        }
+    }
+}
+
+/// Declared argument and return types must be the module's.
+fn check_declared(statement: &CreateFunction, closure: &Closure) -> Result<(), String> {
+    let record = closure.record();
+    let recorded = |name: &str| {
+        ferry_host::batch::ColumnType::from_name(name).map(crate::arrow::data_type)
+    };
+    let actual_args: Vec<Option<DataType>> = record.args.iter().map(|a| recorded(a)).collect();
+    let show = |types: &[Option<DataType>]| {
+        types
+            .iter()
+            .map(|t| t.as_ref().map_or("?".into(), ToString::to_string))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let Some(args) = &statement.args {
+        let declared: Vec<Option<DataType>> =
+            args.iter().map(|a| Some(a.data_type.clone())).collect();
+        if declared != actual_args {
+            return Err(format!(
+                "declared as taking ({}), but `{}` takes ({})",
+                show(&declared),
+                record.name,
+                show(&actual_args)
+            ));
+        }
+    }
+    if let Some(declared) = &statement.return_type {
+        let actual = record.returns.as_deref().and_then(recorded);
+        if Some(declared) != actual.as_ref() {
+            return Err(format!(
+                "declared as returning {declared}, but `{}` returns {}",
+                record.name,
+                show(&[actual])
+            ));
+        }
+    }
+    Ok(())
+}

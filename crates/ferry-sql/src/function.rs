@@ -1,0 +1,109 @@
+//! What scalar and aggregate functions share: a closure, its SQL signature
+//! read from the module's records, and a pool of instances.
+
+use crate::Error;
+use crate::arrow::data_type;
+use crate::pool::Pool;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{DataFusionError, Result};
+use datafusion::logical_expr::{Signature, Volatility};
+use ferry_host::batch::ColumnType;
+use ferry_host::{Closure, ContentHash, FunctionKind, Instance, Output, Runtime, Sandbox};
+
+/// A ferry closure as a SQL function.
+#[derive(Debug)]
+pub(crate) struct Function {
+    pub(crate) name: String,
+    pub(crate) closure: Closure,
+    id: ContentHash,
+    pub(crate) signature: Signature,
+    pub(crate) returns: DataType,
+    pool: Pool,
+}
+
+impl Function {
+    /// Reads the signature from the closure's record, which must be of
+    /// `kind`. Nothing runs in the sandbox to find it out.
+    pub(crate) fn new(
+        name: &str,
+        closure: Closure,
+        kind: FunctionKind,
+        runtime: Runtime,
+        sandbox: Sandbox,
+    ) -> Result<Function, Error> {
+        let record = closure.record();
+        if record.kind != kind {
+            return Err(ferry_host::Error::Signature {
+                function: record.name.clone(),
+                reason: format!("it is a {:?} function, not a {kind:?} function", record.kind),
+            }
+            .into());
+        }
+        let column_type = |name: &str| {
+            ColumnType::from_name(name).ok_or_else(|| Error::UnknownType {
+                function: record.name.clone(),
+                column_type: name.to_owned(),
+            })
+        };
+        let args = record
+            .args
+            .iter()
+            .map(|name| column_type(name).map(data_type))
+            .collect::<Result<Vec<_>, _>>()?;
+        let returns = data_type(column_type(record.returns.as_deref().unwrap_or("?"))?);
+        // Guests see no clock or randomness unless granted, so the same
+        // arguments always give the same result.
+        let volatility = if sandbox.grants.clock || sandbox.grants.random {
+            Volatility::Volatile
+        } else {
+            Volatility::Immutable
+        };
+        Ok(Function {
+            name: name.to_owned(),
+            id: closure.id(),
+            closure,
+            signature: Signature::exact(args, volatility),
+            returns,
+            pool: Pool::new(runtime, sandbox),
+        })
+    }
+
+    /// Runs `call` on a pooled instance; a guest failure becomes an error
+    /// naming this function.
+    pub(crate) fn call<T>(
+        &self,
+        call: impl FnOnce(&mut Instance, &Closure) -> Result<Output<T>, ferry_host::Error>,
+    ) -> Result<T> {
+        let output = self
+            .pool
+            .with(&self.closure, |instance| call(instance, &self.closure))
+            .map_err(|source| {
+                DataFusionError::External(Box::new(Error::Call {
+                    function: self.name.clone(),
+                    source,
+                }))
+            })?;
+        for (stream, bytes) in [("stdout", &output.stdout), ("stderr", &output.stderr)] {
+            if !bytes.is_empty() {
+                tracing::debug!(function = %self.name, stream, output = %String::from_utf8_lossy(bytes));
+            }
+        }
+        Ok(output.value)
+    }
+}
+
+// Two functions are the same when they have one name and one closure.
+impl PartialEq for Function {
+    fn eq(&self, other: &Function) -> bool {
+        self.name == other.name && self.id == other.id
+    }
+}
+
+impl Eq for Function {}
+
+impl std::hash::Hash for Function {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+        self.id.hash(state);
+    }
+}

@@ -1,0 +1,177 @@
+//! # ferry functions in SQL
+//!
+//! Registers ferry functions with [Apache DataFusion]: scalar functions
+//! (`#[ferry::udf]`) as vectorized `ScalarUDF`s, aggregates
+//! (`#[ferry::udaf]`) as `AggregateUDF`s, and `CREATE FUNCTION ... LANGUAGE
+//! wasm` through a `FunctionFactory`.
+//!
+//! Each batch is one guest call: the argument columns' buffers are copied
+//! once into the guest's memory and the result's once out, with no Arrow IPC
+//! in between. Signatures come from the module's `ferry.functions` records,
+//! so planning never runs guest code. Every function keeps its own pool of
+//! warm instances; a guest that traps loses its instance, the query gets an
+//! error naming the function, and the session carries on.
+//!
+//! ```no_run
+//! use ferry_host::{Closure, Module, Runtime, RuntimeConfig};
+//! use ferry_sql::WasmFunctions;
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let functions = WasmFunctions::new(Runtime::new(RuntimeConfig::default())?);
+//! let ctx = functions.session();
+//!
+//! // Every SQL function of a module, under its own name...
+//! let module = Module::from_file("target/wasm32-wasip1/release/ferry_example_udfs.wasm")?;
+//! functions.register_module(&ctx, &module)?;
+//! // ...or one closure under a name of your choosing, with its environment.
+//! let to_fahrenheit = Closure::new(&module, "scale")?.with_env(&1.8)?;
+//! functions.register(&ctx, "to_fahrenheit", to_fahrenheit)?;
+//! // ...or from SQL.
+//! ferry_sql::execute(&ctx, "CREATE FUNCTION dist AS 'udfs.wasm#haversine' LANGUAGE wasm").await?;
+//!
+//! ctx.sql("SELECT gcd(12, 18), to_fahrenheit(20.0)").await?.show().await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [Apache DataFusion]: https://datafusion.apache.org
+
+mod aggregate;
+mod arrow;
+mod factory;
+mod function;
+mod pool;
+mod scalar;
+mod statement;
+
+pub use arrow::{column_type, data_type};
+pub use factory::WasmFunctionFactory;
+pub use statement::{execute, split_statements};
+
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::context::SessionContext;
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
+use ferry_host::{BlobStore, Closure, FunctionKind, Module, Runtime, Sandbox};
+use std::sync::Arc;
+
+/// Why a ferry function could not be made or run in SQL.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Loading, checking or calling the function failed in ferry.
+    #[error(transparent)]
+    Ferry(#[from] ferry_host::Error),
+
+    /// A guest call failed; the query stops with this error and the session
+    /// goes on.
+    #[error("wasm function `{function}` failed: {source}")]
+    Call {
+        /// The SQL function's name.
+        function: String,
+        /// What went wrong in the guest or the runtime.
+        source: ferry_host::Error,
+    },
+
+    /// A record names a column type this version does not know.
+    #[error("`{function}` uses column type `{column_type}`, which this ferry does not know")]
+    UnknownType {
+        /// The function.
+        function: String,
+        /// The type's name.
+        column_type: String,
+    },
+
+    /// A `CREATE FUNCTION` statement was refused.
+    #[error("cannot create function `{name}`: {reason}")]
+    Create {
+        /// The function's SQL name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+
+    /// DataFusion refused to register the function.
+    #[error(transparent)]
+    DataFusion(#[from] datafusion::common::DataFusionError),
+}
+
+/// Makes SQL functions from ferry closures, all running on one runtime in one
+/// sandbox, and resolving `sha256:` names through one store.
+#[derive(Clone)]
+pub struct WasmFunctions {
+    runtime: Runtime,
+    sandbox: Sandbox,
+    store: Option<BlobStore>,
+}
+
+impl WasmFunctions {
+    /// Functions on `runtime` in the default sandbox (nothing granted),
+    /// resolving hashes through the runtime's store, if it has one.
+    pub fn new(runtime: Runtime) -> WasmFunctions {
+        let store = runtime.config().store.clone();
+        WasmFunctions {
+            runtime,
+            sandbox: Sandbox::default(),
+            store,
+        }
+    }
+
+    /// Runs the functions in `sandbox` instead: per-batch time limit,
+    /// memory cap, grants.
+    pub fn with_sandbox(mut self, sandbox: Sandbox) -> WasmFunctions {
+        self.sandbox = sandbox;
+        self
+    }
+
+    /// A scalar UDF named `name` that runs `closure`, a scalar function.
+    pub fn udf(&self, name: &str, closure: Closure) -> Result<ScalarUDF, Error> {
+        scalar::WasmScalar::udf(name, closure, self.runtime.clone(), self.sandbox.clone())
+    }
+
+    /// An aggregate UDF named `name` that runs `closure`, an aggregate
+    /// function.
+    pub fn udaf(&self, name: &str, closure: Closure) -> Result<AggregateUDF, Error> {
+        aggregate::WasmAggregate::udaf(name, closure, self.runtime.clone(), self.sandbox.clone())
+    }
+
+    /// Registers `closure` in `ctx` as `name`, as a scalar or aggregate
+    /// function according to its kind.
+    pub fn register(&self, ctx: &SessionContext, name: &str, closure: Closure) -> Result<(), Error> {
+        match closure.record().kind {
+            FunctionKind::Aggregate => ctx.register_udaf(self.udaf(name, closure)?),
+            _ => ctx.register_udf(self.udf(name, closure)?),
+        }
+        Ok(())
+    }
+
+    /// Registers every scalar and aggregate function of `module` under its
+    /// own name, and returns the names.
+    pub fn register_module(&self, ctx: &SessionContext, module: &Module) -> Result<Vec<String>, Error> {
+        let mut names = Vec::new();
+        for record in module.functions() {
+            if matches!(record.kind, FunctionKind::Scalar | FunctionKind::Aggregate) {
+                self.register(ctx, &record.name, Closure::new(module, &record.name)?)?;
+                names.push(record.name.clone());
+            }
+        }
+        Ok(names)
+    }
+
+    /// A session whose `CREATE FUNCTION ... LANGUAGE wasm` makes functions
+    /// with these settings.
+    pub fn session(&self) -> SessionContext {
+        let state = SessionStateBuilder::new()
+            .with_default_features()
+            .with_function_factory(Some(Arc::new(WasmFunctionFactory::new(self.clone()))))
+            .build();
+        SessionContext::new_with_state(state)
+    }
+}
+
+impl std::fmt::Debug for WasmFunctions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmFunctions")
+            .field("sandbox", &self.sandbox)
+            .field("store", &self.store.as_ref().map(BlobStore::root))
+            .finish()
+    }
+}

@@ -1,0 +1,66 @@
+//! Scalar functions: one guest call per batch.
+
+use crate::Error;
+use crate::arrow::{Lent, array};
+use crate::function::Function;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{Result, ScalarValue};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+};
+use ferry_host::{Closure, FunctionKind, Runtime, Sandbox};
+
+/// A ferry scalar function as a DataFusion UDF.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(crate) struct WasmScalar(Function);
+
+impl WasmScalar {
+    pub(crate) fn udf(
+        name: &str,
+        closure: Closure,
+        runtime: Runtime,
+        sandbox: Sandbox,
+    ) -> Result<ScalarUDF, Error> {
+        let function = Function::new(name, closure, FunctionKind::Scalar, runtime, sandbox)?;
+        Ok(ScalarUDF::new_from_impl(WasmScalar(function)))
+    }
+}
+
+impl ScalarUDFImpl for WasmScalar {
+    fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.0.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(self.0.returns.clone())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let constant = args
+            .args
+            .iter()
+            .all(|arg| matches!(arg, ColumnarValue::Scalar(_)));
+        // Constant arguments are evaluated once, on one row.
+        let rows = if constant { 1 } else { args.number_rows };
+        let arrays = args
+            .args
+            .iter()
+            .map(|arg| arg.to_array(rows))
+            .collect::<Result<Vec<_>>>()?;
+        let lent = arrays
+            .iter()
+            .map(|array| Lent::new(array))
+            .collect::<Result<Vec<_>>>()?;
+        let columns: Vec<_> = lent.iter().map(Lent::column).collect();
+        let out = array(self.0.call(|instance, closure| instance.call_batch(closure, &columns))?)?;
+        if constant {
+            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?))
+        } else {
+            Ok(ColumnarValue::Array(out))
+        }
+    }
+}
