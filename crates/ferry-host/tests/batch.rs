@@ -6,9 +6,7 @@ mod support;
 use ferry::batch::{Column, ColumnBuilder, ToColumn};
 use ferry_example_udfs as native;
 use ferry_host::batch::{ColumnIn, ColumnOut, ColumnType};
-use ferry_host::{
-    Closure, Error, FailureKind, Instance, Runtime, RuntimeConfig, Sandbox, Value,
-};
+use ferry_host::{Closure, Error, FailureKind, Instance, Runtime, RuntimeConfig, Sandbox, Value};
 
 fn instance() -> Instance {
     Runtime::new(RuntimeConfig::default())

@@ -392,7 +392,10 @@ fn call_args(params: &[Param], value_vars: &[syn::Ident]) -> Vec<TokenStream2> {
                     _ => quote!(::core::clone::Clone::clone(&__ferry_env_value)),
                 }
             } else {
-                values.next().expect("one value per column").to_token_stream()
+                values
+                    .next()
+                    .expect("one value per column")
+                    .to_token_stream()
             }
         })
         .collect()
@@ -436,7 +439,11 @@ impl<'a> RowLoop<'a> {
     /// Runs `body` for each row; a null in a non-`Option` argument runs
     /// `on_null` instead.
     fn run(&self, on_null: TokenStream2, body: TokenStream2) -> TokenStream2 {
-        let reads = self.slots.iter().zip(&self.column_vars).zip(&self.value_vars);
+        let reads = self
+            .slots
+            .iter()
+            .zip(&self.column_vars)
+            .zip(&self.value_vars);
         let fast_reads = reads.clone().map(|((slot, column), value)| {
             let inner = &slot.inner;
             if slot.nullable {
@@ -514,7 +521,12 @@ fn expand_udaf(options: Options, block: syn::ItemImpl) -> syn::Result<TokenStrea
             params: typed_params(&method.sig)?,
         })
     };
-    let (init, update, merge, finish) = (step("init")?, step("update")?, step("merge")?, step("finish")?);
+    let (init, update, merge, finish) = (
+        step("init")?,
+        step("update")?,
+        step("merge")?,
+        step("finish")?,
+    );
     for (step, inputs, shape) in [
         (&init, 0, "fn init(env: E) -> Self (env optional)"),
         (&merge, 1, "fn merge(&mut self, other: Self)"),
@@ -527,10 +539,13 @@ fn expand_udaf(options: Options, block: syn::ItemImpl) -> syn::Result<TokenStrea
             ));
         }
     }
-    let env = [&init, &update, &merge, &finish].into_iter().find_map(Step::env);
-    let name = options.name.map(|lit| lit.value()).unwrap_or_else(|| {
-        snake_case(&type_name(self_ty))
-    });
+    let env = [&init, &update, &merge, &finish]
+        .into_iter()
+        .find_map(Step::env);
+    let name = options
+        .name
+        .map(|lit| lit.value())
+        .unwrap_or_else(|| snake_case(&type_name(self_ty)));
 
     let columns: Vec<ColumnSlot> = update
         .params

@@ -26,7 +26,9 @@ impl WasmAggregate {
         sandbox: Sandbox,
     ) -> Result<AggregateUDF, Error> {
         let function = Function::new(name, closure, FunctionKind::Aggregate, runtime, sandbox)?;
-        Ok(AggregateUDF::new_from_impl(WasmAggregate(Arc::new(function))))
+        Ok(AggregateUDF::new_from_impl(WasmAggregate(Arc::new(
+            function,
+        ))))
     }
 }
 
@@ -45,7 +47,10 @@ impl AggregateUDFImpl for WasmAggregate {
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         if args.is_distinct {
-            return not_impl_err!("{}(DISTINCT ...) is not supported for wasm aggregates", self.0.name);
+            return not_impl_err!(
+                "{}(DISTINCT ...) is not supported for wasm aggregates",
+                self.0.name
+            );
         }
         Ok(Box::new(WasmAccumulator {
             function: self.0.clone(),

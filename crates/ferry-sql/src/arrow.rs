@@ -77,7 +77,10 @@ impl Lent {
                 };
                 (data.buffers()[1].slice_with_length(0, end), Some(offsets))
             }
-            (None, None) => (BooleanBuffer::new(first.clone(), offset, rows).sliced(), None),
+            (None, None) => (
+                BooleanBuffer::new(first.clone(), offset, rows).sliced(),
+                None,
+            ),
         };
         Ok(Lent {
             column_type,

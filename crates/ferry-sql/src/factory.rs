@@ -92,7 +92,9 @@ impl FunctionFactory for WasmFunctionFactory {
             other => {
                 return Err(create_error(format!(
                     "ferry makes functions in LANGUAGE wasm, not {}",
-                    other.as_ref().map_or("no language".into(), |l| l.value.clone())
+                    other
+                        .as_ref()
+                        .map_or("no language".into(), |l| l.value.clone())
                 )));
             }
         }
@@ -129,9 +131,8 @@ impl FunctionFactory for WasmFunctionFactory {
 /// Declared argument and return types must be the module's.
 fn check_declared(statement: &CreateFunction, closure: &Closure) -> Result<(), String> {
     let record = closure.record();
-    let recorded = |name: &str| {
-        ferry_host::batch::ColumnType::from_name(name).map(crate::arrow::data_type)
-    };
+    let recorded =
+        |name: &str| ferry_host::batch::ColumnType::from_name(name).map(crate::arrow::data_type);
     let actual_args: Vec<Option<DataType>> = record.args.iter().map(|a| recorded(a)).collect();
     let show = |types: &[Option<DataType>]| {
         types

@@ -35,7 +35,10 @@ impl Function {
         if record.kind != kind {
             return Err(ferry_host::Error::Signature {
                 function: record.name.clone(),
-                reason: format!("it is a {:?} function, not a {kind:?} function", record.kind),
+                reason: format!(
+                    "it is a {:?} function, not a {kind:?} function",
+                    record.kind
+                ),
             }
             .into());
         }

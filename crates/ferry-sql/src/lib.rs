@@ -135,7 +135,12 @@ impl WasmFunctions {
 
     /// Registers `closure` in `ctx` as `name`, as a scalar or aggregate
     /// function according to its kind.
-    pub fn register(&self, ctx: &SessionContext, name: &str, closure: Closure) -> Result<(), Error> {
+    pub fn register(
+        &self,
+        ctx: &SessionContext,
+        name: &str,
+        closure: Closure,
+    ) -> Result<(), Error> {
         match closure.record().kind {
             FunctionKind::Aggregate => ctx.register_udaf(self.udaf(name, closure)?),
             _ => ctx.register_udf(self.udf(name, closure)?),
@@ -145,7 +150,11 @@ impl WasmFunctions {
 
     /// Registers every scalar and aggregate function of `module` under its
     /// own name, and returns the names.
-    pub fn register_module(&self, ctx: &SessionContext, module: &Module) -> Result<Vec<String>, Error> {
+    pub fn register_module(
+        &self,
+        ctx: &SessionContext,
+        module: &Module,
+    ) -> Result<Vec<String>, Error> {
         let mut names = Vec::new();
         for record in module.functions() {
             if matches!(record.kind, FunctionKind::Scalar | FunctionKind::Aggregate) {

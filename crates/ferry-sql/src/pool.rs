@@ -33,7 +33,11 @@ impl Pool {
         closure: &Closure,
         call: impl FnOnce(&mut Instance) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let idle = self.idle.lock().expect("the pool lock is never poisoned").pop();
+        let idle = self
+            .idle
+            .lock()
+            .expect("the pool lock is never poisoned")
+            .pop();
         let mut instance = match idle {
             Some(instance) => instance,
             None => self.runtime.instantiate(closure.module(), &self.sandbox)?,

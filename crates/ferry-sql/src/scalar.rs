@@ -56,7 +56,10 @@ impl ScalarUDFImpl for WasmScalar {
             .map(|array| Lent::new(array))
             .collect::<Result<Vec<_>>>()?;
         let columns: Vec<_> = lent.iter().map(Lent::column).collect();
-        let out = array(self.0.call(|instance, closure| instance.call_batch(closure, &columns))?)?;
+        let out = array(
+            self.0
+                .call(|instance, closure| instance.call_batch(closure, &columns))?,
+        )?;
         if constant {
             Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?))
         } else {

@@ -59,9 +59,9 @@ pub async fn execute(ctx: &SessionContext, statement: &str) -> Result<DataFrame>
     // declare a function of no arguments.
     let with_list = format!("{}(){}", &statement[..name_end], &statement[name_end..]);
     let mut parsed = DFParser::parse_sql_with_dialect(&with_list, &GenericDialect {})?;
-    let mut statement = parsed.pop_front().ok_or_else(|| {
-        DataFusionError::Plan("expected a CREATE FUNCTION statement".into())
-    })?;
+    let mut statement = parsed
+        .pop_front()
+        .ok_or_else(|| DataFusionError::Plan("expected a CREATE FUNCTION statement".into()))?;
     if let Statement::Statement(inner) = &mut statement
         && let ast::Statement::CreateFunction(create) = inner.as_mut()
     {
@@ -149,9 +149,18 @@ mod tests {
         fn at(s: &str) -> Option<&str> {
             short_create_function(s).unwrap().map(|i| &s[i..])
         }
-        assert_eq!(at("CREATE FUNCTION gcd AS 'x.wasm' LANGUAGE wasm"), Some("AS 'x.wasm' LANGUAGE wasm"));
-        assert_eq!(at("create or replace function \"Gcd\"\n LANGUAGE wasm AS 'é.wasm'"), Some("LANGUAGE wasm AS 'é.wasm'"));
-        assert_eq!(at("CREATE FUNCTION gcd(BIGINT) RETURNS BIGINT AS 'x' LANGUAGE wasm"), None);
+        assert_eq!(
+            at("CREATE FUNCTION gcd AS 'x.wasm' LANGUAGE wasm"),
+            Some("AS 'x.wasm' LANGUAGE wasm")
+        );
+        assert_eq!(
+            at("create or replace function \"Gcd\"\n LANGUAGE wasm AS 'é.wasm'"),
+            Some("LANGUAGE wasm AS 'é.wasm'")
+        );
+        assert_eq!(
+            at("CREATE FUNCTION gcd(BIGINT) RETURNS BIGINT AS 'x' LANGUAGE wasm"),
+            None
+        );
         assert_eq!(at("CREATE TABLE t AS SELECT 1"), None);
         assert_eq!(at("SELECT 1"), None);
     }

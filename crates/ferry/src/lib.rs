@@ -188,7 +188,9 @@ pub mod __private {
 
     /// Decodes a state the host kept, if there is one yet.
     pub fn read_state<T: DeserializeOwned>(state: Option<&[u8]>) -> Result<Option<T>, Failure> {
-        state.map(|bytes| decode("aggregate state", bytes)).transpose()
+        state
+            .map(|bytes| decode("aggregate state", bytes))
+            .transpose()
     }
 
     /// Encodes a state for the host to keep: a binary column of one row.

@@ -245,7 +245,10 @@ impl Instance {
         if states.column_type != ColumnType::Binary {
             return Err(Error::Signature {
                 function: record.name,
-                reason: format!("partial states are binary, not {}", states.column_type.name()),
+                reason: format!(
+                    "partial states are binary, not {}",
+                    states.column_type.name()
+                ),
             });
         }
         self.aggregate_state(closure, &record, AggregateStep::Merge, state, &[states])
@@ -297,7 +300,9 @@ impl Instance {
             }
             // One checked row: offsets 0 and `end`.
             let offsets = column.offsets.unwrap_or_default();
-            let range = |i: usize| u32::from_le_bytes(offsets[i..i + 4].try_into().expect("4 bytes")) as usize;
+            let range = |i: usize| {
+                u32::from_le_bytes(offsets[i..i + 4].try_into().expect("4 bytes")) as usize
+            };
             Ok(column.values[range(0)..range(4)].to_vec())
         })
     }
@@ -448,7 +453,10 @@ impl Instance {
 
 /// Checks argument columns against a record: their types, and that they
 /// have one length, which is returned (`None` with no columns).
-fn check_arguments(record: &FunctionRecord, columns: &[ColumnIn<'_>]) -> Result<Option<usize>, Error> {
+fn check_arguments(
+    record: &FunctionRecord,
+    columns: &[ColumnIn<'_>],
+) -> Result<Option<usize>, Error> {
     let found: Vec<&str> = columns.iter().map(|c| c.column_type.name()).collect();
     if found != record.args {
         return Err(Error::Signature {

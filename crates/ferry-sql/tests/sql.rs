@@ -1,0 +1,485 @@
+//! ferry functions in real DataFusion queries, compared with native SQL or
+//! the same Rust functions run natively, over random data with nulls,
+//! empty batches and several partitions.
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+use ferry_example_udfs as native;
+use ferry_host::{BlobStore, Closure, Encoding, Module, Runtime, RuntimeConfig};
+use ferry_sql::{WasmFunctions, execute};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The SQL function examples (`examples/udfs`), built from source once.
+fn udfs() -> &'static (Module, PathBuf) {
+    static UDFS: OnceLock<(Module, PathBuf)> = OnceLock::new();
+    UDFS.get_or_init(|| {
+        let built = ferry_host::guest::build_crate(workspace_root().join("examples/udfs"))
+            .expect("the UDF examples build");
+        (built.module, built.path)
+    })
+}
+
+fn functions() -> WasmFunctions {
+    WasmFunctions::new(Runtime::new(RuntimeConfig::default()).unwrap())
+}
+
+/// Pseudo-random numbers, the same on every run.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+
+    /// About one value in five is null.
+    fn maybe<T>(&mut self, value: impl FnOnce(u64) -> T) -> Option<T> {
+        (!self.next().is_multiple_of(5)).then(|| value(self.next()))
+    }
+}
+
+/// A table of random rows in `partitions` partitions of batches of uneven
+/// sizes, an empty batch among them.
+fn table(partitions: usize) -> (Arc<Schema>, Vec<Vec<RecordBatch>>) {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("a", DataType::Int64, true),
+        Field::new("b", DataType::Int64, true),
+        Field::new("x", DataType::Float64, true),
+        Field::new("y", DataType::Float64, true),
+        Field::new("n", DataType::Int32, true),
+        Field::new("s", DataType::Utf8, true),
+        Field::new("d", DataType::Date32, true),
+        Field::new("t", DataType::Timestamp(TimeUnit::Microsecond, None), true),
+        Field::new("g", DataType::Int32, false),
+    ]));
+    let mut random = Random(7);
+    let words = ["Hello", "  wide   World ", "ÉTÉ", "", "a\tb"];
+    let batch = |rows: usize, random: &mut Random| -> RecordBatch {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from_iter(
+                (0..rows).map(|_| random.maybe(|v| v as i64 % 1_000_000 - 500_000)),
+            )),
+            Arc::new(Int64Array::from_iter(
+                (0..rows).map(|_| random.maybe(|v| v as i64 % 100)),
+            )),
+            Arc::new(Float64Array::from_iter(
+                (0..rows).map(|_| random.maybe(|v| (v % 180_000) as f64 / 1000.0 - 90.0)),
+            )),
+            Arc::new(Float64Array::from_iter(
+                (0..rows).map(|_| random.maybe(|v| (v % 100_000) as f64 / 100.0 + 0.01)),
+            )),
+            Arc::new(Int32Array::from_iter(
+                (0..rows).map(|_| random.maybe(|v| v as i32 - (1 << 30))),
+            )),
+            Arc::new(StringArray::from_iter((0..rows).map(|_| {
+                random.maybe(|v| words[v as usize % words.len()].repeat(1 + v as usize % 3))
+            }))),
+            Arc::new(Date32Array::from_iter(
+                (0..rows).map(|_| random.maybe(|v| (v % 40_000) as i32 - 10_000)),
+            )),
+            Arc::new(TimestampMicrosecondArray::from_iter(
+                (0..rows).map(|_| random.maybe(|v| (v as i64) * 1_000_003 - (1 << 40))),
+            )),
+            Arc::new(Int32Array::from_iter_values(
+                (0..rows).map(|_| (random.next() % 4) as i32),
+            )),
+        ];
+        RecordBatch::try_new(schema.clone(), columns).unwrap()
+    };
+    let partitions = (0..partitions)
+        .map(|p| {
+            [1000, 0, 1, 4097, 333 * (p + 1)]
+                .into_iter()
+                .map(|rows| batch(rows, &mut random))
+                .collect()
+        })
+        .collect();
+    (schema, partitions)
+}
+
+async fn session_with_table(functions: &WasmFunctions) -> SessionContext {
+    let ctx = functions.session();
+    let (schema, partitions) = table(3);
+    ctx.register_table(
+        "t",
+        Arc::new(MemTable::try_new(schema, partitions).unwrap()),
+    )
+    .unwrap();
+    functions.register_module(&ctx, &udfs().0).unwrap();
+    ctx
+}
+
+async fn query(ctx: &SessionContext, sql: &str) -> Vec<RecordBatch> {
+    execute(ctx, sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .collect()
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// One column of a query's result, concatenated across batches.
+async fn column(ctx: &SessionContext, sql: &str) -> ArrayRef {
+    let batches = query(ctx, sql).await;
+    let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(0).as_ref()).collect();
+    datafusion::arrow::compute::concat(&arrays).unwrap()
+}
+
+async fn count(ctx: &SessionContext, sql: &str) -> i64 {
+    let result = column(ctx, sql).await;
+    result
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap()
+        .value(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scalar_functions_agree_with_native_sql() {
+    let ctx = session_with_table(&functions()).await;
+    let total = count(&ctx, "SELECT count(*) FROM t").await;
+    assert!(total > 15_000, "{total} rows");
+    // Each pair must agree on every row, nulls included.
+    for (wasm, native) in [
+        ("add(a, b)", "a + b"),
+        ("is_even(n)", "n % 2 = 0"),
+        ("weekday(d)", "CAST(date_part('dow', d) AS INT)"),
+        ("hour(t)", "CAST(date_part('hour', t) AS INT)"),
+        (
+            "sum_present(a, b)",
+            "CASE WHEN a IS NULL AND b IS NULL THEN NULL ELSE coalesce(a, 0) + coalesce(b, 0) END",
+        ),
+    ] {
+        let differ = count(
+            &ctx,
+            &format!("SELECT count(*) FROM t WHERE ({wasm}) IS DISTINCT FROM ({native})"),
+        )
+        .await;
+        assert_eq!(differ, 0, "{wasm} and {native} differ on {differ} rows");
+    }
+    // Nulls did reach the functions, and results are not all null.
+    let nulls = count(&ctx, "SELECT count(*) FROM t WHERE add(a, b) IS NULL").await;
+    assert!(nulls > 0 && nulls < total, "{nulls} null sums of {total}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scalar_functions_agree_with_native_rust() {
+    let ctx = session_with_table(&functions()).await;
+    let batches = query(
+        &ctx,
+        "SELECT a, b, x, y, s, gcd(a, b), haversine(x, y, y - 90, x), normalize(s) FROM t",
+    )
+    .await;
+    let mut rows = 0;
+    for batch in &batches {
+        let int = |i: usize| {
+            batch
+                .column(i)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap()
+                .clone()
+        };
+        let float = |i: usize| {
+            batch
+                .column(i)
+                .as_any()
+                .downcast_ref::<Float64Array>()
+                .unwrap()
+                .clone()
+        };
+        let (a, b, x, y, gcd, dist) = (int(0), int(1), float(2), float(3), int(5), float(6));
+        let s = batch
+            .column(4)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        let normal = batch
+            .column(7)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        for row in 0..batch.num_rows() {
+            let get = |array: &Int64Array| array.is_valid(row).then(|| array.value(row));
+            let getf = |array: &Float64Array| array.is_valid(row).then(|| array.value(row));
+            let expected = get(&a).zip(get(&b)).map(|(a, b)| native::gcd(a, b));
+            assert_eq!(get(&gcd), expected, "gcd, row {row}");
+            let expected = match (getf(&x), getf(&y)) {
+                (Some(x), Some(y)) => Some(native::haversine(x, y, y - 90.0, x)),
+                _ => None,
+            };
+            match (getf(&dist), expected) {
+                (Some(got), Some(want)) => assert!(
+                    (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+                    "{got} vs {want}"
+                ),
+                (got, want) => assert_eq!(got, want),
+            }
+            let expected = s.is_valid(row).then(|| native::normalize(s.value(row)));
+            assert_eq!(
+                normal.is_valid(row).then(|| normal.value(row).to_owned()),
+                expected
+            );
+            rows += 1;
+        }
+    }
+    assert!(rows > 15_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aggregates_agree_with_native_ones_across_partitions() {
+    let functions = functions();
+    let ctx = session_with_table(&functions).await;
+    // Grouped and ungrouped, over three partitions: partial states are
+    // merged across them.
+    let differ = count(
+        &ctx,
+        "SELECT count(*) FROM (
+             SELECT g, geo_mean(y) AS wasm, exp(avg(ln(y))) AS native FROM t GROUP BY g
+         ) WHERE abs(wasm - native) > 1e-9 * native",
+    )
+    .await;
+    assert_eq!(differ, 0);
+    let groups = count(&ctx, "SELECT count(DISTINCT g) FROM t").await;
+    assert_eq!(groups, 4);
+
+    let histogram = column(&ctx, "SELECT histogram(x) FROM t").await;
+    let histogram = histogram
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap()
+        .value(0)
+        .to_owned();
+    let buckets = query(
+        &ctx,
+        "SELECT CAST(floor(x / 10) * 10 AS BIGINT), count(x) FROM t WHERE x IS NOT NULL GROUP BY 1 ORDER BY 1",
+    )
+    .await;
+    let mut expected = Vec::new();
+    for batch in &buckets {
+        let bucket = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        let n = batch
+            .column(1)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        for row in 0..batch.num_rows() {
+            expected.push(format!("\"{}\":{}", bucket.value(row), n.value(row)));
+        }
+    }
+    assert_eq!(histogram, format!("{{{}}}", expected.join(",")));
+    assert!(expected.len() > 10);
+
+    // No rows: the aggregate of nothing.
+    let empty = column(&ctx, "SELECT geo_mean(y) FROM t WHERE false").await;
+    assert!(empty.is_null(0));
+    let empty = column(&ctx, "SELECT histogram(x) FROM t WHERE x > 1000").await;
+    assert_eq!(
+        empty
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap()
+            .value(0),
+        "{}"
+    );
+
+    // The environment binds the bucket width.
+    let wide = Closure::new(&udfs().0, "histogram")
+        .unwrap()
+        .with_env(&90.0)
+        .unwrap();
+    functions.register(&ctx, "wide_histogram", wide).unwrap();
+    let wide = column(&ctx, "SELECT wide_histogram(x) FROM t").await;
+    let wide = wide
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap()
+        .value(0)
+        .to_owned();
+    let total = count(&ctx, "SELECT count(x) FROM t").await;
+    let below = count(&ctx, "SELECT count(x) FROM t WHERE x < 0").await;
+    assert_eq!(wide, format!("{{\"-90\":{below},\"0\":{}}}", total - below));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_guest_fails_the_query_and_the_session_goes_on() {
+    let ctx = session_with_table(&functions()).await;
+    // `b` is zero on some rows, well into the table: `div` panics there
+    // (a trap) and `checked_div` returns an error naming the row.
+    assert!(count(&ctx, "SELECT count(*) FROM t WHERE b = 0").await > 0);
+    for (function, sql, expected, after) in [
+        (
+            "div",
+            "SELECT div(a, b) FROM t",
+            "panicked",
+            "SELECT count(div(a, b)) FROM t WHERE b <> 0",
+        ),
+        (
+            "checked_div",
+            "SELECT checked_div(a, b) FROM t",
+            "cannot divide",
+            "SELECT count(checked_div(a, b)) FROM t WHERE b <> 0",
+        ),
+        (
+            "geo_mean",
+            "SELECT geo_mean(x) FROM t",
+            "values must be positive",
+            "SELECT count(*) FROM (SELECT geo_mean(x) FROM t WHERE x > 0)",
+        ),
+    ] {
+        let err = match execute(&ctx, sql).await {
+            Ok(frame) => frame.collect().await.unwrap_err(),
+            Err(e) => e,
+        };
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!("wasm function `{function}` failed"))
+                && message.contains(expected),
+            "{message}"
+        );
+        if function != "div" {
+            assert!(message.contains("row "), "{message}");
+        }
+        // The same function serves the next query.
+        assert!(count(&ctx, after).await > 0, "{after}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_function_resolves_paths_hashes_and_closures() {
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = BlobStore::open(store_dir.path()).unwrap();
+    let functions =
+        WasmFunctions::new(Runtime::new(RuntimeConfig::with_store(store.clone())).unwrap());
+    let ctx = functions.session();
+    let (module, path) = udfs();
+    let path = path.display();
+
+    // The short form: types from the module.
+    query(
+        &ctx,
+        &format!("CREATE FUNCTION gcd AS '{path}' LANGUAGE wasm"),
+    )
+    .await;
+    let out = column(&ctx, "SELECT gcd(CAST(12 AS BIGINT), CAST(18 AS BIGINT))").await;
+    assert_eq!(
+        out.as_any().downcast_ref::<Int64Array>().unwrap().value(0),
+        6
+    );
+    // Another name for a function of the module; declared types that match.
+    query(
+        &ctx,
+        &format!(
+            "CREATE FUNCTION plus(BIGINT, BIGINT) RETURNS BIGINT LANGUAGE wasm AS '{path}#add'"
+        ),
+    )
+    .await;
+    // By hash: the module went into the store when it was first created.
+    query(
+        &ctx,
+        &format!(
+            "CREATE FUNCTION is_even AS 'sha256:{}' LANGUAGE wasm",
+            module.id().to_hex()
+        ),
+    )
+    .await;
+    // A closure file, environment included.
+    let closure = Closure::new(module, "scale")
+        .unwrap()
+        .with_env(&1.8)
+        .unwrap();
+    let closure_path = store_dir.path().join("f.closure");
+    std::fs::write(&closure_path, closure.to_bytes(Encoding::ByValue)).unwrap();
+    query(
+        &ctx,
+        &format!(
+            "CREATE FUNCTION fahrenheit AS '{}' LANGUAGE wasm",
+            closure_path.display()
+        ),
+    )
+    .await;
+    let out = query(
+        &ctx,
+        "SELECT plus(1, 2), is_even(CAST(4 AS INT)), fahrenheit(100.0) + 32",
+    )
+    .await;
+    let row = datafusion::arrow::util::pretty::pretty_format_batches(&out)
+        .unwrap()
+        .to_string();
+    assert!(
+        row.contains("| 3 ") && row.contains("| true ") && row.contains("| 212.0"),
+        "{row}"
+    );
+
+    // Wrong declared types are refused when the function is created.
+    for (sql, expected) in [
+        (format!("CREATE FUNCTION gcd2(INT, BIGINT) RETURNS BIGINT LANGUAGE wasm AS '{path}#gcd'"), "declared as taking (Int32, Int64), but `gcd` takes (Int64, Int64)"),
+        (format!("CREATE FUNCTION gcd2(BIGINT, BIGINT) RETURNS DOUBLE LANGUAGE wasm AS '{path}#gcd'"), "declared as returning Float64, but `gcd` returns Int64"),
+        (format!("CREATE FUNCTION nope AS '{path}' LANGUAGE wasm"), "has no function `nope`"),
+        (format!("CREATE FUNCTION gcd2 AS '{path}#gcd' LANGUAGE python"), "LANGUAGE wasm, not python"),
+        ("CREATE FUNCTION gcd2 AS 'sha256:00000000000000000000000000000000000000000000000000000000000000aa' LANGUAGE wasm".into(), "is not in the store"),
+        ("CREATE FUNCTION gcd2 AS '/no/such/file.wasm' LANGUAGE wasm".into(), "cannot read /no/such/file.wasm"),
+    ] {
+        let err = execute(&ctx, &sql).await.unwrap_err().to_string();
+        assert!(err.contains(expected), "{sql}: {err}");
+    }
+    assert!(execute(&ctx, "SELECT gcd2(1, 2)").await.is_err());
+
+    // DROP FUNCTION removes it.
+    query(&ctx, "DROP FUNCTION gcd").await;
+    let err = execute(&ctx, "SELECT gcd(1, 2)")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("gcd"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn functions_run_over_parquet() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = session_with_table(&functions()).await;
+    let file = dir.path().join("t.parquet");
+    query(
+        &ctx,
+        &format!(
+            "COPY (SELECT * FROM t) TO '{}' STORED AS PARQUET",
+            file.display()
+        ),
+    )
+    .await;
+    query(
+        &ctx,
+        &format!(
+            "CREATE EXTERNAL TABLE p STORED AS PARQUET LOCATION '{}'",
+            file.display()
+        ),
+    )
+    .await;
+    // Parquet strings arrive as views; they are coerced to the function's
+    // utf8 argument.
+    let differ = count(
+        &ctx,
+        "SELECT count(*) FROM (SELECT normalize(s) AS n FROM p) p FULL JOIN (SELECT normalize(s) AS n FROM t) t ON p.n = t.n WHERE p.n IS NULL AND t.n IS NOT NULL",
+    )
+    .await;
+    assert_eq!(differ, 0);
+    let same = count(&ctx, "SELECT count(*) FROM p WHERE gcd(a, b) = gcd(b, a)").await;
+    assert!(same > 10_000);
+}
