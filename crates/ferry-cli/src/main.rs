@@ -10,6 +10,8 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod sql;
+
 /// Functions as portable, sandboxed values.
 #[derive(Parser)]
 #[command(name = "ferry", version, about)]
@@ -121,6 +123,28 @@ enum Command {
         /// Largest run request accepted, in MiB.
         #[arg(long, value_name = "MIB", default_value_t = 8)]
         max_request: usize,
+        #[command(flatten)]
+        sandbox: SandboxArgs,
+    },
+    /// Query CSV, Parquet and JSON files with SQL and ferry functions:
+    /// `CREATE FUNCTION name AS 'module.wasm' LANGUAGE wasm`. Without -c or
+    /// -f, reads statements from standard input.
+    Sql {
+        /// Run these statements (`;`-separated); may be repeated.
+        #[arg(short = 'c', long = "command", value_name = "SQL")]
+        commands: Vec<String>,
+        /// Run the statements in this file; may be repeated.
+        #[arg(short = 'f', long = "file", value_name = "FILE.sql")]
+        files: Vec<PathBuf>,
+        /// Register a file or directory as a table, as NAME=PATH or PATH
+        /// (named after the file); the format comes from the extension.
+        #[arg(short = 't', long = "table", value_name = "[NAME=]PATH")]
+        tables: Vec<String>,
+        /// Register every SQL function of a module (a .wasm file, a guest
+        /// crate directory, or sha256:… from the store).
+        #[arg(long = "functions", value_name = "MODULE")]
+        modules: Vec<String>,
+        /// The sandbox of each batch call.
         #[command(flatten)]
         sandbox: SandboxArgs,
     },
@@ -306,6 +330,26 @@ fn run(cli: Cli) -> Result<()> {
                 println!("ferry worker listening on {addr}");
                 let _ = std::io::stdout().flush();
             })?;
+        }
+        Command::Sql {
+            commands,
+            files,
+            tables,
+            modules,
+            sandbox,
+        } => {
+            let modules = modules
+                .iter()
+                .map(|spec| load_module(spec, &store))
+                .collect::<Result<Vec<_>>>()?;
+            let runtime = Runtime::new(RuntimeConfig::with_store(store.clone()))?;
+            sql::SqlCommand {
+                commands,
+                files,
+                tables,
+                modules,
+            }
+            .run(runtime, sandbox.into_sandbox()?)?;
         }
         Command::Run {
             closure,
@@ -515,8 +559,14 @@ fn describe(module: &Module, store: &BlobStore) {
             .as_deref()
             .map(|env| format!("env: {env}, "))
             .unwrap_or_default();
+        let kind = match f.kind {
+            ferry_host::FunctionKind::Value => "",
+            ferry_host::FunctionKind::Scalar => "  [SQL scalar]",
+            ferry_host::FunctionKind::Aggregate => "  [SQL aggregate]",
+            ferry_host::FunctionKind::Unknown => "  [unknown kind]",
+        };
         println!(
-            "  {:width$}  ({env}input: {}) -> {}",
+            "  {:width$}  ({env}input: {}) -> {}{kind}",
             f.name, f.input, f.output
         );
     }

@@ -334,9 +334,18 @@ fn expand_udf(options: Options, func: ItemFn) -> syn::Result<TokenStream2> {
         quote!(__ferry_out.push_value::<#returned_inner>(#call);)
     };
     let setup = rows.setup(&arg_types);
+    // An infallible function of non-null values fills the output in one
+    // tight loop over zipped columns.
+    let fast = match rows.zipped() {
+        Some((iter, pattern)) if !fallible && !result.nullable => Some(quote! {
+            __ferry_out.extend_values::<#returned_inner>(#iter.map(|#pattern| #call));
+        }),
+        _ => None,
+    };
     let row_loop = rows.run(
         quote!(__ferry_out.push::<#returned_inner>(::core::option::Option::None);),
         push,
+        fast,
     );
 
     Ok(emit(
@@ -436,9 +445,38 @@ impl<'a> RowLoop<'a> {
         }
     }
 
+    /// With no nulls and no `Option` arguments, every column's values
+    /// zipped into one iterator, and the pattern binding them per row.
+    fn zipped(&self) -> Option<(TokenStream2, TokenStream2)> {
+        if self.slots.is_empty() || self.slots.iter().any(|slot| slot.nullable) {
+            return None;
+        }
+        let mut columns = self
+            .slots
+            .iter()
+            .zip(&self.column_vars)
+            .zip(&self.value_vars);
+        let ((slot, column), value) = columns.next()?;
+        let inner = &slot.inner;
+        let mut iter = quote!(<#inner as ::ferry::batch::FromColumn<'_>>::iter(#column));
+        let mut pattern = value.to_token_stream();
+        for ((slot, column), value) in columns {
+            let inner = &slot.inner;
+            iter = quote!(::core::iter::zip(#iter, <#inner as ::ferry::batch::FromColumn<'_>>::iter(#column)));
+            pattern = quote!((#pattern, #value));
+        }
+        Some((iter, pattern))
+    }
+
     /// Runs `body` for each row; a null in a non-`Option` argument runs
-    /// `on_null` instead.
-    fn run(&self, on_null: TokenStream2, body: TokenStream2) -> TokenStream2 {
+    /// `on_null` instead. `fast`, if given, replaces the row loop when no
+    /// column has nulls.
+    fn run(
+        &self,
+        on_null: TokenStream2,
+        body: TokenStream2,
+        fast: Option<TokenStream2>,
+    ) -> TokenStream2 {
         let reads = self
             .slots
             .iter()
@@ -466,12 +504,17 @@ impl<'a> RowLoop<'a> {
             }
         });
         let column_vars = &self.column_vars;
-        quote! {
-            if !(false #(|| #column_vars.has_nulls())*) {
+        let fast = fast.unwrap_or_else(|| {
+            quote! {
                 for __ferry_row in 0..__ferry_rows {
                     #(#fast_reads)*
                     #body
                 }
+            }
+        });
+        quote! {
+            if !(false #(|| #column_vars.has_nulls())*) {
+                #fast
             } else {
                 for __ferry_row in 0..__ferry_rows {
                     #(#null_reads)*
@@ -596,7 +639,7 @@ fn expand_udaf(options: Options, block: syn::ItemImpl) -> syn::Result<TokenStrea
         quote!(#update_call;)
     };
     let update_setup = rows.setup(&arg_types);
-    let update_loop = rows.run(quote!(), update_call);
+    let update_loop = rows.run(quote!(), update_call, None);
 
     let other = format_ident!("__ferry_other");
     let merge_args = call_args(&merge.params, std::slice::from_ref(&other));

@@ -41,6 +41,10 @@ impl AggregateUDFImpl for WasmAggregate {
         &self.0.signature
     }
 
+    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        self.0.coerce(args)
+    }
+
     fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
         Ok(self.0.returns.clone())
     }

@@ -16,6 +16,8 @@ use std::sync::Arc;
 /// - `AS 'path/to/module.wasm'`: the module's function of the same name as
 ///   the SQL function; `AS 'module.wasm#other'` picks another one. The
 ///   module is added to the store.
+/// - `AS 'path/to/guest-crate'`: the crate is built to a module first
+///   (with cargo, as `ferry build` does).
 /// - `AS 'path/to/function.closure'`: a closure made by `ferry pickle`,
 ///   with its environment and data blobs.
 /// - `AS 'sha256:<hash>'`: a module or closure already in the store.
@@ -54,6 +56,13 @@ impl WasmFunctionFactory {
                     hash,
                     store: store.root().to_path_buf(),
                 })?
+            }
+            // A guest crate: built from source, as `ferry build` does.
+            None if std::path::Path::new(location).is_dir() => {
+                ferry_host::guest::build_crate(location)?
+                    .module
+                    .bytes()
+                    .to_vec()
             }
             None => std::fs::read(location).map_err(|source| ferry_host::Error::Io {
                 action: "cannot read",

@@ -5,7 +5,8 @@ use crate::Error;
 use crate::arrow::data_type;
 use crate::pool::Pool;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{DataFusionError, Result};
+use datafusion::arrow::datatypes::TimeUnit;
+use datafusion::common::{DataFusionError, Result, plan_err};
 use datafusion::logical_expr::{Signature, Volatility};
 use ferry_host::batch::ColumnType;
 use ferry_host::{Closure, ContentHash, FunctionKind, Instance, Output, Runtime, Sandbox};
@@ -17,6 +18,7 @@ pub(crate) struct Function {
     pub(crate) closure: Closure,
     id: ContentHash,
     pub(crate) signature: Signature,
+    args: Vec<DataType>,
     pub(crate) returns: DataType,
     pool: Pool,
 }
@@ -65,10 +67,38 @@ impl Function {
             name: name.to_owned(),
             id: closure.id(),
             closure,
-            signature: Signature::exact(args, volatility),
+            signature: Signature::user_defined(volatility),
+            args,
             returns,
             pool: Pool::new(runtime, sandbox),
         })
+    }
+
+    /// The types arguments are cast to: the module's, from any type that
+    /// converts to it without loss (narrower integers, other timestamp
+    /// units, string and binary views).
+    pub(crate) fn coerce(&self, given: &[DataType]) -> Result<Vec<DataType>> {
+        let accepted = given.len() == self.args.len()
+            && given
+                .iter()
+                .zip(&self.args)
+                .all(|(from, to)| converts(from, to));
+        if !accepted {
+            let list = |types: &[DataType]| {
+                types
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return plan_err!(
+                "wasm function `{}` takes ({}), not ({})",
+                self.name,
+                list(&self.args),
+                list(given)
+            );
+        }
+        Ok(self.args.clone())
     }
 
     /// Runs `call` on a pooled instance; a guest failure becomes an error
@@ -108,5 +138,41 @@ impl std::hash::Hash for Function {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.name.hash(state);
         self.id.hash(state);
+    }
+}
+
+/// Whether a value of type `from` becomes a `to` without loss.
+fn converts(from: &DataType, to: &DataType) -> bool {
+    use DataType::*;
+    let integer_bits = |t: &DataType| match t {
+        Int8 => Some((true, 8)),
+        Int16 => Some((true, 16)),
+        Int32 => Some((true, 32)),
+        Int64 => Some((true, 64)),
+        UInt8 => Some((false, 8)),
+        UInt16 => Some((false, 16)),
+        UInt32 => Some((false, 32)),
+        UInt64 => Some((false, 64)),
+        _ => None,
+    };
+    match (from, to) {
+        _ if from == to => true,
+        (Null, _) => true,
+        (Utf8 | Utf8View | LargeUtf8, Utf8 | LargeUtf8) => true,
+        (Binary | BinaryView | LargeBinary | FixedSizeBinary(_), Binary) => true,
+        (Timestamp(_, None), Timestamp(TimeUnit::Microsecond, None)) => true,
+        (Float32 | Float16, Float64) => true,
+        (Float16, Float32) => true,
+        _ => match (integer_bits(from), integer_bits(to)) {
+            (Some((from_signed, from_bits)), Some((to_signed, to_bits))) => {
+                (from_signed == to_signed && from_bits <= to_bits)
+                    || (!from_signed && to_signed && from_bits < to_bits)
+            }
+            // Integers that fit a float's mantissa.
+            (Some((_, bits)), None) => {
+                (matches!(to, Float64) && bits <= 32) || (matches!(to, Float32) && bits <= 16)
+            }
+            _ => false,
+        },
     }
 }

@@ -51,6 +51,7 @@ pub use statement::{execute, split_statements};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
+use datafusion::prelude::SessionConfig;
 use ferry_host::{BlobStore, Closure, FunctionKind, Module, Runtime, Sandbox};
 use std::sync::Arc;
 
@@ -168,7 +169,13 @@ impl WasmFunctions {
     /// A session whose `CREATE FUNCTION ... LANGUAGE wasm` makes functions
     /// with these settings.
     pub fn session(&self) -> SessionContext {
+        self.session_with(SessionConfig::new())
+    }
+
+    /// [`session`](Self::session) with a DataFusion configuration.
+    pub fn session_with(&self, config: SessionConfig) -> SessionContext {
         let state = SessionStateBuilder::new()
+            .with_config(config)
             .with_default_features()
             .with_function_factory(Some(Arc::new(WasmFunctionFactory::new(self.clone()))))
             .build();

@@ -35,6 +35,10 @@ impl ScalarUDFImpl for WasmScalar {
         &self.0.signature
     }
 
+    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        self.0.coerce(args)
+    }
+
     fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
         Ok(self.0.returns.clone())
     }

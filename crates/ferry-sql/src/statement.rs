@@ -42,7 +42,7 @@ pub fn split_statements(text: &str) -> Result<Vec<String>> {
 /// the function's types are then the ones its module records.
 ///
 /// ```
-/// # async fn demo() -> datafusion::common::Result<()> {
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// let functions = ferry_sql::WasmFunctions::new(ferry_host::Runtime::new(Default::default())?);
 /// let ctx = functions.session();
 /// ferry_sql::execute(&ctx, "CREATE FUNCTION gcd AS 'udfs.wasm' LANGUAGE wasm").await?;
