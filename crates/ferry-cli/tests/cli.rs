@@ -234,3 +234,45 @@ fn grants_open_the_sandbox_on_request() {
     );
     assert_eq!(json(&ferry.ok(&["call", &wasm, "now"])), 0);
 }
+
+#[test]
+fn sql_with_functions_created_from_source_over_files() {
+    let ferry = Ferry::new();
+    // The README's command: the module is built from the crate by CREATE
+    // FUNCTION and its signature read from it.
+    let out = ferry.ok(&[
+        "sql",
+        "-c",
+        "CREATE FUNCTION gcd AS 'examples/udfs' LANGUAGE wasm; SELECT gcd(12, 18) AS g, gcd(35, 14) AS h",
+    ]);
+    assert!(out.contains("| 6 | 7 |"), "{out}");
+
+    // Tables from CSV and JSON-lines files; statements from a file; the
+    // module's functions registered up front.
+    let csv = ferry.path("points.csv");
+    std::fs::write(&csv, "name,lat,lon\n  Paris ,48.8566,2.3522\nLONDON,51.5074,-0.1278\n").unwrap();
+    let jsonl = ferry.path("events.jsonl");
+    std::fs::write(&jsonl, "{\"v\": 4.0}\n{\"v\": 9.0}\n").unwrap();
+    let script = ferry.path("query.sql");
+    std::fs::write(
+        &script,
+        "SELECT normalize(p.name) AS city, round(haversine(p.lat, p.lon, l.lat, l.lon)) AS km
+         FROM points p, points l WHERE l.name = 'LONDON' ORDER BY 1;
+         SELECT geo_mean(v) AS g FROM events;",
+    )
+    .unwrap();
+    let table = format!("points={csv}");
+    let out = ferry.ok(&[
+        "sql", "--functions", "examples/udfs", "-t", &table, "-t", &jsonl, "-f", &script,
+    ]);
+    assert!(out.contains("| london | 0.0   |") && out.contains("| paris  | 344.0 |"), "{out}");
+    assert!(out.contains("| 6.0 |"), "{out}");
+
+    // A declared type that is not the module's is refused, naming both.
+    let err = ferry.fails(&[
+        "sql",
+        "-c",
+        "CREATE FUNCTION gcd(INT, INT) RETURNS INT LANGUAGE wasm AS 'examples/udfs'",
+    ]);
+    assert!(err.contains("declared as taking (Int32, Int32), but `gcd` takes (Int64, Int64)"), "{err}");
+}
