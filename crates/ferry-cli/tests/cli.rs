@@ -250,7 +250,11 @@ fn sql_with_functions_created_from_source_over_files() {
     // Tables from CSV and JSON-lines files; statements from a file; the
     // module's functions registered up front.
     let csv = ferry.path("points.csv");
-    std::fs::write(&csv, "name,lat,lon\n  Paris ,48.8566,2.3522\nLONDON,51.5074,-0.1278\n").unwrap();
+    std::fs::write(
+        &csv,
+        "name,lat,lon\n  Paris ,48.8566,2.3522\nLONDON,51.5074,-0.1278\n",
+    )
+    .unwrap();
     let jsonl = ferry.path("events.jsonl");
     std::fs::write(&jsonl, "{\"v\": 4.0}\n{\"v\": 9.0}\n").unwrap();
     let script = ferry.path("query.sql");
@@ -263,9 +267,20 @@ fn sql_with_functions_created_from_source_over_files() {
     .unwrap();
     let table = format!("points={csv}");
     let out = ferry.ok(&[
-        "sql", "--functions", "examples/udfs", "-t", &table, "-t", &jsonl, "-f", &script,
+        "sql",
+        "--functions",
+        "examples/udfs",
+        "-t",
+        &table,
+        "-t",
+        &jsonl,
+        "-f",
+        &script,
     ]);
-    assert!(out.contains("| london | 0.0   |") && out.contains("| paris  | 344.0 |"), "{out}");
+    assert!(
+        out.contains("| london | 0.0   |") && out.contains("| paris  | 344.0 |"),
+        "{out}"
+    );
     assert!(out.contains("| 6.0 |"), "{out}");
 
     // A declared type that is not the module's is refused, naming both.
@@ -274,5 +289,29 @@ fn sql_with_functions_created_from_source_over_files() {
         "-c",
         "CREATE FUNCTION gcd(INT, INT) RETURNS INT LANGUAGE wasm AS 'examples/udfs'",
     ]);
-    assert!(err.contains("declared as taking (Int32, Int32), but `gcd` takes (Int64, Int64)"), "{err}");
+    assert!(
+        err.contains("declared as taking (Int32, Int32), but `gcd` takes (Int64, Int64)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_parquet_example_runs() {
+    let out = Ferry::new().ok(&["sql", "-f", "examples/sql/trips.sql"]);
+    // 200,000 trips in two zones whose messy names normalize to one each,
+    // and every trip in some 10 km bucket of the histogram.
+    assert!(
+        out.contains("| lincoln park | 100000 |") && out.contains("| the loop     | 100000 |"),
+        "{out}"
+    );
+    let histogram = out
+        .lines()
+        .find(|line| line.starts_with("| the loop") && line.contains('{'))
+        .unwrap_or_else(|| panic!("{out}"));
+    let counts: u64 = histogram
+        .split(['{', '}', ','])
+        .filter_map(|part| part.split(':').nth(1))
+        .map(|n| n.trim().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(counts, 100_000, "{histogram}");
 }

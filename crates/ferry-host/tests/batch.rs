@@ -254,3 +254,55 @@ fn columns_that_do_not_match_the_signature_are_refused() {
         .unwrap_err();
     assert!(matches!(err, Error::Signature { .. }), "{err}");
 }
+
+#[test]
+fn aggregate_steps_fold_merge_and_finish() {
+    let mut instance = instance();
+    let geo_mean = closure(&instance, "geo_mean");
+    let first = build(&[Some(2.0f64), None, Some(8.0)]);
+    let second = build(&[Some(4.0f64)]);
+    let state = |instance: &mut Instance, column: &ColumnBuilder| {
+        let view = column.column();
+        instance
+            .aggregate_update(&geo_mean, None, &[input(&view)])
+            .unwrap()
+            .value
+    };
+    let (a, b) = (state(&mut instance, &first), state(&mut instance, &second));
+    // Partial states merge in any grouping; null partials are skipped.
+    let partials = build(&[Some(b), None]);
+    let view = partials.column();
+    let merged = instance
+        .aggregate_merge(&geo_mean, Some(&a), input(&view))
+        .unwrap()
+        .value;
+    let out = instance
+        .aggregate_finish(&geo_mean, Some(&merged))
+        .unwrap()
+        .value;
+    let mean = read::<f64>(&out)[0].unwrap();
+    assert!((mean - 4.0).abs() < 1e-12, "{mean}");
+    // The aggregate of no rows starts from `init`.
+    let out = instance.aggregate_finish(&geo_mean, None).unwrap().value;
+    assert_eq!(read::<f64>(&out), vec![None]);
+
+    // Wrong columns, and a scalar function called as an aggregate, are
+    // refused before the guest runs.
+    let ints = build(&[Some(1i64)]);
+    let view = ints.column();
+    let err = instance
+        .aggregate_update(&geo_mean, None, &[input(&view)])
+        .unwrap_err();
+    assert!(matches!(err, Error::Signature { .. }), "{err}");
+    let err = instance
+        .aggregate_merge(&geo_mean, None, input(&view))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("partial states are binary"),
+        "{err}"
+    );
+    let err = instance
+        .aggregate_finish(&closure(&instance, "gcd"), None)
+        .unwrap_err();
+    assert!(err.to_string().contains("not an aggregate"), "{err}");
+}

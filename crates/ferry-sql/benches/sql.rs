@@ -17,6 +17,10 @@ use ferry_sql::WasmFunctions;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+#[path = "../../../benches/int64_pairs.rs"]
+mod data;
+use data::int64_batches;
+
 const ROWS: usize = 10_000_000;
 const BATCH: usize = 8192;
 
@@ -27,23 +31,11 @@ fn table() -> MemTable {
         Field::new("a", DataType::Int64, false),
         Field::new("b", DataType::Int64, false),
     ]));
-    let mut state = 0x9e3779b97f4a7c15u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
     let mut partitions = vec![Vec::new(), Vec::new()];
-    for (i, start) in (0..ROWS).step_by(BATCH).enumerate() {
-        let rows = BATCH.min(ROWS - start);
-        let a: ArrayRef = Arc::new(Int64Array::from_iter_values(
-            (0..rows).map(|_| (next() % 1_000_000_000) as i64),
-        ));
-        let b: ArrayRef = Arc::new(Int64Array::from_iter_values(
-            (0..rows).map(|_| (next() % 100_000 + 1) as i64),
-        ));
-        partitions[i % 2].push(RecordBatch::try_new(schema.clone(), vec![a, b]).unwrap());
+    for (i, (a, b)) in int64_batches(ROWS, BATCH).into_iter().enumerate() {
+        let columns: Vec<ArrayRef> =
+            vec![Arc::new(Int64Array::from(a)), Arc::new(Int64Array::from(b))];
+        partitions[i % 2].push(RecordBatch::try_new(schema.clone(), columns).unwrap());
     }
     MemTable::try_new(schema, partitions).unwrap()
 }

@@ -76,6 +76,47 @@
 //! parameter named `env` is bound when the function is registered. For whole
 //! columns, see [`batch`].
 //!
+//! `#[ferry::udaf]` on an `impl` block makes an aggregate function of its
+//! `init`, `update`, `merge` and `finish`. The type is the state: it must be
+//! serde-serializable, since partial states travel between partitions.
+//!
+//! ```
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize, Deserialize)]
+//! pub struct Range {
+//!     lo: Option<i64>,
+//!     hi: Option<i64>,
+//! }
+//!
+//! /// `range(x)`: the largest value minus the smallest, null for no rows.
+//! #[ferry::udaf]
+//! impl Range {
+//!     fn init() -> Self {
+//!         Range { lo: None, hi: None }
+//!     }
+//!     /// A row function, as with `#[ferry::udf]`: rows with a null in a
+//!     /// non-`Option` argument are skipped.
+//!     fn update(&mut self, x: i64) {
+//!         self.lo = Some(self.lo.map_or(x, |lo| lo.min(x)));
+//!         self.hi = Some(self.hi.map_or(x, |hi| hi.max(x)));
+//!     }
+//!     fn merge(&mut self, other: Self) {
+//!         for x in [other.lo, other.hi].into_iter().flatten() {
+//!             self.update(x);
+//!         }
+//!     }
+//!     fn finish(self) -> Option<i64> {
+//!         Some(self.hi? - self.lo?)
+//!     }
+//! }
+//! ```
+//!
+//! Any of the four may take the environment as a parameter named `env`;
+//! `update` may return `Result<(), E>` to fail naming the row. The function
+//! is named after the type in snake case, or `#[ferry::udaf(name = "...")]`.
+//! `ferry::batch::Date32` and `TimestampMicros` are SQL dates and timestamps.
+//!
 //! The ABI the macros implement is described in `docs/abi.md`.
 
 pub mod batch;
