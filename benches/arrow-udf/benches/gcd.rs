@@ -1,4 +1,4 @@
-//! gcd over 10M int64 rows in batches of 8192, one thread: ferry's batch
+//! gcd and add over 10M int64 rows in batches of 8192, one thread: ferry's batch
 //! call (Arrow buffers in, an Arrow array out) beside arrow-udf-runtime's
 //! wasm runtime (a RecordBatch in and out through Arrow IPC), each on its
 //! own guest built from the same Rust function.
@@ -75,35 +75,35 @@ fn gcd(c: &mut Criterion) {
         .unwrap()
         .instantiate(&module, &Sandbox::default())
         .unwrap();
-    let closure = Closure::new(&module, "gcd").unwrap();
-    let mut ferry = |batch: &RecordBatch| -> ArrayRef {
-        let columns = [int64(batch.column(0)), int64(batch.column(1))];
-        let out = instance.call_batch(&closure, &columns).unwrap().value;
-        let rows = out.rows;
-        Arc::new(Int64Array::new(ScalarBuffer::new(Buffer::from_vec(out.values), 0, rows), None))
-    };
-
     let runtime = arrow_udf_runtime::wasm::Runtime::new(&arrow_udf_guest()).unwrap();
-    let function = runtime
-        .find_function("gcd", vec![DataType::Int64, DataType::Int64], DataType::Int64)
-        .unwrap();
-    let arrow_udf = |batch: &RecordBatch| -> ArrayRef {
-        runtime.call(&function, batch).unwrap().column(0).clone()
-    };
 
-    // Both give the same answers before they race.
-    for batch in batches.iter().step_by(97) {
-        assert_eq!(ferry(batch).as_ref(), arrow_udf(batch).as_ref());
-    }
-
-    let mut group = c.benchmark_group("gcd_10m_int64_rows");
+    let mut group = c.benchmark_group("10m_int64_rows");
     group.sample_size(10);
-    group.bench_function("ferry", |bench| {
-        bench.iter(|| batches.iter().map(&mut ferry).count())
-    });
-    group.bench_function("arrow_udf_runtime", |bench| {
-        bench.iter(|| batches.iter().map(arrow_udf).count())
-    });
+    for name in ["gcd", "add"] {
+        let closure = Closure::new(&module, name).unwrap();
+        let mut ferry = |batch: &RecordBatch| -> ArrayRef {
+            let columns = [int64(batch.column(0)), int64(batch.column(1))];
+            let out = instance.call_batch(&closure, &columns).unwrap().value;
+            let rows = out.rows;
+            Arc::new(Int64Array::new(ScalarBuffer::new(Buffer::from_vec(out.values), 0, rows), None))
+        };
+        let function = runtime
+            .find_function(name, vec![DataType::Int64, DataType::Int64], DataType::Int64)
+            .unwrap();
+        let arrow_udf = |batch: &RecordBatch| -> ArrayRef {
+            runtime.call(&function, batch).unwrap().column(0).clone()
+        };
+        // Both give the same answers before they race.
+        for batch in batches.iter().step_by(97) {
+            assert_eq!(ferry(batch).as_ref(), arrow_udf(batch).as_ref());
+        }
+        group.bench_function(format!("{name}/ferry"), |bench| {
+            bench.iter(|| batches.iter().map(&mut ferry).count())
+        });
+        group.bench_function(format!("{name}/arrow_udf_runtime"), |bench| {
+            bench.iter(|| batches.iter().map(arrow_udf).count())
+        });
+    }
     group.finish();
 }
 

@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use datafusion::arrow::util::pretty::pretty_format_batches;
+use datafusion::common::DataFusionError;
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionConfig};
 use ferry_host::{Module, Runtime, Sandbox};
@@ -137,7 +138,8 @@ async fn run_text(ctx: &SessionContext, text: &str) -> Result<()> {
 
 async fn run_statement(ctx: &SessionContext, statement: &str) -> Result<()> {
     let started = Instant::now();
-    let batches = ferry_sql::execute(ctx, statement).await?.collect().await?;
+    let frame = ferry_sql::execute(ctx, statement).await.map_err(plain)?;
+    let batches = frame.collect().await.map_err(plain)?;
     let elapsed = started.elapsed();
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     let seconds = elapsed.as_secs_f64();
@@ -198,6 +200,15 @@ async fn shell(ctx: &SessionContext) -> Result<()> {
         report(run_text(ctx, &buffer).await);
     }
     Ok(())
+}
+
+/// DataFusion's message, which already says what its causes say; a ferry
+/// error without DataFusion's "External error" in front.
+fn plain(error: DataFusionError) -> anyhow::Error {
+    match error.find_root() {
+        DataFusionError::External(inner) => anyhow::anyhow!("{inner}"),
+        _ => anyhow::anyhow!("{error}"),
+    }
 }
 
 fn report(outcome: Result<()>) {

@@ -1,4 +1,4 @@
-//! The same Euclid as `ferry_example_udfs::gcd`, as an arrow-udf function.
+//! `gcd` and `add` of `examples/udfs`, as arrow-udf functions.
 
 use arrow_udf::function;
 
@@ -9,4 +9,10 @@ fn gcd(a: i64, b: i64) -> i64 {
         (a, b) = (b, a % b);
     }
     a as i64
+}
+
+/// The same `add` as `ferry_example_udfs::add`.
+#[function("add(int64, int64) -> int64")]
+fn add(a: i64, b: i64) -> i64 {
+    a.wrapping_add(b)
 }
