@@ -64,7 +64,12 @@ impl SqlCommand {
 /// Registers a CSV, Parquet or JSON-lines file, or a directory of them, as
 /// a table: `NAME=PATH`, or `PATH` named after the file.
 async fn register_table(ctx: &SessionContext, spec: &str) -> Result<()> {
-    let (name, path) = match spec.split_once('=') {
+    // Only a plain name before `=` names the table: `year=2024/` is a
+    // partition directory.
+    let named = spec.split_once('=').filter(|(name, _)| {
+        !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_')
+    });
+    let (name, path) = match named {
         Some((name, path)) => (name.to_owned(), PathBuf::from(path)),
         None => {
             let path = PathBuf::from(spec);
@@ -78,17 +83,21 @@ async fn register_table(ctx: &SessionContext, spec: &str) -> Result<()> {
     };
     let location = path.to_str().context("table paths must be UTF-8")?;
     let extension = extension(&path)?;
-    match extension.as_str() {
+    // DataFusion picks files by extension, case and all.
+    let dotted = format!(".{extension}");
+    match extension.to_ascii_lowercase().as_str() {
         "parquet" => {
-            ctx.register_parquet(&name, location, ParquetReadOptions::default())
-                .await?
+            let options = ParquetReadOptions {
+                file_extension: &dotted,
+                ..ParquetReadOptions::default()
+            };
+            ctx.register_parquet(&name, location, options).await?
         }
         "csv" => {
-            ctx.register_csv(&name, location, CsvReadOptions::new())
-                .await?
+            let options = CsvReadOptions::new().file_extension(&dotted);
+            ctx.register_csv(&name, location, options).await?
         }
         "json" | "jsonl" | "ndjson" => {
-            let dotted = format!(".{extension}");
             let options = JsonReadOptions {
                 file_extension: &dotted,
                 ..JsonReadOptions::default()
@@ -106,11 +115,7 @@ async fn register_table(ctx: &SessionContext, spec: &str) -> Result<()> {
 
 /// The extension of a file, or of the files in a directory.
 fn extension(path: &Path) -> Result<String> {
-    let of = |path: &Path| {
-        path.extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase)
-    };
+    let of = |path: &Path| path.extension().and_then(|e| e.to_str()).map(str::to_owned);
     if path.is_dir() {
         let entries = std::fs::read_dir(path)
             .with_context(|| format!("cannot read directory {}", path.display()))?;
@@ -191,7 +196,9 @@ async fn shell(ctx: &SessionContext) -> Result<()> {
         }
         buffer.push_str(&line);
         buffer.push('\n');
-        if line.trim_end().ends_with(';') {
+        // A statement ends at a `;` outside strings and comments: a text
+        // that does not tokenize yet (an open string) goes on reading.
+        if line.trim_end().ends_with(';') && ferry_sql::split_statements(&buffer).is_ok() {
             report(run_text(ctx, &buffer).await);
             buffer.clear();
         }

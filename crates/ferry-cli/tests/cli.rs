@@ -290,7 +290,7 @@ fn sql_with_functions_created_from_source_over_files() {
         "CREATE FUNCTION gcd(INT, INT) RETURNS INT LANGUAGE wasm AS 'examples/udfs'",
     ]);
     assert!(
-        err.contains("declared as taking (Int32, Int32), but `gcd` takes (Int64, Int64)"),
+        err.contains("declared as returning Int32, but `gcd` returns Int64"),
         "{err}"
     );
 }

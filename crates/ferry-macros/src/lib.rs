@@ -596,6 +596,12 @@ fn expand_udaf(options: Options, block: syn::ItemImpl) -> syn::Result<TokenStrea
         .filter(|p| !p.is_env)
         .map(|p| column_slot(&p.ty))
         .collect::<syn::Result<_>>()?;
+    if columns.is_empty() {
+        return Err(syn::Error::new(
+            update.method.sig.span(),
+            "`update` takes at least one column: it is called once per batch, not once per row",
+        ));
+    }
     let ReturnType::Type(_, returned) = &finish.method.sig.output else {
         return Err(syn::Error::new(
             finish.method.sig.span(),

@@ -69,13 +69,16 @@ impl Lent {
             (Some(width), _) => (first.slice_with_length(offset * width, rows * width), None),
             (None, Some(width)) => {
                 let offsets = first.slice_with_length(offset * width, (rows + 1) * width);
-                // The bytes up to the last offset; the offsets index into
-                // them from wherever the slice begins.
-                let end = match width {
-                    4 => offsets.typed_data::<i32>()[rows] as usize,
-                    _ => offsets.typed_data::<i64>()[rows] as usize,
+                let bytes = &data.buffers()[1];
+                // Only the slice's own bytes cross: a slice of a large array
+                // (DataFusion slices batches per group) must not drag the
+                // rest along. Its offsets then start at 0: rebased, a copy
+                // of the offsets alone.
+                let (values, offsets) = match width {
+                    4 => rebase::<i32>(bytes, offsets),
+                    _ => rebase::<i64>(bytes, offsets),
                 };
-                (data.buffers()[1].slice_with_length(0, end), Some(offsets))
+                (values, Some(offsets))
             }
             (None, None) => (
                 BooleanBuffer::new(first.clone(), offset, rows).sliced(),
@@ -102,6 +105,23 @@ impl Lent {
             offsets: self.offsets.as_deref(),
         }
     }
+}
+
+/// The bytes a slice's offsets cover, and the offsets made to start at 0
+/// (the same buffers when they already do).
+fn rebase<T>(bytes: &Buffer, offsets: Buffer) -> (Buffer, Buffer)
+where
+    T: datafusion::arrow::datatypes::ArrowNativeType + std::ops::Sub<Output = T>,
+{
+    let typed = offsets.typed_data::<T>();
+    let (first, last) = (typed[0], typed[typed.len() - 1]);
+    let (start, end) = (first.as_usize(), last.as_usize());
+    let values = bytes.slice_with_length(start, end - start);
+    if start == 0 {
+        return (values, offsets);
+    }
+    let rebased = Buffer::from_iter(typed.iter().map(|&offset| offset - first));
+    (values, rebased)
 }
 
 /// An output column as an Arrow array. The runtime has already checked the
@@ -163,6 +183,10 @@ mod tests {
         let bools: ArrayRef = std::sync::Arc::new(BooleanArray::from_iter(
             (0..20).map(|i| (i % 5 != 0).then_some(i % 2 == 0)),
         ));
+        // A slice of strings lends its own bytes only.
+        let slice = texts.slice(13, 2);
+        let lent = Lent::new(&slice).unwrap();
+        assert_eq!(lent.column().values, "x".repeat(13 + 14).as_bytes());
         for input in [ints, texts, bools] {
             round_trip(input.clone());
             round_trip(input.slice(3, 11));

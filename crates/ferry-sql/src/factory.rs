@@ -1,5 +1,6 @@
 //! `CREATE FUNCTION name AS '<module or closure>' LANGUAGE wasm`.
 
+use crate::function::converts;
 use crate::{Error, WasmFunctions};
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::DataType;
@@ -153,7 +154,13 @@ fn check_declared(statement: &CreateFunction, closure: &Closure) -> Result<(), S
     if let Some(args) = &statement.args {
         let declared: Vec<Option<DataType>> =
             args.iter().map(|a| Some(a.data_type.clone())).collect();
-        if declared != actual_args {
+        // A declared type is right if the call would convert it: SQL's
+        // VARCHAR is a string view, TIMESTAMP is in nanoseconds.
+        let fits = declared.len() == actual_args.len()
+            && declared.iter().zip(&actual_args).all(|(declared, actual)| {
+                matches!((declared, actual), (Some(d), Some(a)) if converts(d, a))
+            });
+        if !fits {
             return Err(format!(
                 "declared as taking ({}), but `{}` takes ({})",
                 show(&declared),
@@ -164,7 +171,10 @@ fn check_declared(statement: &CreateFunction, closure: &Closure) -> Result<(), S
     }
     if let Some(declared) = &statement.return_type {
         let actual = record.returns.as_deref().and_then(recorded);
-        if Some(declared) != actual.as_ref() {
+        let fits = actual
+            .as_ref()
+            .is_some_and(|actual| converts(actual, declared));
+        if !fits {
             return Err(format!(
                 "declared as returning {declared}, but `{}` returns {}",
                 record.name,

@@ -5,7 +5,6 @@ use crate::Error;
 use crate::arrow::data_type;
 use crate::pool::Pool;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::arrow::datatypes::TimeUnit;
 use datafusion::common::{DataFusionError, Result, plan_err};
 use datafusion::logical_expr::{Signature, Volatility};
 use ferry_host::batch::ColumnType;
@@ -75,8 +74,8 @@ impl Function {
     }
 
     /// The types arguments are cast to: the module's, from any type that
-    /// converts to it without loss (narrower integers, other timestamp
-    /// units, string and binary views).
+    /// converts to it without loss (narrower integers, string and binary
+    /// views, other timestamp units, nanoseconds truncated).
     pub(crate) fn coerce(&self, given: &[DataType]) -> Result<Vec<DataType>> {
         let accepted = given.len() == self.args.len()
             && given
@@ -141,8 +140,9 @@ impl std::hash::Hash for Function {
     }
 }
 
-/// Whether a value of type `from` becomes a `to` without loss.
-fn converts(from: &DataType, to: &DataType) -> bool {
+/// Whether a value of type `from` becomes a `to` without loss (except that
+/// timestamps finer than microseconds are truncated to microseconds).
+pub(crate) fn converts(from: &DataType, to: &DataType) -> bool {
     use DataType::*;
     let integer_bits = |t: &DataType| match t {
         Int8 => Some((true, 8)),
@@ -158,9 +158,9 @@ fn converts(from: &DataType, to: &DataType) -> bool {
     match (from, to) {
         _ if from == to => true,
         (Null, _) => true,
-        (Utf8 | Utf8View | LargeUtf8, Utf8 | LargeUtf8) => true,
+        (Utf8 | Utf8View | LargeUtf8, Utf8 | Utf8View | LargeUtf8) => true,
         (Binary | BinaryView | LargeBinary | FixedSizeBinary(_), Binary) => true,
-        (Timestamp(_, None), Timestamp(TimeUnit::Microsecond, None)) => true,
+        (Timestamp(_, None), Timestamp(_, None)) => true,
         (Float32 | Float16, Float64) => true,
         (Float16, Float32) => true,
         _ => match (integer_bits(from), integer_bits(to)) {

@@ -6,7 +6,7 @@ use crate::function::Function;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use ferry_host::{Closure, FunctionKind, Runtime, Sandbox};
 
@@ -44,11 +44,13 @@ impl ScalarUDFImpl for WasmScalar {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let constant = args
-            .args
-            .iter()
-            .all(|arg| matches!(arg, ColumnarValue::Scalar(_)));
-        // Constant arguments are evaluated once, on one row.
+        // Constant arguments are evaluated once, on one row, unless the
+        // function may give a different value each time.
+        let constant = self.0.signature.volatility != Volatility::Volatile
+            && args
+                .args
+                .iter()
+                .all(|arg| matches!(arg, ColumnarValue::Scalar(_)));
         let rows = if constant { 1 } else { args.number_rows };
         let arrays = args
             .args

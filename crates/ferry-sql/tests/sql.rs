@@ -391,6 +391,28 @@ async fn create_function_resolves_paths_hashes_and_closures() {
         ),
     )
     .await;
+    // SQL's own spellings: VARCHAR is a string view, TIMESTAMP nanoseconds.
+    query(
+        &ctx,
+        &format!(
+            "CREATE FUNCTION tidy(VARCHAR) RETURNS VARCHAR LANGUAGE wasm AS '{path}#normalize'"
+        ),
+    )
+    .await;
+    query(
+        &ctx,
+        &format!("CREATE FUNCTION hour_of(TIMESTAMP) RETURNS INT LANGUAGE wasm AS '{path}#hour'"),
+    )
+    .await;
+    let out = query(
+        &ctx,
+        "SELECT tidy('  A  b ') AS t, hour_of(TIMESTAMP '2024-05-06T07:08:09') AS h",
+    )
+    .await;
+    let row = datafusion::arrow::util::pretty::pretty_format_batches(&out)
+        .unwrap()
+        .to_string();
+    assert!(row.contains("| a b | 7 |"), "{row}");
     // By hash: the module went into the store when it was first created.
     query(
         &ctx,
@@ -430,7 +452,8 @@ async fn create_function_resolves_paths_hashes_and_closures() {
 
     // Wrong declared types are refused when the function is created.
     for (sql, expected) in [
-        (format!("CREATE FUNCTION gcd2(INT, BIGINT) RETURNS BIGINT LANGUAGE wasm AS '{path}#gcd'"), "declared as taking (Int32, Int64), but `gcd` takes (Int64, Int64)"),
+        (format!("CREATE FUNCTION gcd2(VARCHAR, BIGINT) RETURNS BIGINT LANGUAGE wasm AS '{path}#gcd'"), "declared as taking (Utf8View, Int64), but `gcd` takes (Int64, Int64)"),
+        (format!("CREATE FUNCTION gcd2(BIGINT) RETURNS BIGINT LANGUAGE wasm AS '{path}#gcd'"), "declared as taking (Int64), but `gcd` takes (Int64, Int64)"),
         (format!("CREATE FUNCTION gcd2(BIGINT, BIGINT) RETURNS DOUBLE LANGUAGE wasm AS '{path}#gcd'"), "declared as returning Float64, but `gcd` returns Int64"),
         (format!("CREATE FUNCTION nope AS '{path}' LANGUAGE wasm"), "has no function `nope`"),
         (format!("CREATE FUNCTION gcd2 AS '{path}#gcd' LANGUAGE python"), "LANGUAGE wasm, not python"),
