@@ -315,3 +315,40 @@ fn the_parquet_example_runs() {
         .sum();
     assert_eq!(counts, 100_000, "{histogram}");
 }
+
+#[test]
+fn the_sql_shell_reads_statements_and_survives_errors() {
+    use std::io::Write;
+    let ferry = Ferry::new();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["sql", "--functions", "examples/udfs"])
+        .env("FERRY_STORE", ferry.store.path())
+        .current_dir(root())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A statement over two lines, a `;` inside a string, an error, and a
+    // statement after it.
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"SELECT gcd(12,\n  18) AS g;\nSELECT normalize('  A;\n B ') AS n;\nSELECT nope(1);\nSELECT add(1, 2) AS s;\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("| 6 |") && stdout.contains("| a; b |") && stdout.contains("| 3 |"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("error:") && stderr.contains("nope"),
+        "{stderr}"
+    );
+}
