@@ -5,6 +5,7 @@
 use crate::Error;
 use crate::arrow::{Lent, array};
 use crate::function::Function;
+use crate::pool::IdleBudget;
 use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result, ScalarValue, not_impl_err};
@@ -24,8 +25,16 @@ impl WasmAggregate {
         closure: Closure,
         runtime: Runtime,
         sandbox: Sandbox,
+        budget: IdleBudget,
     ) -> Result<AggregateUDF, Error> {
-        let function = Function::new(name, closure, FunctionKind::Aggregate, runtime, sandbox)?;
+        let function = Function::new(
+            name,
+            closure,
+            FunctionKind::Aggregate,
+            runtime,
+            sandbox,
+            budget,
+        )?;
         Ok(AggregateUDF::new_from_impl(WasmAggregate(Arc::new(
             function,
         ))))

@@ -3,7 +3,7 @@
 
 use crate::Error;
 use crate::arrow::data_type;
-use crate::pool::Pool;
+use crate::pool::{IdleBudget, Pool};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{DataFusionError, Result, plan_err};
 use datafusion::logical_expr::{Signature, Volatility};
@@ -31,6 +31,7 @@ impl Function {
         kind: FunctionKind,
         runtime: Runtime,
         sandbox: Sandbox,
+        budget: IdleBudget,
     ) -> Result<Function, Error> {
         let record = closure.record();
         if record.kind != kind {
@@ -69,7 +70,7 @@ impl Function {
             signature: Signature::user_defined(volatility),
             args,
             returns,
-            pool: Pool::new(runtime, sandbox),
+            pool: Pool::new(runtime, sandbox, budget),
         })
     }
 

@@ -102,6 +102,7 @@ pub struct WasmFunctions {
     runtime: Runtime,
     sandbox: Sandbox,
     store: Option<BlobStore>,
+    budget: pool::IdleBudget,
 }
 
 impl WasmFunctions {
@@ -110,6 +111,7 @@ impl WasmFunctions {
     pub fn new(runtime: Runtime) -> WasmFunctions {
         let store = runtime.config().store.clone();
         WasmFunctions {
+            budget: pool::IdleBudget::new(&runtime),
             runtime,
             sandbox: Sandbox::default(),
             store,
@@ -125,13 +127,25 @@ impl WasmFunctions {
 
     /// A scalar UDF named `name` that runs `closure`, a scalar function.
     pub fn udf(&self, name: &str, closure: Closure) -> Result<ScalarUDF, Error> {
-        scalar::WasmScalar::udf(name, closure, self.runtime.clone(), self.sandbox.clone())
+        scalar::WasmScalar::udf(
+            name,
+            closure,
+            self.runtime.clone(),
+            self.sandbox.clone(),
+            self.budget.clone(),
+        )
     }
 
     /// An aggregate UDF named `name` that runs `closure`, an aggregate
     /// function.
     pub fn udaf(&self, name: &str, closure: Closure) -> Result<AggregateUDF, Error> {
-        aggregate::WasmAggregate::udaf(name, closure, self.runtime.clone(), self.sandbox.clone())
+        aggregate::WasmAggregate::udaf(
+            name,
+            closure,
+            self.runtime.clone(),
+            self.sandbox.clone(),
+            self.budget.clone(),
+        )
     }
 
     /// Registers `closure` in `ctx` as `name`, as a scalar or aggregate

@@ -3,6 +3,7 @@
 use crate::Error;
 use crate::arrow::{Lent, array};
 use crate::function::Function;
+use crate::pool::IdleBudget;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{
@@ -20,8 +21,16 @@ impl WasmScalar {
         closure: Closure,
         runtime: Runtime,
         sandbox: Sandbox,
+        budget: IdleBudget,
     ) -> Result<ScalarUDF, Error> {
-        let function = Function::new(name, closure, FunctionKind::Scalar, runtime, sandbox)?;
+        let function = Function::new(
+            name,
+            closure,
+            FunctionKind::Scalar,
+            runtime,
+            sandbox,
+            budget,
+        )?;
         Ok(ScalarUDF::new_from_impl(WasmScalar(function)))
     }
 }
