@@ -12,31 +12,32 @@ use syn::{FnArg, ItemFn, LitStr, Pat, ReturnType, Token, Type};
 /// Exports a function to ferry hosts. See the `ferry` crate for the rules.
 #[proc_macro_attribute]
 pub fn function(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let options = syn::parse_macro_input!(attr as Options);
-    let func = syn::parse_macro_input!(item as ItemFn);
-    expand(options, func)
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    attribute(attr, item, expand)
 }
 
 /// Exports a row function as a vectorized SQL scalar function. See the
 /// `ferry` crate for the rules.
 #[proc_macro_attribute]
 pub fn udf(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let options = syn::parse_macro_input!(attr as Options);
-    let func = syn::parse_macro_input!(item as ItemFn);
-    expand_udf(options, func)
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    attribute(attr, item, expand_udf)
 }
 
 /// Exports a type's `init`, `update`, `merge` and `finish` as a SQL
 /// aggregate function. See the `ferry` crate for the rules.
 #[proc_macro_attribute]
 pub fn udaf(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let options = syn::parse_macro_input!(attr as Options);
-    let block = syn::parse_macro_input!(item as syn::ItemImpl);
-    expand_udaf(options, block)
+    attribute(attr, item, expand_udaf)
+}
+
+/// Parses an attribute's options and the item it is on, and expands them;
+/// errors become compile errors at their spans.
+fn attribute<T: Parse>(
+    attr: TokenStream,
+    item: TokenStream,
+    expand: fn(Options, T) -> syn::Result<TokenStream2>,
+) -> TokenStream {
+    syn::parse::<Options>(attr)
+        .and_then(|options| expand(options, syn::parse::<T>(item)?))
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

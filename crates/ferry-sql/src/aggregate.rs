@@ -2,44 +2,19 @@
 //! host keeps as bytes, so partial states can move between partitions and
 //! be merged wherever DataFusion chooses.
 
-use crate::Error;
 use crate::arrow::{Lent, array};
 use crate::function::Function;
-use crate::pool::IdleBudget;
 use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result, ScalarValue, not_impl_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
-use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, Signature};
-use ferry_host::{Closure, FunctionKind, Runtime, Sandbox};
+use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature};
 use std::sync::Arc;
 
 /// A ferry aggregate function as a DataFusion UDAF.
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub(crate) struct WasmAggregate(Arc<Function>);
-
-impl WasmAggregate {
-    pub(crate) fn udaf(
-        name: &str,
-        closure: Closure,
-        runtime: Runtime,
-        sandbox: Sandbox,
-        budget: IdleBudget,
-    ) -> Result<AggregateUDF, Error> {
-        let function = Function::new(
-            name,
-            closure,
-            FunctionKind::Aggregate,
-            runtime,
-            sandbox,
-            budget,
-        )?;
-        Ok(AggregateUDF::new_from_impl(WasmAggregate(Arc::new(
-            function,
-        ))))
-    }
-}
+pub(crate) struct WasmAggregate(pub(crate) Arc<Function>);
 
 impl AggregateUDFImpl for WasmAggregate {
     fn name(&self) -> &str {

@@ -1,6 +1,6 @@
 //! `CREATE FUNCTION name AS '<module or closure>' LANGUAGE wasm`.
 
-use crate::function::converts;
+use crate::function::{all_convert, converts, list, sql_types};
 use crate::{Error, WasmFunctions};
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::DataType;
@@ -141,46 +141,27 @@ impl FunctionFactory for WasmFunctionFactory {
 /// Declared argument and return types must be the module's.
 fn check_declared(statement: &CreateFunction, closure: &Closure) -> Result<(), String> {
     let record = closure.record();
-    let recorded =
-        |name: &str| ferry_host::batch::ColumnType::from_name(name).map(crate::arrow::data_type);
-    let actual_args: Vec<Option<DataType>> = record.args.iter().map(|a| recorded(a)).collect();
-    let show = |types: &[Option<DataType>]| {
-        types
-            .iter()
-            .map(|t| t.as_ref().map_or("?".into(), ToString::to_string))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    if let Some(args) = &statement.args {
-        let declared: Vec<Option<DataType>> =
-            args.iter().map(|a| Some(a.data_type.clone())).collect();
+    let (args, returns) = sql_types(record).map_err(|e| e.to_string())?;
+    if let Some(declared) = &statement.args {
         // A declared type is right if the call would convert it: SQL's
         // VARCHAR is a string view, TIMESTAMP is in nanoseconds.
-        let fits = declared.len() == actual_args.len()
-            && declared.iter().zip(&actual_args).all(|(declared, actual)| {
-                matches!((declared, actual), (Some(d), Some(a)) if converts(d, a))
-            });
-        if !fits {
+        let declared: Vec<DataType> = declared.iter().map(|a| a.data_type.clone()).collect();
+        if !all_convert(&declared, &args) {
             return Err(format!(
                 "declared as taking ({}), but `{}` takes ({})",
-                show(&declared),
+                list(&declared),
                 record.name,
-                show(&actual_args)
+                list(&args)
             ));
         }
     }
-    if let Some(declared) = &statement.return_type {
-        let actual = record.returns.as_deref().and_then(recorded);
-        let fits = actual
-            .as_ref()
-            .is_some_and(|actual| converts(actual, declared));
-        if !fits {
-            return Err(format!(
-                "declared as returning {declared}, but `{}` returns {}",
-                record.name,
-                show(&[actual])
-            ));
-        }
+    if let Some(declared) = &statement.return_type
+        && !converts(&returns, declared)
+    {
+        return Err(format!(
+            "declared as returning {declared}, but `{}` returns {returns}",
+            record.name
+        ));
     }
     Ok(())
 }

@@ -1,14 +1,14 @@
 //! What scalar and aggregate functions share: a closure, its SQL signature
 //! read from the module's records, and a pool of instances.
 
-use crate::Error;
 use crate::arrow::data_type;
-use crate::pool::{IdleBudget, Pool};
+use crate::pool::Pool;
+use crate::{Error, WasmFunctions};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{DataFusionError, Result, plan_err};
 use datafusion::logical_expr::{Signature, Volatility};
 use ferry_host::batch::ColumnType;
-use ferry_host::{Closure, ContentHash, FunctionKind, Instance, Output, Runtime, Sandbox};
+use ferry_host::{Closure, ContentHash, FunctionKind, FunctionRecord, Instance, Output};
 
 /// A ferry closure as a SQL function.
 #[derive(Debug)]
@@ -29,36 +29,14 @@ impl Function {
         name: &str,
         closure: Closure,
         kind: FunctionKind,
-        runtime: Runtime,
-        sandbox: Sandbox,
-        budget: IdleBudget,
+        functions: &WasmFunctions,
     ) -> Result<Function, Error> {
-        let record = closure.record();
-        if record.kind != kind {
-            return Err(ferry_host::Error::Signature {
-                function: record.name.clone(),
-                reason: format!(
-                    "it is a {:?} function, not a {kind:?} function",
-                    record.kind
-                ),
-            }
-            .into());
-        }
-        let column_type = |name: &str| {
-            ColumnType::from_name(name).ok_or_else(|| Error::UnknownType {
-                function: record.name.clone(),
-                column_type: name.to_owned(),
-            })
-        };
-        let args = record
-            .args
-            .iter()
-            .map(|name| column_type(name).map(data_type))
-            .collect::<Result<Vec<_>, _>>()?;
-        let returns = data_type(column_type(record.returns.as_deref().unwrap_or("?"))?);
+        let record = closure.module().function(closure.function(), kind)?;
+        let (args, returns) = sql_types(record)?;
         // Guests see no clock or randomness unless granted, so the same
         // arguments always give the same result.
-        let volatility = if sandbox.grants.clock || sandbox.grants.random {
+        let grants = &functions.sandbox.grants;
+        let volatility = if grants.clock || grants.random {
             Volatility::Volatile
         } else {
             Volatility::Immutable
@@ -70,7 +48,11 @@ impl Function {
             signature: Signature::user_defined(volatility),
             args,
             returns,
-            pool: Pool::new(runtime, sandbox, budget),
+            pool: Pool::new(
+                functions.runtime.clone(),
+                functions.sandbox.clone(),
+                functions.budget.clone(),
+            ),
         })
     }
 
@@ -78,19 +60,7 @@ impl Function {
     /// converts to it without loss (narrower integers, string and binary
     /// views, other timestamp units, nanoseconds truncated).
     pub(crate) fn coerce(&self, given: &[DataType]) -> Result<Vec<DataType>> {
-        let accepted = given.len() == self.args.len()
-            && given
-                .iter()
-                .zip(&self.args)
-                .all(|(from, to)| converts(from, to));
-        if !accepted {
-            let list = |types: &[DataType]| {
-                types
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
+        if !all_convert(given, &self.args) {
             return plan_err!(
                 "wasm function `{}` takes ({}), not ({})",
                 self.name,
@@ -139,6 +109,44 @@ impl std::hash::Hash for Function {
         self.name.hash(state);
         self.id.hash(state);
     }
+}
+
+/// A record's argument and result types, as Arrow types.
+pub(crate) fn sql_types(record: &FunctionRecord) -> Result<(Vec<DataType>, DataType), Error> {
+    let data_type = |name: &str| {
+        ColumnType::from_name(name)
+            .map(data_type)
+            .ok_or_else(|| Error::UnknownType {
+                function: record.name.clone(),
+                column_type: name.to_owned(),
+            })
+    };
+    let args = record
+        .args
+        .iter()
+        .map(|name| data_type(name))
+        .collect::<Result<Vec<_>, _>>()?;
+    let returns = data_type(record.returns.as_deref().unwrap_or("?"))?;
+    Ok((args, returns))
+}
+
+/// Whether arguments of types `given` convert to the types `wanted`, one
+/// for one.
+pub(crate) fn all_convert(given: &[DataType], wanted: &[DataType]) -> bool {
+    given.len() == wanted.len()
+        && given
+            .iter()
+            .zip(wanted)
+            .all(|(from, to)| converts(from, to))
+}
+
+/// Types as a comma-separated list, for messages.
+pub(crate) fn list(types: &[DataType]) -> String {
+    types
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Whether a value of type `from` becomes a `to` without loss (except that

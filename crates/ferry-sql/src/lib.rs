@@ -48,6 +48,8 @@ pub use arrow::{column_type, data_type};
 pub use factory::WasmFunctionFactory;
 pub use statement::{execute, split_statements};
 
+use function::Function;
+
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
@@ -127,25 +129,17 @@ impl WasmFunctions {
 
     /// A scalar UDF named `name` that runs `closure`, a scalar function.
     pub fn udf(&self, name: &str, closure: Closure) -> Result<ScalarUDF, Error> {
-        scalar::WasmScalar::udf(
-            name,
-            closure,
-            self.runtime.clone(),
-            self.sandbox.clone(),
-            self.budget.clone(),
-        )
+        let function = Function::new(name, closure, FunctionKind::Scalar, self)?;
+        Ok(ScalarUDF::new_from_impl(scalar::WasmScalar(function)))
     }
 
     /// An aggregate UDF named `name` that runs `closure`, an aggregate
     /// function.
     pub fn udaf(&self, name: &str, closure: Closure) -> Result<AggregateUDF, Error> {
-        aggregate::WasmAggregate::udaf(
-            name,
-            closure,
-            self.runtime.clone(),
-            self.sandbox.clone(),
-            self.budget.clone(),
-        )
+        let function = Function::new(name, closure, FunctionKind::Aggregate, self)?;
+        Ok(AggregateUDF::new_from_impl(aggregate::WasmAggregate(
+            Arc::new(function),
+        )))
     }
 
     /// Registers `closure` in `ctx` as `name`, as a scalar or aggregate

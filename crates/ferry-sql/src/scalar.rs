@@ -1,39 +1,16 @@
 //! Scalar functions: one guest call per batch.
 
-use crate::Error;
 use crate::arrow::{Lent, array};
 use crate::function::Function;
-use crate::pool::IdleBudget;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
-use ferry_host::{Closure, FunctionKind, Runtime, Sandbox};
 
 /// A ferry scalar function as a DataFusion UDF.
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub(crate) struct WasmScalar(Function);
-
-impl WasmScalar {
-    pub(crate) fn udf(
-        name: &str,
-        closure: Closure,
-        runtime: Runtime,
-        sandbox: Sandbox,
-        budget: IdleBudget,
-    ) -> Result<ScalarUDF, Error> {
-        let function = Function::new(
-            name,
-            closure,
-            FunctionKind::Scalar,
-            runtime,
-            sandbox,
-            budget,
-        )?;
-        Ok(ScalarUDF::new_from_impl(WasmScalar(function)))
-    }
-}
+pub(crate) struct WasmScalar(pub(crate) Function);
 
 impl ScalarUDFImpl for WasmScalar {
     fn name(&self) -> &str {

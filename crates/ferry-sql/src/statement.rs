@@ -19,21 +19,26 @@ use datafusion::sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan, Toke
 /// assert_eq!(parts, vec!["SELECT ';'", "-- done;\nSELECT 2"]);
 /// ```
 pub fn split_statements(text: &str) -> Result<Vec<String>> {
-    let tokens = tokenize(text)?;
     let mut statements = Vec::new();
-    let mut start = 0;
-    let ends = tokens
-        .iter()
-        .filter(|t| t.token == Token::SemiColon)
-        .map(|t| byte_offset(text, t.span.start))
-        .chain([text.len()]);
-    for end in ends {
-        let statement = text[start..end].trim();
-        if has_code(statement)? {
-            statements.push(statement.to_owned());
+    let (mut start, mut has_code) = (0, false);
+    let mut end_here = |start: usize, end: usize, has_code: bool| {
+        if has_code {
+            statements.push(text[start..end].trim().to_owned());
         }
-        start = (end + 1).min(text.len());
+    };
+    for token in tokenize(text)? {
+        match token.token {
+            Token::SemiColon => {
+                let end = byte_offset(text, token.span.start);
+                end_here(start, end, has_code);
+                (start, has_code) = (end + 1, false);
+            }
+            // Comments are whitespace to the tokenizer.
+            Token::Whitespace(_) | Token::EOF => {}
+            _ => has_code = true,
+        }
     }
+    end_here(start, text.len(), has_code);
     Ok(statements)
 }
 
@@ -116,13 +121,6 @@ fn tokenize(text: &str) -> Result<Vec<TokenWithSpan>> {
     Tokenizer::new(&GenericDialect {}, text)
         .tokenize_with_location()
         .map_err(|e| DataFusionError::SQL(Box::new(e.into()), None))
-}
-
-/// Whether there is more than whitespace and comments.
-fn has_code(statement: &str) -> Result<bool> {
-    Ok(tokenize(statement)?
-        .iter()
-        .any(|t| !matches!(t.token, Token::Whitespace(_) | Token::EOF)))
 }
 
 /// The byte offset of a tokenizer location (1-based line and character).
