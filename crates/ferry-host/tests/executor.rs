@@ -248,5 +248,9 @@ fn a_cancelled_task_ends_at_once_and_is_not_run() {
         busy.wait().unwrap_err().failure().unwrap().kind,
         FailureKind::Timeout { .. }
     ));
+    // The one thread takes jobs in order: once a later job is done, the
+    // cancelled one has been taken off the queue and skipped.
+    let after = pool.submit(&chatter, Value::encode(&1u64).unwrap());
+    assert!(after.wait().is_ok());
     assert_eq!(pool.load(), (0, 0), "nothing is left queued or running");
 }

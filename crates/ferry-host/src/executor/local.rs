@@ -135,6 +135,9 @@ impl LocalExecutor {
     }
 
     /// How many jobs are waiting for a thread, and how many are running.
+    ///
+    /// A cancelled job counts as waiting until a thread takes it off the
+    /// queue and skips it.
     pub fn load(&self) -> (usize, usize) {
         (
             self.load.queued.load(Ordering::Relaxed),
