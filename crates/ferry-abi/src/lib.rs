@@ -72,16 +72,19 @@ pub mod batch {
     pub const AGGREGATE_PREFIX: &str = "ferry_udaf_";
 
     /// The three calls an aggregate function answers. All take the batch
-    /// call's arguments; the first column is always the state so far, a
-    /// binary column of one row (null before the first update).
+    /// call's arguments and work on groups: the first column is always the
+    /// states of `G` groups, a binary column of `G` rows (null for a group
+    /// with no state yet).
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
     pub enum AggregateStep {
-        /// State and the argument columns in; the new state out.
+        /// States, a `uint32` group index per row, and the argument columns
+        /// in; the `G` new states out.
         Update,
-        /// State and a binary column of partial states in; the merged state
-        /// out. Null partial states are skipped.
+        /// States, a `uint32` group index per partial state, and a binary
+        /// column of partial states in; the `G` merged states out. Null
+        /// partial states are skipped.
         Merge,
-        /// State in; one row of the result type out.
+        /// States in; `G` rows of the result type out.
         Finish,
     }
 

@@ -439,7 +439,7 @@ fn the_histogram_map_reduce_is_byte_identical_locally_and_on_workers() {
 #[test]
 fn guest_failures_come_back_whole_and_are_not_retried() {
     let store = tempfile::tempdir().unwrap();
-    let worker = Worker::start(store.path(), &["--timeout", "0.3"]);
+    let worker = Worker::start(store.path(), &["--timeout", "2"]);
     let client = remote(&[&worker]);
     let boom = Closure::new(&guest(), "boom").unwrap();
     let err = client.call::<_, u32>(&boom, &"far away").unwrap_err();
@@ -462,7 +462,7 @@ fn guest_failures_come_back_whole_and_are_not_retried() {
     assert!(
         matches!(
             err.failure().unwrap().kind,
-            FailureKind::Timeout { limit_ms: 300 }
+            FailureKind::Timeout { limit_ms: 2000 }
         ),
         "{err}"
     );
@@ -491,9 +491,13 @@ fn tasks_time_out_and_cancel_on_the_client() {
 fn an_unreachable_worker_is_skipped_and_graceful_shutdown_finishes_work() {
     let store = tempfile::tempdir().unwrap();
     let mut worker = Worker::start(store.path(), &[]);
-    // A worker that is not there, beside one that is.
+    // A worker that is not there (a port just freed), beside one that is.
+    let gone = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let client = Remote::builder()
-        .worker("127.0.0.1:9")
+        .worker(gone.to_string())
         .worker(worker.address.clone())
         .token(TOKEN)
         .backoff(Duration::from_millis(10))
@@ -519,7 +523,16 @@ fn an_unreachable_worker_is_skipped_and_graceful_shutdown_finishes_work() {
         })
         .unwrap(),
     );
+    let waiting = std::time::Instant::now();
     while info(&worker).running == 0 {
+        assert!(
+            !slow.is_done(),
+            "the slow task ended before it was seen running"
+        );
+        assert!(
+            waiting.elapsed() < Duration::from_secs(120),
+            "the worker never ran the slow task"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     assert!(worker.terminate().success());

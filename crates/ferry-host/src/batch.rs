@@ -111,3 +111,127 @@ impl ColumnOut {
         Ok(())
     }
 }
+
+/// The states of an aggregate's groups, one row each: the binary column an
+/// aggregate call takes first and its update and merge steps return. A
+/// group without a state yet is a null row (the guest starts it fresh).
+///
+/// ```
+/// use ferry_host::batch::States;
+///
+/// let states: States = [Some(&b"\x01"[..]), None].into_iter().collect();
+/// assert_eq!(states.len(), 2);
+/// assert_eq!(states.get(1), None);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct States {
+    rows: usize,
+    null_count: usize,
+    validity: Vec<u8>,
+    values: Vec<u8>,
+    /// `i32` offsets, little-endian, `rows + 1` of them.
+    offsets: Vec<u8>,
+}
+
+impl Default for States {
+    fn default() -> Self {
+        States {
+            rows: 0,
+            null_count: 0,
+            validity: Vec::new(),
+            values: Vec::new(),
+            offsets: 0i32.to_le_bytes().to_vec(),
+        }
+    }
+}
+
+impl States {
+    /// Appends a group's state.
+    pub fn push(&mut self, state: Option<&[u8]>) {
+        if self.rows.is_multiple_of(8) {
+            self.validity.push(0);
+        }
+        let (byte, bit) = (self.rows / 8, 1 << (self.rows % 8));
+        match state {
+            Some(bytes) => {
+                self.validity[byte] |= bit;
+                self.values.extend_from_slice(bytes);
+            }
+            None => {
+                self.validity[byte] &= !bit;
+                self.null_count += 1;
+            }
+        }
+        self.offsets
+            .extend_from_slice(&(self.values.len() as i32).to_le_bytes());
+        self.rows += 1;
+    }
+
+    /// Number of groups.
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// Whether there are no groups.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// The state of `group`, if it has one.
+    pub fn get(&self, group: usize) -> Option<&[u8]> {
+        if group >= self.rows || self.validity[group / 8] & (1 << (group % 8)) == 0 {
+            return None;
+        }
+        let offset = |i: usize| {
+            i32::from_le_bytes(self.offsets[i * 4..i * 4 + 4].try_into().expect("4 bytes")) as usize
+        };
+        Some(&self.values[offset(group)..offset(group + 1)])
+    }
+
+    /// Each group's state in order.
+    pub fn iter(&self) -> impl Iterator<Item = Option<&[u8]>> {
+        (0..self.rows).map(|group| self.get(group))
+    }
+
+    /// The states as a column to lend to a call.
+    pub fn column(&self) -> ColumnIn<'_> {
+        ColumnIn {
+            column_type: ColumnType::Binary,
+            rows: self.rows,
+            null_count: self.null_count,
+            validity: (self.null_count > 0).then_some(&self.validity[..]),
+            values: &self.values,
+            offsets: Some(&self.offsets),
+        }
+    }
+
+    /// The states a guest returned: a checked binary column.
+    pub(crate) fn from_column(column: ColumnOut) -> States {
+        let rows = column.rows;
+        let mut states = States {
+            rows,
+            null_count: column.null_count,
+            validity: column
+                .validity
+                .unwrap_or_else(|| vec![0xff; rows.div_ceil(8)]),
+            values: column.values,
+            offsets: column.offsets.unwrap_or_default(),
+        };
+        // Nothing past the last row, so that pushing goes on from there.
+        states.validity.truncate(rows.div_ceil(8));
+        let end = states.offsets.len() - 4;
+        let end = i32::from_le_bytes(states.offsets[end..].try_into().expect("4 bytes"));
+        states.values.truncate(end as usize);
+        states
+    }
+}
+
+impl<'a> FromIterator<Option<&'a [u8]>> for States {
+    fn from_iter<I: IntoIterator<Item = Option<&'a [u8]>>>(iter: I) -> States {
+        let mut states = States::default();
+        for state in iter {
+            states.push(state);
+        }
+        states
+    }
+}

@@ -5,7 +5,7 @@ mod support;
 
 use ferry::batch::{Column, ColumnBuilder, ToColumn};
 use ferry_example_udfs as native;
-use ferry_host::batch::{ColumnIn, ColumnOut, ColumnType};
+use ferry_host::batch::{ColumnIn, ColumnOut, ColumnType, States};
 use ferry_host::{Closure, Error, FailureKind, Instance, Runtime, RuntimeConfig, Sandbox, Value};
 
 fn instance() -> Instance {
@@ -256,53 +256,72 @@ fn columns_that_do_not_match_the_signature_are_refused() {
 }
 
 #[test]
-fn aggregate_steps_fold_merge_and_finish() {
+fn aggregate_steps_fold_merge_and_finish_by_group() {
     let mut instance = instance();
     let geo_mean = closure(&instance, "geo_mean");
-    let first = build(&[Some(2.0f64), None, Some(8.0)]);
-    let second = build(&[Some(4.0f64)]);
-    let state = |instance: &mut Instance, column: &ColumnBuilder| {
-        let view = column.column();
-        instance
-            .aggregate_update(&geo_mean, None, &[input(&view)])
-            .unwrap()
-            .value
+    let expected =
+        |values: &[f64]| (values.iter().map(|v| v.ln()).sum::<f64>() / values.len() as f64).exp();
+    let results = |instance: &mut Instance, states: &States| {
+        read::<f64>(&instance.aggregate_finish(&geo_mean, states).unwrap().value)
     };
-    let (a, b) = (state(&mut instance, &first), state(&mut instance, &second));
-    // Partial states merge in any grouping; null partials are skipped.
-    let partials = build(&[Some(b), None]);
-    let view = partials.column();
-    let merged = instance
-        .aggregate_merge(&geo_mean, Some(&a), input(&view))
+    // Three groups, the last without rows; a null row is skipped.
+    let values = build(&[Some(2.0f64), None, Some(8.0), Some(4.0), Some(16.0)]);
+    let view = values.column();
+    let fresh: States = [None, None, None].into_iter().collect();
+    let updated = instance
+        .aggregate_update(&geo_mean, &fresh, &[0, 0, 0, 1, 1], &[input(&view)])
         .unwrap()
         .value;
-    let out = instance
-        .aggregate_finish(&geo_mean, Some(&merged))
-        .unwrap()
-        .value;
-    let mean = read::<f64>(&out)[0].unwrap();
-    assert!((mean - 4.0).abs() < 1e-12, "{mean}");
-    // The aggregate of no rows starts from `init`.
-    let out = instance.aggregate_finish(&geo_mean, None).unwrap().value;
-    assert_eq!(read::<f64>(&out), vec![None]);
+    assert_eq!(updated.len(), 3);
+    let out = results(&mut instance, &updated);
+    assert!((out[0].unwrap() - 4.0).abs() < 1e-12, "{out:?}");
+    assert!((out[1].unwrap() - 8.0).abs() < 1e-12, "{out:?}");
+    assert_eq!(out[2], None, "a group that saw no rows is null");
 
-    // Wrong columns, and a scalar function called as an aggregate, are
-    // refused before the guest runs.
+    // Partial states merge into any group, whether it has a state or not;
+    // null partials are skipped.
+    let partials: States = [updated.get(0), None, updated.get(1), updated.get(1)]
+        .into_iter()
+        .collect();
+    let states: States = [None, updated.get(0)].into_iter().collect();
+    let merged = instance
+        .aggregate_merge(&geo_mean, &states, &[0, 0, 1, 1], partials.column())
+        .unwrap()
+        .value;
+    let out = results(&mut instance, &merged);
+    assert!((out[0].unwrap() - 4.0).abs() < 1e-12, "{out:?}");
+    let all = expected(&[2.0, 8.0, 4.0, 16.0, 4.0, 16.0]);
+    assert!((out[1].unwrap() - all).abs() < 1e-12, "{out:?}");
+
+    // Wrong columns, groups that do not fit, and a scalar function called
+    // as an aggregate are refused before the guest runs.
     let ints = build(&[Some(1i64)]);
     let view = ints.column();
+    let one: States = [None].into_iter().collect();
     let err = instance
-        .aggregate_update(&geo_mean, None, &[input(&view)])
+        .aggregate_update(&geo_mean, &one, &[0], &[input(&view)])
         .unwrap_err();
     assert!(matches!(err, Error::Signature { .. }), "{err}");
+    let floats = build(&[Some(1.0f64)]);
+    let view = floats.column();
+    for (groups, problem) in [
+        (&[1][..], "group 1 of 1 states"),
+        (&[0, 0], "2 group indices for 1 rows"),
+    ] {
+        let err = instance
+            .aggregate_update(&geo_mean, &one, groups, &[input(&view)])
+            .unwrap_err();
+        assert!(err.to_string().contains(problem), "{err}");
+    }
     let err = instance
-        .aggregate_merge(&geo_mean, None, input(&view))
+        .aggregate_merge(&geo_mean, &one, &[0], input(&view))
         .unwrap_err();
     assert!(
         err.to_string().contains("partial states are binary"),
         "{err}"
     );
     let err = instance
-        .aggregate_finish(&closure(&instance, "gcd"), None)
+        .aggregate_finish(&closure(&instance, "gcd"), &one)
         .unwrap_err();
     assert!(err.to_string().contains("not an aggregate"), "{err}");
 }

@@ -96,7 +96,7 @@ fn the_pool_keeps_serving_after_panics_and_timeouts() {
     let pool = LocalExecutor::builder()
         .threads(2)
         .reuse_instances(true)
-        .sandbox(support::tight_sandbox())
+        .sandbox(support::deadline(1000))
         .build()
         .unwrap();
     let guest = support::guest();
@@ -234,7 +234,7 @@ fn a_cancelled_task_ends_at_once_and_is_not_run() {
     use ferry_host::{Executor, Value};
     let pool = LocalExecutor::builder()
         .threads(1)
-        .sandbox(support::tight_sandbox())
+        .sandbox(support::deadline(1000))
         .build()
         .unwrap();
     let spin = Closure::new(&support::guest(), "spin").unwrap();

@@ -213,8 +213,9 @@ fn traps_are_reported_as_traps() {
 #[test]
 fn an_infinite_loop_is_stopped_at_the_deadline() {
     let runtime = runtime();
+    runtime.prepare(&support::guest()).unwrap();
     let started = std::time::Instant::now();
-    let kind = failure(&runtime, "spin", &(), &support::tight_sandbox());
+    let kind = failure(&runtime, "spin", &(), &support::deadline(300));
     assert_eq!(kind, FailureKind::Timeout { limit_ms: 300 });
     assert!(
         started.elapsed() < std::time::Duration::from_secs(20),
@@ -226,7 +227,8 @@ fn an_infinite_loop_is_stopped_at_the_deadline() {
 #[test]
 fn sleeping_does_not_outlast_the_deadline() {
     let runtime = runtime();
-    let mut sandbox = support::tight_sandbox();
+    runtime.prepare(&support::guest()).unwrap();
+    let mut sandbox = support::deadline(300);
     sandbox.grants.clock = true;
     let started = std::time::Instant::now();
     let kind = failure(&runtime, "nap", &(1u64 << 40), &sandbox);

@@ -626,14 +626,22 @@ fn expand_udaf(options: Options, block: syn::ItemImpl) -> syn::Result<TokenStrea
 
     let env_binding = env_binding(env);
     let init_args = call_args(&init.params, &[]);
-    // The state so far, or a fresh one from `init`.
-    let state = quote! {
-        let (__ferry_state, __ferry_columns) = ::ferry::__private::split_state(__ferry_columns)?;
+    // The states of the call's groups, those without one yet fresh from
+    // `init`; after them, the columns the step takes.
+    let states = quote! {
+        let (__ferry_states, __ferry_columns) = ::ferry::__private::split_states(__ferry_columns)?;
         #[allow(unused_mut)]
-        let mut __ferry_agg: #self_ty = match ::ferry::__private::read_state(__ferry_state)? {
-            ::core::option::Option::Some(state) => state,
-            ::core::option::Option::None => <#self_ty>::init(#(#init_args),*),
-        };
+        let mut __ferry_aggs: ::std::vec::Vec<#self_ty> =
+            ::ferry::__private::read_states(__ferry_states, || <#self_ty>::init(#(#init_args),*))?;
+    };
+    // The group of each row, and the columns after it.
+    let groups = quote! {
+        let (__ferry_groups, __ferry_columns) =
+            ::ferry::__private::split_groups(__ferry_columns, __ferry_aggs.len())?;
+    };
+    // The state of the row's group.
+    let group_state = quote! {
+        let __ferry_agg = &mut __ferry_aggs[__ferry_groups[__ferry_row] as usize];
     };
 
     let slots: Vec<&ColumnSlot> = columns.iter().collect();
@@ -641,9 +649,9 @@ fn expand_udaf(options: Options, block: syn::ItemImpl) -> syn::Result<TokenStrea
     let update_args = call_args(&update.params, &rows.value_vars);
     let update_call = quote!(__ferry_agg.update(#(#update_args),*));
     let update_call = if is_unit_result(&update.method.sig.output) {
-        quote!(::ferry::__private::row_result(__ferry_row, #update_call)?;)
+        quote!(#group_state ::ferry::__private::row_result(__ferry_row, #update_call)?;)
     } else {
-        quote!(#update_call;)
+        quote!(#group_state #update_call;)
     };
     let update_setup = rows.setup(&arg_types);
     let update_loop = rows.run(quote!(), update_call, None);
@@ -673,7 +681,7 @@ fn expand_udaf(options: Options, block: syn::ItemImpl) -> syn::Result<TokenStrea
                     |__ferry_env: &[u8], __ferry_columns: &[::ferry::batch::Column<'_>]| {
                         let _ = __ferry_env;
                         #env_binding
-                        #state
+                        #states
                         #body
                     },
                 )
@@ -684,20 +692,23 @@ fn expand_udaf(options: Options, block: syn::ItemImpl) -> syn::Result<TokenStrea
         update_export,
         "__ferry_udaf_update",
         quote! {
+            #groups
             #update_setup
             #update_loop
-            ::ferry::__private::write_state(&__ferry_agg)
+            ::ferry::__private::write_states(&__ferry_aggs)
         },
     );
     let merge_export = export(
         merge_export,
         "__ferry_udaf_merge",
         quote! {
-            for #other in ::ferry::__private::partial_states::<#self_ty>(__ferry_columns)? {
-                let #other = #other?;
+            #groups
+            for __ferry_partial in ::ferry::__private::partial_states::<#self_ty>(__ferry_columns)? {
+                let (__ferry_row, #other) = __ferry_partial?;
+                #group_state
                 __ferry_agg.merge(#(#merge_args),*);
             }
-            ::ferry::__private::write_state(&__ferry_agg)
+            ::ferry::__private::write_states(&__ferry_aggs)
         },
     );
     let finish_export = export(
@@ -707,9 +718,11 @@ fn expand_udaf(options: Options, block: syn::ItemImpl) -> syn::Result<TokenStrea
             let _ = __ferry_columns;
             let mut __ferry_out = ::ferry::batch::ColumnBuilder::new(
                 <#returned_inner as ::ferry::batch::ToColumn>::TYPE,
-                1,
+                __ferry_aggs.len(),
             );
-            #push
+            for __ferry_agg in __ferry_aggs {
+                #push
+            }
             ::core::result::Result::Ok(__ferry_out)
         },
     );

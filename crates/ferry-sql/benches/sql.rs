@@ -2,11 +2,13 @@
 //! counterparts in the same process, on the same table:
 //! (a) `add(a, b)` against DataFusion's own `a + b`;
 //! (b) `gcd(a, b)` against the same Rust function as a native `ScalarUDF`.
+//! And an aggregate by group: `geo_mean(y)` against DataFusion's
+//! `exp(avg(ln(y)))` over 1M rows, with few groups and with many.
 //!
-//! `cargo bench -p ferry-sql --bench sql`
+//! `cargo bench -p ferry-sql --bench sql` (one group: `-- grouped`)
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch};
+use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch};
 use datafusion::arrow::compute::binary;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::cast::as_int64_array;
@@ -40,8 +42,8 @@ fn table() -> MemTable {
     MemTable::try_new(schema, partitions).unwrap()
 }
 
-fn sql(c: &mut Criterion) {
-    let tokio = tokio::runtime::Runtime::new().unwrap();
+/// A session with the example UDFs registered.
+fn session() -> datafusion::prelude::SessionContext {
     let module = ferry_host::guest::build_crate(
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/udfs"),
     )
@@ -49,8 +51,14 @@ fn sql(c: &mut Criterion) {
     .module;
     let functions = WasmFunctions::new(Runtime::new(RuntimeConfig::default()).unwrap());
     let ctx = functions.session();
-    ctx.register_table("t", Arc::new(table())).unwrap();
     functions.register_module(&ctx, &module).unwrap();
+    ctx
+}
+
+fn sql(c: &mut Criterion) {
+    let tokio = tokio::runtime::Runtime::new().unwrap();
+    let ctx = session();
+    ctx.register_table("t", Arc::new(table())).unwrap();
     // The same gcd, compiled natively into a vectorized UDF.
     ctx.register_udf(create_udf(
         "native_gcd",
@@ -98,5 +106,66 @@ fn sql(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, sql);
+const GROUPED_ROWS: usize = 1_000_000;
+
+/// `GROUPED_ROWS` rows of a positive float64 `y` and, for each number of
+/// groups, a key column `k<groups>`, over two partitions.
+fn grouped_table(groups: &[i64]) -> MemTable {
+    let mut fields = vec![Field::new("y", DataType::Float64, false)];
+    fields.extend(
+        groups
+            .iter()
+            .map(|g| Field::new(format!("k{g}"), DataType::Int64, false)),
+    );
+    let schema = Arc::new(Schema::new(fields));
+    let mut partitions = vec![Vec::new(), Vec::new()];
+    for (i, (a, b)) in int64_batches(GROUPED_ROWS, BATCH).into_iter().enumerate() {
+        let y: Float64Array = a.iter().map(|a| (a % 1000 + 1) as f64).collect();
+        let mut columns: Vec<ArrayRef> = vec![Arc::new(y)];
+        for g in groups {
+            let k: Int64Array = a.iter().zip(&b).map(|(a, b)| (a ^ b) % g).collect();
+            columns.push(Arc::new(k));
+        }
+        partitions[i % 2].push(RecordBatch::try_new(schema.clone(), columns).unwrap());
+    }
+    MemTable::try_new(schema, partitions).unwrap()
+}
+
+fn grouped(c: &mut Criterion) {
+    let tokio = tokio::runtime::Runtime::new().unwrap();
+    let ctx = session();
+    let groups = [10, 100_000];
+    ctx.register_table("g", Arc::new(grouped_table(&groups)))
+        .unwrap();
+    let run = |query: &str| {
+        tokio.block_on(async { ctx.sql(query).await.unwrap().collect().await.unwrap() })
+    };
+    let mut group = c.benchmark_group("sql_grouped_1m_rows");
+    group.sample_size(10);
+    for g in groups {
+        // The two sides agree before they race.
+        let differ = run(&format!(
+            "SELECT count(*) FROM (SELECT k{g}, geo_mean(y) AS w, exp(avg(ln(y))) AS n \
+             FROM g GROUP BY k{g}) WHERE abs(w - n) > 1e-9 * n"
+        ));
+        let differ = as_int64_array(differ[0].column(0)).unwrap().value(0);
+        assert_eq!(differ, 0, "geo_mean and exp(avg(ln(y))) disagree");
+        let keys = run(&format!("SELECT count(DISTINCT k{g}) FROM g"));
+        let keys = as_int64_array(keys[0].column(0)).unwrap().value(0) as usize;
+        assert!(keys > g as usize * 99 / 100, "{keys} of {g} keys");
+        for (name, aggregate) in [("wasm", "geo_mean(y)"), ("native", "exp(avg(ln(y)))")] {
+            let query = format!("SELECT k{g}, {aggregate} FROM g GROUP BY k{g}");
+            group.bench_function(format!("{g}_groups/{name}"), |bench| {
+                bench.iter(|| {
+                    let batches = run(&query);
+                    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+                    assert_eq!(rows, keys);
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, sql, grouped);
 criterion_main!(benches);

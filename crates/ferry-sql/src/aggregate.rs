@@ -1,20 +1,43 @@
-//! Aggregate functions: the guest folds each batch into a state that the
-//! host keeps as bytes, so partial states can move between partitions and
-//! be merged wherever DataFusion chooses.
+//! Aggregate functions: the guest folds each batch into the states of the
+//! groups its rows fall into, states the host keeps as bytes, so partial
+//! states can move between partitions and be merged wherever DataFusion
+//! chooses. One guest call per batch, however many groups it touches.
 
 use crate::arrow::{Lent, array};
 use crate::function::Function;
-use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::array::{Array, ArrayRef, BinaryArray, BooleanArray, new_empty_array};
+use datafusion::arrow::compute::{concat, filter};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result, ScalarValue, not_impl_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
-use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature};
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature,
+};
+use ferry_host::batch::States;
+use std::borrow::Cow;
 use std::sync::Arc;
+
+/// At most this many groups are finished in one guest call, so that a
+/// query with millions of groups does not need their states and results in
+/// guest memory at once.
+const GROUPS_PER_FINISH: usize = 8192;
 
 /// A ferry aggregate function as a DataFusion UDAF.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(crate) struct WasmAggregate(pub(crate) Arc<Function>);
+
+impl WasmAggregate {
+    fn groups(&self, args: &AccumulatorArgs) -> Result<Groups> {
+        if args.is_distinct {
+            return not_impl_err!(
+                "{}(DISTINCT ...) is not supported for wasm aggregates",
+                self.0.name
+            );
+        }
+        Ok(Groups::new(self.0.clone()))
+    }
+}
 
 impl AggregateUDFImpl for WasmAggregate {
     fn name(&self) -> &str {
@@ -34,16 +57,21 @@ impl AggregateUDFImpl for WasmAggregate {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        if args.is_distinct {
-            return not_impl_err!(
-                "{}(DISTINCT ...) is not supported for wasm aggregates",
-                self.0.name
-            );
-        }
         Ok(Box::new(WasmAccumulator {
-            function: self.0.clone(),
-            state: None,
+            groups: self.groups(&args)?,
+            zeros: Vec::new(),
         }))
+    }
+
+    fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
+        !args.is_distinct
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(self.groups(&args)?))
     }
 
     /// The state is the guest's own encoding, opaque to the host.
@@ -56,57 +84,244 @@ impl AggregateUDFImpl for WasmAggregate {
     }
 }
 
+/// Which fold a call makes.
+#[derive(Clone, Copy)]
+enum Fold {
+    /// Argument rows into states.
+    Update,
+    /// Partial states into states.
+    Merge,
+}
+
+/// The states of an aggregate's groups, by DataFusion's group index; `None`
+/// until a group's first update or merge.
+#[derive(Debug)]
+struct Groups {
+    function: Arc<Function>,
+    states: Vec<Option<Vec<u8>>>,
+    /// The bytes the states hold, kept as they change: DataFusion asks
+    /// for the size after every batch.
+    bytes: usize,
+    /// For each group, its place among the groups of the call being built
+    /// (`u32::MAX` when not in it); kept between calls to save allocating.
+    slots: Vec<u32>,
+}
+
+impl Groups {
+    fn new(function: Arc<Function>) -> Groups {
+        Groups {
+            function,
+            states: Vec::new(),
+            bytes: 0,
+            slots: Vec::new(),
+        }
+    }
+
+    /// Folds a batch into the states of the groups its rows name: one call
+    /// with only those groups' states.
+    fn fold(
+        &mut self,
+        fold: Fold,
+        columns: &[ArrayRef],
+        group_of_row: &[usize],
+        keep: Option<&BooleanArray>,
+        total_groups: usize,
+    ) -> Result<()> {
+        self.states.resize(total_groups, None);
+        let (columns, group_of_row): (Cow<[ArrayRef]>, Cow<[usize]>) = match keep {
+            Some(keep) => (
+                columns
+                    .iter()
+                    .map(|column| filter(column, keep))
+                    .collect::<std::result::Result<Vec<_>, _>>()?
+                    .into(),
+                group_of_row
+                    .iter()
+                    .zip(keep.iter())
+                    .filter_map(|(group, keep)| keep.unwrap_or(false).then_some(*group))
+                    .collect::<Vec<_>>()
+                    .into(),
+            ),
+            None => (columns.into(), group_of_row.into()),
+        };
+        if group_of_row.is_empty() {
+            return Ok(());
+        }
+        let (groups, local) = self.call_groups(&group_of_row);
+        let states: States = groups.iter().map(|&g| self.states[g].as_deref()).collect();
+        let lent = columns
+            .iter()
+            .map(|column| Lent::new(column))
+            .collect::<Result<Vec<_>>>()?;
+        let lent: Vec<_> = lent.iter().map(Lent::column).collect();
+        let next = self.function.call(|instance, closure| match fold {
+            Fold::Update => instance.aggregate_update(closure, &states, &local, &lent),
+            Fold::Merge => instance.aggregate_merge(closure, &states, &local, lent[0]),
+        })?;
+        for (&group, state) in groups.iter().zip(next.iter()) {
+            let state = state.expect("the runtime refuses null states");
+            let old = self.states[group].replace(state.to_vec());
+            self.bytes = self.bytes + state.len() - old.map_or(0, |old| old.len());
+        }
+        Ok(())
+    }
+
+    /// The groups one call is about, in order of first appearance, and
+    /// each row's index among them.
+    fn call_groups(&mut self, group_of_row: &[usize]) -> (Vec<usize>, Vec<u32>) {
+        self.slots.resize(self.states.len(), u32::MAX);
+        let mut groups = Vec::new();
+        let local = group_of_row
+            .iter()
+            .map(|&group| {
+                let slot = &mut self.slots[group];
+                if *slot == u32::MAX {
+                    *slot = groups.len() as u32;
+                    groups.push(group);
+                }
+                *slot
+            })
+            .collect();
+        for &group in &groups {
+            self.slots[group] = u32::MAX;
+        }
+        (groups, local)
+    }
+
+    /// The states DataFusion asks for, taken out of the accumulator.
+    fn take(&mut self, emit_to: EmitTo) -> Vec<Option<Vec<u8>>> {
+        let taken = emit_to.take_needed(&mut self.states);
+        self.bytes -= taken.iter().flatten().map(Vec::len).sum::<usize>();
+        taken
+    }
+
+    /// The results of `states`, in order.
+    fn finish(&self, states: &[Option<Vec<u8>>]) -> Result<ArrayRef> {
+        let results = states
+            .chunks(GROUPS_PER_FINISH)
+            .map(|chunk| {
+                let states: States = chunk.iter().map(Option::as_deref).collect();
+                let out = self
+                    .function
+                    .call(|instance, closure| instance.aggregate_finish(closure, &states))?;
+                array(out)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        match results.as_slice() {
+            [] => Ok(new_empty_array(&self.function.returns)),
+            [one] => Ok(one.clone()),
+            many => Ok(concat(
+                &many.iter().map(|a| a.as_ref()).collect::<Vec<_>>(),
+            )?),
+        }
+    }
+
+    fn size(&self) -> usize {
+        size_of::<Self>()
+            + self.states.capacity() * size_of::<Option<Vec<u8>>>()
+            + self.slots.capacity() * size_of::<u32>()
+            + self.bytes
+    }
+}
+
+impl GroupsAccumulator for Groups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.fold(
+            Fold::Update,
+            values,
+            group_indices,
+            opt_filter,
+            total_num_groups,
+        )
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.fold(Fold::Merge, values, group_indices, None, total_num_groups)
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let states = self.take(emit_to);
+        self.finish(&states)
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        let states = self.take(emit_to);
+        let states: BinaryArray = states.iter().map(Option::as_deref).collect();
+        Ok(vec![Arc::new(states)])
+    }
+
+    /// Each row becomes a group of its own: one update call gives every
+    /// row's state. Rows the filter drops keep a null state, which merging
+    /// skips.
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        let rows = values.first().map_or(0, |column| column.len());
+        let mut each = Groups::new(self.function.clone());
+        let row_groups: Vec<usize> = (0..rows).collect();
+        each.fold(Fold::Update, values, &row_groups, opt_filter, rows)?;
+        each.state(EmitTo::All)
+    }
+
+    fn size(&self) -> usize {
+        Groups::size(self)
+    }
+}
+
+/// An aggregate without groups (no `GROUP BY`, or a window): one group.
 #[derive(Debug)]
 struct WasmAccumulator {
-    function: Arc<Function>,
-    /// `None` until the first update or merge.
-    state: Option<Vec<u8>>,
+    groups: Groups,
+    /// Group 0 for every row of a batch, kept between batches.
+    zeros: Vec<usize>,
+}
+
+impl WasmAccumulator {
+    fn fold(&mut self, fold: Fold, columns: &[ArrayRef]) -> Result<()> {
+        let rows = columns.first().map_or(0, |column| column.len());
+        self.zeros.resize(rows, 0);
+        self.groups
+            .fold(fold, columns, &self.zeros[..rows], None, 1)
+    }
 }
 
 impl Accumulator for WasmAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        if values.first().is_some_and(|column| column.is_empty()) {
-            return Ok(());
-        }
-        let lent = values
-            .iter()
-            .map(|array| Lent::new(array))
-            .collect::<Result<Vec<_>>>()?;
-        let columns: Vec<_> = lent.iter().map(Lent::column).collect();
-        let state = self.state.as_deref();
-        let next = self
-            .function
-            .call(|instance, closure| instance.aggregate_update(closure, state, &columns))?;
-        self.state = Some(next);
-        Ok(())
+        self.fold(Fold::Update, values)
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let Some(partials) = states.first() else {
-            return Ok(());
-        };
-        let lent = Lent::new(partials)?;
-        let state = self.state.as_deref();
-        let next = self
-            .function
-            .call(|instance, closure| instance.aggregate_merge(closure, state, lent.column()))?;
-        self.state = Some(next);
-        Ok(())
+        self.fold(Fold::Merge, states)
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![ScalarValue::Binary(self.state.clone())])
+        let state = self.groups.states.first().cloned().flatten();
+        Ok(vec![ScalarValue::Binary(state)])
     }
 
+    /// Leaves the state in place: a window evaluates as it goes.
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let state = self.state.as_deref();
-        let out = self
-            .function
-            .call(|instance, closure| instance.aggregate_finish(closure, state))?;
-        ScalarValue::try_from_array(&array(out)?, 0)
+        let state = match self.groups.states.first() {
+            Some(_) => &self.groups.states[..1],
+            None => &[None],
+        };
+        ScalarValue::try_from_array(&self.groups.finish(state)?, 0)
     }
 
     fn size(&self) -> usize {
-        size_of::<Self>() + self.state.as_ref().map_or(0, Vec::capacity)
+        size_of::<Self>() + self.groups.size() + self.zeros.capacity() * size_of::<usize>()
     }
 }

@@ -8,7 +8,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::datasource::MemTable;
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{SessionConfig, SessionContext, col};
 use ferry_example_udfs as native;
 use ferry_host::{BlobStore, Closure, Encoding, Module, Runtime, RuntimeConfig};
 use ferry_sql::{WasmFunctions, execute};
@@ -316,6 +316,98 @@ async fn aggregates_agree_with_native_ones_across_partitions() {
     let total = count(&ctx, "SELECT count(x) FROM t").await;
     let below = count(&ctx, "SELECT count(x) FROM t WHERE x < 0").await;
     assert_eq!(wide, format!("{{\"-90\":{below},\"0\":{}}}", total - below));
+}
+
+/// Rows where a wasm aggregate and its native counterpart differ, nulls
+/// included.
+const DIFFER: &str = "(wasm IS NULL) <> (native IS NULL) OR abs(wasm - native) > 1e-9 * native";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aggregates_over_many_groups_with_filters_and_without_partial_aggregation() {
+    let functions = functions();
+    // Every way DataFusion groups: hashing many groups, a FILTER clause
+    // (rows dropped before the guest sees them), and, in the second
+    // session, partial aggregation skipped at once, so that each row
+    // becomes a state of its own.
+    let eager = functions.session_with(
+        SessionConfig::new()
+            .set_usize(
+                "datafusion.execution.skip_partial_aggregation_probe_rows_threshold",
+                1,
+            )
+            .set_str(
+                "datafusion.execution.skip_partial_aggregation_probe_ratio_threshold",
+                "0.0",
+            ),
+    );
+    let (schema, partitions) = table(3);
+    eager
+        .register_table(
+            "t",
+            Arc::new(MemTable::try_new(schema, partitions).unwrap()),
+        )
+        .unwrap();
+    functions.register_module(&eager, &udfs().0).unwrap();
+    for ctx in [session_with_table(&functions).await, eager] {
+        let groups = count(&ctx, "SELECT count(DISTINCT a % 997) FROM t").await;
+        assert!(groups > 900, "{groups} groups");
+        for sql in [
+            "SELECT a % 997, geo_mean(y) AS wasm, exp(avg(ln(y))) AS native FROM t GROUP BY 1",
+            "SELECT a % 997, geo_mean(y) FILTER (WHERE b > 50) AS wasm,
+                    exp(avg(ln(y)) FILTER (WHERE b > 50)) AS native FROM t GROUP BY 1",
+        ] {
+            let all = count(&ctx, &format!("SELECT count(*) FROM ({sql})")).await;
+            assert_eq!(all, groups + 1, "one group per value and one for null");
+            let differ = count(
+                &ctx,
+                &format!("SELECT count(*) FROM ({sql}) WHERE {DIFFER}"),
+            )
+            .await;
+            assert_eq!(differ, 0, "{sql}");
+        }
+        let nulls = count(
+            &ctx,
+            "SELECT count(*) FROM (SELECT a % 997, geo_mean(y) FILTER (WHERE b > 98) AS w
+             FROM t GROUP BY 1) WHERE w IS NULL",
+        )
+        .await;
+        assert!(nulls > 0, "groups whose rows are all filtered out are null");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aggregates_over_sorted_input_emit_groups_as_they_end() {
+    // Input sorted on the group key lets DataFusion finish the first
+    // groups while later ones still grow: states leave from the front.
+    // One partition, so that nothing reshuffles the sorted rows.
+    let functions = functions();
+    let ctx = functions.session_with(SessionConfig::new().with_target_partitions(1));
+    let (schema, partitions) = table(3);
+    ctx.register_table(
+        "t",
+        Arc::new(MemTable::try_new(schema, partitions).unwrap()),
+    )
+    .unwrap();
+    functions.register_module(&ctx, &udfs().0).unwrap();
+    let sorted = query(&ctx, "SELECT a % 97 AS k, y FROM t ORDER BY k NULLS LAST").await;
+    let table = MemTable::try_new(sorted[0].schema(), vec![sorted])
+        .unwrap()
+        .with_sort_order(vec![vec![col("k").sort(true, false)]]);
+    ctx.register_table("sorted", Arc::new(table)).unwrap();
+    let sql = "SELECT k, geo_mean(y) AS wasm, exp(avg(ln(y))) AS native FROM sorted GROUP BY k";
+    let plan = query(&ctx, &format!("EXPLAIN {sql}")).await;
+    let plan = datafusion::arrow::util::pretty::pretty_format_batches(&plan)
+        .unwrap()
+        .to_string();
+    assert!(plan.contains("ordering_mode=Sorted"), "{plan}");
+    let groups = count(&ctx, &format!("SELECT count(*) FROM ({sql})")).await;
+    assert_eq!(groups, 97 * 2, "keys from -96 to 96, and null");
+    let differ = count(
+        &ctx,
+        &format!("SELECT count(*) FROM ({sql}) WHERE {DIFFER}"),
+    )
+    .await;
+    assert_eq!(differ, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

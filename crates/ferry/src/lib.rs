@@ -211,42 +211,85 @@ pub mod __private {
         result.map_err(|e| Failure::Error(format!("row {row}: {e}")))
     }
 
-    /// An aggregate's state column (the first) and the columns after it.
-    pub fn split_state<'c, 'a>(
+    /// An aggregate call's states (the first column: one row per group)
+    /// and the columns after.
+    pub fn split_states<'c, 'a>(
         columns: &'c [crate::batch::Column<'a>],
-    ) -> Result<(Option<&'a [u8]>, &'c [crate::batch::Column<'a>]), Failure> {
+    ) -> Result<(crate::batch::Column<'a>, &'c [crate::batch::Column<'a>]), Failure> {
         match columns {
-            [state, rest @ ..]
-                if state.column_type() == crate::batch::ColumnType::Binary && state.len() == 1 =>
-            {
-                Ok((state.get::<&[u8]>(0), rest))
+            [states, rest @ ..] if states.column_type() == crate::batch::ColumnType::Binary => {
+                Ok((*states, rest))
             }
             _ => Err(Failure::BadArgument(
-                "an aggregate call starts with its state: a binary column of one row".into(),
+                "an aggregate call starts with its states: a binary column".into(),
             )),
         }
     }
 
-    /// Decodes a state the host kept, if there is one yet.
-    pub fn read_state<T: DeserializeOwned>(state: Option<&[u8]>) -> Result<Option<T>, Failure> {
-        state
-            .map(|bytes| decode("aggregate state", bytes))
-            .transpose()
+    /// Decodes each group's state; a group without one (a null row) starts
+    /// from `init`.
+    pub fn read_states<T: DeserializeOwned>(
+        states: crate::batch::Column<'_>,
+        init: impl Fn() -> T,
+    ) -> Result<Vec<T>, Failure> {
+        (0..states.len())
+            .map(|group| match states.get::<&[u8]>(group) {
+                Some(bytes) => decode("aggregate state", bytes),
+                None => Ok(init()),
+            })
+            .collect()
     }
 
-    /// Encodes a state for the host to keep: a binary column of one row.
-    pub fn write_state<T: Serialize>(state: &T) -> Result<crate::batch::ColumnBuilder, Failure> {
-        let bytes = encode(state)?;
-        let mut out = crate::batch::ColumnBuilder::new(crate::batch::ColumnType::Binary, 1);
-        out.push_value(bytes);
+    /// The group of each row (a `uint32` column, each below `groups`) and
+    /// the columns after it, which must have a row for each.
+    pub fn split_groups<'c, 'a>(
+        columns: &'c [crate::batch::Column<'a>],
+        groups: usize,
+    ) -> Result<(Vec<u32>, &'c [crate::batch::Column<'a>]), Failure> {
+        use crate::batch::{ColumnType, FromColumn};
+        let [index, rest @ ..] = columns else {
+            return Err(Failure::BadArgument(
+                "an aggregate update or merge names each row's group".into(),
+            ));
+        };
+        if index.column_type() != ColumnType::UInt32 || index.has_nulls() {
+            return Err(Failure::BadArgument(
+                "groups are a uint32 column without nulls".into(),
+            ));
+        }
+        let of_row: Vec<u32> = u32::iter(*index).collect();
+        if let Some(bad) = of_row.iter().find(|&&group| group as usize >= groups) {
+            return Err(Failure::BadArgument(format!(
+                "group {bad} in a call about {groups} groups"
+            )));
+        }
+        if rest.iter().any(|column| column.len() != of_row.len()) {
+            return Err(Failure::BadArgument(format!(
+                "{} group indices for columns of another length",
+                of_row.len()
+            )));
+        }
+        Ok((of_row, rest))
+    }
+
+    /// Encodes each group's state for the host to keep: a binary column
+    /// with a row per group.
+    pub fn write_states<T: Serialize>(
+        states: &[T],
+    ) -> Result<crate::batch::ColumnBuilder, Failure> {
+        let mut out =
+            crate::batch::ColumnBuilder::new(crate::batch::ColumnType::Binary, states.len());
+        for state in states {
+            out.push_value(encode(state)?);
+        }
         Ok(out)
     }
 
-    /// The partial states a merge step receives, decoded; null rows (partitions
-    /// that saw no rows) are skipped.
+    /// The partial states a merge step receives, decoded, each with its row;
+    /// null rows (partitions that saw no rows) are skipped.
     pub fn partial_states<'a, T: DeserializeOwned>(
         columns: &[crate::batch::Column<'a>],
-    ) -> Result<impl Iterator<Item = Result<T, Failure>> + 'a, Failure> {
+    ) -> Result<impl Iterator<Item = Result<(usize, T), Failure>> + 'a, Failure> {
         let [states] = columns else {
             return Err(Failure::BadArgument(
                 "a merge call takes one binary column of partial states".into(),
@@ -256,9 +299,10 @@ pub mod __private {
         if states.column_type() != crate::batch::ColumnType::Binary {
             return Err(Failure::BadArgument("partial states must be binary".into()));
         }
-        Ok((0..states.len())
-            .filter_map(move |row| states.get::<&[u8]>(row))
-            .map(|bytes| decode("partial state", bytes)))
+        Ok((0..states.len()).filter_map(move |row| {
+            let bytes = states.get::<&[u8]>(row)?;
+            Some(decode("partial state", bytes).map(|state| (row, state)))
+        }))
     }
 
     /// Runs one batch call: reads the column descriptors, runs `body`, and

@@ -2,7 +2,7 @@
 
 use super::host::HostState;
 use super::{Compiled, Sandbox};
-use crate::batch::{ColumnIn, ColumnOut};
+use crate::batch::{ColumnIn, ColumnOut, States};
 use crate::{Blob, CallFailure, Closure, Error, FailureKind, Module, Output, Value};
 use ferry_abi::batch::{AggregateStep, ColumnDescriptor, ColumnType};
 use ferry_abi::{FunctionKind, FunctionRecord, Status};
@@ -219,53 +219,79 @@ impl Instance {
     }
 
     /// Runs the update step of the aggregate function of `closure`: folds
-    /// `columns` (its arguments) into `state` (`None` before the first
-    /// update) and returns the new state.
+    /// each row of `columns` (its arguments) into the state of its group,
+    /// `groups[row]`, an index into `states`, and returns the new states.
     pub fn aggregate_update(
         &mut self,
         closure: &Closure,
-        state: Option<&[u8]>,
+        states: &States,
+        groups: &[u32],
         columns: &[ColumnIn<'_>],
-    ) -> Result<Output<Vec<u8>>, Error> {
+    ) -> Result<Output<States>, Error> {
         let record = self.aggregate(closure)?;
-        check_arguments(&record, columns)?;
-        self.aggregate_state(closure, &record, AggregateStep::Update, state, columns)
+        let rows = check_arguments(&record, columns)?.unwrap_or(0);
+        self.aggregate_fold(
+            closure,
+            &record,
+            AggregateStep::Update,
+            states,
+            groups,
+            rows,
+            columns,
+        )
     }
 
-    /// Runs the merge step of the aggregate function of `closure`: folds the
-    /// partial states in `states` (a binary column; null rows are skipped)
-    /// into `state`, and returns the merged state.
+    /// Runs the merge step of the aggregate function of `closure`: folds
+    /// each partial state in `partials` (a binary column; null rows are
+    /// skipped) into the state of its group, `groups[row]`, and returns the
+    /// merged states.
     pub fn aggregate_merge(
         &mut self,
         closure: &Closure,
-        state: Option<&[u8]>,
-        states: ColumnIn<'_>,
-    ) -> Result<Output<Vec<u8>>, Error> {
+        states: &States,
+        groups: &[u32],
+        partials: ColumnIn<'_>,
+    ) -> Result<Output<States>, Error> {
         let record = self.aggregate(closure)?;
-        if states.column_type != ColumnType::Binary {
+        if partials.column_type != ColumnType::Binary {
             return Err(Error::Signature {
                 function: record.name,
                 reason: format!(
                     "partial states are binary, not {}",
-                    states.column_type.name()
+                    partials.column_type.name()
                 ),
             });
         }
-        self.aggregate_state(closure, &record, AggregateStep::Merge, state, &[states])
+        let rows = partials.rows;
+        self.aggregate_fold(
+            closure,
+            &record,
+            AggregateStep::Merge,
+            states,
+            groups,
+            rows,
+            &[partials],
+        )
     }
 
     /// Runs the finish step of the aggregate function of `closure`: the
-    /// result for `state`, as a column of one row.
+    /// result of each group's state, a column with a row per group.
     pub fn aggregate_finish(
         &mut self,
         closure: &Closure,
-        state: Option<&[u8]>,
+        states: &States,
     ) -> Result<Output<ColumnOut>, Error> {
         let record = self.aggregate(closure)?;
         let export = record.step_export(AggregateStep::Finish);
-        let state = StateColumn::new(state);
-        let out = self.call_columns(closure, &export, &[state.column()])?;
-        out.try_map(|column| expect_column(&record.name, column, record.returns.as_deref(), 1))
+        let out = self.call_columns(closure, &export, &[states.column()])?;
+        out.try_map(|column| {
+            expect_column(
+                &record.name,
+                column,
+                record.returns.as_deref(),
+                states.len(),
+            )
+        })
     }
 
     fn aggregate(&self, closure: &Closure) -> Result<FunctionRecord, Error> {
@@ -276,34 +302,57 @@ impl Instance {
             .clone())
     }
 
-    /// An update or merge step: the state column first, then `columns`; a
-    /// new state out.
-    fn aggregate_state(
+    /// An update or merge step: the states, the group of each of the `rows`
+    /// rows, then `columns`; new states out.
+    #[allow(clippy::too_many_arguments)]
+    fn aggregate_fold(
         &mut self,
         closure: &Closure,
         record: &FunctionRecord,
         step: AggregateStep,
-        state: Option<&[u8]>,
+        states: &States,
+        groups: &[u32],
+        rows: usize,
         columns: &[ColumnIn<'_>],
-    ) -> Result<Output<Vec<u8>>, Error> {
-        let state = StateColumn::new(state);
-        let mut all = Vec::with_capacity(columns.len() + 1);
-        all.push(state.column());
+    ) -> Result<Output<States>, Error> {
+        let signature = |reason: String| Error::Signature {
+            function: record.name.clone(),
+            reason,
+        };
+        if groups.len() != rows {
+            return Err(signature(format!(
+                "{} group indices for {rows} rows",
+                groups.len()
+            )));
+        }
+        if let Some(group) = groups.iter().find(|&&g| g as usize >= states.len()) {
+            return Err(signature(format!(
+                "group {group} of {} states",
+                states.len()
+            )));
+        }
+        let groups: Vec<u8> = groups.iter().flat_map(|g| g.to_le_bytes()).collect();
+        let mut all = Vec::with_capacity(columns.len() + 2);
+        all.push(states.column());
+        all.push(ColumnIn {
+            column_type: ColumnType::UInt32,
+            rows,
+            null_count: 0,
+            validity: None,
+            values: &groups,
+            offsets: None,
+        });
         all.extend_from_slice(columns);
         let out = self.call_columns(closure, &record.step_export(step), &all)?;
         out.try_map(|column| {
-            let column = expect_column(&record.name, column, Some(ColumnType::Binary.name()), 1)?;
+            let binary = Some(ColumnType::Binary.name());
+            let column = expect_column(&record.name, column, binary, states.len())?;
             if column.null_count != 0 {
                 return Err(Error::AbiViolation {
-                    reason: format!("`{}` returned a null state", record.name),
+                    reason: format!("`{}` returned null states", record.name),
                 });
             }
-            // One checked row: offsets 0 and `end`.
-            let offsets = column.offsets.unwrap_or_default();
-            let range = |i: usize| {
-                u32::from_le_bytes(offsets[i..i + 4].try_into().expect("4 bytes")) as usize
-            };
-            Ok(column.values[range(0)..range(4)].to_vec())
+            Ok(States::from_column(column))
         })
     }
 
@@ -500,30 +549,5 @@ fn expect_column(
                 ))
             ),
         }),
-    }
-}
-
-/// An aggregate's state as the one-row binary column the guest receives.
-struct StateColumn<'a> {
-    state: Option<&'a [u8]>,
-    offsets: [u8; 8],
-}
-
-impl<'a> StateColumn<'a> {
-    fn new(state: Option<&'a [u8]>) -> StateColumn<'a> {
-        let mut offsets = [0u8; 8];
-        offsets[4..].copy_from_slice(&(state.map_or(0, <[u8]>::len) as u32).to_le_bytes());
-        StateColumn { state, offsets }
-    }
-
-    fn column(&self) -> ColumnIn<'_> {
-        ColumnIn {
-            column_type: ColumnType::Binary,
-            rows: 1,
-            null_count: usize::from(self.state.is_none()),
-            validity: self.state.is_none().then_some(&[0u8][..]),
-            values: self.state.unwrap_or_default(),
-            offsets: Some(&self.offsets),
-        }
     }
 }

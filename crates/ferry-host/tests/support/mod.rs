@@ -32,13 +32,23 @@ pub fn by_hand(edit: impl FnOnce(String) -> String) -> Vec<u8> {
     wat::parse_str(edit(text)).expect("the edited guest is still valid text format")
 }
 
-/// A sandbox whose limits are small enough for tests to hit quickly.
+/// A sandbox whose limits are small enough for tests to hit quickly, with
+/// a deadline so far off that no call meant to finish meets it, however
+/// loaded the machine.
 pub fn tight_sandbox() -> ferry_host::Sandbox {
     let mut sandbox = ferry_host::Sandbox::default();
-    sandbox.limits.timeout = std::time::Duration::from_millis(300);
+    sandbox.limits.timeout = std::time::Duration::from_secs(60);
     sandbox.limits.memory = 64 << 20;
     sandbox.limits.output = 64 << 10;
     sandbox.limits.result = 1 << 20;
+    sandbox
+}
+
+/// [`tight_sandbox`] with a deadline of `ms` milliseconds, for the calls
+/// that are meant to meet it.
+pub fn deadline(ms: u64) -> ferry_host::Sandbox {
+    let mut sandbox = tight_sandbox();
+    sandbox.limits.timeout = std::time::Duration::from_millis(ms);
     sandbox
 }
 
