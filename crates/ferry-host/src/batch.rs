@@ -162,8 +162,9 @@ impl States {
                 self.null_count += 1;
             }
         }
-        self.offsets
-            .extend_from_slice(&(self.values.len() as i32).to_le_bytes());
+        let end = i32::try_from(self.values.len())
+            .expect("aggregate states of more than 2 GiB in one column");
+        self.offsets.extend_from_slice(&end.to_le_bytes());
         self.rows += 1;
     }
 

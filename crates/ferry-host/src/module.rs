@@ -122,15 +122,23 @@ impl Module {
     /// The record of function `name`, which must be of `kind`.
     pub fn function(&self, name: &str, kind: FunctionKind) -> Result<&FunctionRecord, Error> {
         let record = self.record(name)?;
+        let signature = |reason: String| Error::Signature {
+            function: name.to_owned(),
+            reason,
+        };
         if record.kind != kind {
-            return Err(Error::Signature {
-                function: name.to_owned(),
-                reason: format!(
-                    "it is {} function, not {} function",
-                    kind_name(record.kind),
-                    kind_name(kind)
-                ),
-            });
+            return Err(signature(format!(
+                "it is {} function, not {} function",
+                kind_name(record.kind),
+                kind_name(kind)
+            )));
+        }
+        // Its argument columns are what tell an aggregate how many rows a
+        // batch has (docs/abi.md, section 9).
+        if kind == FunctionKind::Aggregate && record.args.is_empty() {
+            return Err(signature(
+                "an aggregate takes at least one argument column".into(),
+            ));
         }
         Ok(record)
     }

@@ -82,6 +82,26 @@ fn an_abi_version_mismatch_is_refused_before_running_anything() {
 }
 
 #[test]
+fn an_aggregate_without_argument_columns_is_refused() {
+    let bytes = support::by_hand(|text| {
+        text.replacen(
+            r#"    "{\"abi\":1,\"name\":\"echo\""#,
+            r#"    "{\"abi\":1,\"name\":\"count_rows\",\"kind\":\"aggregate\",\"export\":\"ferry_udaf_count_rows\",\"input\":\"()\",\"output\":\"uint64\",\"args\":[],\"returns\":\"uint64\"}\n"
+    "{\"abi\":1,\"name\":\"echo\""#,
+            1,
+        )
+    });
+    let module = Module::from_bytes(bytes).unwrap();
+    let err = module
+        .function("count_rows", ferry_host::FunctionKind::Aggregate)
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Signature { function, reason } if function == "count_rows" && reason.contains("at least one argument column")),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_module_missing_an_abi_export_is_refused_when_prepared() {
     let bytes = support::by_hand(|text| text.replace(r#"(export "ferry_alloc")"#, ""));
     let module = Module::from_bytes(bytes).unwrap();

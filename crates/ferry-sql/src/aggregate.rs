@@ -8,7 +8,7 @@ use crate::function::Function;
 use datafusion::arrow::array::{Array, ArrayRef, BinaryArray, BooleanArray, new_empty_array};
 use datafusion::arrow::compute::{concat, filter};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::common::{Result, ScalarValue, not_impl_err};
+use datafusion::common::{Result, ScalarValue, not_impl_err, resources_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
@@ -257,6 +257,13 @@ impl GroupsAccumulator for Groups {
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
         let states = self.take(emit_to);
+        let bytes: usize = states.iter().flatten().map(Vec::len).sum();
+        if i32::try_from(bytes).is_err() {
+            return resources_err!(
+                "`{}` has {bytes} bytes of states to pass on, more than a binary column holds",
+                self.function.name
+            );
+        }
         let states: BinaryArray = states.iter().map(Option::as_deref).collect();
         Ok(vec![Arc::new(states)])
     }
