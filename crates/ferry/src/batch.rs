@@ -438,6 +438,23 @@ impl ColumnBuilder {
         self.mark(true);
     }
 
+    /// Appends a variable-width value that `write` appends to the values
+    /// buffer itself, saving a copy through a buffer of its own. Nothing is
+    /// appended if `write` fails.
+    #[doc(hidden)]
+    pub fn push_written<E>(
+        &mut self,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let start = self.values.len();
+        if let Err(e) = write(&mut self.values) {
+            self.values.truncate(start);
+            return Err(e);
+        }
+        self.mark(true);
+        Ok(())
+    }
+
     fn write_null(&mut self) {
         match self.column_type.width() {
             Some(width) => self.values.extend(std::iter::repeat_n(0u8, width)),

@@ -279,8 +279,12 @@ pub mod __private {
     ) -> Result<crate::batch::ColumnBuilder, Failure> {
         let mut out =
             crate::batch::ColumnBuilder::new(crate::batch::ColumnType::Binary, states.len());
+        // The compact form (structs as arrays, no field names): states are
+        // decoded and encoded again on every call, and only this SDK reads
+        // them.
         for state in states {
-            out.push_value(encode(state)?);
+            out.push_written(|values| rmp_serde::encode::write(values, state))
+                .map_err(|e| Failure::Error(format!("the state could not be encoded: {e}")))?;
         }
         Ok(out)
     }
