@@ -110,8 +110,8 @@ fn table(partitions: usize) -> (Arc<Schema>, Vec<Vec<RecordBatch>>) {
     (schema, partitions)
 }
 
-async fn session_with_table(functions: &WasmFunctions) -> SessionContext {
-    let ctx = functions.session();
+async fn session_with_table(functions: &WasmFunctions, config: SessionConfig) -> SessionContext {
+    let ctx = functions.session_with(config);
     let (schema, partitions) = table(3);
     ctx.register_table(
         "t",
@@ -149,7 +149,7 @@ async fn count(ctx: &SessionContext, sql: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scalar_functions_agree_with_native_sql() {
-    let ctx = session_with_table(&functions()).await;
+    let ctx = session_with_table(&functions(), SessionConfig::new()).await;
     let total = count(&ctx, "SELECT count(*) FROM t").await;
     assert!(total > 15_000, "{total} rows");
     // Each pair must agree on every row, nulls included.
@@ -177,7 +177,7 @@ async fn scalar_functions_agree_with_native_sql() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scalar_functions_agree_with_native_rust() {
-    let ctx = session_with_table(&functions()).await;
+    let ctx = session_with_table(&functions(), SessionConfig::new()).await;
     let batches = query(
         &ctx,
         "SELECT a, b, x, y, s, gcd(a, b), haversine(x, y, y - 90, x), normalize(s) FROM t",
@@ -242,7 +242,7 @@ async fn scalar_functions_agree_with_native_rust() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aggregates_agree_with_native_ones_across_partitions() {
     let functions = functions();
-    let ctx = session_with_table(&functions).await;
+    let ctx = session_with_table(&functions, SessionConfig::new()).await;
     // Grouped and ungrouped, over three partitions: partial states are
     // merged across them.
     let differ = count(
@@ -329,26 +329,20 @@ async fn aggregates_over_many_groups_with_filters_and_without_partial_aggregatio
     // (rows dropped before the guest sees them), and, in the second
     // session, partial aggregation skipped at once, so that each row
     // becomes a state of its own.
-    let eager = functions.session_with(
-        SessionConfig::new()
-            .set_usize(
-                "datafusion.execution.skip_partial_aggregation_probe_rows_threshold",
-                1,
-            )
-            .set_str(
-                "datafusion.execution.skip_partial_aggregation_probe_ratio_threshold",
-                "0.0",
-            ),
-    );
-    let (schema, partitions) = table(3);
-    eager
-        .register_table(
-            "t",
-            Arc::new(MemTable::try_new(schema, partitions).unwrap()),
+    let eager = SessionConfig::new()
+        .set_usize(
+            "datafusion.execution.skip_partial_aggregation_probe_rows_threshold",
+            1,
         )
-        .unwrap();
-    functions.register_module(&eager, &udfs().0).unwrap();
-    for ctx in [session_with_table(&functions).await, eager] {
+        .set_str(
+            "datafusion.execution.skip_partial_aggregation_probe_ratio_threshold",
+            "0.0",
+        );
+    let eager = session_with_table(&functions, eager).await;
+    for ctx in [
+        session_with_table(&functions, SessionConfig::new()).await,
+        eager,
+    ] {
         let groups = count(&ctx, "SELECT count(DISTINCT a % 997) FROM t").await;
         assert!(groups > 900, "{groups} groups");
         for sql in [
@@ -380,15 +374,8 @@ async fn aggregates_over_sorted_input_emit_groups_as_they_end() {
     // Input sorted on the group key lets DataFusion finish the first
     // groups while later ones still grow: states leave from the front.
     // One partition, so that nothing reshuffles the sorted rows.
-    let functions = functions();
-    let ctx = functions.session_with(SessionConfig::new().with_target_partitions(1));
-    let (schema, partitions) = table(3);
-    ctx.register_table(
-        "t",
-        Arc::new(MemTable::try_new(schema, partitions).unwrap()),
-    )
-    .unwrap();
-    functions.register_module(&ctx, &udfs().0).unwrap();
+    let ctx =
+        session_with_table(&functions(), SessionConfig::new().with_target_partitions(1)).await;
     let sorted = query(&ctx, "SELECT a % 97 AS k, y FROM t ORDER BY k NULLS LAST").await;
     let table = MemTable::try_new(sorted[0].schema(), vec![sorted])
         .unwrap()
@@ -412,7 +399,7 @@ async fn aggregates_over_sorted_input_emit_groups_as_they_end() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_guest_fails_the_query_and_the_session_goes_on() {
-    let ctx = session_with_table(&functions()).await;
+    let ctx = session_with_table(&functions(), SessionConfig::new()).await;
     // `b` is zero on some rows, well into the table: `div` panics there
     // (a trap) and `checked_div` returns an error naming the row.
     assert!(count(&ctx, "SELECT count(*) FROM t WHERE b = 0").await > 0);
@@ -569,7 +556,7 @@ async fn create_function_resolves_paths_hashes_and_closures() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn functions_run_over_parquet() {
     let dir = tempfile::tempdir().unwrap();
-    let ctx = session_with_table(&functions()).await;
+    let ctx = session_with_table(&functions(), SessionConfig::new()).await;
     let file = dir.path().join("t.parquet");
     query(
         &ctx,

@@ -229,14 +229,13 @@ impl Instance {
         columns: &[ColumnIn<'_>],
     ) -> Result<Output<States>, Error> {
         let record = self.aggregate(closure)?;
-        let rows = check_arguments(&record, columns)?.unwrap_or(0);
+        check_arguments(&record, columns)?;
         self.aggregate_fold(
             closure,
             &record,
             AggregateStep::Update,
             states,
             groups,
-            rows,
             columns,
         )
     }
@@ -262,14 +261,12 @@ impl Instance {
                 ),
             });
         }
-        let rows = partials.rows;
         self.aggregate_fold(
             closure,
             &record,
             AggregateStep::Merge,
             states,
             groups,
-            rows,
             &[partials],
         )
     }
@@ -302,9 +299,9 @@ impl Instance {
             .clone())
     }
 
-    /// An update or merge step: the states, the group of each of the `rows`
-    /// rows, then `columns`; new states out.
-    #[allow(clippy::too_many_arguments)]
+    /// An update or merge step: the states, the group of each row, then
+    /// `columns` (at least one, all of one length, as the caller checked);
+    /// new states out.
     fn aggregate_fold(
         &mut self,
         closure: &Closure,
@@ -312,9 +309,9 @@ impl Instance {
         step: AggregateStep,
         states: &States,
         groups: &[u32],
-        rows: usize,
         columns: &[ColumnIn<'_>],
     ) -> Result<Output<States>, Error> {
+        let rows = columns[0].rows;
         let signature = |reason: String| Error::Signature {
             function: record.name.clone(),
             reason,
