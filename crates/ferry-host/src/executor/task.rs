@@ -98,6 +98,10 @@ impl Task {
     /// executor skips or abandons the work when it next looks. Work a guest has
     /// already started may run to its deadline; its result is discarded.
     pub fn cancel(&self) {
+        // Done first, then the executor told: an executor that gives up on
+        // the work drops its completer, which must find the task already
+        // done rather than complete it with `ShutDown`.
+        self.slot.fill(Err(Error::Cancelled));
         let cancel_waker = {
             let mut state = self.slot.lock();
             state.cancelled = true;
@@ -106,7 +110,6 @@ impl Task {
         if let Some(waker) = cancel_waker {
             waker.wake();
         }
-        self.slot.fill(Err(Error::Cancelled));
     }
 }
 
