@@ -7,7 +7,9 @@ use datafusion::execution::context::SessionContext;
 use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionConfig};
 use ferry_host::{Module, Runtime, Sandbox};
 use ferry_sql::WasmFunctions;
-use std::io::{BufRead, IsTerminal, Write};
+use rustyline::DefaultEditor;
+use rustyline::error::ReadlineError;
+use std::io::{BufRead, IsTerminal, Lines, StdinLock};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -163,42 +165,47 @@ async fn run_statement(ctx: &SessionContext, statement: &str) -> Result<()> {
     Ok(())
 }
 
-/// Reads statements from standard input until it ends or `\q`; errors are
-/// printed and the shell goes on.
+/// Reads statements until the input ends or `\q`; errors are printed and the
+/// shell goes on.
 async fn shell(ctx: &SessionContext) -> Result<()> {
-    let interactive = std::io::stdin().is_terminal();
-    if interactive {
-        eprintln!("ferry sql: end statements with `;`, \\q to quit, \\d to list tables");
+    let mut input = Input::open()?;
+    if input.is_terminal() {
+        eprintln!(
+            "ferry sql: end statements with `;`, \\q to quit, \\d to list tables, Ctrl-C to drop a statement"
+        );
     }
     let mut buffer = String::new();
-    let mut lines = std::io::stdin().lock().lines();
     loop {
-        if interactive {
-            eprint!(
-                "{}",
-                if buffer.is_empty() {
-                    "ferry> "
-                } else {
-                    "   ... "
-                }
-            );
-            std::io::stderr().flush()?;
-        }
-        let Some(line) = lines.next() else { break };
-        let line = line?;
-        match line.trim() {
-            "\\q" | "quit" | "exit" if buffer.trim().is_empty() => return Ok(()),
-            "\\d" if buffer.trim().is_empty() => {
-                report(run_statement(ctx, "SHOW TABLES").await);
+        let prompt = if buffer.is_empty() {
+            "ferry> "
+        } else {
+            "   ... "
+        };
+        let line = match input.read(prompt)? {
+            Read::Line(line) => line,
+            Read::Interrupted => {
+                buffer.clear();
                 continue;
             }
-            _ => {}
+            Read::End => break,
+        };
+        if buffer.trim().is_empty() {
+            match line.trim() {
+                "\\q" | "quit" | "exit" => break,
+                "\\d" => {
+                    input.remember("\\d");
+                    report(run_statement(ctx, "SHOW TABLES").await);
+                    continue;
+                }
+                _ => {}
+            }
         }
         buffer.push_str(&line);
         buffer.push('\n');
         // A statement ends at a `;` outside strings and comments: a text
         // that does not tokenize yet (an open string) goes on reading.
         if line.trim_end().ends_with(';') && ferry_sql::split_statements(&buffer).is_ok() {
+            input.remember(buffer.trim());
             report(run_text(ctx, &buffer).await);
             buffer.clear();
         }
@@ -206,7 +213,95 @@ async fn shell(ctx: &SessionContext) -> Result<()> {
     if !buffer.trim().is_empty() {
         report(run_text(ctx, &buffer).await);
     }
+    input.close();
     Ok(())
+}
+
+/// Where the shell's lines come from.
+enum Input {
+    /// A terminal: lines are edited with the usual keys, and statements are
+    /// kept in a history file for the next session.
+    Terminal {
+        editor: Box<DefaultEditor>,
+        history: Option<PathBuf>,
+    },
+    /// A pipe or a file: plain lines, no prompts.
+    Plain(Lines<StdinLock<'static>>),
+}
+
+/// One read from the shell's input.
+enum Read {
+    Line(String),
+    /// Ctrl-C: drop the statement being typed.
+    Interrupted,
+    End,
+}
+
+impl Input {
+    fn open() -> Result<Input> {
+        if !std::io::stdin().is_terminal() {
+            return Ok(Input::Plain(std::io::stdin().lock().lines()));
+        }
+        let config = rustyline::Config::builder()
+            .max_history_size(1000)?
+            .history_ignore_dups(true)?
+            .build();
+        let mut editor = Box::new(DefaultEditor::with_config(config)?);
+        // `$XDG_STATE_HOME/ferry/sql_history` on Linux; platforms without a
+        // state directory keep it with their local data.
+        let history = dirs::state_dir()
+            .or_else(dirs::data_local_dir)
+            .map(|dir| dir.join("ferry").join("sql_history"));
+        if let Some(path) = history.as_deref().filter(|path| path.exists())
+            && let Err(error) = editor.load_history(path)
+        {
+            tracing::warn!("cannot read the shell history {}: {error}", path.display());
+        }
+        Ok(Input::Terminal { editor, history })
+    }
+
+    fn is_terminal(&self) -> bool {
+        matches!(self, Input::Terminal { .. })
+    }
+
+    fn read(&mut self, prompt: &str) -> Result<Read> {
+        match self {
+            Input::Terminal { editor, .. } => match editor.readline(prompt) {
+                Ok(line) => Ok(Read::Line(line)),
+                Err(ReadlineError::Interrupted) => Ok(Read::Interrupted),
+                Err(ReadlineError::Eof) => Ok(Read::End),
+                Err(error) => Err(error.into()),
+            },
+            Input::Plain(lines) => Ok(lines.next().transpose()?.map_or(Read::End, Read::Line)),
+        }
+    }
+
+    /// Keeps a whole statement, not its lines, so that one key brings a
+    /// multi-line statement back.
+    fn remember(&mut self, statement: &str) {
+        if let Input::Terminal { editor, .. } = self {
+            // Only fails when the history is full and cannot drop its oldest.
+            let _ = editor.add_history_entry(statement);
+        }
+    }
+
+    fn close(mut self) {
+        let Input::Terminal {
+            editor,
+            history: Some(path),
+        } = &mut self
+        else {
+            return;
+        };
+        let saved = match path.parent() {
+            Some(dir) => std::fs::create_dir_all(dir).map_err(ReadlineError::from),
+            None => Ok(()),
+        }
+        .and_then(|()| editor.save_history(path));
+        if let Err(error) = saved {
+            tracing::warn!("cannot save the shell history {}: {error}", path.display());
+        }
+    }
 }
 
 /// DataFusion's message, which already says what its causes say; a ferry

@@ -5,39 +5,31 @@
 
 use crate::arrow::{Lent, array};
 use crate::function::Function;
-use datafusion::arrow::array::{Array, ArrayRef, BinaryArray, BooleanArray, new_empty_array};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BinaryArray, BooleanArray, new_empty_array,
+};
 use datafusion::arrow::compute::{concat, filter};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::common::{Result, ScalarValue, not_impl_err, resources_err};
+use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
+use datafusion::common::utils::SingleRowListArrayBuilder;
+use datafusion::common::{Result, ScalarValue, internal_err, resources_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature,
 };
 use ferry_host::batch::States;
+use indexmap::IndexSet;
 use std::borrow::Cow;
 use std::sync::Arc;
 
-/// At most this many groups are finished in one guest call, so that a
-/// query with millions of groups does not need their states and results in
-/// guest memory at once.
-const GROUPS_PER_FINISH: usize = 8192;
+/// At most this many groups are finished, or distinct rows folded, in one
+/// guest call, so that millions of them never sit in guest memory at once.
+const ROWS_PER_CALL: usize = 8192;
 
 /// A ferry aggregate function as a DataFusion UDAF.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(crate) struct WasmAggregate(pub(crate) Arc<Function>);
-
-impl WasmAggregate {
-    fn groups(&self, args: &AccumulatorArgs) -> Result<Groups> {
-        if args.is_distinct {
-            return not_impl_err!(
-                "{}(DISTINCT ...) is not supported for wasm aggregates",
-                self.0.name
-            );
-        }
-        Ok(Groups::new(self.0.clone()))
-    }
-}
 
 impl AggregateUDFImpl for WasmAggregate {
     fn name(&self) -> &str {
@@ -57,25 +49,42 @@ impl AggregateUDFImpl for WasmAggregate {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(WasmAccumulator {
-            groups: self.groups(&args)?,
-            zeros: Vec::new(),
-        }))
+        if args.is_distinct {
+            return Ok(Box::new(Distinct::new(self.0.clone(), args.expr_fields)?));
+        }
+        Ok(Box::new(WasmAccumulator::new(self.0.clone())))
     }
 
+    /// `DISTINCT` needs the rows seen so far, which groups of states do not
+    /// keep: DataFusion then gives each group an `Accumulator`.
     fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
         !args.is_distinct
     }
 
     fn create_groups_accumulator(
         &self,
-        args: AccumulatorArgs,
+        _args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(self.groups(&args)?))
+        Ok(Box::new(Groups::new(self.0.clone())))
     }
 
-    /// The state is the guest's own encoding, opaque to the host.
+    /// The state is the guest's own encoding, opaque to the host; under
+    /// `DISTINCT`, the distinct arguments themselves, a list per argument.
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        if args.is_distinct {
+            return Ok(args
+                .input_fields
+                .iter()
+                .enumerate()
+                .map(|(i, field)| {
+                    Arc::new(Field::new_list(
+                        format_state_name(args.name, &format!("distinct {i}")),
+                        Field::new_list_field(field.data_type().clone(), true),
+                        true,
+                    ))
+                })
+                .collect());
+        }
         Ok(vec![Arc::new(Field::new(
             format_state_name(args.name, "state"),
             DataType::Binary,
@@ -198,7 +207,7 @@ impl Groups {
     /// The results of `states`, in order.
     fn finish(&self, states: &[Option<Vec<u8>>]) -> Result<ArrayRef> {
         let results = states
-            .chunks(GROUPS_PER_FINISH)
+            .chunks(ROWS_PER_CALL)
             .map(|chunk| {
                 let states: States = chunk.iter().map(Option::as_deref).collect();
                 let out = self
@@ -297,6 +306,13 @@ struct WasmAccumulator {
 }
 
 impl WasmAccumulator {
+    fn new(function: Arc<Function>) -> WasmAccumulator {
+        WasmAccumulator {
+            groups: Groups::new(function),
+            zeros: Vec::new(),
+        }
+    }
+
     fn fold(&mut self, fold: Fold, columns: &[ArrayRef]) -> Result<()> {
         let rows = columns.first().map_or(0, |column| column.len());
         self.zeros.resize(rows, 0);
@@ -330,5 +346,106 @@ impl Accumulator for WasmAccumulator {
 
     fn size(&self) -> usize {
         size_of::<Self>() + self.groups.size() + self.zeros.capacity() * size_of::<usize>()
+    }
+}
+
+/// `f(DISTINCT ...)`: the host keeps each distinct row of arguments, in the
+/// order first seen, and the guest folds them when the result is asked for.
+/// Partial states are the rows themselves, so a value that two partitions
+/// both saw is folded once.
+#[derive(Debug)]
+struct Distinct {
+    function: Arc<Function>,
+    converter: RowConverter,
+    rows: IndexSet<OwnedRow>,
+    /// The bytes the rows hold.
+    bytes: usize,
+}
+
+impl Distinct {
+    fn new(function: Arc<Function>, args: &[FieldRef]) -> Result<Distinct> {
+        let fields = args
+            .iter()
+            .map(|field| SortField::new(field.data_type().clone()))
+            .collect();
+        Ok(Distinct {
+            function,
+            converter: RowConverter::new(fields)?,
+            rows: IndexSet::new(),
+            bytes: 0,
+        })
+    }
+
+    fn insert(&mut self, columns: &[ArrayRef]) -> Result<()> {
+        for row in self.converter.convert_columns(columns)?.iter() {
+            let row = row.owned();
+            let bytes = row.as_ref().len();
+            if self.rows.insert(row) {
+                self.bytes += bytes;
+            }
+        }
+        Ok(())
+    }
+
+    /// The distinct rows, as argument columns.
+    fn columns(&self) -> Result<Vec<ArrayRef>> {
+        Ok(self
+            .converter
+            .convert_rows(self.rows.iter().map(OwnedRow::row))?)
+    }
+}
+
+impl Accumulator for Distinct {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        self.insert(values)
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let Some(lists) = states
+            .iter()
+            .map(|state| state.as_list_opt::<i32>())
+            .collect::<Option<Vec<_>>>()
+        else {
+            return internal_err!("`{}`: DISTINCT states are not lists", self.function.name);
+        };
+        for partial in 0..lists.first().map_or(0, |list| list.len()) {
+            if lists.iter().any(|list| list.is_null(partial)) {
+                continue;
+            }
+            let columns: Vec<ArrayRef> = lists.iter().map(|list| list.value(partial)).collect();
+            self.insert(&columns)?;
+        }
+        Ok(())
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(self
+            .columns()?
+            .into_iter()
+            .map(|column| SingleRowListArrayBuilder::new(column).build_list_scalar())
+            .collect())
+    }
+
+    /// Folds the rows afresh and leaves them in place: a window evaluates
+    /// as it goes.
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let columns = self.columns()?;
+        let mut fold = WasmAccumulator::new(self.function.clone());
+        for start in (0..self.rows.len()).step_by(ROWS_PER_CALL) {
+            let rows = ROWS_PER_CALL.min(self.rows.len() - start);
+            let chunk: Vec<ArrayRef> = columns
+                .iter()
+                .map(|column| column.slice(start, rows))
+                .collect();
+            fold.update_batch(&chunk)?;
+        }
+        fold.evaluate()
+    }
+
+    fn size(&self) -> usize {
+        size_of::<Self>()
+            + self.converter.size()
+            + self.rows.capacity() * (size_of::<OwnedRow>() + size_of::<u64>())
+            + self.bytes
     }
 }

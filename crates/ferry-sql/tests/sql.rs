@@ -318,9 +318,21 @@ async fn aggregates_agree_with_native_ones_across_partitions() {
     assert_eq!(wide, format!("{{\"-90\":{below},\"0\":{}}}", total - below));
 }
 
-/// Rows where a wasm aggregate and its native counterpart differ, nulls
-/// included.
-const DIFFER: &str = "(wasm IS NULL) <> (native IS NULL) OR abs(wasm - native) > 1e-9 * native";
+/// Checks that the `wasm` and `native` columns of a query's `rows` rows
+/// agree, nulls included.
+async fn assert_agree(ctx: &SessionContext, sql: &str, rows: i64) {
+    let all = count(ctx, &format!("SELECT count(*) FROM ({sql})")).await;
+    assert_eq!(all, rows, "{sql}");
+    let differ = count(
+        ctx,
+        &format!(
+            "SELECT count(*) FROM ({sql})
+             WHERE (wasm IS NULL) <> (native IS NULL) OR abs(wasm - native) > 1e-9 * native"
+        ),
+    )
+    .await;
+    assert_eq!(differ, 0, "{sql}");
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aggregates_over_many_groups_with_filters_and_without_partial_aggregation() {
@@ -350,14 +362,8 @@ async fn aggregates_over_many_groups_with_filters_and_without_partial_aggregatio
             "SELECT a % 997, geo_mean(y) FILTER (WHERE b > 50) AS wasm,
                     exp(avg(ln(y)) FILTER (WHERE b > 50)) AS native FROM t GROUP BY 1",
         ] {
-            let all = count(&ctx, &format!("SELECT count(*) FROM ({sql})")).await;
-            assert_eq!(all, groups + 1, "one group per value and one for null");
-            let differ = count(
-                &ctx,
-                &format!("SELECT count(*) FROM ({sql}) WHERE {DIFFER}"),
-            )
-            .await;
-            assert_eq!(differ, 0, "{sql}");
+            // One group per value, and one for null.
+            assert_agree(&ctx, sql, groups + 1).await;
         }
         let nulls = count(
             &ctx,
@@ -387,14 +393,43 @@ async fn aggregates_over_sorted_input_emit_groups_as_they_end() {
         .unwrap()
         .to_string();
     assert!(plan.contains("ordering_mode=Sorted"), "{plan}");
-    let groups = count(&ctx, &format!("SELECT count(*) FROM ({sql})")).await;
-    assert_eq!(groups, 97 * 2, "keys from -96 to 96, and null");
-    let differ = count(
+    // Keys from -96 to 96, and null.
+    assert_agree(&ctx, sql, 97 * 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distinct_aggregates_fold_each_value_once() {
+    let ctx = session_with_table(&functions(), SessionConfig::new()).await;
+    let rows = count(&ctx, "SELECT count(y) FROM t").await;
+    let values = count(&ctx, "SELECT count(DISTINCT ceil(y)) FROM t").await;
+    assert!(
+        rows > 5 * values,
+        "{rows} rows, {values} values: too few repeats"
+    );
+    // Two different DISTINCT arguments keep DataFusion from rewriting the
+    // query into a GROUP BY, so the wasm aggregate sees DISTINCT itself,
+    // and merges the values that three partitions saw.
+    for (sql, results) in [
+        (
+            "SELECT g, geo_mean(DISTINCT ceil(y)) AS wasm,
+                    exp(avg(DISTINCT ln(ceil(y)))) AS native FROM t GROUP BY g",
+            4,
+        ),
+        (
+            "SELECT geo_mean(DISTINCT ceil(y)) AS wasm,
+                    exp(avg(DISTINCT ln(ceil(y)))) AS native FROM t",
+            1,
+        ),
+    ] {
+        assert_agree(&ctx, sql, results).await;
+    }
+    let repeated = count(
         &ctx,
-        &format!("SELECT count(*) FROM ({sql}) WHERE {DIFFER}"),
+        "SELECT count(*) FROM (SELECT g FROM t GROUP BY g
+         HAVING geo_mean(DISTINCT ceil(y)) = geo_mean(ceil(y)))",
     )
     .await;
-    assert_eq!(differ, 0);
+    assert_eq!(repeated, 0, "DISTINCT made no difference");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
