@@ -7,8 +7,8 @@ use datafusion::execution::context::SessionContext;
 use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionConfig};
 use ferry_host::{Module, Runtime, Sandbox};
 use ferry_sql::WasmFunctions;
-use rustyline::DefaultEditor;
 use rustyline::error::ReadlineError;
+use rustyline::{Behavior, DefaultEditor};
 use std::io::{BufRead, IsTerminal, Lines, StdinLock};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -169,9 +169,10 @@ async fn run_statement(ctx: &SessionContext, statement: &str) -> Result<()> {
 /// shell goes on.
 async fn shell(ctx: &SessionContext) -> Result<()> {
     let mut input = Input::open()?;
-    if input.is_terminal() {
+    let interactive = input.is_terminal();
+    if interactive {
         eprintln!(
-            "ferry sql: end statements with `;`, \\q to quit, \\d to list tables, Ctrl-C to drop a statement"
+            "ferry sql: end statements with `;`, \\q to quit, \\d to list tables, Ctrl-C to drop or stop a statement"
         );
     }
     let mut buffer = String::new();
@@ -194,7 +195,7 @@ async fn shell(ctx: &SessionContext) -> Result<()> {
                 "\\q" | "quit" | "exit" => break,
                 "\\d" => {
                     input.remember("\\d");
-                    report(run_statement(ctx, "SHOW TABLES").await);
+                    report(interruptible(interactive, run_statement(ctx, "SHOW TABLES")).await);
                     continue;
                 }
                 _ => {}
@@ -206,15 +207,32 @@ async fn shell(ctx: &SessionContext) -> Result<()> {
         // that does not tokenize yet (an open string) goes on reading.
         if line.trim_end().ends_with(';') && ferry_sql::split_statements(&buffer).is_ok() {
             input.remember(buffer.trim());
-            report(run_text(ctx, &buffer).await);
+            report(interruptible(interactive, run_text(ctx, &buffer)).await);
             buffer.clear();
         }
     }
     if !buffer.trim().is_empty() {
-        report(run_text(ctx, &buffer).await);
+        report(interruptible(interactive, run_text(ctx, &buffer)).await);
     }
-    input.close();
     Ok(())
+}
+
+/// Runs what the shell was given. On a terminal, Ctrl-C stops it and the
+/// shell goes on, as it does while a statement is typed.
+async fn interruptible(interactive: bool, work: impl Future<Output = Result<()>>) -> Result<()> {
+    if !interactive {
+        return work.await;
+    }
+    let interrupted = async {
+        // Where no handler can be installed, Ctrl-C ends the shell.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        outcome = work => outcome,
+        () = interrupted => bail!("interrupted"),
+    }
 }
 
 /// Where the shell's lines come from.
@@ -245,17 +263,32 @@ impl Input {
         let config = rustyline::Config::builder()
             .max_history_size(1000)?
             .history_ignore_dups(true)?
+            // Prompts and echo go to the terminal, not into results
+            // redirected to a file.
+            .behavior(Behavior::PreferTerm)
             .build();
         let mut editor = Box::new(DefaultEditor::with_config(config)?);
         // `$XDG_STATE_HOME/ferry/sql_history` on Linux; platforms without a
         // state directory keep it with their local data.
-        let history = dirs::state_dir()
+        let mut history = dirs::state_dir()
             .or_else(dirs::data_local_dir)
             .map(|dir| dir.join("ferry").join("sql_history"));
-        if let Some(path) = history.as_deref().filter(|path| path.exists())
-            && let Err(error) = editor.load_history(path)
-        {
-            tracing::warn!("cannot read the shell history {}: {error}", path.display());
+        if let Some(path) = &history {
+            let opened = match path.parent() {
+                Some(dir) => std::fs::create_dir_all(dir).map_err(ReadlineError::from),
+                None => Ok(()),
+            }
+            .and_then(|()| match path.exists() {
+                true => editor.load_history(path),
+                false => Ok(()),
+            });
+            if let Err(error) = opened {
+                tracing::warn!(
+                    "cannot keep the shell history in {}: {error}",
+                    path.display()
+                );
+                history = None;
+            }
         }
         Ok(Input::Terminal { editor, history })
     }
@@ -277,29 +310,23 @@ impl Input {
     }
 
     /// Keeps a whole statement, not its lines, so that one key brings a
-    /// multi-line statement back.
+    /// multi-line statement back. It is written at once, so a shell that
+    /// is killed loses nothing, and appended under a lock, so two shells
+    /// open at once keep both their statements.
     fn remember(&mut self, statement: &str) {
-        if let Input::Terminal { editor, .. } = self {
-            // Only fails when the history is full and cannot drop its oldest.
-            let _ = editor.add_history_entry(statement);
-        }
-    }
-
-    fn close(mut self) {
-        let Input::Terminal {
-            editor,
-            history: Some(path),
-        } = &mut self
-        else {
+        let Input::Terminal { editor, history } = self else {
             return;
         };
-        let saved = match path.parent() {
-            Some(dir) => std::fs::create_dir_all(dir).map_err(ReadlineError::from),
-            None => Ok(()),
-        }
-        .and_then(|()| editor.save_history(path));
-        if let Err(error) = saved {
-            tracing::warn!("cannot save the shell history {}: {error}", path.display());
+        // Adding to the history in memory cannot fail.
+        let _ = editor.add_history_entry(statement);
+        if let Some(path) = history
+            && let Err(error) = editor.append_history(path)
+        {
+            tracing::warn!(
+                "cannot save the shell history to {}: {error}",
+                path.display()
+            );
+            *history = None;
         }
     }
 }

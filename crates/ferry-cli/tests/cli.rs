@@ -363,131 +363,170 @@ fn the_sql_shell_reads_statements_and_survives_errors() {
     );
 }
 
-/// `ferry sql` on a terminal, through `script`, which gives it one: keys
-/// are sent only once the shell shows what they answer.
-struct Terminal {
-    child: std::process::Child,
-    keys: std::process::ChildStdin,
-    output: std::sync::mpsc::Receiver<Vec<u8>>,
-    seen: String,
-    /// Where the next `expect` starts looking.
-    read: usize,
-}
+/// `ferry sql` on a terminal, through `script` (util-linux), which gives it
+/// one: keys are sent only once the shell shows what they answer.
+#[cfg(target_os = "linux")]
+mod on_a_terminal {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::process::{Child, ChildStdin, Stdio};
+    use std::sync::mpsc::{Receiver, RecvTimeoutError};
+    use std::time::{Duration, Instant};
 
-impl Terminal {
-    fn open(ferry: &Ferry, state: &Path) -> Terminal {
-        let command = format!(
-            "'{}' sql --functions examples/udfs",
-            env!("CARGO_BIN_EXE_ferry")
-        );
-        let mut child = Command::new("script")
-            .args(["--quiet", "--return", "--command", &command, "/dev/null"])
-            .env("FERRY_STORE", ferry.store.path())
-            .env("XDG_STATE_HOME", state)
-            // A dumb terminal, as CI may have, gets no line editing.
-            .env("TERM", "xterm")
-            .current_dir(root())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("`script` (util-linux) runs the shell on a terminal");
-        let keys = child.stdin.take().unwrap();
-        let mut stdout = child.stdout.take().unwrap();
-        let (send, output) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::Read;
-            let mut chunk = [0; 4096];
-            while let Ok(n @ 1..) = stdout.read(&mut chunk) {
-                if send.send(chunk[..n].to_vec()).is_err() {
-                    break;
+    const UP: &str = "\x1b[A";
+    const BACKSPACE: &str = "\x7f";
+    const CTRL_C: &str = "\x03";
+
+    struct Terminal {
+        child: Child,
+        keys: ChildStdin,
+        output: Receiver<Vec<u8>>,
+        seen: String,
+        /// Where the next `expect` starts looking.
+        read: usize,
+    }
+
+    impl Terminal {
+        fn open(ferry: &Ferry, functions: &str, state: &Path) -> Terminal {
+            // `exec`, so that Ctrl-C reaches the shell alone, as it does
+            // from an interactive shell, and not the `sh` that `script`
+            // runs the command with.
+            let command = format!(
+                "exec '{}' sql --functions '{functions}'",
+                env!("CARGO_BIN_EXE_ferry")
+            );
+            let mut child = Command::new("script")
+                .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+                .env("FERRY_STORE", ferry.store.path())
+                .env("XDG_STATE_HOME", state)
+                .env("SHELL", "/bin/sh")
+                // A dumb terminal, as CI may have, gets no line editing.
+                .env("TERM", "xterm")
+                .current_dir(root())
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("`script` runs the shell on a terminal");
+            let keys = child.stdin.take().unwrap();
+            let mut stdout = child.stdout.take().unwrap();
+            let (send, output) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let mut chunk = [0; 4096];
+                while let Ok(n @ 1..) = stdout.read(&mut chunk) {
+                    if send.send(chunk[..n].to_vec()).is_err() {
+                        break;
+                    }
+                }
+            });
+            Terminal {
+                child,
+                keys,
+                output,
+                seen: String::new(),
+                read: 0,
+            }
+        }
+
+        /// Waits until `text` appears after what earlier calls found.
+        fn expect(&mut self, text: &str) {
+            self.expect_sending(text, None);
+        }
+
+        /// Waits for `text`, sending `keys` again every 200 ms until it
+        /// comes: for keys whose moment cannot be seen on the terminal.
+        fn expect_sending(&mut self, text: &str, keys: Option<&str>) {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                if let Some(at) = self.seen[self.read..].find(text) {
+                    self.read += at + text.len();
+                    return;
+                }
+                let left = deadline.saturating_duration_since(Instant::now());
+                let wait = match keys {
+                    Some(_) => left.min(Duration::from_millis(200)),
+                    None => left,
+                };
+                match self.output.recv_timeout(wait) {
+                    Ok(chunk) => self.seen.push_str(&String::from_utf8_lossy(&chunk)),
+                    Err(RecvTimeoutError::Timeout) if !left.is_zero() => {
+                        if let Some(keys) = keys {
+                            self.send(keys);
+                        }
+                    }
+                    Err(_) => {
+                        let _ = self.child.kill();
+                        panic!("no {text:?} on the terminal; it shows:\n{}", self.seen);
+                    }
                 }
             }
-        });
-        Terminal {
-            child,
-            keys,
-            output,
-            seen: String::new(),
-            read: 0,
+        }
+
+        fn send(&mut self, keys: &str) {
+            self.keys.write_all(keys.as_bytes()).unwrap();
+            self.keys.flush().unwrap();
+        }
+
+        fn quit(mut self) {
+            self.send("\\q\r");
+            let status = self.child.wait().unwrap();
+            assert!(
+                status.success(),
+                "the shell ended with {status}:\n{}",
+                self.seen
+            );
         }
     }
 
-    /// Waits until `text` appears after what earlier calls found.
-    fn expect(&mut self, text: &str) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        loop {
-            if let Some(at) = self.seen[self.read..].find(text) {
-                self.read += at + text.len();
-                return;
-            }
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match self.output.recv_timeout(left) {
-                Ok(chunk) => self.seen.push_str(&String::from_utf8_lossy(&chunk)),
-                Err(_) => {
-                    let _ = self.child.kill();
-                    panic!("no {text:?} on the terminal; it shows:\n{}", self.seen);
-                }
-            }
-        }
+    #[test]
+    fn the_sql_shell_edits_lines_stops_statements_and_keeps_them() {
+        let ferry = Ferry::new();
+        let state = tempfile::tempdir().unwrap();
+        // Built first, with no deadline: the shell then starts at once.
+        let wasm = ferry.path("udfs.wasm");
+        ferry.ok(&["build", "examples/udfs", "--out", &wasm]);
+
+        let mut shell = Terminal::open(&ferry, &wasm, state.path());
+        shell.expect("ferry> ");
+        shell.send("SELECT gcd(12,\r");
+        shell.expect("   ... ");
+        shell.send("18) AS g;\r");
+        shell.expect("| 6 |");
+        shell.expect("ferry> ");
+        // The up arrow brings the whole two-line statement back; edit its
+        // end.
+        shell.send(&format!("{UP}{BACKSPACE}{BACKSPACE}h;\r"));
+        shell.expect("| h |");
+        shell.expect("| 6 |");
+        shell.expect("ferry> ");
+        // Ctrl-C drops a half-typed statement, and it is not kept.
+        shell.send("SELECT nope(\r");
+        shell.expect("   ... ");
+        shell.send(CTRL_C);
+        shell.expect("ferry> ");
+        // Ctrl-C stops a statement that would run for hours, and the
+        // shell goes on. Whether the first one comes while the query runs
+        // cannot be seen, so it is sent until it does.
+        shell.send("SELECT count(*) FROM generate_series(1, 1000000000000);\r");
+        shell.expect_sending("error: interrupted", Some(CTRL_C));
+        shell.expect("ferry> ");
+        shell.send("SELECT 6 * 7 AS after;\r");
+        shell.expect("| after |");
+        shell.expect("| 42    |");
+        shell.quit();
+
+        // The next session starts with the statements of the last one.
+        let mut shell = Terminal::open(&ferry, &wasm, state.path());
+        shell.expect("ferry> ");
+        shell.send(&format!("{UP}\r"));
+        shell.expect("| 42    |");
+        shell.expect("ferry> ");
+        // Back past the stopped statement, and through both lines of the
+        // second one.
+        shell.send(&format!("{UP}{UP}{UP}{UP}{UP}\r"));
+        shell.expect("| g |");
+        shell.expect("ferry> ");
+        shell.quit();
+        let history = std::fs::read_to_string(state.path().join("ferry/sql_history")).unwrap();
+        assert!(!history.contains("nope"), "{history}");
     }
-
-    fn send(&mut self, keys: &str) {
-        use std::io::Write;
-        self.keys.write_all(keys.as_bytes()).unwrap();
-        self.keys.flush().unwrap();
-    }
-
-    fn quit(mut self) {
-        self.send("\\q\r");
-        let status = self.child.wait().unwrap();
-        assert!(
-            status.success(),
-            "the shell ended with {status}:\n{}",
-            self.seen
-        );
-    }
-}
-
-const UP: &str = "\x1b[A";
-const BACKSPACE: &str = "\x7f";
-const CTRL_C: &str = "\x03";
-
-#[test]
-fn the_sql_shell_on_a_terminal_edits_lines_and_keeps_statements() {
-    let ferry = Ferry::new();
-    let state = tempfile::tempdir().unwrap();
-
-    let mut shell = Terminal::open(&ferry, state.path());
-    shell.expect("ferry> ");
-    shell.send("SELECT gcd(12,\r");
-    shell.expect("   ... ");
-    shell.send("18) AS g;\r");
-    shell.expect("| 6 |");
-    shell.expect("ferry> ");
-    // The up arrow brings the whole two-line statement back; edit its end.
-    shell.send(&format!("{UP}{BACKSPACE}{BACKSPACE}h;\r"));
-    shell.expect("| h |");
-    shell.expect("| 6 |");
-    shell.expect("ferry> ");
-    // Ctrl-C drops a half-typed statement, and it is not kept.
-    shell.send("SELECT nope(\r");
-    shell.expect("   ... ");
-    shell.send(CTRL_C);
-    shell.expect("ferry> ");
-    shell.quit();
-
-    // The next session starts with the statements of the last one.
-    let mut shell = Terminal::open(&ferry, state.path());
-    shell.expect("ferry> ");
-    shell.send(&format!("{UP}\r"));
-    shell.expect("| h |");
-    shell.expect("| 6 |");
-    shell.expect("ferry> ");
-    // Up goes to the statement's first line, then to the one before.
-    shell.send(&format!("{UP}{UP}{UP}\r"));
-    shell.expect("| g |");
-    shell.expect("ferry> ");
-    shell.quit();
-    let history = std::fs::read_to_string(state.path().join("ferry/sql_history")).unwrap();
-    assert!(!history.contains("nope"), "{history}");
 }

@@ -355,11 +355,15 @@ impl Accumulator for WasmAccumulator {
 /// both saw is folded once.
 #[derive(Debug)]
 struct Distinct {
-    function: Arc<Function>,
     converter: RowConverter,
     rows: IndexSet<OwnedRow>,
     /// The bytes the rows hold.
     bytes: usize,
+    /// The guest's state over the first `folded` rows. Rows are only ever
+    /// added, at the end, so a window that evaluates after every row
+    /// folds each row once, not once per evaluation.
+    fold: WasmAccumulator,
+    folded: usize,
 }
 
 impl Distinct {
@@ -369,10 +373,11 @@ impl Distinct {
             .map(|field| SortField::new(field.data_type().clone()))
             .collect();
         Ok(Distinct {
-            function,
             converter: RowConverter::new(fields)?,
             rows: IndexSet::new(),
             bytes: 0,
+            fold: WasmAccumulator::new(function),
+            folded: 0,
         })
     }
 
@@ -387,11 +392,10 @@ impl Distinct {
         Ok(())
     }
 
-    /// The distinct rows, as argument columns.
-    fn columns(&self) -> Result<Vec<ArrayRef>> {
-        Ok(self
-            .converter
-            .convert_rows(self.rows.iter().map(OwnedRow::row))?)
+    /// Distinct rows from the `from`th on, as argument columns.
+    fn columns(&self, from: usize) -> Result<Vec<ArrayRef>> {
+        let rows = self.rows.as_slice()[from..].iter().map(OwnedRow::row);
+        Ok(self.converter.convert_rows(rows)?)
     }
 }
 
@@ -406,7 +410,10 @@ impl Accumulator for Distinct {
             .map(|state| state.as_list_opt::<i32>())
             .collect::<Option<Vec<_>>>()
         else {
-            return internal_err!("`{}`: DISTINCT states are not lists", self.function.name);
+            return internal_err!(
+                "`{}`: DISTINCT states are not lists",
+                self.fold.groups.function.name
+            );
         };
         for partial in 0..lists.first().map_or(0, |list| list.len()) {
             if lists.iter().any(|list| list.is_null(partial)) {
@@ -420,30 +427,31 @@ impl Accumulator for Distinct {
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
         Ok(self
-            .columns()?
+            .columns(0)?
             .into_iter()
             .map(|column| SingleRowListArrayBuilder::new(column).build_list_scalar())
             .collect())
     }
 
-    /// Folds the rows afresh and leaves them in place: a window evaluates
-    /// as it goes.
+    /// Folds the rows that came since the last evaluation.
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let columns = self.columns()?;
-        let mut fold = WasmAccumulator::new(self.function.clone());
-        for start in (0..self.rows.len()).step_by(ROWS_PER_CALL) {
-            let rows = ROWS_PER_CALL.min(self.rows.len() - start);
+        let columns = self.columns(self.folded)?;
+        let new = self.rows.len() - self.folded;
+        for start in (0..new).step_by(ROWS_PER_CALL) {
+            let rows = ROWS_PER_CALL.min(new - start);
             let chunk: Vec<ArrayRef> = columns
                 .iter()
                 .map(|column| column.slice(start, rows))
                 .collect();
-            fold.update_batch(&chunk)?;
+            self.fold.update_batch(&chunk)?;
         }
-        fold.evaluate()
+        self.folded = self.rows.len();
+        self.fold.evaluate()
     }
 
     fn size(&self) -> usize {
         size_of::<Self>()
+            + self.fold.size()
             + self.converter.size()
             + self.rows.capacity() * (size_of::<OwnedRow>() + size_of::<u64>())
             + self.bytes

@@ -423,6 +423,16 @@ async fn distinct_aggregates_fold_each_value_once() {
     ] {
         assert_agree(&ctx, sql, results).await;
     }
+    // A running window evaluates after every row.
+    let all = count(&ctx, "SELECT count(*) FROM t").await;
+    assert_agree(
+        &ctx,
+        "SELECT geo_mean(DISTINCT ceil(y)) OVER w AS wasm,
+                exp(avg(DISTINCT ln(ceil(y))) OVER w) AS native FROM t
+         WINDOW w AS (ORDER BY a, b, x ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)",
+        all,
+    )
+    .await;
     let repeated = count(
         &ctx,
         "SELECT count(*) FROM (SELECT g FROM t GROUP BY g
