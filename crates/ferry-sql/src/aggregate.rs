@@ -10,7 +10,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::compute::{concat, filter};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::arrow::row::{OwnedRow, RowConverter, SortField};
+use datafusion::arrow::row::{RowConverter, RowParser, SortField};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{Result, ScalarValue, internal_err, resources_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -356,7 +356,9 @@ impl Accumulator for WasmAccumulator {
 #[derive(Debug)]
 struct Distinct {
     converter: RowConverter,
-    rows: IndexSet<OwnedRow>,
+    parser: RowParser,
+    /// The rows in arrow's row format, where equal values are equal bytes.
+    rows: IndexSet<Box<[u8]>>,
     /// The bytes the rows hold.
     bytes: usize,
     /// The guest's state over the first `folded` rows. Rows are only ever
@@ -372,8 +374,10 @@ impl Distinct {
             .iter()
             .map(|field| SortField::new(field.data_type().clone()))
             .collect();
+        let converter = RowConverter::new(fields)?;
         Ok(Distinct {
-            converter: RowConverter::new(fields)?,
+            parser: converter.parser(),
+            converter,
             rows: IndexSet::new(),
             bytes: 0,
             fold: WasmAccumulator::new(function),
@@ -383,10 +387,11 @@ impl Distinct {
 
     fn insert(&mut self, columns: &[ArrayRef]) -> Result<()> {
         for row in self.converter.convert_columns(columns)?.iter() {
-            let row = row.owned();
-            let bytes = row.as_ref().len();
-            if self.rows.insert(row) {
-                self.bytes += bytes;
+            // Most rows repeat one already kept: look before copying.
+            let row = row.as_ref();
+            if !self.rows.contains(row) {
+                self.bytes += row.len();
+                self.rows.insert(row.into());
             }
         }
         Ok(())
@@ -394,7 +399,9 @@ impl Distinct {
 
     /// Distinct rows from the `from`th on, as argument columns.
     fn columns(&self, from: usize) -> Result<Vec<ArrayRef>> {
-        let rows = self.rows.as_slice()[from..].iter().map(OwnedRow::row);
+        let rows = self.rows.as_slice()[from..]
+            .iter()
+            .map(|row| self.parser.parse(row));
         Ok(self.converter.convert_rows(rows)?)
     }
 }
@@ -453,7 +460,7 @@ impl Accumulator for Distinct {
         size_of::<Self>()
             + self.fold.size()
             + self.converter.size()
-            + self.rows.capacity() * (size_of::<OwnedRow>() + size_of::<u64>())
+            + self.rows.capacity() * (size_of::<Box<[u8]>>() + size_of::<u64>())
             + self.bytes
     }
 }
