@@ -169,8 +169,7 @@ async fn run_statement(ctx: &SessionContext, statement: &str) -> Result<()> {
 /// shell goes on.
 async fn shell(ctx: &SessionContext) -> Result<()> {
     let mut input = Input::open()?;
-    let interactive = input.is_terminal();
-    if interactive {
+    if input.is_terminal() {
         eprintln!(
             "ferry sql: end statements with `;`, \\q to quit, \\d to list tables, Ctrl-C to drop or stop a statement"
         );
@@ -195,7 +194,7 @@ async fn shell(ctx: &SessionContext) -> Result<()> {
                 "\\q" | "quit" | "exit" => break,
                 "\\d" => {
                     input.remember("\\d");
-                    report(interruptible(interactive, run_statement(ctx, "SHOW TABLES")).await);
+                    report(input.interruptible(run_statement(ctx, "SHOW TABLES")).await);
                     continue;
                 }
                 _ => {}
@@ -207,32 +206,14 @@ async fn shell(ctx: &SessionContext) -> Result<()> {
         // that does not tokenize yet (an open string) goes on reading.
         if line.trim_end().ends_with(';') && ferry_sql::split_statements(&buffer).is_ok() {
             input.remember(buffer.trim());
-            report(interruptible(interactive, run_text(ctx, &buffer)).await);
+            report(input.interruptible(run_text(ctx, &buffer)).await);
             buffer.clear();
         }
     }
     if !buffer.trim().is_empty() {
-        report(interruptible(interactive, run_text(ctx, &buffer)).await);
+        report(input.interruptible(run_text(ctx, &buffer)).await);
     }
     Ok(())
-}
-
-/// Runs what the shell was given. On a terminal, Ctrl-C stops it and the
-/// shell goes on, as it does while a statement is typed.
-async fn interruptible(interactive: bool, work: impl Future<Output = Result<()>>) -> Result<()> {
-    if !interactive {
-        return work.await;
-    }
-    let interrupted = async {
-        // Where no handler can be installed, Ctrl-C ends the shell.
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        outcome = work => outcome,
-        () = interrupted => bail!("interrupted"),
-    }
 }
 
 /// Where the shell's lines come from.
@@ -270,31 +251,51 @@ impl Input {
         let mut editor = Box::new(DefaultEditor::with_config(config)?);
         // `$XDG_STATE_HOME/ferry/sql_history` on Linux; platforms without a
         // state directory keep it with their local data.
-        let mut history = dirs::state_dir()
+        let history = dirs::state_dir()
             .or_else(dirs::data_local_dir)
-            .map(|dir| dir.join("ferry").join("sql_history"));
-        if let Some(path) = &history {
-            let opened = match path.parent() {
-                Some(dir) => std::fs::create_dir_all(dir).map_err(ReadlineError::from),
-                None => Ok(()),
-            }
-            .and_then(|()| match path.exists() {
-                true => editor.load_history(path),
-                false => Ok(()),
+            .map(|dir| dir.join("ferry"))
+            .and_then(|dir| {
+                let path = dir.join("sql_history");
+                let opened = std::fs::create_dir_all(&dir)
+                    .map_err(ReadlineError::from)
+                    .and_then(|()| match path.exists() {
+                        true => editor.load_history(&path),
+                        false => Ok(()),
+                    });
+                match opened {
+                    Ok(()) => Some(path),
+                    Err(error) => {
+                        tracing::warn!(
+                            "cannot keep the shell history in {}: {error}",
+                            dir.display()
+                        );
+                        None
+                    }
+                }
             });
-            if let Err(error) = opened {
-                tracing::warn!(
-                    "cannot keep the shell history in {}: {error}",
-                    path.display()
-                );
-                history = None;
-            }
-        }
         Ok(Input::Terminal { editor, history })
     }
 
     fn is_terminal(&self) -> bool {
         matches!(self, Input::Terminal { .. })
+    }
+
+    /// Runs what the shell was given. On a terminal, Ctrl-C stops it and
+    /// the shell goes on, as it does while a statement is typed.
+    async fn interruptible(&self, work: impl Future<Output = Result<()>>) -> Result<()> {
+        if !self.is_terminal() {
+            return work.await;
+        }
+        let interrupted = async {
+            // Where no handler can be installed, Ctrl-C ends the shell.
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            outcome = work => outcome,
+            () = interrupted => bail!("interrupted"),
+        }
     }
 
     fn read(&mut self, prompt: &str) -> Result<Read> {
