@@ -21,6 +21,7 @@ use datafusion::logical_expr::{
 use ferry_host::batch::States;
 use indexmap::IndexSet;
 use std::borrow::Cow;
+use std::ops::Range;
 use std::sync::Arc;
 
 /// At most this many groups are finished, or distinct rows folded, in one
@@ -102,26 +103,102 @@ enum Fold {
     Merge,
 }
 
-/// The states of an aggregate's groups, by DataFusion's group index; `None`
-/// until a group's first update or merge.
+/// The states of an aggregate's groups, by DataFusion's group index.
 #[derive(Debug)]
 struct Groups {
     function: Arc<Function>,
-    states: Vec<Option<Vec<u8>>>,
-    /// The bytes the states hold, kept as they change: DataFusion asks
-    /// for the size after every batch.
-    bytes: usize,
+    states: Arena,
     /// For each group, its place among the groups of the call being built
     /// (`u32::MAX` when not in it); kept between calls to save allocating.
     slots: Vec<u32>,
+}
+
+/// Group states, by group index, in one buffer. A fold rewrites thousands
+/// of states at once; an allocation for each was most of the host's share
+/// of a query over many groups.
+#[derive(Debug, Default)]
+struct Arena {
+    /// Where each group's state lies in `bytes`; `None` until the group's
+    /// first update or merge.
+    spans: Vec<Option<Range<usize>>>,
+    bytes: Vec<u8>,
+    /// Bytes of `bytes` that no span covers any more.
+    garbage: usize,
+}
+
+impl Arena {
+    /// Makes room for groups up to `groups`, and reclaims the space of
+    /// replaced and taken states once they are most of it.
+    fn prepare(&mut self, groups: usize) {
+        if self.spans.len() < groups {
+            self.spans.resize(groups, None);
+        }
+        if self.garbage > self.bytes.len() / 2 {
+            // Room for each state to be replaced once before this grows.
+            let mut bytes = Vec::with_capacity(2 * (self.bytes.len() - self.garbage));
+            for span in self.spans.iter_mut().flatten() {
+                let start = bytes.len();
+                bytes.extend_from_slice(&self.bytes[span.clone()]);
+                *span = start..bytes.len();
+            }
+            self.bytes = bytes;
+            self.garbage = 0;
+        }
+    }
+
+    fn get(&self, group: usize) -> Option<&[u8]> {
+        let span = self.spans.get(group)?.clone()?;
+        Some(&self.bytes[span])
+    }
+
+    fn set(&mut self, group: usize, state: &[u8]) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(state);
+        if let Some(old) = self.spans[group].replace(start..self.bytes.len()) {
+            self.garbage += old.len();
+        }
+    }
+
+    /// Takes the states DataFusion asks for out of the arena. Their bytes
+    /// stay until the next `prepare`, which the borrow keeps from coming
+    /// first.
+    fn take(&mut self, emit_to: EmitTo) -> Taken<'_> {
+        let spans = emit_to.take_needed(&mut self.spans);
+        let bytes = spans.iter().flatten().map(ExactSizeIterator::len).sum();
+        self.garbage += bytes;
+        Taken {
+            spans,
+            bytes,
+            arena: &self.bytes,
+        }
+    }
+
+    fn size(&self) -> usize {
+        self.spans.capacity() * size_of::<Option<Range<usize>>>() + self.bytes.capacity()
+    }
+}
+
+/// States taken out of an [`Arena`].
+struct Taken<'a> {
+    spans: Vec<Option<Range<usize>>>,
+    /// The bytes the states hold.
+    bytes: usize,
+    arena: &'a [u8],
+}
+
+impl Taken<'_> {
+    fn iter(&self) -> impl Iterator<Item = Option<&[u8]>> {
+        self.spans
+            .iter()
+            .map(|span| span.clone().map(|span| &self.arena[span]))
+    }
 }
 
 impl Groups {
     fn new(function: Arc<Function>) -> Groups {
         Groups {
             function,
-            states: Vec::new(),
-            bytes: 0,
+            states: Arena::default(),
             slots: Vec::new(),
         }
     }
@@ -136,7 +213,7 @@ impl Groups {
         keep: Option<&BooleanArray>,
         total_groups: usize,
     ) -> Result<()> {
-        self.states.resize(total_groups, None);
+        self.states.prepare(total_groups);
         let (columns, group_of_row): (Cow<[ArrayRef]>, Cow<[usize]>) = match keep {
             Some(keep) => (
                 columns
@@ -157,7 +234,7 @@ impl Groups {
             return Ok(());
         }
         let (groups, local) = self.call_groups(&group_of_row);
-        let states: States = groups.iter().map(|&g| self.states[g].as_deref()).collect();
+        let states: States = groups.iter().map(|&g| self.states.get(g)).collect();
         let lent = columns
             .iter()
             .map(|column| Lent::new(column))
@@ -168,9 +245,8 @@ impl Groups {
             Fold::Merge => instance.aggregate_merge(closure, &states, &local, lent[0]),
         })?;
         for (&group, state) in groups.iter().zip(next.iter()) {
-            let state = state.expect("the runtime refuses null states");
-            let old = self.states[group].replace(state.to_vec());
-            self.bytes = self.bytes + state.len() - old.map_or(0, |old| old.len());
+            self.states
+                .set(group, state.expect("the runtime refuses null states"));
         }
         Ok(())
     }
@@ -178,7 +254,7 @@ impl Groups {
     /// The groups one call is about, in order of first appearance, and
     /// each row's index among them.
     fn call_groups(&mut self, group_of_row: &[usize]) -> (Vec<usize>, Vec<u32>) {
-        self.slots.resize(self.states.len(), u32::MAX);
+        self.slots.resize(self.states.spans.len(), u32::MAX);
         let mut groups = Vec::new();
         let local = group_of_row
             .iter()
@@ -197,39 +273,29 @@ impl Groups {
         (groups, local)
     }
 
-    /// The states DataFusion asks for, taken out of the accumulator.
-    fn take(&mut self, emit_to: EmitTo) -> Vec<Option<Vec<u8>>> {
-        let taken = emit_to.take_needed(&mut self.states);
-        self.bytes -= taken.iter().flatten().map(Vec::len).sum::<usize>();
-        taken
-    }
-
-    /// The results of `states`, in order.
-    fn finish(&self, states: &[Option<Vec<u8>>]) -> Result<ArrayRef> {
-        let results = states
-            .chunks(ROWS_PER_CALL)
-            .map(|chunk| {
-                let states: States = chunk.iter().map(Option::as_deref).collect();
-                let out = self
-                    .function
-                    .call(|instance, closure| instance.aggregate_finish(closure, &states))?;
-                array(out)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        match results.as_slice() {
-            [] => Ok(new_empty_array(&self.function.returns)),
-            [one] => Ok(one.clone()),
-            many => Ok(concat(
-                &many.iter().map(|a| a.as_ref()).collect::<Vec<_>>(),
-            )?),
-        }
-    }
-
     fn size(&self) -> usize {
-        size_of::<Self>()
-            + self.states.capacity() * size_of::<Option<Vec<u8>>>()
-            + self.slots.capacity() * size_of::<u32>()
-            + self.bytes
+        size_of::<Self>() + self.states.size() + self.slots.capacity() * size_of::<u32>()
+    }
+}
+
+/// The results of `states`, in order.
+fn finish<'a>(
+    function: &Function,
+    states: impl Iterator<Item = Option<&'a [u8]>>,
+) -> Result<ArrayRef> {
+    let mut states = states.peekable();
+    let mut results = Vec::new();
+    while states.peek().is_some() {
+        let chunk: States = states.by_ref().take(ROWS_PER_CALL).collect();
+        let out = function.call(|instance, closure| instance.aggregate_finish(closure, &chunk))?;
+        results.push(array(out)?);
+    }
+    match results.as_slice() {
+        [] => Ok(new_empty_array(&function.returns)),
+        [one] => Ok(one.clone()),
+        many => Ok(concat(
+            &many.iter().map(|a| a.as_ref()).collect::<Vec<_>>(),
+        )?),
     }
 }
 
@@ -260,20 +326,19 @@ impl GroupsAccumulator for Groups {
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let states = self.take(emit_to);
-        self.finish(&states)
+        finish(&self.function, self.states.take(emit_to).iter())
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        let states = self.take(emit_to);
-        let bytes: usize = states.iter().flatten().map(Vec::len).sum();
-        if i32::try_from(bytes).is_err() {
+        let states = self.states.take(emit_to);
+        if i32::try_from(states.bytes).is_err() {
             return resources_err!(
-                "`{}` has {bytes} bytes of states to pass on, more than a binary column holds",
-                self.function.name
+                "`{}` has {} bytes of states to pass on, more than a binary column holds",
+                self.function.name,
+                states.bytes
             );
         }
-        let states: BinaryArray = states.iter().map(Option::as_deref).collect();
+        let states: BinaryArray = states.iter().collect();
         Ok(vec![Arc::new(states)])
     }
 
@@ -331,17 +396,14 @@ impl Accumulator for WasmAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let state = self.groups.states.first().cloned().flatten();
+        let state = self.groups.states.get(0).map(<[u8]>::to_vec);
         Ok(vec![ScalarValue::Binary(state)])
     }
 
     /// Leaves the state in place: a window evaluates as it goes.
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let state = match self.groups.states.first() {
-            Some(_) => &self.groups.states[..1],
-            None => &[None],
-        };
-        ScalarValue::try_from_array(&self.groups.finish(state)?, 0)
+        let state = self.groups.states.get(0);
+        ScalarValue::try_from_array(&finish(&self.groups.function, std::iter::once(state))?, 0)
     }
 
     fn size(&self) -> usize {
@@ -462,5 +524,45 @@ impl Accumulator for Distinct {
             + self.converter.size()
             + self.rows.capacity() * (size_of::<Box<[u8]>>() + size_of::<u64>())
             + self.bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contents(arena: &Arena) -> Vec<Option<&[u8]>> {
+        (0..arena.spans.len()).map(|g| arena.get(g)).collect()
+    }
+
+    /// Replaced and taken states are reclaimed, and the rest keep their
+    /// bytes and their group, also after the first groups are emitted.
+    #[test]
+    fn the_arena_reclaims_space_and_keeps_states() {
+        let mut arena = Arena::default();
+        arena.prepare(3);
+        for round in 0..10u8 {
+            arena.set(0, &[round; 4]);
+            arena.set(2, &[round; 2]);
+            arena.prepare(3);
+        }
+        assert!(
+            arena.bytes.len() <= 2 * 6,
+            "{} bytes kept",
+            arena.bytes.len()
+        );
+        assert_eq!(contents(&arena), [Some(&[9; 4][..]), None, Some(&[9; 2])]);
+
+        let taken = arena.take(EmitTo::First(1));
+        assert_eq!(taken.bytes, 4);
+        assert_eq!(taken.iter().collect::<Vec<_>>(), [Some(&[9; 4][..])]);
+        arena.prepare(2);
+        assert_eq!(contents(&arena), [None, Some(&[9; 2][..])]);
+        assert_eq!(arena.bytes, [9; 2]);
+
+        let taken = arena.take(EmitTo::All);
+        assert_eq!(taken.iter().collect::<Vec<_>>(), [None, Some(&[9; 2][..])]);
+        arena.prepare(0);
+        assert!(arena.spans.is_empty() && arena.bytes.is_empty());
     }
 }
