@@ -71,10 +71,10 @@ pub mod batch {
     /// appends its suffix.
     pub const AGGREGATE_PREFIX: &str = "ferry_udaf_";
 
-    /// The three calls an aggregate function answers. All take the batch
-    /// call's arguments and work on groups: the first column is always the
-    /// states of `G` groups, a binary column of `G` rows (null for a group
-    /// with no state yet).
+    /// The calls an aggregate function answers. All take the batch call's
+    /// arguments and work on groups: the first column is always the states
+    /// of `G` groups, a binary column of `G` rows (null for a group with no
+    /// state yet).
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
     pub enum AggregateStep {
         /// States, a `uint32` group index per row, and the argument columns
@@ -86,6 +86,10 @@ pub mod batch {
         Merge,
         /// States in; `G` rows of the result type out.
         Finish,
+        /// As `Update`, but takes each row back out of its group's state:
+        /// what a sliding window needs as rows leave it. Optional; a record
+        /// says whether the module has it.
+        Retract,
     }
 
     impl AggregateStep {
@@ -95,11 +99,12 @@ pub mod batch {
                 AggregateStep::Update => "_update",
                 AggregateStep::Merge => "_merge",
                 AggregateStep::Finish => "_finish",
+                AggregateStep::Retract => "_retract",
             }
         }
 
-        /// Every step.
-        pub const ALL: [AggregateStep; 3] = [
+        /// The steps every aggregate function has.
+        pub const REQUIRED: [AggregateStep; 3] = [
             AggregateStep::Update,
             AggregateStep::Merge,
             AggregateStep::Finish,
@@ -327,7 +332,8 @@ pub enum FunctionKind {
     /// Columns in, partial states merged across batches and partitions, one
     /// value out: a SQL aggregate function. Its record lists `args` and
     /// `returns` as for scalar functions; its exports are `export` followed
-    /// by each [`AggregateStep`](batch::AggregateStep)'s suffix.
+    /// by each required [`AggregateStep`](batch::AggregateStep)'s suffix,
+    /// and the retract step's when the record has `retract`.
     Aggregate,
     /// A kind this version of the crate does not know: the host lists it but
     /// will not call it.
@@ -365,6 +371,10 @@ pub struct FunctionRecord {
     /// For batch functions: the result column type, by name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub returns: Option<String>,
+    /// For aggregate functions: whether the module exports the retract
+    /// step, so that the function can run over sliding windows.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retract: bool,
 }
 
 impl FunctionRecord {
@@ -382,6 +392,7 @@ impl FunctionRecord {
             sdk: None,
             args: Vec::new(),
             returns: None,
+            retract: false,
         }
     }
 
@@ -404,6 +415,7 @@ impl FunctionRecord {
             sdk: None,
             args: names,
             returns: Some(returns.name().to_owned()),
+            retract: false,
         }
     }
 
@@ -426,8 +438,9 @@ impl FunctionRecord {
     pub fn exports(&self) -> Vec<String> {
         match self.kind {
             FunctionKind::Value | FunctionKind::Scalar => vec![self.export.clone()],
-            FunctionKind::Aggregate => batch::AggregateStep::ALL
+            FunctionKind::Aggregate => batch::AggregateStep::REQUIRED
                 .iter()
+                .chain(self.retract.then_some(&batch::AggregateStep::Retract))
                 .map(|step| self.step_export(*step))
                 .collect(),
             FunctionKind::Unknown => Vec::new(),

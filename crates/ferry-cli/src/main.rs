@@ -562,6 +562,9 @@ fn describe(module: &Module, store: &BlobStore) {
         let kind = match f.kind {
             ferry_host::FunctionKind::Value => "",
             ferry_host::FunctionKind::Scalar => "  [SQL scalar]",
+            ferry_host::FunctionKind::Aggregate if f.retract => {
+                "  [SQL aggregate, sliding windows too]"
+            }
             ferry_host::FunctionKind::Aggregate => "  [SQL aggregate]",
             ferry_host::FunctionKind::Unknown => "  [unknown kind]",
         };

@@ -78,6 +78,16 @@ fn build_inspect_and_call() {
         inspected.contains(&id) && inspected.contains("in the store"),
         "{inspected}"
     );
+    // SQL functions show their kind, and whether an aggregate can slide.
+    let udfs = ferry.ok(&["inspect", "examples/udfs"]);
+    let line = |name: &str| {
+        udfs.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no `{name}` in {udfs}"))
+    };
+    assert!(line("gcd").ends_with("[SQL scalar]"), "{udfs}");
+    assert!(line("histogram").ends_with("[SQL aggregate]"), "{udfs}");
+    assert!(line("geo_mean").ends_with("sliding windows too]"), "{udfs}");
 
     assert_eq!(
         json(&ferry.ok(&["call", &wasm, "add", "--input", "[40, 2]"])),

@@ -293,6 +293,28 @@ fn aggregate_steps_fold_merge_and_finish_by_group() {
     let all = expected(&[2.0, 8.0, 4.0, 16.0, 4.0, 16.0]);
     assert!((out[1].unwrap() - all).abs() < 1e-12, "{out:?}");
 
+    // Retracting takes rows back out of their group's state: 16 leaves
+    // group 1, which held 4 and 16. Only functions that have the step take
+    // it.
+    let sixteen = build(&[Some(16.0f64)]);
+    let view = sixteen.column();
+    let retracted = instance
+        .aggregate_retract(&geo_mean, &updated, &[1], &[input(&view)])
+        .unwrap()
+        .value;
+    let out = results(&mut instance, &retracted);
+    assert!((out[0].unwrap() - 4.0).abs() < 1e-12, "{out:?}");
+    assert!((out[1].unwrap() - 4.0).abs() < 1e-12, "{out:?}");
+    let err = instance
+        .aggregate_retract(
+            &closure(&instance, "histogram"),
+            &fresh,
+            &[0],
+            &[input(&view)],
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("no retract step"), "{err}");
+
     // Wrong columns, groups that do not fit, and a scalar function called
     // as an aggregate are refused before the guest runs.
     let ints = build(&[Some(1i64)]);

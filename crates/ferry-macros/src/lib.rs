@@ -1,7 +1,7 @@
 //! Procedural macros of the ferry guest SDK. Use them through the `ferry`
 //! crate: `#[ferry::function]`.
 
-use ferry_abi::batch::ColumnType;
+use ferry_abi::batch::{AggregateStep, ColumnType};
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{ToTokens, format_ident, quote};
@@ -22,8 +22,9 @@ pub fn udf(attr: TokenStream, item: TokenStream) -> TokenStream {
     attribute(attr, item, expand_udf)
 }
 
-/// Exports a type's `init`, `update`, `merge` and `finish` as a SQL
-/// aggregate function. See the `ferry` crate for the rules.
+/// Exports a type's `init`, `update`, `merge` and `finish` (and `retract`,
+/// if it has one) as a SQL aggregate function. See the `ferry` crate for the
+/// rules.
 #[proc_macro_attribute]
 pub fn udaf(attr: TokenStream, item: TokenStream) -> TokenStream {
     attribute(attr, item, expand_udaf)
@@ -546,23 +547,24 @@ fn expand_udaf(options: Options, block: syn::ItemImpl) -> syn::Result<TokenStrea
         ));
     }
     let self_ty = &block.self_ty;
-    let step = |name: &str| -> syn::Result<Step<'_>> {
-        let method = block
-            .items
-            .iter()
-            .find_map(|item| match item {
-                syn::ImplItem::Fn(method) if method.sig.ident == name => Some(method),
-                _ => None,
-            })
-            .ok_or_else(|| {
-                syn::Error::new(
-                    block.self_ty.span(),
-                    format!("#[ferry::udaf] needs a method `{name}`: init, update, merge and finish make an aggregate"),
-                )
-            })?;
-        Ok(Step {
+    let optional_step = |name: &str| -> syn::Result<Option<Step<'_>>> {
+        let Some(method) = block.items.iter().find_map(|item| match item {
+            syn::ImplItem::Fn(method) if method.sig.ident == name => Some(method),
+            _ => None,
+        }) else {
+            return Ok(None);
+        };
+        Ok(Some(Step {
             method,
             params: typed_params(&method.sig)?,
+        }))
+    };
+    let step = |name: &str| -> syn::Result<Step<'_>> {
+        optional_step(name)?.ok_or_else(|| {
+            syn::Error::new(
+                block.self_ty.span(),
+                format!("#[ferry::udaf] needs a method `{name}`: init, update, merge and finish make an aggregate"),
+            )
         })
     };
     let (init, update, merge, finish) = (
@@ -571,6 +573,22 @@ fn expand_udaf(options: Options, block: syn::ItemImpl) -> syn::Result<TokenStrea
         step("merge")?,
         step("finish")?,
     );
+    let retract = optional_step("retract")?;
+    let columns_of = |step: &Step| -> Vec<String> {
+        step.params
+            .iter()
+            .filter(|p| !p.is_env)
+            .map(|p| p.ty.to_token_stream().to_string())
+            .collect()
+    };
+    if let Some(retract) = &retract
+        && columns_of(retract) != columns_of(&update)
+    {
+        return Err(syn::Error::new(
+            retract.method.sig.span(),
+            "`retract` takes the same columns as `update`: it takes back out what `update` put in",
+        ));
+    }
     for (step, inputs, shape) in [
         (&init, 0, "fn init(env: E) -> Self (env optional)"),
         (&merge, 1, "fn merge(&mut self, other: Self)"),
@@ -585,6 +603,7 @@ fn expand_udaf(options: Options, block: syn::ItemImpl) -> syn::Result<TokenStrea
     }
     let env = [&init, &update, &merge, &finish]
         .into_iter()
+        .chain(&retract)
         .find_map(Step::env);
     let name = options
         .name
@@ -618,11 +637,8 @@ fn expand_udaf(options: Options, block: syn::ItemImpl) -> syn::Result<TokenStrea
         env.map(type_name).as_deref(),
     );
     record.sdk = Some(format!("ferry-rust/{}", env!("CARGO_PKG_VERSION")));
-    let exports: Vec<String> = ferry_abi::batch::AggregateStep::ALL
-        .iter()
-        .map(|step| record.step_export(*step))
-        .collect();
-    let (update_export, merge_export, finish_export) = (&exports[0], &exports[1], &exports[2]);
+    record.retract = retract.is_some();
+    let export_of = |step| record.step_export(step);
 
     let env_binding = env_binding(env);
     let init_args = call_args(&init.params, &[]);
@@ -646,15 +662,25 @@ fn expand_udaf(options: Options, block: syn::ItemImpl) -> syn::Result<TokenStrea
 
     let slots: Vec<&ColumnSlot> = columns.iter().collect();
     let rows = RowLoop::new(&slots);
-    let update_args = call_args(&update.params, &rows.value_vars);
-    let update_call = quote!(__ferry_agg.update(#(#update_args),*));
-    let update_call = if is_unit_result(&update.method.sig.output) {
-        quote!(#group_state ::ferry::__private::row_result(__ferry_row, #update_call)?;)
-    } else {
-        quote!(#group_state #update_call;)
+    // Update and retract: each row into (or out of) its group's state.
+    let row_step = |step: &Step| {
+        let method = &step.method.sig.ident;
+        let args = call_args(&step.params, &rows.value_vars);
+        let call = quote!(__ferry_agg.#method(#(#args),*));
+        let call = if is_unit_result(&step.method.sig.output) {
+            quote!(#group_state ::ferry::__private::row_result(__ferry_row, #call)?;)
+        } else {
+            quote!(#group_state #call;)
+        };
+        let setup = rows.setup(&arg_types);
+        let run = rows.run(quote!(), call, None);
+        quote! {
+            #groups
+            #setup
+            #run
+            ::ferry::__private::write_states(&__ferry_aggs)
+        }
     };
-    let update_setup = rows.setup(&arg_types);
-    let update_loop = rows.run(quote!(), update_call, None);
 
     let other = format_ident!("__ferry_other");
     let merge_args = call_args(&merge.params, std::slice::from_ref(&other));
@@ -689,17 +715,19 @@ fn expand_udaf(options: Options, block: syn::ItemImpl) -> syn::Result<TokenStrea
         }
     };
     let update_export = export(
-        update_export,
+        &export_of(AggregateStep::Update),
         "__ferry_udaf_update",
-        quote! {
-            #groups
-            #update_setup
-            #update_loop
-            ::ferry::__private::write_states(&__ferry_aggs)
-        },
+        row_step(&update),
     );
+    let retract_export = retract.as_ref().map(|retract| {
+        export(
+            &export_of(AggregateStep::Retract),
+            "__ferry_udaf_retract",
+            row_step(retract),
+        )
+    });
     let merge_export = export(
-        merge_export,
+        &export_of(AggregateStep::Merge),
         "__ferry_udaf_merge",
         quote! {
             #groups
@@ -712,7 +740,7 @@ fn expand_udaf(options: Options, block: syn::ItemImpl) -> syn::Result<TokenStrea
         },
     );
     let finish_export = export(
-        finish_export,
+        &export_of(AggregateStep::Finish),
         "__ferry_udaf_finish",
         quote! {
             let _ = __ferry_columns;
@@ -731,6 +759,7 @@ fn expand_udaf(options: Options, block: syn::ItemImpl) -> syn::Result<TokenStrea
         &record,
         quote! {
             #update_export
+            #retract_export
             #merge_export
             #finish_export
         },

@@ -99,6 +99,8 @@ impl AggregateUDFImpl for WasmAggregate {
 enum Fold {
     /// Argument rows into states.
     Update,
+    /// Argument rows back out of states.
+    Retract,
     /// Partial states into states.
     Merge,
 }
@@ -242,6 +244,7 @@ impl Groups {
         let lent: Vec<_> = lent.iter().map(Lent::column).collect();
         let next = self.function.call(|instance, closure| match fold {
             Fold::Update => instance.aggregate_update(closure, &states, &local, &lent),
+            Fold::Retract => instance.aggregate_retract(closure, &states, &local, &lent),
             Fold::Merge => instance.aggregate_merge(closure, &states, &local, lent[0]),
         })?;
         for (&group, state) in groups.iter().zip(next.iter()) {
@@ -393,6 +396,15 @@ impl Accumulator for WasmAccumulator {
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
         self.fold(Fold::Merge, states)
+    }
+
+    /// Rows leaving a sliding window.
+    fn retract_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        self.fold(Fold::Retract, values)
+    }
+
+    fn supports_retract_batch(&self) -> bool {
+        self.groups.function.closure.record().retract
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {

@@ -441,6 +441,51 @@ async fn distinct_aggregates_fold_each_value_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aggregates_with_retract_run_over_sliding_windows() {
+    let (module, _) = udfs();
+    let retracts = |name| Closure::new(module, name).unwrap().record().retract;
+    assert!(retracts("geo_mean") && !retracts("histogram"));
+    let ctx = session_with_table(&functions(), SessionConfig::new()).await;
+    let all = count(&ctx, "SELECT count(*) FROM t").await;
+    // Rows leave these frames as the window moves: by count, and by value
+    // with rows after the current one.
+    for frame in [
+        "PARTITION BY g ORDER BY a, b, x ROWS BETWEEN 6 PRECEDING AND CURRENT ROW",
+        "ORDER BY a RANGE BETWEEN 10 PRECEDING AND 5 FOLLOWING",
+    ] {
+        assert_agree(
+            &ctx,
+            &format!(
+                "SELECT geo_mean(y) OVER w AS wasm, exp(avg(ln(y)) OVER w) AS native FROM t
+                 WINDOW w AS ({frame})"
+            ),
+            all,
+        )
+        .await;
+    }
+    // An aggregate without retract is refused there, and the session
+    // goes on.
+    let refused = ctx
+        .sql(
+            "SELECT histogram(x) OVER (ORDER BY a ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM t",
+        )
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("retract_batch") && refused.contains("histogram"),
+        "{refused}"
+    );
+    assert_eq!(
+        count(&ctx, "SELECT count(*) FROM (SELECT histogram(x) FROM t)").await,
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_guest_fails_the_query_and_the_session_goes_on() {
     let ctx = session_with_table(&functions(), SessionConfig::new()).await;
     // `b` is zero on some rows, well into the table: `div` panics there

@@ -112,8 +112,14 @@
 //! }
 //! ```
 //!
-//! Any of the four may take the environment as a parameter named `env`;
-//! `update` may return `Result<(), E>` to fail naming the row. The function
+//! An optional `retract`, with `update`'s arguments, takes a row back out of
+//! the state; with it the function also runs over sliding windows (`OVER
+//! (ROWS BETWEEN 6 PRECEDING AND CURRENT ROW)`), which DataFusion refuses for
+//! an aggregate that cannot retract.
+//!
+//! Any of these may take the environment as a parameter named `env`;
+//! `update` and `retract` may return `Result<(), E>` to fail naming the
+//! row. The function
 //! is named after the type in snake case, or `#[ferry::udaf(name = "...")]`.
 //! `ferry::batch::Date32` and `TimestampMicros` are SQL dates and timestamps.
 //!

@@ -156,6 +156,13 @@ impl GeoMean {
         Ok(())
     }
 
+    /// Takes back a value `update` took, so that `geo_mean` also runs over
+    /// sliding windows.
+    fn retract(&mut self, value: f64) {
+        self.log_sum -= value.ln();
+        self.count -= 1;
+    }
+
     fn merge(&mut self, other: Self) {
         self.log_sum += other.log_sum;
         self.count += other.count;

@@ -228,16 +228,41 @@ impl Instance {
         groups: &[u32],
         columns: &[ColumnIn<'_>],
     ) -> Result<Output<States>, Error> {
+        self.aggregate_rows(closure, AggregateStep::Update, states, groups, columns)
+    }
+
+    /// Runs the retract step of the aggregate function of `closure`, which
+    /// only a function whose record has `retract` takes: takes each row of
+    /// `columns` back out of the state of its group, `groups[row]`, and
+    /// returns the new states. Sliding windows use it as rows leave them.
+    pub fn aggregate_retract(
+        &mut self,
+        closure: &Closure,
+        states: &States,
+        groups: &[u32],
+        columns: &[ColumnIn<'_>],
+    ) -> Result<Output<States>, Error> {
+        self.aggregate_rows(closure, AggregateStep::Retract, states, groups, columns)
+    }
+
+    /// An update or retract step: argument columns in.
+    fn aggregate_rows(
+        &mut self,
+        closure: &Closure,
+        step: AggregateStep,
+        states: &States,
+        groups: &[u32],
+        columns: &[ColumnIn<'_>],
+    ) -> Result<Output<States>, Error> {
         let record = self.aggregate(closure)?;
+        if step == AggregateStep::Retract && !record.retract {
+            return Err(Error::Signature {
+                function: record.name,
+                reason: "its module cannot take rows back out of a state (no retract step)".into(),
+            });
+        }
         check_arguments(&record, columns)?;
-        self.aggregate_fold(
-            closure,
-            &record,
-            AggregateStep::Update,
-            states,
-            groups,
-            columns,
-        )
+        self.aggregate_fold(closure, &record, step, states, groups, columns)
     }
 
     /// Runs the merge step of the aggregate function of `closure`: folds
@@ -299,7 +324,7 @@ impl Instance {
             .clone())
     }
 
-    /// An update or merge step: the states, the group of each row, then
+    /// An update, retract or merge step: the states, the group of each row, then
     /// `columns` (at least one, all of one length, as the caller checked);
     /// new states out.
     fn aggregate_fold(
