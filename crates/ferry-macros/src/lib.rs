@@ -527,7 +527,7 @@ impl<'a> RowLoop<'a> {
     }
 }
 
-/// One of the four methods of an aggregate's `impl` block.
+/// One of the methods of an aggregate's `impl` block.
 struct Step<'a> {
     method: &'a syn::ImplItemFn,
     params: Vec<Param>,
@@ -574,21 +574,6 @@ fn expand_udaf(options: Options, block: syn::ItemImpl) -> syn::Result<TokenStrea
         step("finish")?,
     );
     let retract = optional_step("retract")?;
-    let columns_of = |step: &Step| -> Vec<String> {
-        step.params
-            .iter()
-            .filter(|p| !p.is_env)
-            .map(|p| p.ty.to_token_stream().to_string())
-            .collect()
-    };
-    if let Some(retract) = &retract
-        && columns_of(retract) != columns_of(&update)
-    {
-        return Err(syn::Error::new(
-            retract.method.sig.span(),
-            "`retract` takes the same columns as `update`: it takes back out what `update` put in",
-        ));
-    }
     for (step, inputs, shape) in [
         (&init, 0, "fn init(env: E) -> Self (env optional)"),
         (&merge, 1, "fn merge(&mut self, other: Self)"),
@@ -610,12 +595,29 @@ fn expand_udaf(options: Options, block: syn::ItemImpl) -> syn::Result<TokenStrea
         .map(|lit| lit.value())
         .unwrap_or_else(|| snake_case(&type_name(self_ty)));
 
-    let columns: Vec<ColumnSlot> = update
-        .params
-        .iter()
-        .filter(|p| !p.is_env)
-        .map(|p| column_slot(&p.ty))
-        .collect::<syn::Result<_>>()?;
+    // The argument columns of a row step (update or retract).
+    let columns_of = |step: &Step| -> syn::Result<Vec<ColumnSlot>> {
+        step.params
+            .iter()
+            .filter(|p| !p.is_env)
+            .map(|p| column_slot(&p.ty))
+            .collect()
+    };
+    let columns = columns_of(&update)?;
+    let retract_columns = retract.as_ref().map(columns_of).transpose()?;
+    // Nulls must be skipped alike, or a row could leave a state it never
+    // entered.
+    let shape = |slots: &[ColumnSlot]| -> Vec<(ColumnType, bool)> {
+        slots.iter().map(|s| (s.column_type, s.nullable)).collect()
+    };
+    if let (Some(retract), Some(retract_columns)) = (&retract, &retract_columns)
+        && shape(retract_columns) != shape(&columns)
+    {
+        return Err(syn::Error::new(
+            retract.method.sig.span(),
+            "`retract` takes the same columns as `update`: it takes back out what `update` put in",
+        ));
+    }
     if columns.is_empty() {
         return Err(syn::Error::new(
             update.method.sig.span(),
@@ -660,10 +662,10 @@ fn expand_udaf(options: Options, block: syn::ItemImpl) -> syn::Result<TokenStrea
         let __ferry_agg = &mut __ferry_aggs[__ferry_groups[__ferry_row] as usize];
     };
 
-    let slots: Vec<&ColumnSlot> = columns.iter().collect();
-    let rows = RowLoop::new(&slots);
     // Update and retract: each row into (or out of) its group's state.
-    let row_step = |step: &Step| {
+    let row_step = |step: &Step, columns: &[ColumnSlot]| {
+        let slots: Vec<&ColumnSlot> = columns.iter().collect();
+        let rows = RowLoop::new(&slots);
         let method = &step.method.sig.ident;
         let args = call_args(&step.params, &rows.value_vars);
         let call = quote!(__ferry_agg.#method(#(#args),*));
@@ -717,15 +719,18 @@ fn expand_udaf(options: Options, block: syn::ItemImpl) -> syn::Result<TokenStrea
     let update_export = export(
         &export_of(AggregateStep::Update),
         "__ferry_udaf_update",
-        row_step(&update),
+        row_step(&update, &columns),
     );
-    let retract_export = retract.as_ref().map(|retract| {
-        export(
-            &export_of(AggregateStep::Retract),
-            "__ferry_udaf_retract",
-            row_step(retract),
-        )
-    });
+    let retract_export = retract
+        .as_ref()
+        .zip(retract_columns)
+        .map(|(retract, columns)| {
+            export(
+                &export_of(AggregateStep::Retract),
+                "__ferry_udaf_retract",
+                row_step(retract, &columns),
+            )
+        });
     let merge_export = export(
         &export_of(AggregateStep::Merge),
         "__ferry_udaf_merge",

@@ -4,7 +4,7 @@
 //! (b) `gcd(a, b)` against the same Rust function as a native `ScalarUDF`.
 //! And an aggregate by group: `geo_mean(y)` against DataFusion's
 //! `exp(avg(ln(y)))` over 1M rows, with few groups and with many, and the
-//! same with `DISTINCT`.
+//! same with `DISTINCT`; and over a sliding window of 100,000 of those rows.
 //!
 //! `cargo bench -p ferry-sql --bench sql` (one group: `-- grouped`)
 
@@ -172,6 +172,35 @@ fn grouped(c: &mut Criterion) {
                 })
             });
         }
+    }
+    group.finish();
+
+    // DataFusion updates, retracts and evaluates a sliding window's
+    // accumulator row by row.
+    let window = "FROM (SELECT * FROM g LIMIT 100000)
+        WINDOW w AS (PARTITION BY k10 ORDER BY y ROWS BETWEEN 6 PRECEDING AND CURRENT ROW)";
+    let differ = run(&format!(
+        "SELECT count(*) FROM (SELECT geo_mean(y) OVER w AS w, exp(avg(ln(y)) OVER w) AS n {window})
+         WHERE abs(w - n) > 1e-9 * n"
+    ));
+    let differ = as_int64_array(differ[0].column(0)).unwrap().value(0);
+    assert_eq!(
+        differ, 0,
+        "geo_mean and exp(avg(ln(y))) disagree over the window"
+    );
+    let mut group = c.benchmark_group("sql_window_100k_rows");
+    group.sample_size(10);
+    for (name, aggregate) in [
+        ("sliding_wasm", "geo_mean(y) OVER w"),
+        ("sliding_native", "exp(avg(ln(y)) OVER w)"),
+    ] {
+        let query = format!("SELECT {aggregate} {window}");
+        group.bench_function(name, |bench| {
+            bench.iter(|| {
+                let rows: usize = run(&query).iter().map(RecordBatch::num_rows).sum();
+                assert_eq!(rows, 100_000);
+            })
+        });
     }
     group.finish();
 }

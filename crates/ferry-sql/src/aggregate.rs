@@ -12,7 +12,7 @@ use datafusion::arrow::compute::{concat, filter};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::arrow::row::{RowConverter, RowParser, SortField};
 use datafusion::common::utils::SingleRowListArrayBuilder;
-use datafusion::common::{Result, ScalarValue, internal_err, resources_err};
+use datafusion::common::{Result, ScalarValue, internal_err, not_impl_err, resources_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
@@ -54,6 +54,19 @@ impl AggregateUDFImpl for WasmAggregate {
             return Ok(Box::new(Distinct::new(self.0.clone(), args.expr_fields)?));
         }
         Ok(Box::new(WasmAccumulator::new(self.0.clone())))
+    }
+
+    /// The distinct rows kept are only ever added to, so `DISTINCT` cannot
+    /// take rows back out as a sliding window leaves them.
+    fn create_sliding_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        if args.is_distinct {
+            return not_impl_err!(
+                "`{}(DISTINCT ...)` does not run over sliding windows; a frame that starts \
+                 at UNBOUNDED PRECEDING works",
+                self.0.name
+            );
+        }
+        self.accumulator(args)
     }
 
     /// `DISTINCT` needs the rows seen so far, which groups of states do not
@@ -129,15 +142,19 @@ struct Arena {
 }
 
 impl Arena {
-    /// Makes room for groups up to `groups`, and reclaims the space of
-    /// replaced and taken states once they are most of it.
-    fn prepare(&mut self, groups: usize) {
+    /// Makes room for groups up to `groups`.
+    fn grow(&mut self, groups: usize) {
         if self.spans.len() < groups {
             self.spans.resize(groups, None);
         }
+    }
+
+    /// Reclaims the space of replaced and taken states once they are most
+    /// of it. After DataFusion takes every state (to spill them, say), that
+    /// is all of it.
+    fn reclaim(&mut self) {
         if self.garbage > self.bytes.len() / 2 {
-            // Room for each state to be replaced once before this grows.
-            let mut bytes = Vec::with_capacity(2 * (self.bytes.len() - self.garbage));
+            let mut bytes = Vec::with_capacity(self.bytes.len() - self.garbage);
             for span in self.spans.iter_mut().flatten() {
                 let start = bytes.len();
                 bytes.extend_from_slice(&self.bytes[span.clone()]);
@@ -162,7 +179,7 @@ impl Arena {
     }
 
     /// Takes the states DataFusion asks for out of the arena. Their bytes
-    /// stay until the next `prepare`, which the borrow keeps from coming
+    /// stay until the next `reclaim`, which the borrow keeps from coming
     /// first.
     fn take(&mut self, emit_to: EmitTo) -> Taken<'_> {
         let spans = emit_to.take_needed(&mut self.spans);
@@ -215,7 +232,8 @@ impl Groups {
         keep: Option<&BooleanArray>,
         total_groups: usize,
     ) -> Result<()> {
-        self.states.prepare(total_groups);
+        self.states.grow(total_groups);
+        self.states.reclaim();
         let (columns, group_of_row): (Cow<[ArrayRef]>, Cow<[usize]>) = match keep {
             Some(keep) => (
                 columns
@@ -329,7 +347,9 @@ impl GroupsAccumulator for Groups {
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        finish(&self.function, self.states.take(emit_to).iter())
+        let results = finish(&self.function, self.states.take(emit_to).iter());
+        self.states.reclaim();
+        results
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
@@ -342,6 +362,7 @@ impl GroupsAccumulator for Groups {
             );
         }
         let states: BinaryArray = states.iter().collect();
+        self.states.reclaim();
         Ok(vec![Arc::new(states)])
     }
 
@@ -552,11 +573,11 @@ mod tests {
     #[test]
     fn the_arena_reclaims_space_and_keeps_states() {
         let mut arena = Arena::default();
-        arena.prepare(3);
+        arena.grow(3);
         for round in 0..10u8 {
             arena.set(0, &[round; 4]);
             arena.set(2, &[round; 2]);
-            arena.prepare(3);
+            arena.reclaim();
         }
         assert!(
             arena.bytes.len() <= 2 * 6,
@@ -568,13 +589,13 @@ mod tests {
         let taken = arena.take(EmitTo::First(1));
         assert_eq!(taken.bytes, 4);
         assert_eq!(taken.iter().collect::<Vec<_>>(), [Some(&[9; 4][..])]);
-        arena.prepare(2);
+        arena.reclaim();
         assert_eq!(contents(&arena), [None, Some(&[9; 2][..])]);
         assert_eq!(arena.bytes, [9; 2]);
 
         let taken = arena.take(EmitTo::All);
         assert_eq!(taken.iter().collect::<Vec<_>>(), [None, Some(&[9; 2][..])]);
-        arena.prepare(0);
-        assert!(arena.spans.is_empty() && arena.bytes.is_empty());
+        arena.reclaim();
+        assert!(arena.spans.is_empty() && arena.bytes.capacity() == 0);
     }
 }

@@ -463,22 +463,25 @@ async fn aggregates_with_retract_run_over_sliding_windows() {
         )
         .await;
     }
-    // An aggregate without retract is refused there, and the session
-    // goes on.
-    let refused = ctx
-        .sql(
-            "SELECT histogram(x) OVER (ORDER BY a ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM t",
-        )
-        .await
-        .unwrap()
-        .collect()
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(
-        refused.contains("retract_batch") && refused.contains("histogram"),
-        "{refused}"
-    );
+    // An aggregate without retract, and DISTINCT, are refused there, and
+    // the session goes on.
+    for (aggregate, why) in [
+        ("histogram(x)", "retract_batch"),
+        ("geo_mean(DISTINCT y)", "does not run over sliding windows"),
+    ] {
+        let refused = ctx
+            .sql(&format!(
+                "SELECT {aggregate} OVER (ORDER BY a ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM t"
+            ))
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap_err()
+            .to_string();
+        let name = &aggregate[..aggregate.find('(').unwrap()];
+        assert!(refused.contains(why) && refused.contains(name), "{refused}");
+    }
     assert_eq!(
         count(&ctx, "SELECT count(*) FROM (SELECT histogram(x) FROM t)").await,
         1

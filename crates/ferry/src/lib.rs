@@ -119,8 +119,8 @@
 //!
 //! Any of these may take the environment as a parameter named `env`;
 //! `update` and `retract` may return `Result<(), E>` to fail naming the
-//! row. The function
-//! is named after the type in snake case, or `#[ferry::udaf(name = "...")]`.
+//! row. The function is named after the type in snake case, or
+//! `#[ferry::udaf(name = "...")]`.
 //! `ferry::batch::Date32` and `TimestampMicros` are SQL dates and timestamps.
 //!
 //! The ABI the macros implement is described in `docs/abi.md`.
