@@ -144,6 +144,10 @@ enum Command {
         /// crate directory, or sha256:… from the store).
         #[arg(long = "functions", value_name = "MODULE")]
         modules: Vec<String>,
+        /// How results are printed; all but `table` stream rows as they
+        /// come.
+        #[arg(long, value_enum, default_value_t)]
+        format: sql::Format,
         /// The sandbox of each batch call.
         #[command(flatten)]
         sandbox: SandboxArgs,
@@ -336,6 +340,7 @@ fn run(cli: Cli) -> Result<()> {
             files,
             tables,
             modules,
+            format,
             sandbox,
         } => {
             let modules = modules
@@ -348,6 +353,7 @@ fn run(cli: Cli) -> Result<()> {
                 files,
                 tables,
                 modules,
+                format,
             }
             .run(runtime, sandbox.into_sandbox()?)?;
         }

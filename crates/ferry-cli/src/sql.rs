@@ -1,15 +1,19 @@
 //! `ferry sql`: DataFusion with ferry functions, from the command line.
 
 use anyhow::{Context, Result, bail};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::csv;
+use datafusion::arrow::json::{ArrayWriter, LineDelimitedWriter};
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::common::DataFusionError;
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionConfig};
 use ferry_host::{Module, Runtime, Sandbox};
 use ferry_sql::WasmFunctions;
+use futures::StreamExt;
 use rustyline::error::ReadlineError;
 use rustyline::{Behavior, DefaultEditor};
-use std::io::{BufRead, IsTerminal, Lines, StdinLock};
+use std::io::{BufRead, BufWriter, IsTerminal, Lines, StdinLock, StdoutLock, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -23,6 +27,24 @@ pub struct SqlCommand {
     pub tables: Vec<String>,
     /// Modules whose functions to register.
     pub modules: Vec<Module>,
+    /// How results are printed.
+    pub format: Format,
+}
+
+/// How `ferry sql` prints results.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A table drawn for people, once every row has arrived.
+    #[default]
+    Table,
+    /// Comma-separated values with a header line, as rows arrive.
+    Csv,
+    /// Tab-separated values with a header line, as rows arrive.
+    Tsv,
+    /// One JSON array of objects, as rows arrive.
+    Json,
+    /// A JSON object per line, as rows arrive.
+    Ndjson,
 }
 
 impl SqlCommand {
@@ -36,9 +58,13 @@ impl SqlCommand {
 
     async fn run_async(self, runtime: Runtime, sandbox: Sandbox) -> Result<()> {
         let functions = WasmFunctions::new(runtime).with_sandbox(sandbox);
-        let ctx = functions.session_with(SessionConfig::new().with_information_schema(true));
+        let session = Session {
+            ctx: functions.session_with(SessionConfig::new().with_information_schema(true)),
+            format: self.format,
+        };
+        let ctx = &session.ctx;
         for module in &self.modules {
-            let names = functions.register_module(&ctx, module)?;
+            let names = functions.register_module(ctx, module)?;
             eprintln!(
                 "functions from {}: {}",
                 module.id().short(),
@@ -46,18 +72,18 @@ impl SqlCommand {
             );
         }
         for table in &self.tables {
-            register_table(&ctx, table).await?;
+            register_table(ctx, table).await?;
         }
         if self.commands.is_empty() && self.files.is_empty() {
-            return shell(&ctx).await;
+            return shell(&session).await;
         }
         for command in &self.commands {
-            run_text(&ctx, command).await?;
+            session.run_text(command).await?;
         }
         for file in &self.files {
             let text = std::fs::read_to_string(file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
-            run_text(&ctx, &text).await?;
+            session.run_text(&text).await?;
         }
         Ok(())
     }
@@ -134,40 +160,122 @@ fn extension(path: &Path) -> Result<String> {
     of(path).with_context(|| format!("{} has no extension to tell its format", path.display()))
 }
 
-/// Runs each statement of `text`, printing results and timings; stops at
-/// the first error.
-async fn run_text(ctx: &SessionContext, text: &str) -> Result<()> {
-    for statement in ferry_sql::split_statements(text)? {
-        run_statement(ctx, &statement).await?;
-    }
-    Ok(())
+/// A session and how it prints results.
+struct Session {
+    ctx: SessionContext,
+    format: Format,
 }
 
-async fn run_statement(ctx: &SessionContext, statement: &str) -> Result<()> {
-    let started = Instant::now();
-    let frame = ferry_sql::execute(ctx, statement).await.map_err(plain)?;
-    let batches = frame.collect().await.map_err(plain)?;
-    let elapsed = started.elapsed();
-    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-    let seconds = elapsed.as_secs_f64();
-    if !batches.iter().any(|b| b.num_columns() > 0) {
-        // DDL: nothing to show.
-        eprintln!("done in {seconds:.3} s");
-        return Ok(());
+impl Session {
+    /// Runs each statement of `text`, printing results and timings; stops
+    /// at the first error.
+    async fn run_text(&self, text: &str) -> Result<()> {
+        for statement in ferry_sql::split_statements(text)? {
+            self.run_statement(&statement).await?;
+        }
+        Ok(())
     }
-    if rows > 0 {
-        println!("{}", pretty_format_batches(&batches)?);
+
+    async fn run_statement(&self, statement: &str) -> Result<()> {
+        let started = Instant::now();
+        let frame = ferry_sql::execute(&self.ctx, statement)
+            .await
+            .map_err(plain)?;
+        if frame.schema().fields().is_empty() {
+            // DDL: nothing to show.
+            frame.collect().await.map_err(plain)?;
+            eprintln!("done in {:.3} s", started.elapsed().as_secs_f64());
+            return Ok(());
+        }
+        let rows = match Printer::new(self.format) {
+            None => {
+                let batches = frame.collect().await.map_err(plain)?;
+                let rows = batches.iter().map(RecordBatch::num_rows).sum();
+                if rows > 0 {
+                    println!("{}", pretty_format_batches(&batches)?);
+                }
+                rows
+            }
+            // Streamed, so that a result larger than memory can go to a file.
+            Some(mut out) => {
+                let mut batches = frame.execute_stream().await.map_err(plain)?;
+                // A header even when no row comes.
+                out.write(&RecordBatch::new_empty(batches.schema()))?;
+                let mut rows = 0;
+                while let Some(batch) = batches.next().await {
+                    let batch = batch.map_err(plain)?;
+                    rows += batch.num_rows();
+                    out.write(&batch)?;
+                }
+                out.finish()?;
+                rows
+            }
+        };
+        eprintln!(
+            "{rows} row{} in {:.3} s",
+            if rows == 1 { "" } else { "s" },
+            started.elapsed().as_secs_f64()
+        );
+        Ok(())
     }
-    eprintln!(
-        "{rows} row{} in {seconds:.3} s",
-        if rows == 1 { "" } else { "s" }
-    );
-    Ok(())
+}
+
+/// Writes batches to standard output in a machine-readable format.
+enum Printer {
+    Csv(Box<csv::Writer<BufWriter<StdoutLock<'static>>>>),
+    Json(ArrayWriter<BufWriter<StdoutLock<'static>>>),
+    Ndjson(LineDelimitedWriter<BufWriter<StdoutLock<'static>>>),
+}
+
+impl Printer {
+    /// A printer for `format`; none for a table, which is drawn whole.
+    fn new(format: Format) -> Option<Printer> {
+        let out = BufWriter::new(std::io::stdout().lock());
+        let delimited = |delimiter| {
+            csv::WriterBuilder::new()
+                .with_header(true)
+                .with_delimiter(delimiter)
+        };
+        Some(match format {
+            Format::Table => return None,
+            Format::Csv => Printer::Csv(Box::new(delimited(b',').build(out))),
+            Format::Tsv => Printer::Csv(Box::new(delimited(b'\t').build(out))),
+            Format::Json => Printer::Json(ArrayWriter::new(out)),
+            Format::Ndjson => Printer::Ndjson(LineDelimitedWriter::new(out)),
+        })
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        match self {
+            Printer::Csv(writer) => writer.write(batch)?,
+            Printer::Json(writer) => writer.write(batch)?,
+            Printer::Ndjson(writer) => writer.write(batch)?,
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<()> {
+        let mut out = match self {
+            Printer::Csv(writer) => writer.into_inner(),
+            Printer::Json(mut writer) => {
+                writer.finish()?;
+                let mut out = writer.into_inner();
+                out.write_all(b"\n")?;
+                out
+            }
+            Printer::Ndjson(mut writer) => {
+                writer.finish()?;
+                writer.into_inner()
+            }
+        };
+        out.flush()?;
+        Ok(())
+    }
 }
 
 /// Reads statements until the input ends or `\q`; errors are printed and the
 /// shell goes on.
-async fn shell(ctx: &SessionContext) -> Result<()> {
+async fn shell(session: &Session) -> Result<()> {
     let mut input = Input::open()?;
     if input.is_terminal() {
         eprintln!(
@@ -194,7 +302,11 @@ async fn shell(ctx: &SessionContext) -> Result<()> {
                 "\\q" | "quit" | "exit" => break,
                 "\\d" => {
                     input.remember("\\d");
-                    report(input.interruptible(run_statement(ctx, "SHOW TABLES")).await);
+                    report(
+                        input
+                            .interruptible(session.run_statement("SHOW TABLES"))
+                            .await,
+                    );
                     continue;
                 }
                 _ => {}
@@ -206,12 +318,12 @@ async fn shell(ctx: &SessionContext) -> Result<()> {
         // that does not tokenize yet (an open string) goes on reading.
         if line.trim_end().ends_with(';') && ferry_sql::split_statements(&buffer).is_ok() {
             input.remember(buffer.trim());
-            report(input.interruptible(run_text(ctx, &buffer)).await);
+            report(input.interruptible(session.run_text(&buffer)).await);
             buffer.clear();
         }
     }
     if !buffer.trim().is_empty() {
-        report(input.interruptible(run_text(ctx, &buffer)).await);
+        report(input.interruptible(session.run_text(&buffer)).await);
     }
     Ok(())
 }

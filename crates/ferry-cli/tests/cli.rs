@@ -246,6 +246,46 @@ fn grants_open_the_sandbox_on_request() {
 }
 
 #[test]
+fn sql_prints_csv_tsv_and_json_for_scripts() {
+    let ferry = Ferry::new();
+    let csv = ferry.path("points.csv");
+    std::fs::write(&csv, "name,n\n  Paris ,12\nLONDON,35\nRome,\n").unwrap();
+    let table = format!("points={csv}");
+    let print = |format: &str, query: &str| {
+        ferry.ok(&[
+            "sql",
+            "--functions",
+            "examples/udfs",
+            "-t",
+            &table,
+            "--format",
+            format,
+            "-c",
+            query,
+        ])
+    };
+    // A wasm function's strings, with a comma in one, and a null.
+    let query = "SELECT normalize(name) || ', ' || gcd(n, 14) AS city, gcd(n, 14) AS g
+                 FROM points ORDER BY g NULLS LAST";
+    assert_eq!(
+        print("csv", query),
+        "city,g\n\"paris, 2\",2\n\"london, 7\",7\n,\n"
+    );
+    assert_eq!(
+        print("tsv", query),
+        "city\tg\nparis, 2\t2\nlondon, 7\t7\n\t\n"
+    );
+    let rows = serde_json::json!([{"city": "paris, 2", "g": 2}, {"city": "london, 7", "g": 7}, {}]);
+    assert_eq!(json(&print("json", query)), rows);
+    let lines: Vec<serde_json::Value> = print("ndjson", query).lines().map(json).collect();
+    assert_eq!(serde_json::Value::from(lines), rows);
+    // No rows: a header, an empty array.
+    let none = "SELECT name FROM points WHERE false";
+    assert_eq!(print("csv", none), "name\n");
+    assert_eq!(json(&print("json", none)), serde_json::json!([]));
+}
+
+#[test]
 fn sql_with_functions_created_from_source_over_files() {
     let ferry = Ferry::new();
     // The README's command: the module is built from the crate by CREATE
