@@ -5,24 +5,22 @@
 
 use crate::arrow::{Lent, array};
 use crate::function::Function;
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BinaryArray, BooleanArray, new_empty_array,
-};
+use datafusion::arrow::array::{Array, ArrayRef, BinaryArray, BooleanArray, new_empty_array};
 use datafusion::arrow::compute::{concat, filter};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::arrow::row::{RowConverter, RowParser, SortField};
-use datafusion::common::utils::SingleRowListArrayBuilder;
-use datafusion::common::{Result, ScalarValue, internal_err, not_impl_err, resources_err};
+use datafusion::common::{Result, ScalarValue, not_impl_err, resources_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature,
 };
+use distinct::{Distinct, DistinctGroups};
 use ferry_host::batch::States;
-use indexmap::IndexSet;
 use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::Arc;
+
+mod distinct;
 
 /// At most this many groups are finished, or distinct rows folded, in one
 /// guest call, so that millions of them never sit in guest memory at once.
@@ -69,16 +67,20 @@ impl AggregateUDFImpl for WasmAggregate {
         self.accumulator(args)
     }
 
-    /// `DISTINCT` needs the rows seen so far, which groups of states do not
-    /// keep: DataFusion then gives each group an `Accumulator`.
-    fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
-        !args.is_distinct
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
     }
 
     fn create_groups_accumulator(
         &self,
-        _args: AccumulatorArgs,
+        args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
+        if args.is_distinct {
+            return Ok(Box::new(DistinctGroups::new(
+                self.0.clone(),
+                args.expr_fields,
+            )?));
+        }
         Ok(Box::new(Groups::new(self.0.clone())))
     }
 
@@ -441,122 +443,6 @@ impl Accumulator for WasmAccumulator {
 
     fn size(&self) -> usize {
         size_of::<Self>() + self.groups.size() + self.zeros.capacity() * size_of::<usize>()
-    }
-}
-
-/// `f(DISTINCT ...)`: the host keeps each distinct row of arguments, in the
-/// order first seen, and the guest folds them when the result is asked for.
-/// Partial states are the rows themselves, so a value that two partitions
-/// both saw is folded once.
-#[derive(Debug)]
-struct Distinct {
-    converter: RowConverter,
-    parser: RowParser,
-    /// The rows in arrow's row format, where equal values are equal bytes.
-    rows: IndexSet<Box<[u8]>>,
-    /// The bytes the rows hold.
-    bytes: usize,
-    /// The guest's state over the first `folded` rows. Rows are only ever
-    /// added, at the end, so a window that evaluates after every row
-    /// folds each row once, not once per evaluation.
-    fold: WasmAccumulator,
-    folded: usize,
-}
-
-impl Distinct {
-    fn new(function: Arc<Function>, args: &[FieldRef]) -> Result<Distinct> {
-        let fields = args
-            .iter()
-            .map(|field| SortField::new(field.data_type().clone()))
-            .collect();
-        let converter = RowConverter::new(fields)?;
-        Ok(Distinct {
-            parser: converter.parser(),
-            converter,
-            rows: IndexSet::new(),
-            bytes: 0,
-            fold: WasmAccumulator::new(function),
-            folded: 0,
-        })
-    }
-
-    fn insert(&mut self, columns: &[ArrayRef]) -> Result<()> {
-        for row in self.converter.convert_columns(columns)?.iter() {
-            // Most rows repeat one already kept: look before copying.
-            let row = row.as_ref();
-            if !self.rows.contains(row) {
-                self.bytes += row.len();
-                self.rows.insert(row.into());
-            }
-        }
-        Ok(())
-    }
-
-    /// Distinct rows from the `from`th on, as argument columns.
-    fn columns(&self, from: usize) -> Result<Vec<ArrayRef>> {
-        let rows = self.rows.as_slice()[from..]
-            .iter()
-            .map(|row| self.parser.parse(row));
-        Ok(self.converter.convert_rows(rows)?)
-    }
-}
-
-impl Accumulator for Distinct {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        self.insert(values)
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let Some(lists) = states
-            .iter()
-            .map(|state| state.as_list_opt::<i32>())
-            .collect::<Option<Vec<_>>>()
-        else {
-            return internal_err!(
-                "`{}`: DISTINCT states are not lists",
-                self.fold.groups.function.name
-            );
-        };
-        for partial in 0..lists.first().map_or(0, |list| list.len()) {
-            if lists.iter().any(|list| list.is_null(partial)) {
-                continue;
-            }
-            let columns: Vec<ArrayRef> = lists.iter().map(|list| list.value(partial)).collect();
-            self.insert(&columns)?;
-        }
-        Ok(())
-    }
-
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(self
-            .columns(0)?
-            .into_iter()
-            .map(|column| SingleRowListArrayBuilder::new(column).build_list_scalar())
-            .collect())
-    }
-
-    /// Folds the rows that came since the last evaluation.
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        let columns = self.columns(self.folded)?;
-        let new = self.rows.len() - self.folded;
-        for start in (0..new).step_by(ROWS_PER_CALL) {
-            let rows = ROWS_PER_CALL.min(new - start);
-            let chunk: Vec<ArrayRef> = columns
-                .iter()
-                .map(|column| column.slice(start, rows))
-                .collect();
-            self.fold.update_batch(&chunk)?;
-        }
-        self.folded = self.rows.len();
-        self.fold.evaluate()
-    }
-
-    fn size(&self) -> usize {
-        size_of::<Self>()
-            + self.fold.size()
-            + self.converter.size()
-            + self.rows.capacity() * (size_of::<Box<[u8]>>() + size_of::<u64>())
-            + self.bytes
     }
 }
 

@@ -359,6 +359,9 @@ async fn aggregates_over_many_groups_with_filters_and_without_partial_aggregatio
             "SELECT a % 997, geo_mean(y) AS wasm, exp(avg(ln(y))) AS native FROM t GROUP BY 1",
             "SELECT a % 997, geo_mean(y) FILTER (WHERE b > 50) AS wasm,
                     exp(avg(ln(y)) FILTER (WHERE b > 50)) AS native FROM t GROUP BY 1",
+            "SELECT a % 997, geo_mean(DISTINCT ceil(y)) FILTER (WHERE b > 50) AS wasm,
+                    exp(avg(DISTINCT ln(ceil(y))) FILTER (WHERE b > 50)) AS native
+             FROM t GROUP BY 1",
         ] {
             // One group per value, and one for null.
             assert_agree(&ctx, sql, groups + 1).await;
@@ -393,6 +396,9 @@ async fn aggregates_over_sorted_input_emit_groups_as_they_end() {
     assert!(plan.contains("ordering_mode=Sorted"), "{plan}");
     // Keys from -96 to 96, and null.
     assert_agree(&ctx, sql, 97 * 2).await;
+    let distinct = "SELECT k, geo_mean(DISTINCT ceil(y)) AS wasm,
+                           exp(avg(DISTINCT ln(ceil(y)))) AS native FROM sorted GROUP BY k";
+    assert_agree(&ctx, distinct, 97 * 2).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
