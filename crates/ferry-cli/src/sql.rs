@@ -248,8 +248,16 @@ impl Printer {
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         match self {
             Printer::Csv(writer) => writer.write(batch)?,
-            Printer::Json(writer) => writer.write(batch)?,
-            Printer::Ndjson(writer) => writer.write(batch)?,
+            // The JSON writers leave rows in the buffer; a reader at the
+            // other end of a pipe should see each batch as it comes.
+            Printer::Json(writer) => {
+                writer.write(batch)?;
+                writer.get_mut().flush()?;
+            }
+            Printer::Ndjson(writer) => {
+                writer.write(batch)?;
+                writer.get_mut().flush()?;
+            }
         }
         Ok(())
     }

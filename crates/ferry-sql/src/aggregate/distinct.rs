@@ -23,6 +23,8 @@ type Kept = (usize, Box<[u8]>);
 /// Distinct rows of arguments, each in a group, in the order first seen.
 #[derive(Debug)]
 struct DistinctRows {
+    /// The function's name, for errors.
+    function: String,
     converter: RowConverter,
     parser: RowParser,
     rows: IndexSet<Kept>,
@@ -42,13 +44,14 @@ impl Equivalent<Kept> for GroupRow<'_> {
 }
 
 impl DistinctRows {
-    fn new(args: &[FieldRef]) -> Result<DistinctRows> {
+    fn new(function: &str, args: &[FieldRef]) -> Result<DistinctRows> {
         let fields = args
             .iter()
             .map(|field| SortField::new(field.data_type().clone()))
             .collect();
         let converter = RowConverter::new(fields)?;
         Ok(DistinctRows {
+            function: function.to_owned(),
             parser: converter.parser(),
             converter,
             rows: IndexSet::new(),
@@ -77,18 +80,13 @@ impl DistinctRows {
 
     /// Adds the rows of partial states, a list per argument for each state,
     /// to the group `group_of` gives each state.
-    fn merge(
-        &mut self,
-        function: &str,
-        states: &[ArrayRef],
-        group_of: impl Fn(usize) -> usize,
-    ) -> Result<()> {
+    fn merge(&mut self, states: &[ArrayRef], group_of: impl Fn(usize) -> usize) -> Result<()> {
         let Some(lists) = states
             .iter()
             .map(|state| state.as_list_opt::<i32>())
             .collect::<Option<Vec<_>>>()
         else {
-            return internal_err!("`{function}`: DISTINCT states are not lists");
+            return internal_err!("`{}`: DISTINCT states are not lists", self.function);
         };
         let Some(first) = lists.first() else {
             return Ok(());
@@ -97,7 +95,7 @@ impl DistinctRows {
             .iter()
             .any(|list| list.value_offsets() != first.value_offsets())
         {
-            return internal_err!("`{function}`: DISTINCT states of different lengths");
+            return internal_err!("`{}`: DISTINCT states of different lengths", self.function);
         }
         // The lists' values, all at once: each state is a range of them.
         let offsets = first.value_offsets();
@@ -116,7 +114,18 @@ impl DistinctRows {
 
     /// Rows as argument columns.
     fn columns<'a>(&self, rows: impl Iterator<Item = &'a [u8]>) -> Result<Vec<ArrayRef>> {
-        let rows = rows.map(|row| self.parser.parse(row));
+        let rows: Vec<&[u8]> = rows.collect();
+        // A row is never shorter than its values, and a column holds at
+        // most 2 GiB of them.
+        let bytes: usize = rows.iter().map(|row| row.len()).sum();
+        if i32::try_from(bytes).is_err() || i32::try_from(rows.len()).is_err() {
+            return resources_err!(
+                "`{}` has {} DISTINCT rows of {bytes} bytes to pass on, more than a column holds",
+                self.function,
+                rows.len()
+            );
+        }
+        let rows = rows.into_iter().map(|row| self.parser.parse(row));
         Ok(self.converter.convert_rows(rows)?)
     }
 
@@ -155,7 +164,7 @@ pub(super) struct Distinct {
 impl Distinct {
     pub(super) fn new(function: Arc<Function>, args: &[FieldRef]) -> Result<Distinct> {
         Ok(Distinct {
-            rows: DistinctRows::new(args)?,
+            rows: DistinctRows::new(&function.name, args)?,
             fold: WasmAccumulator::new(function),
             folded: 0,
         })
@@ -174,8 +183,7 @@ impl Accumulator for Distinct {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let function = self.fold.groups.function.clone();
-        self.rows.merge(&function.name, states, |_| 0)
+        self.rows.merge(states, |_| 0)
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
@@ -221,8 +229,8 @@ pub(super) struct DistinctGroups {
 impl DistinctGroups {
     pub(super) fn new(function: Arc<Function>, args: &[FieldRef]) -> Result<DistinctGroups> {
         Ok(DistinctGroups {
+            rows: DistinctRows::new(&function.name, args)?,
             function,
-            rows: DistinctRows::new(args)?,
             groups: 0,
         })
     }
@@ -261,8 +269,7 @@ impl GroupsAccumulator for DistinctGroups {
         total_num_groups: usize,
     ) -> Result<()> {
         self.groups = self.groups.max(total_num_groups);
-        self.rows
-            .merge(&self.function.name, values, |state| group_indices[state])
+        self.rows.merge(values, |state| group_indices[state])
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
@@ -281,13 +288,6 @@ impl GroupsAccumulator for DistinctGroups {
     /// Each group's rows, a list per argument.
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
         let (groups, mut rows) = self.take(emit_to);
-        if i32::try_from(rows.len()).is_err() {
-            return resources_err!(
-                "`{}` has {} DISTINCT rows to pass on, more than a list column holds",
-                self.function.name,
-                rows.len()
-            );
-        }
         rows.sort_by_key(|(group, _)| *group);
         let mut lengths = vec![0; groups];
         for (group, _) in &rows {
@@ -338,4 +338,47 @@ fn lists(
             )) as ArrayRef
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{AsArray, Int64Array};
+    use datafusion::arrow::datatypes::{DataType, Int64Type};
+
+    /// The kept rows, as (group, value).
+    fn kept(rows: &DistinctRows) -> Vec<(usize, i64)> {
+        let columns = rows
+            .columns(rows.rows.iter().map(|(_, row)| &**row))
+            .unwrap();
+        let values = columns[0].as_primitive::<Int64Type>();
+        rows.rows
+            .iter()
+            .zip(values.values())
+            .map(|((group, _), value)| (*group, *value))
+            .collect()
+    }
+
+    /// Partial states may be a slice of a list column, with empty and null
+    /// lists: each value goes to its own state's group, null states to
+    /// none.
+    #[test]
+    fn merging_finds_each_values_state() {
+        let field = Arc::new(Field::new("x", DataType::Int64, true));
+        let states = ListArray::new(
+            Arc::new(Field::new_list_field(DataType::Int64, true)),
+            OffsetBuffer::from_lengths([2, 0, 3, 1]),
+            Arc::new(Int64Array::from(vec![1, 2, 3, 4, 5, 6])),
+            Some(NullBuffer::from(vec![true, true, false, true])),
+        );
+        let mut rows = DistinctRows::new("f", std::slice::from_ref(&field)).unwrap();
+        rows.merge(&[Arc::new(states.clone())], |state| 10 + state)
+            .unwrap();
+        assert_eq!(kept(&rows), [(10, 1), (10, 2), (13, 6)]);
+
+        let mut rows = DistinctRows::new("f", &[field]).unwrap();
+        let sliced: ArrayRef = Arc::new(states.slice(1, 3));
+        rows.merge(&[sliced], |state| 10 + state).unwrap();
+        assert_eq!(kept(&rows), [(12, 6)]);
+    }
 }
