@@ -130,7 +130,7 @@ impl Instance {
     /// Runs `closure` on `input`. The closure's module must be this
     /// instance's module.
     pub fn call_closure(&mut self, closure: &Closure, input: &Value) -> Result<Output, Error> {
-        self.check_module(closure)?;
+        self.compiled_for(closure)?;
         self.call_with_blobs(closure.function(), closure.env(), input, closure.blobs())
     }
 
@@ -139,7 +139,10 @@ impl Instance {
         self.call_with_blobs(function, env, input, &Arc::default())
     }
 
-    fn check_module(&self, closure: &Closure) -> Result<(), Error> {
+    /// This instance's compiled module, once `closure` is checked to be of
+    /// it. Callers borrow the function's record from it rather than copying
+    /// the record on every call (a sliding window makes three per row).
+    fn compiled_for(&self, closure: &Closure) -> Result<Arc<Compiled>, Error> {
         if closure.module().id() != self.module().id() {
             return Err(Error::AbiViolation {
                 reason: format!(
@@ -149,7 +152,7 @@ impl Instance {
                 ),
             });
         }
-        Ok(())
+        Ok(self.compiled.clone())
     }
 
     fn call_with_blobs(
@@ -209,8 +212,7 @@ impl Instance {
         closure: &Closure,
         columns: &[ColumnIn<'_>],
     ) -> Result<Output<ColumnOut>, Error> {
-        self.check_module(closure)?;
-        let compiled = self.compiled.clone();
+        let compiled = self.compiled_for(closure)?;
         let function = closure.function();
         let record = compiled.module.function(function, FunctionKind::Scalar)?;
         let rows = check_arguments(record, columns)?.unwrap_or(1);
@@ -254,15 +256,18 @@ impl Instance {
         groups: &[u32],
         columns: &[ColumnIn<'_>],
     ) -> Result<Output<States>, Error> {
-        let record = self.aggregate(closure)?;
+        let compiled = self.compiled_for(closure)?;
+        let record = compiled
+            .module
+            .function(closure.function(), FunctionKind::Aggregate)?;
         if step == AggregateStep::Retract && !record.retract {
             return Err(Error::Signature {
-                function: record.name,
+                function: record.name.clone(),
                 reason: "its module cannot take rows back out of a state (no retract step)".into(),
             });
         }
-        check_arguments(&record, columns)?;
-        self.aggregate_fold(closure, &record, step, states, groups, columns)
+        check_arguments(record, columns)?;
+        self.aggregate_fold(closure, record, step, states, groups, columns)
     }
 
     /// Runs the merge step of the aggregate function of `closure`: folds
@@ -276,10 +281,13 @@ impl Instance {
         groups: &[u32],
         partials: ColumnIn<'_>,
     ) -> Result<Output<States>, Error> {
-        let record = self.aggregate(closure)?;
+        let compiled = self.compiled_for(closure)?;
+        let record = compiled
+            .module
+            .function(closure.function(), FunctionKind::Aggregate)?;
         if partials.column_type != ColumnType::Binary {
             return Err(Error::Signature {
-                function: record.name,
+                function: record.name.clone(),
                 reason: format!(
                     "partial states are binary, not {}",
                     partials.column_type.name()
@@ -288,7 +296,7 @@ impl Instance {
         }
         self.aggregate_fold(
             closure,
-            &record,
+            record,
             AggregateStep::Merge,
             states,
             groups,
@@ -303,7 +311,10 @@ impl Instance {
         closure: &Closure,
         states: &States,
     ) -> Result<Output<ColumnOut>, Error> {
-        let record = self.aggregate(closure)?;
+        let compiled = self.compiled_for(closure)?;
+        let record = compiled
+            .module
+            .function(closure.function(), FunctionKind::Aggregate)?;
         let export = record.step_export(AggregateStep::Finish);
         let out = self.call_columns(closure, &export, &[states.column()])?;
         out.try_map(|column| {
@@ -314,14 +325,6 @@ impl Instance {
                 states.len(),
             )
         })
-    }
-
-    fn aggregate(&self, closure: &Closure) -> Result<FunctionRecord, Error> {
-        self.check_module(closure)?;
-        Ok(self
-            .module()
-            .function(closure.function(), FunctionKind::Aggregate)?
-            .clone())
     }
 
     /// An update, retract or merge step: the states, the group of each row, then

@@ -132,6 +132,25 @@ impl DistinctRows {
         Ok(self.converter.convert_rows(rows)?)
     }
 
+    /// Folds `rows` into the states of their groups in `into`, of `groups`
+    /// groups: a guest call per `ROWS_PER_CALL` rows, whatever groups they
+    /// fall into.
+    fn fold<'a>(
+        &self,
+        rows: impl Iterator<Item = &'a Kept>,
+        into: &mut Groups,
+        groups: usize,
+    ) -> Result<()> {
+        let mut rows = rows.peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<&Kept> = rows.by_ref().take(ROWS_PER_CALL).collect();
+            let columns = self.columns(chunk.iter().map(|(_, row)| &**row))?;
+            let group_of_row: Vec<usize> = chunk.iter().map(|(group, _)| *group).collect();
+            into.fold(Fold::Update, &columns, &group_of_row, None, groups)?;
+        }
+        Ok(())
+    }
+
     /// Takes out the rows of the first `emitted` groups; the groups left
     /// are numbered from 0 again.
     fn take(&mut self, emitted: usize) -> Vec<Kept> {
@@ -172,12 +191,6 @@ impl Distinct {
             folded: 0,
         })
     }
-
-    /// Distinct rows from the `from`th on, as argument columns.
-    fn columns(&self, from: usize) -> Result<Vec<ArrayRef>> {
-        let rows = self.rows.rows.as_slice()[from..].iter();
-        self.rows.columns(rows.map(|(_, row)| &**row))
-    }
 }
 
 impl Accumulator for Distinct {
@@ -190,8 +203,10 @@ impl Accumulator for Distinct {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        let rows = self.rows.rows.iter().map(|(_, row)| &**row);
         Ok(self
-            .columns(0)?
+            .rows
+            .columns(rows)?
             .into_iter()
             .map(|column| SingleRowListArrayBuilder::new(column).build_list_scalar())
             .collect())
@@ -199,16 +214,8 @@ impl Accumulator for Distinct {
 
     /// Folds the rows that came since the last evaluation.
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let columns = self.columns(self.folded)?;
-        let new = self.rows.rows.len() - self.folded;
-        for start in (0..new).step_by(ROWS_PER_CALL) {
-            let rows = ROWS_PER_CALL.min(new - start);
-            let chunk: Vec<ArrayRef> = columns
-                .iter()
-                .map(|column| column.slice(start, rows))
-                .collect();
-            self.fold.update_batch(&chunk)?;
-        }
+        let new = self.rows.rows.iter().skip(self.folded);
+        self.rows.fold(new, &mut self.fold.groups, 1)?;
         self.folded = self.rows.rows.len();
         self.fold.evaluate()
     }
@@ -278,11 +285,7 @@ impl GroupsAccumulator for DistinctGroups {
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
         let (groups, rows) = self.take(emit_to);
         let mut fold = Groups::new(self.function.clone());
-        for chunk in rows.chunks(ROWS_PER_CALL) {
-            let columns = self.rows.columns(chunk.iter().map(|(_, row)| &**row))?;
-            let group_of_row: Vec<usize> = chunk.iter().map(|(group, _)| *group).collect();
-            fold.fold(Fold::Update, &columns, &group_of_row, None, groups)?;
-        }
+        self.rows.fold(rows.iter(), &mut fold, groups)?;
         // Groups without rows finish from their initial state.
         fold.states.grow(groups);
         fold.evaluate(EmitTo::All)
