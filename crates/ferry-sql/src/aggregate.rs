@@ -28,30 +28,69 @@ const ROWS_PER_CALL: usize = 8192;
 
 /// A ferry aggregate function as a DataFusion UDAF.
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub(crate) struct WasmAggregate(pub(crate) Arc<Function>);
+pub(crate) struct WasmAggregate {
+    function: Arc<Function>,
+    /// The result over no rows, `finish` of a fresh state. DataFusion asks
+    /// for it while planning (a correlated subquery turned into a join
+    /// fills groups with no rows with it), when ferry runs no wasm, and for
+    /// empty window frames; so it is found once, when the function is made.
+    empty: ScalarValue,
+}
+
+impl WasmAggregate {
+    /// Makes the aggregate, running `finish` once on a fresh state. Should
+    /// that fail, the result over no rows is taken to be null, with a
+    /// warning: the failure will show again in any query over no rows that
+    /// calls the function itself.
+    pub(crate) fn new(function: Function) -> WasmAggregate {
+        let empty = finish(&function, std::iter::once(None))
+            .and_then(|results| ScalarValue::try_from_array(&results, 0))
+            .or_else(|error| {
+                tracing::warn!(
+                    function = %function.name,
+                    %error,
+                    "the aggregate fails over no rows; subqueries and empty window frames \
+                     will give null"
+                );
+                ScalarValue::try_from(&function.returns)
+            })
+            .unwrap_or(ScalarValue::Null);
+        WasmAggregate {
+            function: Arc::new(function),
+            empty,
+        }
+    }
+}
 
 impl AggregateUDFImpl for WasmAggregate {
     fn name(&self) -> &str {
-        &self.0.name
+        &self.function.name
     }
 
     fn signature(&self) -> &Signature {
-        &self.0.signature
+        &self.function.signature
     }
 
     fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
-        self.0.coerce(args)
+        self.function.coerce(args)
     }
 
     fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
-        Ok(self.0.returns.clone())
+        Ok(self.function.returns.clone())
+    }
+
+    fn default_value(&self, _data_type: &DataType) -> Result<ScalarValue> {
+        Ok(self.empty.clone())
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         if args.is_distinct {
-            return Ok(Box::new(Distinct::new(self.0.clone(), args.expr_fields)?));
+            return Ok(Box::new(Distinct::new(
+                self.function.clone(),
+                args.expr_fields,
+            )?));
         }
-        Ok(Box::new(WasmAccumulator::new(self.0.clone())))
+        Ok(Box::new(WasmAccumulator::new(self.function.clone())))
     }
 
     /// The distinct rows kept are only ever added to, so `DISTINCT` cannot
@@ -61,7 +100,7 @@ impl AggregateUDFImpl for WasmAggregate {
             return not_impl_err!(
                 "`{}(DISTINCT ...)` does not run over sliding windows; a frame that starts \
                  at UNBOUNDED PRECEDING works",
-                self.0.name
+                self.function.name
             );
         }
         self.accumulator(args)
@@ -77,11 +116,11 @@ impl AggregateUDFImpl for WasmAggregate {
     ) -> Result<Box<dyn GroupsAccumulator>> {
         if args.is_distinct {
             return Ok(Box::new(DistinctGroups::new(
-                self.0.clone(),
+                self.function.clone(),
                 args.expr_fields,
             )?));
         }
-        Ok(Box::new(Groups::new(self.0.clone())))
+        Ok(Box::new(Groups::new(self.function.clone())))
     }
 
     /// The state is the guest's own encoding, opaque to the host; under

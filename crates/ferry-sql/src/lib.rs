@@ -8,7 +8,9 @@
 //! Each batch is one guest call: the argument columns' buffers are copied
 //! once into the guest's memory and the result's once out, with no Arrow IPC
 //! in between. Signatures come from the module's `ferry.functions` records,
-//! so planning never runs guest code. Every function keeps its own pool of
+//! so planning never runs guest code (an aggregate's result over no rows,
+//! which DataFusion may need while planning, is found when the aggregate is
+//! made). Every function keeps its own pool of
 //! warm instances; a guest that traps loses its instance, the query gets an
 //! error naming the function, and the session carries on.
 //!
@@ -134,11 +136,12 @@ impl WasmFunctions {
     }
 
     /// An aggregate UDF named `name` that runs `closure`, an aggregate
-    /// function.
+    /// function. This runs the function once, on no rows, for the result
+    /// DataFusion gives groups and window frames without any.
     pub fn udaf(&self, name: &str, closure: Closure) -> Result<AggregateUDF, Error> {
         let function = Function::new(name, closure, FunctionKind::Aggregate, self)?;
-        Ok(AggregateUDF::new_from_impl(aggregate::WasmAggregate(
-            Arc::new(function),
+        Ok(AggregateUDF::new_from_impl(aggregate::WasmAggregate::new(
+            function,
         )))
     }
 

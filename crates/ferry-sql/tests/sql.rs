@@ -316,6 +316,51 @@ async fn aggregates_agree_with_native_ones_across_partitions() {
     assert_eq!(wide, format!("{{\"-90\":{below},\"0\":{}}}", total - below));
 }
 
+/// DataFusion itself fills in an aggregate over no rows when it turns a
+/// correlated subquery into a join, and for an empty window frame; both
+/// must give what the function gives over no rows, not null.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aggregates_over_no_rows_agree_wherever_datafusion_fills_them_in() {
+    let ctx = session_with_table(&functions(), SessionConfig::new()).await;
+    let text = |array: ArrayRef| -> Vec<Option<String>> {
+        let array = array.as_any().downcast_ref::<StringArray>().unwrap();
+        array.iter().map(|s| s.map(str::to_owned)).collect()
+    };
+    let nothing = text(column(&ctx, "SELECT histogram(x) FROM t WHERE false").await);
+    assert_eq!(nothing.len(), 1);
+    assert!(nothing[0].is_some());
+
+    // Keys 4 and 5 match no row of `t`.
+    let correlated = text(
+        column(
+            &ctx,
+            "SELECT (SELECT histogram(t.x) FROM t WHERE t.g = k.k) FROM (VALUES (0), (1), (2), (3), (4), (5)) AS k(k) ORDER BY k.k",
+        )
+        .await,
+    );
+    for (key, found) in correlated.iter().enumerate() {
+        let alone =
+            text(column(&ctx, &format!("SELECT histogram(x) FROM t WHERE g = {key}")).await);
+        assert_eq!(found, &alone[0], "key {key}");
+    }
+    assert_eq!(correlated[4], nothing[0]);
+
+    // The first row of each partition has an empty frame.
+    let firsts = text(
+        column(
+            &ctx,
+            "SELECT h FROM (
+                 SELECT histogram(x) OVER w AS h, row_number() OVER w AS r FROM t
+                 WINDOW w AS (PARTITION BY g ORDER BY a, b, x
+                              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING))
+             WHERE r = 1",
+        )
+        .await,
+    );
+    let groups = count(&ctx, "SELECT count(DISTINCT g) FROM t").await;
+    assert_eq!(firsts, vec![nothing[0].clone(); groups as usize]);
+}
+
 /// Checks that the `wasm` and `native` columns of a query's `rows` rows
 /// agree, nulls included.
 async fn assert_agree(ctx: &SessionContext, sql: &str, rows: i64) {
