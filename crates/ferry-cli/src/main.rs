@@ -10,6 +10,7 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod out;
 mod sql;
 
 /// Functions as portable, sandboxed values.
@@ -221,10 +222,10 @@ fn run(cli: Cli) -> Result<()> {
                 std::fs::copy(&built.path, &out)
                     .with_context(|| format!("cannot copy the module to {}", out.display()))?;
             }
-            println!("built {}", built.path.display());
-            describe(&built.module, &store);
+            writeln!(out::stdout(), "built {}", built.path.display())?;
+            describe(&built.module, &store)?;
         }
-        Command::Inspect { module } => describe(&load_module(&module, &store)?, &store),
+        Command::Inspect { module } => describe(&load_module(&module, &store)?, &store)?,
         Command::Call {
             module,
             function,
@@ -261,7 +262,8 @@ fn run(cli: Cli) -> Result<()> {
             let bytes = closure.to_bytes(encoding);
             std::fs::write(&output, &bytes)
                 .with_context(|| format!("cannot write {}", output.display()))?;
-            println!(
+            writeln!(
+                out::stdout(),
                 "closure {} ({} bytes, {}) written to {}",
                 closure.id(),
                 bytes.len(),
@@ -271,7 +273,7 @@ fn run(cli: Cli) -> Result<()> {
                     "by value"
                 },
                 output.display()
-            );
+            )?;
         }
         Command::Map {
             module,
@@ -388,10 +390,11 @@ fn execute(
         .build()?;
     let output = pool.submit(closure, input).wait()?;
     print_guest_output(&output.stdout, &output.stderr);
-    println!(
+    writeln!(
+        out::stdout(),
         "{}",
         serde_json::to_string_pretty(&output.value.to_json()?)?
-    );
+    )?;
     Ok(())
 }
 
@@ -451,8 +454,7 @@ impl MapJob {
             .map_while(Result::ok)
             .filter(|line| !line.trim().is_empty())
             .map_while(|line| serde_json::from_str::<serde_json::Value>(&line).ok());
-        let stdout = std::io::stdout();
-        let mut out = stdout.lock();
+        let mut out = out::stdout();
         let failed = match &self.reducer {
             Some(reducer) => {
                 let reduced: Option<serde_json::Value> = executor
@@ -544,9 +546,11 @@ fn load_module(spec: &str, store: &BlobStore) -> Result<Module> {
     Ok(Module::from_file(path)?)
 }
 
-fn describe(module: &Module, store: &BlobStore) {
-    println!("module {}", module.id());
-    println!(
+fn describe(module: &Module, store: &BlobStore) -> Result<()> {
+    let mut out = out::stdout();
+    writeln!(out, "module {}", module.id())?;
+    writeln!(
+        out,
         "  {} bytes, ABI v{}, {}",
         module.bytes().len(),
         ferry_host::ABI_VERSION,
@@ -555,9 +559,9 @@ fn describe(module: &Module, store: &BlobStore) {
         } else {
             "not in the store".to_owned()
         }
-    );
+    )?;
     let functions = module.functions();
-    println!("functions ({}):", functions.len());
+    writeln!(out, "functions ({}):", functions.len())?;
     let width = functions.iter().map(|f| f.name.len()).max().unwrap_or(0);
     for f in functions {
         let env = f
@@ -574,11 +578,13 @@ fn describe(module: &Module, store: &BlobStore) {
             ferry_host::FunctionKind::Aggregate => "  [SQL aggregate]",
             ferry_host::FunctionKind::Unknown => "  [unknown kind]",
         };
-        println!(
+        writeln!(
+            out,
             "  {:width$}  ({env}input: {}) -> {}{kind}",
             f.name, f.input, f.output
-        );
+        )?;
     }
+    Ok(())
 }
 
 impl SandboxArgs {

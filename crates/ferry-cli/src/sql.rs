@@ -1,5 +1,6 @@
 //! `ferry sql`: DataFusion with ferry functions, from the command line.
 
+use crate::out::{self, Stdout};
 use anyhow::{Context, Result, bail};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::csv;
@@ -13,7 +14,7 @@ use ferry_sql::WasmFunctions;
 use futures::StreamExt;
 use rustyline::error::ReadlineError;
 use rustyline::{Behavior, DefaultEditor};
-use std::io::{BufRead, BufWriter, IsTerminal, Lines, StdinLock, StdoutLock, Write};
+use std::io::{BufRead, BufWriter, IsTerminal, Lines, StdinLock, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -192,7 +193,7 @@ impl Session {
                 let batches = frame.collect().await.map_err(plain)?;
                 let rows = batches.iter().map(RecordBatch::num_rows).sum();
                 if rows > 0 {
-                    println!("{}", pretty_format_batches(&batches)?);
+                    writeln!(out::stdout(), "{}", pretty_format_batches(&batches)?)?;
                 }
                 rows
             }
@@ -222,15 +223,15 @@ impl Session {
 
 /// Writes batches to standard output in a machine-readable format.
 enum Printer {
-    Csv(Box<csv::Writer<BufWriter<StdoutLock<'static>>>>),
-    Json(ArrayWriter<BufWriter<StdoutLock<'static>>>),
-    Ndjson(LineDelimitedWriter<BufWriter<StdoutLock<'static>>>),
+    Csv(Box<csv::Writer<BufWriter<Stdout>>>),
+    Json(ArrayWriter<BufWriter<Stdout>>),
+    Ndjson(LineDelimitedWriter<BufWriter<Stdout>>),
 }
 
 impl Printer {
     /// A printer for `format`; none for a table, which is drawn whole.
     fn new(format: Format) -> Option<Printer> {
-        let out = BufWriter::new(std::io::stdout().lock());
+        let out = BufWriter::new(out::stdout());
         let delimited = |delimiter| {
             csv::WriterBuilder::new()
                 .with_header(true)

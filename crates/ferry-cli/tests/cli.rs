@@ -285,6 +285,43 @@ fn sql_prints_csv_tsv_and_json_for_scripts() {
     assert_eq!(json(&print("json", none)), serde_json::json!([]));
 }
 
+/// `ferry sql ... | head`: once the reader has gone, ferry stops quietly
+/// and successfully, as Unix tools do, whether it streams rows or draws a
+/// table.
+#[test]
+fn a_reader_that_stops_early_ends_ferry_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let ferry = Ferry::new();
+    for (format, rows) in [("csv", 10_000_000), ("table", 200_000)] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+            .args(["sql", "--format", format, "-c"])
+            .arg(format!(
+                "SELECT value * 7 AS v FROM generate_series(1, {rows})"
+            ))
+            .env("FERRY_STORE", ferry.store.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The header: the first line, or the second under a table's rule.
+        let mut header = String::new();
+        let mut reader = BufReader::new(child.stdout.take().unwrap());
+        for _ in 0..2 {
+            reader.read_line(&mut header).unwrap();
+        }
+        assert!(header.contains('v'), "{format}: {header}");
+        drop(reader);
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{format}: {:?}\n{stderr}", out.status);
+        assert!(
+            !stderr.contains("pipe") && !stderr.contains("panicked"),
+            "{stderr}"
+        );
+    }
+}
+
 #[test]
 fn sql_with_functions_created_from_source_over_files() {
     let ferry = Ferry::new();
