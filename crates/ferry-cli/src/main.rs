@@ -477,6 +477,9 @@ impl MapJob {
                     };
                     writeln!(out, "{line}")?;
                     progress.inc(1);
+                    if out::closed() {
+                        break;
+                    }
                 }
                 failed
             }

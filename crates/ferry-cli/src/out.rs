@@ -1,11 +1,16 @@
 //! Standard output for results. When the reader goes away (`ferry sql ... |
-//! head`), the process ends quietly and successfully, as ripgrep and the
-//! Unix tools do, instead of failing with "Broken pipe" or panicking in
-//! `println!`.
+//! head`), what is left to print is dropped quietly, as Unix tools do,
+//! instead of failing with "Broken pipe" or panicking in `println!`; the
+//! statements still to come run all the same (a `COPY` among them still
+//! writes its file), and long output stops early by asking [`closed`].
 
 use std::io::{self, StdoutLock, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Locked standard output that exits on a broken pipe.
+static CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Locked standard output that drops what it is given once the reader
+/// has gone.
 pub struct Stdout(StdoutLock<'static>);
 
 /// Standard output, locked until the value is dropped.
@@ -13,21 +18,34 @@ pub fn stdout() -> Stdout {
     Stdout(io::stdout().lock())
 }
 
+/// Whether the reader of standard output has gone, so that nothing more
+/// needs printing.
+pub fn closed() -> bool {
+    CLOSED.load(Ordering::Relaxed)
+}
+
 impl Write for Stdout {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        quiet(self.0.write(buf))
+        if closed() {
+            return Ok(buf.len());
+        }
+        quiet(self.0.write(buf), buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        quiet(self.0.flush())
+        if closed() {
+            return Ok(());
+        }
+        quiet(self.0.flush(), ())
     }
 }
 
-fn quiet<T>(result: io::Result<T>) -> io::Result<T> {
-    if let Err(error) = &result
-        && error.kind() == io::ErrorKind::BrokenPipe
-    {
-        std::process::exit(0);
+fn quiet<T>(result: io::Result<T>, dropped: T) -> io::Result<T> {
+    match result {
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => {
+            CLOSED.store(true, Ordering::Relaxed);
+            Ok(dropped)
+        }
+        other => other,
     }
-    result
 }

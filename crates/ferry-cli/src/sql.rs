@@ -203,7 +203,10 @@ impl Session {
                 // A header even when no row comes.
                 out.write(&RecordBatch::new_empty(batches.schema()))?;
                 let mut rows = 0;
-                while let Some(batch) = batches.next().await {
+                // Dropping the stream stops the query once nobody reads.
+                while let Some(batch) = batches.next().await
+                    && !out::closed()
+                {
                     let batch = batch.map_err(plain)?;
                     rows += batch.num_rows();
                     out.write(&batch)?;

@@ -285,9 +285,9 @@ fn sql_prints_csv_tsv_and_json_for_scripts() {
     assert_eq!(json(&print("json", none)), serde_json::json!([]));
 }
 
-/// `ferry sql ... | head`: once the reader has gone, ferry stops quietly
-/// and successfully, as Unix tools do, whether it streams rows or draws a
-/// table.
+/// `ferry sql ... | head`: once the reader has gone, ferry stops printing
+/// quietly and succeeds, as Unix tools do, whether it streams rows or draws
+/// a table; the statements after still run.
 #[test]
 fn a_reader_that_stops_early_ends_ferry_quietly() {
     use std::io::{BufRead, BufReader};

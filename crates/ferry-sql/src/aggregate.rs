@@ -8,7 +8,7 @@ use crate::function::Function;
 use datafusion::arrow::array::{Array, ArrayRef, BinaryArray, BooleanArray, new_empty_array};
 use datafusion::arrow::compute::{concat, filter};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::common::{Result, ScalarValue, not_impl_err, resources_err};
+use datafusion::common::{DataFusionError, Result, ScalarValue, not_impl_err, resources_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
@@ -39,27 +39,39 @@ pub(crate) struct WasmAggregate {
 
 impl WasmAggregate {
     /// Makes the aggregate, running `finish` once on a fresh state. Should
-    /// that fail, the result over no rows is taken to be null, with a
-    /// warning: the failure will show again in any query over no rows that
-    /// calls the function itself.
-    pub(crate) fn new(function: Function) -> WasmAggregate {
-        let empty = finish(&function, std::iter::once(None))
+    /// the guest fail there, the result over no rows is taken to be null,
+    /// with a warning: the failure will show again in any query over no
+    /// rows that calls the function itself. A failure of the host's (no
+    /// instance to be had, say) is returned, so that a null is never kept
+    /// for good because of a busy moment.
+    pub(crate) fn new(function: Function) -> Result<WasmAggregate, crate::Error> {
+        let empty = match finish(&function, std::iter::once(None))
             .and_then(|results| ScalarValue::try_from_array(&results, 0))
-            .or_else(|error| {
+        {
+            Ok(empty) => empty,
+            Err(error) if guest_failed(&error) => {
                 tracing::warn!(
                     function = %function.name,
                     %error,
                     "the aggregate fails over no rows; subqueries and empty window frames \
                      will give null"
                 );
-                ScalarValue::try_from(&function.returns)
-            })
-            .unwrap_or(ScalarValue::Null);
-        WasmAggregate {
+                ScalarValue::try_from(&function.returns)?
+            }
+            Err(error) => return Err(error.into()),
+        };
+        Ok(WasmAggregate {
             function: Arc::new(function),
             empty,
-        }
+        })
     }
+}
+
+/// Whether `error` is the guest's: a trap, an error it returned, a limit
+/// it ran into.
+fn guest_failed(error: &DataFusionError) -> bool {
+    matches!(error, DataFusionError::External(error)
+        if matches!(error.downcast_ref(), Some(crate::Error::Call { source, .. }) if source.failure().is_some()))
 }
 
 impl AggregateUDFImpl for WasmAggregate {

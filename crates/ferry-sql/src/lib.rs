@@ -137,12 +137,13 @@ impl WasmFunctions {
 
     /// An aggregate UDF named `name` that runs `closure`, an aggregate
     /// function. This runs the function once, on no rows, for the result
-    /// DataFusion gives groups and window frames without any.
+    /// DataFusion gives groups and window frames without any (found once:
+    /// with the clock or randomness granted, it does not change after).
     pub fn udaf(&self, name: &str, closure: Closure) -> Result<AggregateUDF, Error> {
         let function = Function::new(name, closure, FunctionKind::Aggregate, self)?;
         Ok(AggregateUDF::new_from_impl(aggregate::WasmAggregate::new(
             function,
-        )))
+        )?))
     }
 
     /// Registers `closure` in `ctx` as `name`, as a scalar or aggregate
