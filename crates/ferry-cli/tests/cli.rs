@@ -294,10 +294,15 @@ fn a_reader_that_stops_early_ends_ferry_quietly() {
     use std::process::Stdio;
     let ferry = Ferry::new();
     for (format, rows) in [("csv", 10_000_000), ("table", 200_000)] {
+        let copied = ferry.path(&format!("after-{format}.csv"));
         let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
             .args(["sql", "--format", format, "-c"])
             .arg(format!(
                 "SELECT value * 7 AS v FROM generate_series(1, {rows})"
+            ))
+            .arg("-c")
+            .arg(format!(
+                "COPY (SELECT 42 AS answer) TO '{copied}' STORED AS CSV"
             ))
             .env("FERRY_STORE", ferry.store.path())
             .stdout(Stdio::piped())
@@ -318,6 +323,11 @@ fn a_reader_that_stops_early_ends_ferry_quietly() {
         assert!(
             !stderr.contains("pipe") && !stderr.contains("panicked"),
             "{stderr}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&copied).unwrap(),
+            "answer\n42\n",
+            "{format}"
         );
     }
 }

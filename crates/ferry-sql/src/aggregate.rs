@@ -70,8 +70,10 @@ impl WasmAggregate {
 /// Whether `error` is the guest's: a trap, an error it returned, a limit
 /// it ran into.
 fn guest_failed(error: &DataFusionError) -> bool {
-    matches!(error, DataFusionError::External(error)
-        if matches!(error.downcast_ref(), Some(crate::Error::Call { source, .. }) if source.failure().is_some()))
+    let DataFusionError::External(error) = error else {
+        return false;
+    };
+    matches!(error.downcast_ref(), Some(crate::Error::Call { source, .. }) if source.failure().is_some())
 }
 
 impl AggregateUDFImpl for WasmAggregate {
