@@ -12,7 +12,7 @@ use datafusion::common::{DataFusionError, Result, ScalarValue, not_impl_err, res
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature,
+    Accumulator, AggregateUDFImpl, Documentation, EmitTo, GroupsAccumulator, Signature,
 };
 use distinct::{Distinct, DistinctGroups};
 use ferry_host::batch::States;
@@ -85,11 +85,12 @@ impl AggregateUDFImpl for WasmAggregate {
         &self.function.signature
     }
 
-    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
-        self.function.coerce(args)
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(&self.function.documentation)
     }
 
-    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        self.function.check(args)?;
         Ok(self.function.returns.clone())
     }
 
@@ -99,10 +100,7 @@ impl AggregateUDFImpl for WasmAggregate {
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         if args.is_distinct {
-            return Ok(Box::new(Distinct::new(
-                self.function.clone(),
-                args.expr_fields,
-            )?));
+            return Ok(Box::new(Distinct::new(self.function.clone())?));
         }
         Ok(Box::new(WasmAccumulator::new(self.function.clone())))
     }
@@ -129,10 +127,7 @@ impl AggregateUDFImpl for WasmAggregate {
         args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
         if args.is_distinct {
-            return Ok(Box::new(DistinctGroups::new(
-                self.function.clone(),
-                args.expr_fields,
-            )?));
+            return Ok(Box::new(DistinctGroups::new(self.function.clone())?));
         }
         Ok(Box::new(Groups::new(self.function.clone())))
     }
@@ -141,14 +136,15 @@ impl AggregateUDFImpl for WasmAggregate {
     /// `DISTINCT`, the distinct arguments themselves, a list per argument.
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         if args.is_distinct {
-            return Ok(args
-                .input_fields
+            return Ok(self
+                .function
+                .args
                 .iter()
                 .enumerate()
-                .map(|(i, field)| {
+                .map(|(i, data_type)| {
                     Arc::new(Field::new_list(
                         format_state_name(args.name, &format!("distinct {i}")),
-                        Field::new_list_field(field.data_type().clone(), true),
+                        Field::new_list_field(data_type.clone(), true),
                         true,
                     ))
                 })
@@ -289,6 +285,11 @@ impl Groups {
     ) -> Result<()> {
         self.states.grow(total_groups);
         self.states.reclaim();
+        let conformed = match fold {
+            Fold::Merge => Cow::Borrowed(columns),
+            Fold::Update | Fold::Retract => self.function.conform(columns)?,
+        };
+        let columns: &[ArrayRef] = &conformed;
         let (columns, group_of_row): (Cow<[ArrayRef]>, Cow<[usize]>) = match keep {
             Some(keep) => (
                 columns

@@ -4,11 +4,14 @@
 use crate::arrow::data_type;
 use crate::pool::Pool;
 use crate::{Error, WasmFunctions};
+use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{DataFusionError, Result, plan_err};
-use datafusion::logical_expr::{Signature, Volatility};
+use datafusion::logical_expr::{DocSection, Documentation, Signature, TypeSignature, Volatility};
 use ferry_host::batch::ColumnType;
-use ferry_host::{Closure, ContentHash, FunctionKind, FunctionRecord, Instance, Output};
+use ferry_host::{Closure, ContentHash, FunctionKind, FunctionRecord, Instance, Output, Value};
+use std::borrow::Cow;
 
 /// A ferry closure as a SQL function.
 #[derive(Debug)]
@@ -17,7 +20,10 @@ pub(crate) struct Function {
     pub(crate) closure: Closure,
     id: ContentHash,
     pub(crate) signature: Signature,
-    args: Vec<DataType>,
+    /// What `SHOW FUNCTIONS` says of it: where it comes from.
+    pub(crate) documentation: Documentation,
+    /// The module's argument types.
+    pub(crate) args: Vec<DataType>,
     pub(crate) returns: DataType,
     pool: Pool,
 }
@@ -44,8 +50,9 @@ impl Function {
         Ok(Function {
             name: name.to_owned(),
             id: closure.id(),
+            documentation: documentation(name, &closure, &args),
             closure,
-            signature: Signature::user_defined(volatility),
+            signature: signature(&args, volatility),
             args,
             returns,
             pool: Pool::new(
@@ -56,19 +63,41 @@ impl Function {
         })
     }
 
-    /// The types arguments are cast to: the module's, from any type that
-    /// converts to it without loss (narrower integers, string and binary
-    /// views, other timestamp units, nanoseconds truncated).
-    pub(crate) fn coerce(&self, given: &[DataType]) -> Result<Vec<DataType>> {
-        if !all_convert(given, &self.args) {
+    /// Checks, while planning, that arguments of types `given` convert
+    /// implicitly to the module's.
+    pub(crate) fn check(&self, given: &[DataType]) -> Result<()> {
+        let implicit = given.len() == self.args.len()
+            && given
+                .iter()
+                .zip(&self.args)
+                .all(|(from, to)| converts_implicitly(from, to));
+        if !implicit {
             return plan_err!(
-                "wasm function `{}` takes ({}), not ({})",
+                "wasm function `{}` takes ({}), not ({}); cast the arguments that differ",
                 self.name,
                 list(&self.args),
                 list(given)
             );
         }
-        Ok(self.args.clone())
+        Ok(())
+    }
+
+    /// The argument columns as the module's types, converting those that
+    /// differ; DataFusion passes them on as they are (see [`signature`]).
+    pub(crate) fn conform<'a>(&self, columns: &'a [ArrayRef]) -> Result<Cow<'a, [ArrayRef]>> {
+        if columns
+            .iter()
+            .zip(&self.args)
+            .all(|(column, to)| column.data_type() == to)
+        {
+            return Ok(Cow::Borrowed(columns));
+        }
+        let converted = columns
+            .iter()
+            .zip(&self.args)
+            .map(|(column, to)| cast(column, to))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Cow::Owned(converted))
     }
 
     /// Runs `call` on a pooled instance; a guest failure becomes an error
@@ -130,6 +159,44 @@ pub(crate) fn sql_types(record: &FunctionRecord) -> Result<(Vec<DataType>, DataT
     Ok((args, returns))
 }
 
+/// The signature DataFusion sees. `Exact` is what `SHOW FUNCTIONS` and
+/// `information_schema` list; beside it, `VariadicAny` lets every call
+/// through with its arguments' own types, for [`Function::check`] to judge
+/// (one message that names the function and both signatures, where
+/// DataFusion's own would be nested three deep) and [`Function::conform`]
+/// to convert. DataFusion's rules would also refuse conversions ferry makes
+/// (`NULL` to a boolean, nanoseconds to microseconds).
+fn signature(args: &[DataType], volatility: Volatility) -> Signature {
+    if args.is_empty() {
+        return Signature::nullary(volatility);
+    }
+    Signature::one_of(
+        vec![
+            TypeSignature::Exact(args.to_vec()),
+            TypeSignature::VariadicAny,
+        ],
+        volatility,
+    )
+}
+
+/// Names the function's module, and the closure too if it captured state.
+fn documentation(name: &str, closure: &Closure, args: &[DataType]) -> Documentation {
+    let mut origin = format!(
+        "`{}` of wasm module {}",
+        closure.function(),
+        closure.module().id()
+    );
+    if *closure.env() != Value::nil() || !closure.blobs().is_empty() {
+        origin += &format!(", with captured state (closure {})", closure.id());
+    }
+    let section = DocSection {
+        include: true,
+        label: "wasm functions",
+        description: None,
+    };
+    Documentation::builder(section, origin, format!("{name}({})", list(args))).build()
+}
+
 /// Whether arguments of types `given` convert to the types `wanted`, one
 /// for one.
 pub(crate) fn all_convert(given: &[DataType], wanted: &[DataType]) -> bool {
@@ -147,6 +214,16 @@ pub(crate) fn list(types: &[DataType]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Whether a call converts an argument of type `from` to `to`: without
+/// loss, from any integer or decimal to a float, as SQL engines do (so
+/// `haversine(0, 0, 1, 1)` works), or from a dictionary of such values.
+fn converts_implicitly(from: &DataType, to: &DataType) -> bool {
+    match from {
+        DataType::Dictionary(_, values) => converts_implicitly(values, to),
+        _ => converts(from, to) || (to.is_floating() && (from.is_integer() || from.is_decimal())),
+    }
 }
 
 /// Whether a value of type `from` becomes a `to` without loss (except that

@@ -10,9 +10,13 @@
 //! in between. Signatures come from the module's `ferry.functions` records,
 //! so planning never runs guest code (an aggregate's result over no rows,
 //! which DataFusion may need while planning, is found when the aggregate is
-//! made). Every function keeps its own pool of
-//! warm instances; a guest that traps loses its instance, the query gets an
-//! error naming the function, and the session carries on.
+//! made). Arguments of other types convert as SQL converts them (narrower
+//! integers, integers and decimals to floats, string and binary encodings,
+//! dictionaries, timestamp units, `NULL`); anything else is refused while
+//! planning, naming the function and both signatures. `SHOW FUNCTIONS`
+//! lists each function with its types and module. Every function keeps its
+//! own pool of warm instances; a guest that traps loses its instance, the
+//! query gets an error naming the function, and the session carries on.
 //!
 //! ```no_run
 //! use ferry_host::{Closure, Module, Runtime, RuntimeConfig};

@@ -5,7 +5,7 @@ use crate::function::Function;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
 /// A ferry scalar function as a DataFusion UDF.
@@ -21,11 +21,12 @@ impl ScalarUDFImpl for WasmScalar {
         &self.0.signature
     }
 
-    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
-        self.0.coerce(args)
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(&self.0.documentation)
     }
 
-    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        self.0.check(args)?;
         Ok(self.0.returns.clone())
     }
 
@@ -43,6 +44,7 @@ impl ScalarUDFImpl for WasmScalar {
             .iter()
             .map(|arg| arg.to_array(rows))
             .collect::<Result<Vec<_>>>()?;
+        let arrays = self.0.conform(&arrays)?;
         let lent = arrays
             .iter()
             .map(|array| Lent::new(array))

@@ -7,6 +7,7 @@ use datafusion::arrow::array::{
     TimestampMicrosecondArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{SessionConfig, SessionContext, col};
 use ferry_example_udfs as native;
@@ -404,8 +405,9 @@ async fn aggregates_over_many_groups_with_filters_and_without_partial_aggregatio
             "SELECT a % 997, geo_mean(y) AS wasm, exp(avg(ln(y))) AS native FROM t GROUP BY 1",
             "SELECT a % 997, geo_mean(y) FILTER (WHERE b > 50) AS wasm,
                     exp(avg(ln(y)) FILTER (WHERE b > 50)) AS native FROM t GROUP BY 1",
-            "SELECT a % 997, geo_mean(DISTINCT ceil(y)) FILTER (WHERE b > 50) AS wasm,
-                    exp(avg(DISTINCT ln(ceil(y))) FILTER (WHERE b > 50)) AS native
+            // An int argument, converted to the float `geo_mean` takes.
+            "SELECT a % 997, geo_mean(DISTINCT CAST(ceil(y) AS INT)) FILTER (WHERE b > 50) AS wasm,
+                    exp(avg(DISTINCT ln(CAST(ceil(y) AS INT))) FILTER (WHERE b > 50)) AS native
              FROM t GROUP BY 1",
         ] {
             // One group per value, and one for null.
@@ -537,6 +539,133 @@ async fn aggregates_with_retract_run_over_sliding_windows() {
         count(&ctx, "SELECT count(*) FROM (SELECT histogram(x) FROM t)").await,
         1
     );
+}
+
+/// Arguments of other types convert as SQL converts them, in scalar
+/// functions, aggregates (their partial states included), `DISTINCT` and
+/// sliding windows; a call that cannot convert is refused while planning,
+/// with one message that names the function; and `SHOW FUNCTIONS` lists
+/// the module's signatures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arguments_convert_as_in_sql_and_signatures_are_listed() {
+    let config = SessionConfig::new().with_information_schema(true);
+    let ctx = session_with_table(&functions(), config).await;
+    // Each call agrees on every row with the same call on the values cast
+    // by hand to the module's types.
+    for (converted, cast) in [
+        ("gcd(n, g)", "gcd(CAST(n AS BIGINT), CAST(g AS BIGINT))"),
+        (
+            "haversine(n, 0, g, 1)",
+            "haversine(CAST(n AS DOUBLE), 0.0, CAST(g AS DOUBLE), 1.0)",
+        ),
+        ("gcd(NULL, a)", "CAST(NULL AS BIGINT)"),
+        (
+            "normalize(arrow_cast(s, 'Dictionary(Int32, Utf8)'))",
+            "normalize(s)",
+        ),
+        ("normalize(arrow_cast(s, 'Utf8View'))", "normalize(s)"),
+        (
+            "byte_length(arrow_cast(CAST(s AS BYTEA), 'BinaryView'))",
+            "byte_length(CAST(s AS BYTEA))",
+        ),
+        (
+            "hour(arrow_cast(t, 'Timestamp(Nanosecond, None)'))",
+            "hour(t)",
+        ),
+    ] {
+        let differ = count(
+            &ctx,
+            &format!("SELECT count(*) FROM t WHERE ({converted}) IS DISTINCT FROM ({cast})"),
+        )
+        .await;
+        assert_eq!(differ, 0, "{converted} and {cast} differ on {differ} rows");
+    }
+    let present = count(&ctx, "SELECT count(gcd(n, g)) FROM t").await;
+    assert!(present > 1000, "{present} results");
+
+    // `n` is an int32 column; `geo_mean` takes float64.
+    let groups = count(&ctx, "SELECT count(DISTINCT g % 7) FROM t WHERE n > 0").await;
+    for (wasm, native) in [
+        ("geo_mean(n)", "exp(avg(ln(n)))"),
+        ("geo_mean(DISTINCT n)", "exp(avg(DISTINCT ln(n)))"),
+    ] {
+        assert_agree(
+            &ctx,
+            &format!(
+                "SELECT g % 7 AS k, {wasm} AS wasm, {native} AS native FROM t WHERE n > 0 GROUP BY k"
+            ),
+            groups,
+        )
+        .await;
+    }
+    let rows = count(&ctx, "SELECT count(*) FROM t WHERE n > 0").await;
+    let frame =
+        "OVER (PARTITION BY g % 7 ORDER BY a, b, n ROWS BETWEEN 3 PRECEDING AND CURRENT ROW)";
+    assert_agree(
+        &ctx,
+        &format!(
+            "SELECT geo_mean(n) {frame} AS wasm, exp(avg(ln(n)) {frame}) AS native FROM t WHERE n > 0"
+        ),
+        rows,
+    )
+    .await;
+
+    for (sql, expected) in [
+        (
+            "SELECT gcd(s, a) FROM t",
+            "wasm function `gcd` takes (Int64, Int64), not (Utf8, Int64)",
+        ),
+        (
+            "SELECT gcd(x, a) FROM t",
+            "wasm function `gcd` takes (Int64, Int64), not (Float64, Int64)",
+        ),
+        (
+            "SELECT gcd(a) FROM t",
+            "wasm function `gcd` takes (Int64, Int64), not (Int64)",
+        ),
+        (
+            "SELECT geo_mean(s) FROM t",
+            "wasm function `geo_mean` takes (Float64), not (Utf8)",
+        ),
+    ] {
+        let Err(error) = execute(&ctx, sql).await else {
+            panic!("{sql} was accepted");
+        };
+        let message = error.to_string();
+        assert!(message.contains(expected), "{sql}: {message}");
+        assert!(!message.contains("Candidate"), "{sql}: {message}");
+    }
+    assert!(count(&ctx, "SELECT count(gcd(a, b)) FROM t").await > 0);
+
+    // `gcd` is one of DataFusion's own functions too; the module's took
+    // its place.
+    let module = udfs().0.id();
+    for (function, expected) in [
+        ("gcd", ["gcd", "Int64", "[Int64, Int64]", "SCALAR"]),
+        (
+            "geo_mean",
+            ["geo_mean", "Float64", "[Float64]", "AGGREGATE"],
+        ),
+        ("hour", ["hour", "Int32", "[Timestamp(µs)]", "SCALAR"]),
+    ] {
+        let listed = query(&ctx, &format!("SHOW FUNCTIONS LIKE '{function}'")).await;
+        let batch = &listed[0];
+        assert_eq!((listed.len(), batch.num_rows()), (1, 1), "{function}");
+        let cell =
+            |name: &str| array_value_to_string(batch.column_by_name(name).unwrap(), 0).unwrap();
+        let shown = [
+            "function_name",
+            "return_type",
+            "parameter_types",
+            "function_type",
+        ]
+        .map(cell);
+        assert_eq!(shown, expected);
+        assert_eq!(
+            cell("description"),
+            format!("`{function}` of wasm module {module}")
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

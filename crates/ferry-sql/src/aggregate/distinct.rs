@@ -8,7 +8,7 @@ use super::{Fold, Groups, ROWS_PER_CALL, WasmAccumulator};
 use crate::function::Function;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, ListArray};
 use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
-use datafusion::arrow::datatypes::{Field, FieldRef};
+use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::arrow::row::{RowConverter, RowParser, SortField};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{Result, ScalarValue, internal_err, resources_err};
@@ -47,10 +47,10 @@ impl Equivalent<Kept> for GroupRow<'_> {
 }
 
 impl DistinctRows {
-    fn new(function: &str, args: &[FieldRef]) -> Result<DistinctRows> {
-        let fields = args
+    fn new(function: &str, types: &[DataType]) -> Result<DistinctRows> {
+        let fields = types
             .iter()
-            .map(|field| SortField::new(field.data_type().clone()))
+            .map(|data_type| SortField::new(data_type.clone()))
             .collect();
         let converter = RowConverter::new(fields)?;
         Ok(DistinctRows {
@@ -184,9 +184,9 @@ pub(super) struct Distinct {
 }
 
 impl Distinct {
-    pub(super) fn new(function: Arc<Function>, args: &[FieldRef]) -> Result<Distinct> {
+    pub(super) fn new(function: Arc<Function>) -> Result<Distinct> {
         Ok(Distinct {
-            rows: DistinctRows::new(&function.name, args)?,
+            rows: DistinctRows::new(&function.name, &function.args)?,
             fold: WasmAccumulator::new(function),
             folded: 0,
         })
@@ -195,7 +195,8 @@ impl Distinct {
 
 impl Accumulator for Distinct {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        self.rows.insert(values, |_| Some(0))
+        let values = self.fold.groups.function.conform(values)?;
+        self.rows.insert(&values, |_| Some(0))
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
@@ -237,9 +238,9 @@ pub(super) struct DistinctGroups {
 }
 
 impl DistinctGroups {
-    pub(super) fn new(function: Arc<Function>, args: &[FieldRef]) -> Result<DistinctGroups> {
+    pub(super) fn new(function: Arc<Function>) -> Result<DistinctGroups> {
         Ok(DistinctGroups {
-            rows: DistinctRows::new(&function.name, args)?,
+            rows: DistinctRows::new(&function.name, &function.args)?,
             function,
             groups: 0,
         })
@@ -268,8 +269,9 @@ impl GroupsAccumulator for DistinctGroups {
     ) -> Result<()> {
         self.groups = self.groups.max(total_num_groups);
         let kept = |row| opt_filter.is_none_or(|keep| keep.is_valid(row) && keep.value(row));
+        let values = self.function.conform(values)?;
         self.rows
-            .insert(values, |row| kept(row).then(|| group_indices[row]))
+            .insert(&values, |row| kept(row).then(|| group_indices[row]))
     }
 
     fn merge_batch(
@@ -314,7 +316,7 @@ impl GroupsAccumulator for DistinctGroups {
         let kept = opt_filter
             .map(|keep| NullBuffer::from(keep.iter().map(|k| k == Some(true)).collect::<Vec<_>>()));
         Ok(lists(
-            values.to_vec(),
+            self.function.conform(values)?.into_owned(),
             OffsetBuffer::from_lengths(std::iter::repeat_n(1, rows)),
             kept,
         ))
@@ -350,7 +352,7 @@ fn lists(
 mod tests {
     use super::*;
     use datafusion::arrow::array::{AsArray, Int64Array};
-    use datafusion::arrow::datatypes::{DataType, Int64Type};
+    use datafusion::arrow::datatypes::Int64Type;
 
     /// The kept rows, as (group, value).
     fn kept(rows: &DistinctRows) -> Vec<(usize, i64)> {
@@ -370,19 +372,18 @@ mod tests {
     /// none.
     #[test]
     fn merging_finds_each_values_state() {
-        let field = Arc::new(Field::new("x", DataType::Int64, true));
         let states = ListArray::new(
             Arc::new(Field::new_list_field(DataType::Int64, true)),
             OffsetBuffer::from_lengths([2, 0, 3, 1]),
             Arc::new(Int64Array::from(vec![1, 2, 3, 4, 5, 6])),
             Some(NullBuffer::from(vec![true, true, false, true])),
         );
-        let mut rows = DistinctRows::new("f", std::slice::from_ref(&field)).unwrap();
+        let mut rows = DistinctRows::new("f", &[DataType::Int64]).unwrap();
         rows.merge(&[Arc::new(states.clone())], |state| 10 + state)
             .unwrap();
         assert_eq!(kept(&rows), [(10, 1), (10, 2), (13, 6)]);
 
-        let mut rows = DistinctRows::new("f", &[field]).unwrap();
+        let mut rows = DistinctRows::new("f", &[DataType::Int64]).unwrap();
         let sliced: ArrayRef = Arc::new(states.slice(1, 3));
         rows.merge(&[sliced], |state| 10 + state).unwrap();
         assert_eq!(kept(&rows), [(12, 6)]);
