@@ -10,6 +10,8 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use out::note;
+
 mod out;
 mod sql;
 
@@ -198,9 +200,9 @@ fn main() {
         .init();
     let cli = Cli::parse();
     if let Err(error) = run(cli) {
-        eprintln!("error: {error}");
+        note!("error: {error}");
         for cause in error.chain().skip(1) {
-            eprintln!("  because: {cause}");
+            note!("  because: {cause}");
         }
         if let Some(failure) = error.downcast_ref::<Error>().and_then(Error::failure) {
             print_guest_output(&failure.stdout, &failure.stderr);
@@ -333,7 +335,8 @@ fn run(cli: Cli) -> Result<()> {
                 config.slots = slots.max(1);
             }
             ferry_worker::run(config, |addr| {
-                println!("ferry worker listening on {addr}");
+                // A worker serves on, whoever reads this line or not.
+                let _ = writeln!(std::io::stdout(), "ferry worker listening on {addr}");
                 let _ = std::io::stdout().flush();
             })?;
         }
@@ -496,11 +499,11 @@ impl MapJob {
 fn print_guest_output(stdout: &[u8], stderr: &[u8]) {
     for (name, bytes) in [("stdout", stdout), ("stderr", stderr)] {
         if !bytes.is_empty() {
-            eprintln!("--- guest {name} ---");
-            eprint!("{}", String::from_utf8_lossy(bytes));
-            if !bytes.ends_with(b"\n") {
-                eprintln!();
-            }
+            let text = String::from_utf8_lossy(bytes);
+            note!(
+                "--- guest {name} ---\n{}",
+                text.strip_suffix('\n').unwrap_or(&text)
+            );
         }
     }
 }

@@ -1,8 +1,9 @@
-//! Standard output for results. When the reader goes away (`ferry sql ... |
-//! head`), what is left to print is dropped quietly, as Unix tools do,
-//! instead of failing with "Broken pipe" or panicking in `println!`; the
-//! statements still to come run all the same (a `COPY` among them still
-//! writes its file), and long output stops early by asking [`closed`].
+//! Standard output for results, and [`note!`] for messages on standard
+//! error. When the reader goes away (`ferry sql ... | head`), what is left
+//! to print is dropped quietly, as Unix tools do, instead of failing with
+//! "Broken pipe" or panicking in `println!`; the statements still to come
+//! run all the same (a `COPY` among them still writes its file), and long
+//! output stops early by asking [`closed`].
 
 use std::io::{self, StdoutLock, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -49,3 +50,14 @@ fn quiet<T>(result: io::Result<T>, dropped: T) -> io::Result<T> {
         other => other,
     }
 }
+
+/// `eprintln!` for messages about the run (timings, errors, guest output),
+/// which are dropped, rather than panicking, once nobody reads standard
+/// error.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+pub(crate) use note;

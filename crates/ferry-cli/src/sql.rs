@@ -1,6 +1,6 @@
 //! `ferry sql`: DataFusion with ferry functions, from the command line.
 
-use crate::out::{self, Stdout};
+use crate::out::{self, Stdout, note};
 use anyhow::{Context, Result, bail};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::csv;
@@ -66,7 +66,7 @@ impl SqlCommand {
         let ctx = &session.ctx;
         for module in &self.modules {
             let names = functions.register_module(ctx, module)?;
-            eprintln!(
+            note!(
                 "functions from {}: {}",
                 module.id().short(),
                 names.join(", ")
@@ -138,7 +138,7 @@ async fn register_table(ctx: &SessionContext, spec: &str) -> Result<()> {
             path.display()
         ),
     }
-    eprintln!("table {name}: {}", path.display());
+    note!("table {name}: {}", path.display());
     Ok(())
 }
 
@@ -185,7 +185,7 @@ impl Session {
         if frame.schema().fields().is_empty() {
             // DDL: nothing to show.
             frame.collect().await.map_err(plain)?;
-            eprintln!("done in {:.3} s", started.elapsed().as_secs_f64());
+            note!("done in {:.3} s", started.elapsed().as_secs_f64());
             return Ok(());
         }
         let rows = match Printer::new(self.format) {
@@ -215,7 +215,7 @@ impl Session {
                 rows
             }
         };
-        eprintln!(
+        note!(
             "{rows} row{} in {:.3} s",
             if rows == 1 { "" } else { "s" },
             started.elapsed().as_secs_f64()
@@ -290,7 +290,7 @@ impl Printer {
 async fn shell(session: &Session) -> Result<()> {
     let mut input = Input::open()?;
     if input.is_terminal() {
-        eprintln!(
+        note!(
             "ferry sql: end statements with `;`, \\q to quit, \\d to list tables, Ctrl-C to drop or stop a statement"
         );
     }
@@ -467,6 +467,6 @@ fn plain(error: DataFusionError) -> anyhow::Error {
 
 fn report(outcome: Result<()>) {
     if let Err(error) = outcome {
-        eprintln!("error: {error:#}");
+        note!("error: {error:#}");
     }
 }

@@ -333,6 +333,29 @@ fn a_reader_that_stops_early_ends_ferry_quietly() {
 }
 
 #[test]
+fn a_closed_standard_error_changes_nothing_but_the_messages() {
+    use std::process::Stdio;
+    let ferry = Ferry::new();
+    for (sql, code, result) in [
+        ("SELECT 6 * 7 AS answer", 0, "| 42     |"),
+        ("SELECT 1 AS one; SELECT * FROM nowhere", 1, "| 1   |"),
+    ] {
+        // A pipe nobody reads: every message ferry writes there fails.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
+            .args(["sql", "-c", sql])
+            .env("FERRY_STORE", ferry.store.path())
+            .stderr(Stdio::from(writer))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(code), "{sql}: {stdout}");
+        assert!(stdout.contains(result), "{sql}: {stdout}");
+    }
+}
+
+#[test]
 fn sql_with_functions_created_from_source_over_files() {
     let ferry = Ferry::new();
     // The README's command: the module is built from the crate by CREATE
