@@ -8,19 +8,24 @@ use crate::function::Function;
 use datafusion::arrow::array::{Array, ArrayRef, BinaryArray, BooleanArray, new_empty_array};
 use datafusion::arrow::compute::{concat, filter};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::common::{DataFusionError, Result, ScalarValue, not_impl_err, resources_err};
-use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::utils::format_state_name;
+use datafusion::common::{DataFusionError, Result, ScalarValue, resources_err};
+use datafusion::logical_expr::expr::Cast;
+use datafusion::logical_expr::function::{
+    AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
+};
+use datafusion::logical_expr::utils::{AggregateOrderSensitivity, format_state_name};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, Documentation, EmitTo, GroupsAccumulator, Signature,
+    Accumulator, AggregateUDFImpl, Documentation, EmitTo, Expr, GroupsAccumulator, Signature,
 };
 use distinct::{Distinct, DistinctGroups};
 use ferry_host::batch::States;
+use replay::Replay;
 use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::Arc;
 
 mod distinct;
+mod replay;
 
 /// At most this many groups are finished, or distinct rows folded, in one
 /// guest call, so that millions of them never sit in guest memory at once.
@@ -94,6 +99,28 @@ impl AggregateUDFImpl for WasmAggregate {
         Ok(self.function.returns.clone())
     }
 
+    /// Puts the arguments' conversions into the plan as casts, so that
+    /// DataFusion's rewrite of a lone `f(DISTINCT x)` into a `GROUP BY x`
+    /// groups converted values, as ferry's own `DISTINCT` does: two
+    /// integers past 2^53 that become one float are one value.
+    fn simplify(&self) -> Option<AggregateFunctionSimplification> {
+        let function = self.function.clone();
+        Some(Box::new(move |mut aggregate, context| {
+            for (arg, to) in aggregate.params.args.iter_mut().zip(&function.args) {
+                if context.get_data_type(arg)? != *to {
+                    *arg = Expr::Cast(Cast::new(Box::new(arg.clone()), to.clone()));
+                }
+            }
+            Ok(Expr::AggregateFunction(aggregate))
+        }))
+    }
+
+    /// States merge in any order (ABI §9), so `ORDER BY` inside the call
+    /// has nothing to order.
+    fn order_sensitivity(&self) -> AggregateOrderSensitivity {
+        AggregateOrderSensitivity::Insensitive
+    }
+
     fn default_value(&self, _data_type: &DataType) -> Result<ScalarValue> {
         Ok(self.empty.clone())
     }
@@ -105,15 +132,15 @@ impl AggregateUDFImpl for WasmAggregate {
         Ok(Box::new(WasmAccumulator::new(self.function.clone())))
     }
 
-    /// The distinct rows kept are only ever added to, so `DISTINCT` cannot
-    /// take rows back out as a sliding window leaves them.
+    /// Rows leave a sliding window through the guest's `retract`; where
+    /// there is none, or under `DISTINCT`, the frame is folded afresh for
+    /// each result.
     fn create_sliding_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        if args.is_distinct {
-            return not_impl_err!(
-                "`{}(DISTINCT ...)` does not run over sliding windows; a frame that starts \
-                 at UNBOUNDED PRECEDING works",
-                self.function.name
-            );
+        if args.is_distinct || !self.function.closure.record().retract {
+            return Ok(Box::new(Replay::new(
+                self.function.clone(),
+                args.is_distinct,
+            )));
         }
         self.accumulator(args)
     }

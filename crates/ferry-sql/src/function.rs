@@ -5,9 +5,10 @@ use crate::arrow::data_type;
 use crate::pool::Pool;
 use crate::{Error, WasmFunctions};
 use datafusion::arrow::array::ArrayRef;
-use datafusion::arrow::compute::cast;
+use datafusion::arrow::compute::{CastOptions, cast_with_options};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{DataFusionError, Result, plan_err};
+use datafusion::arrow::util::display::FormatOptions;
+use datafusion::common::{DataFusionError, Result, exec_err, plan_err};
 use datafusion::logical_expr::{DocSection, Documentation, Signature, TypeSignature, Volatility};
 use ferry_host::batch::ColumnType;
 use ferry_host::{Closure, ContentHash, FunctionKind, FunctionRecord, Instance, Output, Value};
@@ -95,8 +96,18 @@ impl Function {
         let converted = columns
             .iter()
             .zip(&self.args)
-            .map(|(column, to)| cast(column, to))
-            .collect::<Result<Vec<_>, _>>()?;
+            .enumerate()
+            .map(|(i, (column, to))| {
+                cast_with_options(column, to, &STRICT).or_else(|error| {
+                    exec_err!(
+                        "wasm function `{}`: argument {} does not convert from {} to {to}: {error}",
+                        self.name,
+                        i + 1,
+                        column.data_type()
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Cow::Owned(converted))
     }
 
@@ -159,17 +170,24 @@ pub(crate) fn sql_types(record: &FunctionRecord) -> Result<(Vec<DataType>, DataT
     Ok((args, returns))
 }
 
+/// Conversions that fail on a value out of range, as SQL's `CAST` does,
+/// instead of making it null.
+const STRICT: CastOptions = CastOptions {
+    safe: false,
+    format_options: FormatOptions::new(),
+};
+
 /// The signature DataFusion sees. `Exact` is what `SHOW FUNCTIONS` and
 /// `information_schema` list; beside it, `VariadicAny` lets every call
 /// through with its arguments' own types, for [`Function::check`] to judge
 /// (one message that names the function and both signatures, where
 /// DataFusion's own would be nested three deep) and [`Function::conform`]
-/// to convert. DataFusion's rules would also refuse conversions ferry makes
-/// (`NULL` to a boolean, nanoseconds to microseconds).
+/// to convert (aggregates also put the conversions in the plan, see
+/// `WasmAggregate::simplify`). DataFusion's rules for an `Exact` signature
+/// would refuse conversions ferry makes (`NULL` to a boolean, nanoseconds
+/// to microseconds); a zero-argument call to a function that takes some
+/// still gets DataFusion's message.
 fn signature(args: &[DataType], volatility: Volatility) -> Signature {
-    if args.is_empty() {
-        return Signature::nullary(volatility);
-    }
     Signature::one_of(
         vec![
             TypeSignature::Exact(args.to_vec()),

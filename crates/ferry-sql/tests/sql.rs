@@ -3,8 +3,8 @@
 //! empty batches and several partitions.
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
-    TimestampMicrosecondArray,
+    Array, ArrayRef, AsArray, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch,
+    StringArray, TimestampMicrosecondArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::arrow::util::display::array_value_to_string;
@@ -494,7 +494,7 @@ async fn distinct_aggregates_fold_each_value_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn aggregates_with_retract_run_over_sliding_windows() {
+async fn aggregates_run_over_sliding_windows_with_retract_or_without() {
     let (module, _) = udfs();
     let retracts = |name| Closure::new(module, name).unwrap().record().retract;
     assert!(retracts("geo_mean") && !retracts("histogram"));
@@ -516,29 +516,69 @@ async fn aggregates_with_retract_run_over_sliding_windows() {
         )
         .await;
     }
-    // An aggregate without retract, and DISTINCT, are refused there, and
-    // the session goes on.
-    for (aggregate, why) in [
-        ("histogram(x)", "retract_batch"),
-        ("geo_mean(DISTINCT y)", "does not run over sliding windows"),
-    ] {
-        let refused = ctx
-            .sql(&format!(
-                "SELECT {aggregate} OVER (ORDER BY a ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM t"
-            ))
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap_err()
-            .to_string();
-        let name = &aggregate[..aggregate.find('(').unwrap()];
-        assert!(refused.contains(why) && refused.contains(name), "{refused}");
+    // Without retract, and under DISTINCT, each frame is folded afresh.
+    // Each row's frame as a group of a self-join must give the same: the
+    // frames of the first rows of each partition are empty, and give what
+    // the aggregate gives over no rows (`{}` for a histogram).
+    query(
+        &ctx,
+        "CREATE TABLE r AS SELECT p, i, row_number() OVER (PARTITION BY p ORDER BY i) AS k, x, y FROM (
+             SELECT g % 3 AS p, row_number() OVER (ORDER BY a, b, x, y, n) AS i, x, y
+             FROM t ORDER BY i LIMIT 600)",
+    )
+    .await;
+    let aggregates = [
+        ("histogram(x)", "histogram(r2.x)", None),
+        (
+            "geo_mean(DISTINCT y)",
+            "geo_mean(DISTINCT r2.y)",
+            Some(1e-9),
+        ),
+        ("geo_mean(y)", "geo_mean(r2.y)", Some(1e-9)),
+    ];
+    // Frames as SQL and as offsets from the current row; in the second,
+    // rows enter several at a time and leave one at a time.
+    let frames = [
+        ("5 PRECEDING AND 1 PRECEDING", -5, -1),
+        ("2 PRECEDING AND 4 FOLLOWING", -2, 4),
+    ];
+    for ((windowed, joined, tolerance), (frame, from, to)) in aggregates
+        .iter()
+        .flat_map(|a| frames.iter().map(move |f| (a, f)))
+    {
+        let frames = format!(
+            "SELECT w.i, w.v AS windowed, j.v AS joined FROM
+                 (SELECT i, {windowed} OVER (PARTITION BY p ORDER BY i ROWS BETWEEN {frame}) AS v
+                  FROM r) w
+             JOIN (SELECT r1.i, {joined} AS v FROM r r1
+                   LEFT JOIN r r2 ON r2.p = r1.p AND r2.k BETWEEN r1.k + {from} AND r1.k + {to}
+                   GROUP BY r1.i) j
+             ON w.i = j.i"
+        );
+        let differ = match tolerance {
+            None => "windowed IS DISTINCT FROM joined".to_owned(),
+            Some(t) => format!(
+                "(windowed IS NULL) <> (joined IS NULL) OR abs(windowed - joined) > {t} * joined"
+            ),
+        };
+        assert_eq!(
+            count(&ctx, &format!("SELECT count(*) FROM ({frames})")).await,
+            600
+        );
+        let differ = count(
+            &ctx,
+            &format!("SELECT count(*) FROM ({frames}) WHERE {differ}"),
+        )
+        .await;
+        assert_eq!(differ, 0, "{windowed} over {frame}");
     }
-    assert_eq!(
-        count(&ctx, "SELECT count(*) FROM (SELECT histogram(x) FROM t)").await,
-        1
-    );
+    let empty = count(
+        &ctx,
+        "SELECT count(*) FROM (SELECT histogram(x) OVER (PARTITION BY p ORDER BY i
+                               ROWS BETWEEN 5 PRECEDING AND 1 PRECEDING) AS h FROM r) WHERE h = '{}'",
+    )
+    .await;
+    assert!(empty >= 3, "{empty} empty frames");
 }
 
 /// Arguments of other types convert as SQL converts them, in scalar
@@ -636,6 +676,48 @@ async fn arguments_convert_as_in_sql_and_signatures_are_listed() {
         assert!(!message.contains("Candidate"), "{sql}: {message}");
     }
     assert!(count(&ctx, "SELECT count(gcd(a, b)) FROM t").await > 0);
+
+    // A value out of the module's type's range fails the query, as a CAST
+    // would, rather than becoming null.
+    let sql = "SELECT hour(arrow_cast(100000000000000, 'Timestamp(Second, None)'))";
+    let message = match execute(&ctx, sql).await {
+        Ok(frame) => frame.collect().await.unwrap_err().to_string(),
+        Err(error) => error.to_string(),
+    };
+    assert!(
+        message.contains("wasm function `hour`: argument 1 does not convert")
+            && message.contains("overflow"),
+        "{message}"
+    );
+
+    // Two integers past 2^53 are one float: one value under DISTINCT,
+    // whether DataFusion rewrites the call into a GROUP BY (alone) or
+    // ferry keeps the distinct values (with a FILTER).
+    let values = "FROM (VALUES (9007199254740992), (9007199254740993)) v(x)";
+    for sql in [
+        format!("SELECT histogram(DISTINCT x) {values}"),
+        format!("SELECT histogram(DISTINCT x) FILTER (WHERE x > 0) {values}"),
+    ] {
+        let histogram = column(&ctx, &sql).await;
+        assert_eq!(
+            histogram.as_string::<i32>().value(0),
+            "{\"9007199254740990\":1}",
+            "{sql}"
+        );
+    }
+
+    // Merging takes states in any order, so ORDER BY inside an aggregate's
+    // call orders nothing, and its column does not reach the guest.
+    for (wasm, native) in [
+        ("geo_mean(x ORDER BY a)", "exp(avg(ln(x)))"),
+        (
+            "geo_mean(DISTINCT x ORDER BY x)",
+            "exp(avg(DISTINCT ln(x)))",
+        ),
+    ] {
+        let sql = format!("SELECT {wasm} AS wasm, {native} AS native FROM t WHERE x > 0");
+        assert_agree(&ctx, &sql, 1).await;
+    }
 
     // `gcd` is one of DataFusion's own functions too; the module's took
     // its place.

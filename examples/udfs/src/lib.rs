@@ -156,8 +156,8 @@ impl GeoMean {
         Ok(())
     }
 
-    /// Takes back a value `update` took, so that `geo_mean` also runs over
-    /// sliding windows.
+    /// Takes back a value `update` took, so that over a sliding window a
+    /// row leaving the frame costs one row, not the frame.
     fn retract(&mut self, value: f64) {
         self.log_sum -= value.ln();
         self.count -= 1;
