@@ -301,7 +301,8 @@ impl Groups {
     }
 
     /// Folds a batch into the states of the groups its rows name: one call
-    /// with only those groups' states.
+    /// with only those groups' states, per `ROWS_PER_CALL` rows (a window
+    /// may pass a whole partition, which need not fit in guest memory).
     fn fold(
         &mut self,
         fold: Fold,
@@ -310,6 +311,20 @@ impl Groups {
         keep: Option<&BooleanArray>,
         total_groups: usize,
     ) -> Result<()> {
+        let rows = group_of_row.len();
+        if rows > ROWS_PER_CALL {
+            for start in (0..rows).step_by(ROWS_PER_CALL) {
+                let len = ROWS_PER_CALL.min(rows - start);
+                let columns: Vec<ArrayRef> = columns
+                    .iter()
+                    .map(|column| column.slice(start, len))
+                    .collect();
+                let keep = keep.map(|keep| keep.slice(start, len));
+                let groups = &group_of_row[start..start + len];
+                self.fold(fold, &columns, groups, keep.as_ref(), total_groups)?;
+            }
+            return Ok(());
+        }
         self.states.grow(total_groups);
         self.states.reclaim();
         let conformed = match fold {

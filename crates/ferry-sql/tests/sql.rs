@@ -11,7 +11,7 @@ use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{SessionConfig, SessionContext, col};
 use ferry_example_udfs as native;
-use ferry_host::{BlobStore, Closure, Encoding, Module, Runtime, RuntimeConfig};
+use ferry_host::{BlobStore, Closure, Encoding, Module, Runtime, RuntimeConfig, Sandbox};
 use ferry_sql::{WasmFunctions, execute};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -579,6 +579,45 @@ async fn aggregates_run_over_sliding_windows_with_retract_or_without() {
     )
     .await;
     assert!(empty >= 3, "{empty} empty frames");
+}
+
+/// A window may hand an aggregate its whole partition at once; the guest
+/// still gets it in pieces, so a frame larger than the guest's memory works
+/// as the same aggregate over the table does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_larger_than_guest_memory_is_folded_in_pieces() {
+    let mut sandbox = Sandbox::default();
+    sandbox.limits.memory = 16 << 20;
+    let functions = functions().with_sandbox(sandbox);
+    let ctx = functions.session();
+    functions.register_module(&ctx, &udfs().0).unwrap();
+    // 24 MB of float64 arguments.
+    query(
+        &ctx,
+        "CREATE TABLE d AS SELECT CAST(value % 100 + 1 AS DOUBLE) AS x FROM range(0, 3000000)",
+    )
+    .await;
+    let histogram = column(&ctx, "SELECT histogram(x) OVER () FROM d LIMIT 1").await;
+    let expected: Vec<String> = (0..=10)
+        .map(|bucket| {
+            let count = match bucket {
+                0 => 270_000,
+                10 => 30_000,
+                _ => 300_000,
+            };
+            format!("\"{}\":{count}", bucket * 10)
+        })
+        .collect();
+    assert_eq!(
+        histogram.as_string::<i32>().value(0),
+        format!("{{{}}}", expected.join(","))
+    );
+    assert_agree(
+        &ctx,
+        "SELECT geo_mean(x) OVER () AS wasm, exp(avg(ln(x)) OVER ()) AS native FROM d LIMIT 1",
+        1,
+    )
+    .await;
 }
 
 /// Arguments of other types convert as SQL converts them, in scalar

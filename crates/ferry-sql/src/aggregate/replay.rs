@@ -31,8 +31,11 @@ impl Replay {
         }
     }
 
-    /// A new accumulator that has folded the frame's rows.
-    fn folded(&self) -> Result<Box<dyn Accumulator>> {
+    /// A new accumulator that has folded the frame's rows. The rows are
+    /// copied into one batch on the way, which then stands for the frame:
+    /// the slices DataFusion passes in each keep a whole batch of the
+    /// partition alive.
+    fn folded(&mut self) -> Result<Box<dyn Accumulator>> {
         let mut fresh: Box<dyn Accumulator> = if self.distinct {
             Box::new(Distinct::new(self.function.clone())?)
         } else {
@@ -47,6 +50,7 @@ impl Replay {
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             fresh.update_batch(&columns)?;
+            self.frame = VecDeque::from([columns]);
         }
         Ok(fresh)
     }
