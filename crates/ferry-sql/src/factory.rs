@@ -146,7 +146,7 @@ fn check_declared(statement: &CreateFunction, closure: &Closure) -> Result<(), S
         // A declared type is right if the call would convert it: SQL's
         // VARCHAR is a string view, TIMESTAMP is in nanoseconds.
         let declared: Vec<DataType> = declared.iter().map(|a| a.data_type.clone()).collect();
-        if !all_convert(&declared, &args) {
+        if !all_convert(&declared, &args, converts) {
             return Err(format!(
                 "declared as taking ({}), but `{}` takes ({})",
                 list(&declared),

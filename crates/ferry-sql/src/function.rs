@@ -67,12 +67,7 @@ impl Function {
     /// Checks, while planning, that arguments of types `given` convert
     /// implicitly to the module's.
     pub(crate) fn check(&self, given: &[DataType]) -> Result<()> {
-        let implicit = given.len() == self.args.len()
-            && given
-                .iter()
-                .zip(&self.args)
-                .all(|(from, to)| converts_implicitly(from, to));
-        if !implicit {
+        if !all_convert(given, &self.args, converts_implicitly) {
             return plan_err!(
                 "wasm function `{}` takes ({}), not ({}); cast the arguments that differ",
                 self.name,
@@ -216,8 +211,12 @@ fn documentation(name: &str, closure: &Closure, args: &[DataType]) -> Documentat
 }
 
 /// Whether arguments of types `given` convert to the types `wanted`, one
-/// for one.
-pub(crate) fn all_convert(given: &[DataType], wanted: &[DataType]) -> bool {
+/// for one, as `converts` says.
+pub(crate) fn all_convert(
+    given: &[DataType],
+    wanted: &[DataType],
+    converts: fn(&DataType, &DataType) -> bool,
+) -> bool {
     given.len() == wanted.len()
         && given
             .iter()
