@@ -9,13 +9,11 @@ use arrow_schema::{DataType, Field, Schema};
 use criterion::{Criterion, criterion_group, criterion_main};
 use ferry_host::batch::{ColumnIn, ColumnType};
 use ferry_host::{Closure, Runtime, RuntimeConfig, Sandbox};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-#[path = "../../int64_pairs.rs"]
-mod data;
-use data::int64_batches;
+use ferry_test_support::{int64_batches, workspace_root};
 
 const ROWS: usize = 10_000_000;
 const BATCH: usize = 8192;
@@ -34,14 +32,10 @@ fn batches() -> Vec<RecordBatch> {
         .collect()
 }
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 /// The arrow-udf guest, built with cargo like any wasm32-wasip1 crate.
 fn arrow_udf_guest() -> Vec<u8> {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("guest/Cargo.toml");
-    let target = root().join("target");
+    let target = workspace_root().join("target");
     let status = Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
         .args(["build", "--release", "--target", "wasm32-wasip1", "--manifest-path"])
         .arg(&manifest)
@@ -68,9 +62,7 @@ fn int64(array: &ArrayRef) -> ColumnIn<'_> {
 fn gcd(c: &mut Criterion) {
     let batches = batches();
 
-    let module = ferry_host::guest::build_crate(root().join("examples/udfs"))
-        .expect("the ferry guest builds")
-        .module;
+    let module = ferry_test_support::udfs().module.clone();
     let mut instance = Runtime::new(RuntimeConfig::default())
         .unwrap()
         .instantiate(&module, &Sandbox::default())

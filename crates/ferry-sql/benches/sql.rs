@@ -18,12 +18,9 @@ use datafusion::datasource::MemTable;
 use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
 use ferry_host::{Runtime, RuntimeConfig};
 use ferry_sql::WasmFunctions;
-use std::path::PathBuf;
+use ferry_test_support::{int64_batches, udfs};
 use std::sync::Arc;
 
-#[path = "../../../benches/int64_pairs.rs"]
-mod data;
-use data::int64_batches;
 
 const ROWS: usize = 10_000_000;
 const BATCH: usize = 8192;
@@ -46,14 +43,9 @@ fn table() -> MemTable {
 
 /// A session with the example UDFs registered.
 fn session() -> datafusion::prelude::SessionContext {
-    let module = ferry_host::guest::build_crate(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/udfs"),
-    )
-    .expect("the UDF examples build")
-    .module;
     let functions = WasmFunctions::new(Runtime::new(RuntimeConfig::default()).unwrap());
     let ctx = functions.session();
-    functions.register_module(&ctx, &module).unwrap();
+    functions.register_module(&ctx, &udfs().module).unwrap();
     ctx
 }
 

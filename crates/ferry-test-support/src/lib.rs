@@ -1,0 +1,20 @@
+//! What ferry's tests and benchmarks share, so that each draws the same
+//! guests and the same data the same way: the workspace's example guests,
+//! built from source once per process, and pseudo-random data that is the
+//! same on every run.
+//!
+//! ```no_run
+//! use ferry_test_support::{Random, udfs};
+//!
+//! let module = &udfs().module;
+//! let mut random = Random::new(7);
+//! let column: Vec<Option<u64>> = random.column(100, 4, |v| v % 10);
+//! ```
+
+#![deny(missing_docs)]
+
+mod data;
+mod guests;
+
+pub use data::{Random, int64_batches};
+pub use guests::{example_guest, udfs, workspace_root};
