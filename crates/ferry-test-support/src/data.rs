@@ -12,7 +12,7 @@ impl Random {
     }
 
     /// The next number, below 2^31.
-    pub fn next(&mut self) -> u64 {
+    pub fn draw(&mut self) -> u64 {
         self.0 = self
             .0
             .wrapping_mul(6364136223846793005)
@@ -22,7 +22,7 @@ impl Random {
 
     /// `None` about once in `one_in` draws, else `value` of a fresh number.
     pub fn maybe<T>(&mut self, one_in: u64, value: impl FnOnce(u64) -> T) -> Option<T> {
-        (!self.next().is_multiple_of(one_in)).then(|| value(self.next()))
+        (!self.draw().is_multiple_of(one_in)).then(|| value(self.draw()))
     }
 
     /// `rows` draws of [`Random::maybe`].
