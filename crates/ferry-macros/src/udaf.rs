@@ -1,0 +1,248 @@
+//! `#[ferry::udaf]`: a type's `init`, `update`, `merge`, `finish` (and
+//! `retract`) made a SQL aggregate function, one export per step.
+
+use ferry_abi::FunctionRecord;
+use ferry_abi::batch::{AggregateStep, ColumnType};
+use proc_macro2::TokenStream as TokenStream2;
+use quote::{format_ident, quote};
+use syn::spanned::Spanned;
+use syn::{ReturnType, Type};
+
+use crate::column::{ColumnSlot, column_slot, column_types, input_columns};
+use crate::export::{batch_export, call_args, emit};
+use crate::parse::{Options, Param, is_result, type_name, typed_params};
+use crate::row_loop::RowLoop;
+
+/// One of the methods of an aggregate's `impl` block.
+struct Step<'a> {
+    method: &'a syn::ImplItemFn,
+    params: Vec<Param>,
+}
+
+impl Step<'_> {
+    fn env(&self) -> Option<&Type> {
+        self.params.iter().find(|p| p.is_env).map(|p| &p.ty)
+    }
+}
+
+/// The `impl` block and an export for each step, with the record.
+pub fn expand(options: Options, block: syn::ItemImpl) -> syn::Result<TokenStream2> {
+    if !block.generics.params.is_empty() || block.trait_.is_some() {
+        return Err(syn::Error::new(
+            block.span(),
+            "#[ferry::udaf] goes on a plain `impl Type { .. }` block",
+        ));
+    }
+    let self_ty = &block.self_ty;
+    let optional_step = |name: &str| -> syn::Result<Option<Step<'_>>> {
+        let Some(method) = block.items.iter().find_map(|item| match item {
+            syn::ImplItem::Fn(method) if method.sig.ident == name => Some(method),
+            _ => None,
+        }) else {
+            return Ok(None);
+        };
+        Ok(Some(Step {
+            method,
+            params: typed_params(&method.sig)?,
+        }))
+    };
+    let step = |name: &str| -> syn::Result<Step<'_>> {
+        optional_step(name)?.ok_or_else(|| {
+            syn::Error::new(
+                block.self_ty.span(),
+                format!("#[ferry::udaf] needs a method `{name}`: init, update, merge and finish make an aggregate"),
+            )
+        })
+    };
+    let (init, update, merge, finish) = (
+        step("init")?,
+        step("update")?,
+        step("merge")?,
+        step("finish")?,
+    );
+    let retract = optional_step("retract")?;
+    for (step, inputs, shape) in [
+        (&init, 0, "fn init(env: E) -> Self (env optional)"),
+        (&merge, 1, "fn merge(&mut self, other: Self)"),
+        (&finish, 0, "fn finish(self) -> T"),
+    ] {
+        if step.params.iter().filter(|p| !p.is_env).count() != inputs {
+            return Err(syn::Error::new(
+                step.method.sig.span(),
+                format!("expected `{shape}`"),
+            ));
+        }
+    }
+    let env = [&init, &update, &merge, &finish]
+        .into_iter()
+        .chain(&retract)
+        .find_map(Step::env);
+    let name = options.name_or(|| snake_case(&type_name(self_ty)));
+
+    let columns = input_columns(&update.params)?;
+    let retract_columns = retract
+        .as_ref()
+        .map(|retract| input_columns(&retract.params))
+        .transpose()?;
+    // Nulls must be skipped alike, or a row could leave a state it never
+    // entered.
+    let shape = |slots: &[ColumnSlot]| -> Vec<(ColumnType, bool)> {
+        slots.iter().map(|s| (s.column_type, s.nullable)).collect()
+    };
+    if let (Some(retract), Some(retract_columns)) = (&retract, &retract_columns)
+        && shape(retract_columns) != shape(&columns)
+    {
+        return Err(syn::Error::new(
+            retract.method.sig.span(),
+            "`retract` takes the same columns as `update`: it takes back out what `update` put in",
+        ));
+    }
+    if columns.is_empty() {
+        return Err(syn::Error::new(
+            update.method.sig.span(),
+            "`update` takes at least one column: it is called once per batch, not once per row",
+        ));
+    }
+    let ReturnType::Type(_, returned) = &finish.method.sig.output else {
+        return Err(syn::Error::new(
+            finish.method.sig.span(),
+            "`finish` returns the aggregate's value",
+        ));
+    };
+    let result = column_slot(returned)?;
+    let mut record = FunctionRecord::aggregate(
+        &name,
+        &column_types(&columns),
+        result.column_type,
+        env.map(type_name).as_deref(),
+    );
+    record.retract = retract.is_some();
+
+    let init_args = call_args(&init.params, &[]);
+    // The states of the call's groups, those without one yet fresh from
+    // `init`; after them, the columns the step takes.
+    let states = quote! {
+        let (__ferry_states, __ferry_columns) = ::ferry::__private::split_states(__ferry_columns)?;
+        #[allow(unused_mut)]
+        let mut __ferry_aggs: ::std::vec::Vec<#self_ty> =
+            ::ferry::__private::read_states(__ferry_states, || <#self_ty>::init(#(#init_args),*))?;
+    };
+    // The group of each row, and the columns after it.
+    let groups = quote! {
+        let (__ferry_groups, __ferry_columns) =
+            ::ferry::__private::split_groups(__ferry_columns, __ferry_aggs.len())?;
+    };
+    // The state of the row's group.
+    let group_state = quote! {
+        let __ferry_agg = &mut __ferry_aggs[__ferry_groups[__ferry_row] as usize];
+    };
+
+    // Update and retract: each row into (or out of) its group's state.
+    let row_step = |step: &Step, columns: &[ColumnSlot]| {
+        let rows = RowLoop::new(columns);
+        let method = &step.method.sig.ident;
+        let args = call_args(&step.params, &rows.value_vars);
+        let call = quote!(__ferry_agg.#method(#(#args),*));
+        let call = if is_unit_result(&step.method.sig.output) {
+            quote!(#group_state ::ferry::__private::row_result(__ferry_row, #call)?;)
+        } else {
+            quote!(#group_state #call;)
+        };
+        let setup = rows.setup();
+        let run = rows.run(quote!(), call, None);
+        quote! {
+            #groups
+            #setup
+            #run
+            ::ferry::__private::write_states(&__ferry_aggs)
+        }
+    };
+
+    let other = format_ident!("__ferry_other");
+    let merge_args = call_args(&merge.params, std::slice::from_ref(&other));
+    let finish_args = call_args(&finish.params, &[]);
+    let output = result.new_output(quote!(__ferry_aggs.len()));
+    let push = result.push_output(quote!(__ferry_agg.finish(#(#finish_args),*)));
+
+    // Each step is one batch-convention export, which starts from the
+    // groups' states.
+    let export = |step: AggregateStep, ident: &str, body: TokenStream2| {
+        batch_export(
+            &record.step_export(step),
+            ident,
+            env,
+            quote! {
+                #states
+                #body
+            },
+        )
+    };
+    let update_export = export(
+        AggregateStep::Update,
+        "__ferry_udaf_update",
+        row_step(&update, &columns),
+    );
+    let retract_export = retract
+        .as_ref()
+        .zip(retract_columns)
+        .map(|(retract, columns)| {
+            export(
+                AggregateStep::Retract,
+                "__ferry_udaf_retract",
+                row_step(retract, &columns),
+            )
+        });
+    let merge_export = export(
+        AggregateStep::Merge,
+        "__ferry_udaf_merge",
+        quote! {
+            #groups
+            for __ferry_partial in ::ferry::__private::partial_states::<#self_ty>(__ferry_columns)? {
+                let (__ferry_row, #other) = __ferry_partial?;
+                #group_state
+                __ferry_agg.merge(#(#merge_args),*);
+            }
+            ::ferry::__private::write_states(&__ferry_aggs)
+        },
+    );
+    let finish_export = export(
+        AggregateStep::Finish,
+        "__ferry_udaf_finish",
+        quote! {
+            let _ = __ferry_columns;
+            #output
+            for __ferry_agg in __ferry_aggs {
+                #push
+            }
+            ::core::result::Result::Ok(__ferry_out)
+        },
+    );
+    let exports = quote! {
+        #update_export
+        #retract_export
+        #merge_export
+        #finish_export
+    };
+    Ok(emit(&block, record, exports))
+}
+
+/// Whether a return type is spelled `Result<..>` (an `update` that can fail).
+fn is_unit_result(output: &ReturnType) -> bool {
+    matches!(output, ReturnType::Type(_, ty) if is_result(ty))
+}
+
+/// `ApproxPercentile` becomes `approx_percentile`.
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
