@@ -5,15 +5,8 @@
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use ferry_host::{BlobStore, Closure, Module, Runtime, RuntimeConfig, Sandbox, Value};
+use ferry_test_support::{Random, example_guest, udfs};
 use std::hint::black_box;
-use std::path::PathBuf;
-
-fn guest() -> Module {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/guest");
-    ferry_host::guest::build_crate(dir)
-        .expect("the example guest builds")
-        .module
-}
 
 /// The same module under a new name: a custom section carrying `n` changes
 /// its hash, so the runtime has never seen it.
@@ -37,17 +30,17 @@ fn native_add(input: &Value) -> Value {
 }
 
 fn calls(c: &mut Criterion) {
-    let module = guest();
+    let module = &example_guest().module;
     let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
     let sandbox = Sandbox::default();
-    let add = Closure::new(&module, "add").unwrap();
+    let add = Closure::new(module, "add").unwrap();
     let input = Value::encode(&(20i64, 22i64)).unwrap();
 
     let mut group = c.benchmark_group("tiny_call");
     group.bench_function("native_with_msgpack", |b| {
         b.iter(|| native_add(black_box(&input)))
     });
-    let mut instance = runtime.instantiate(&module, &sandbox).unwrap();
+    let mut instance = runtime.instantiate(module, &sandbox).unwrap();
     group.bench_function("reused_instance", |b| {
         b.iter(|| {
             instance
@@ -66,7 +59,7 @@ fn calls(c: &mut Criterion) {
     let store = BlobStore::open(dir.path()).unwrap();
     Runtime::new(RuntimeConfig::with_store(store.clone()))
         .unwrap()
-        .prepare(&module)
+        .prepare(module)
         .unwrap();
     group.bench_function("precompiled_on_disk", |b| {
         b.iter_batched(
@@ -84,7 +77,7 @@ fn calls(c: &mut Criterion) {
         b.iter_batched(
             || {
                 n += 1;
-                let module = unseen(&module, n);
+                let module = unseen(module, n);
                 let closure = Closure::new(&module, "add").unwrap();
                 (Runtime::new(RuntimeConfig::default()).unwrap(), closure)
             },
@@ -115,21 +108,15 @@ fn int64_column(buffer: &[u8], start: usize, rows: usize) -> ferry_host::batch::
 fn batches(c: &mut Criterion) {
     const ROWS: usize = 1 << 20;
     const BATCH: usize = 8192;
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/udfs");
-    let udfs = ferry_host::guest::build_crate(dir)
-        .expect("the UDF examples build")
-        .module;
     let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
-    let mut instance = runtime.instantiate(&udfs, &Sandbox::default()).unwrap();
-    let mut seed = 7u64;
-    let mut next = move || {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (seed >> 33) as i64
-    };
-    let a: Vec<i64> = (0..ROWS).map(|_| next()).collect();
-    let b: Vec<i64> = (0..ROWS).map(|_| next() % 100_000 + 1).collect();
+    let mut instance = runtime
+        .instantiate(&udfs().module, &Sandbox::default())
+        .unwrap();
+    let mut random = Random::new(7);
+    let a: Vec<i64> = (0..ROWS).map(|_| random.draw() as i64).collect();
+    let b: Vec<i64> = (0..ROWS)
+        .map(|_| (random.draw() % 100_000 + 1) as i64)
+        .collect();
     let bytes =
         |values: &[i64]| -> Vec<u8> { values.iter().flat_map(|v| v.to_le_bytes()).collect() };
     let (a_bytes, b_bytes) = (bytes(&a), bytes(&b));

@@ -99,7 +99,7 @@ pub struct Closure {
 struct Body {
     module: ContentHash,
     function: String,
-    #[serde(with = "crate::serde_bytes")]
+    #[serde(with = "crate::as_binary")]
     env: Vec<u8>,
     blobs: Vec<(String, ContentHash)>,
     #[serde(with = "optional_bytes")]
@@ -108,7 +108,7 @@ struct Body {
 }
 
 #[derive(Serialize, Deserialize)]
-struct BlobBytes(#[serde(with = "crate::serde_bytes")] Vec<u8>);
+struct BlobBytes(#[serde(with = "crate::as_binary")] Vec<u8>);
 
 impl Closure {
     /// A closure of `function` in `module` with no environment (nil) and no
@@ -303,6 +303,20 @@ impl Closure {
     }
 }
 
+// Here rather than in `store.rs`, so that closures depend on the store and
+// not the other way round.
+impl BlobStore {
+    /// Stores a closure's module and data blobs, so that its by-reference
+    /// encoding can be resolved from this store.
+    pub fn add_closure(&self, closure: &Closure) -> Result<(), Error> {
+        self.put(closure.module().bytes())?;
+        for blob in closure.blobs().values() {
+            self.put(blob.bytes())?;
+        }
+        Ok(())
+    }
+}
+
 fn need<'a>(
     resolver: Option<&'a dyn Resolve>,
     what: &'static str,
@@ -324,7 +338,7 @@ mod optional_bytes {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
         #[derive(Deserialize)]
-        struct Wrapped(#[serde(with = "crate::serde_bytes")] Vec<u8>);
+        struct Wrapped(#[serde(with = "crate::as_binary")] Vec<u8>);
         Ok(Option::<Wrapped>::deserialize(d)?.map(|Wrapped(bytes)| bytes))
     }
 }

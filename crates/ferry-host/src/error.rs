@@ -180,33 +180,11 @@ pub enum Error {
     #[error("the task was cancelled")]
     Cancelled,
 
-    /// The task did not finish within its time limit.
-    #[error("the task did not finish within {limit_ms} ms")]
-    TimedOut {
-        /// The limit.
-        limit_ms: u64,
-    },
-
-    /// A worker could not be reached, or the connection failed mid-task, on
-    /// every attempt.
-    #[error("cannot reach worker {worker}: {reason}")]
-    Transport {
-        /// The worker's address.
-        worker: String,
-        /// What failed, on the last attempt.
-        reason: String,
-    },
-
-    /// A worker refused the request.
-    #[error("worker {worker} refused the request ({status}): {reason}")]
-    Rejected {
-        /// The worker's address.
-        worker: String,
-        /// The HTTP status.
-        status: u16,
-        /// The worker's explanation.
-        reason: String,
-    },
+    /// An executor failed in a way only it can (a remote executor's worker
+    /// could not be reached, say), with an error of the executor's own type;
+    /// [`Error::executor_error`] gets at it.
+    #[error(transparent)]
+    Executor(Box<dyn std::error::Error + Send + Sync>),
 
     /// Guest code ran and failed.
     #[error(transparent)]
@@ -218,6 +196,15 @@ impl Error {
     pub fn failure(&self) -> Option<&CallFailure> {
         match self {
             Error::Call(failure) => Some(failure),
+            _ => None,
+        }
+    }
+
+    /// The executor's own error, if this is an [`Error::Executor`] carrying
+    /// an `E`.
+    pub fn executor_error<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        match self {
+            Error::Executor(error) => error.downcast_ref(),
             _ => None,
         }
     }
@@ -244,10 +231,10 @@ pub struct CallFailure {
     /// What happened.
     pub kind: FailureKind,
     /// What the guest wrote to stdout before it failed (bounded).
-    #[serde(with = "crate::serde_bytes")]
+    #[serde(with = "crate::as_binary")]
     pub stdout: Vec<u8>,
     /// What the guest wrote to stderr before it failed (bounded).
-    #[serde(with = "crate::serde_bytes")]
+    #[serde(with = "crate::as_binary")]
     pub stderr: Vec<u8>,
 }
 

@@ -82,7 +82,7 @@ impl Serialize for ContentHash {
 
 impl<'de> Deserialize<'de> for ContentHash {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let bytes = crate::serde_bytes::deserialize(d)?;
+        let bytes = crate::as_binary::deserialize(d)?;
         let digest: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
             serde::de::Error::invalid_length(bytes.len(), &"32 bytes of SHA-256 digest")
         })?;

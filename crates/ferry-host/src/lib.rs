@@ -36,6 +36,9 @@
 //! # Ok::<(), ferry_host::Error>(())
 //! ```
 
+#![deny(missing_docs)]
+
+mod as_binary;
 pub mod batch;
 mod closure;
 mod error;
@@ -44,7 +47,6 @@ pub mod guest;
 mod hash;
 mod module;
 pub mod runtime;
-mod serde_bytes;
 mod store;
 mod value;
 

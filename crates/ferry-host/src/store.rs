@@ -1,8 +1,13 @@
 //! The content-addressed store on disk: module and data blobs under their
 //! SHA-256, and wasmtime's precompiled code under the module hash and the
 //! engine settings it was compiled for.
+//!
+//! The store knows bytes, hashes and modules, not closures: a closure is
+//! decoded against the store's [`Resolve`], and what storing a closure means
+//! ([`BlobStore::add_closure`]) is written beside the closure, in
+//! `closure.rs`.
 
-use crate::{Closure, ContentHash, Error, Module};
+use crate::{ContentHash, Error, Module};
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::Write;
@@ -143,16 +148,6 @@ impl BlobStore {
     /// The module stored under `hash`.
     pub fn module(&self, hash: &ContentHash) -> Result<Module, Error> {
         Module::from_bytes_verified(self.require("module", hash)?, hash)
-    }
-
-    /// Stores a closure's module and data blobs, so that its by-reference
-    /// encoding can be resolved from this store.
-    pub fn add_closure(&self, closure: &Closure) -> Result<(), Error> {
-        self.put(closure.module().bytes())?;
-        for blob in closure.blobs().values() {
-            self.put(blob.bytes())?;
-        }
-        Ok(())
     }
 
     fn compiled_path(&self, engine_key: &str, module: &ContentHash) -> PathBuf {

@@ -16,6 +16,8 @@
 //! # Ok::<(), ferry_protocol::ProtocolError>(())
 //! ```
 
+#![deny(missing_docs)]
+
 mod body;
 
 pub use body::Body;

@@ -8,7 +8,7 @@ use ferry_host::{BlobStore, Closure, Executor, ExecutorExt, LocalExecutor, Modul
 use ferry_remote::Remote;
 use ferry_worker::{Worker, WorkerConfig};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const TOKEN: &str = "bench";
 
@@ -64,18 +64,9 @@ impl Drop for LocalWorker {
     }
 }
 
-fn guest_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/guest")
-}
-
-/// The example guest, as `ferry build` makes it.
-fn guest() -> Module {
-    ferry_host::guest::build_crate(guest_dir()).unwrap().module
-}
-
 /// A 1-2 MB module: the example guest at opt-level 0.
 fn unoptimized_guest() -> Module {
-    let dir = guest_dir();
+    let root = ferry_test_support::workspace_root();
     // The same guest at opt-level 0: more, slower-to-compile code. Keep its
     // line tables and names, drop the rest of the DWARF, for a module of
     // 1-2 MB of the kind a debug build ships.
@@ -87,11 +78,11 @@ fn unoptimized_guest() -> Module {
             "wasm32-wasip1",
             "--manifest-path",
         ])
-        .arg(dir.join("Cargo.toml"))
+        .arg(root.join("examples/guest/Cargo.toml"))
         .status()
         .unwrap();
     assert!(status.success());
-    let debug = dir.join("../../target/wasm32-wasip1/debug/ferry_example_guest.wasm");
+    let debug = root.join("target/wasm32-wasip1/debug/ferry_example_guest.wasm");
     Module::from_bytes(without_most_dwarf(&std::fs::read(debug).unwrap())).unwrap()
 }
 
@@ -132,8 +123,7 @@ fn without_most_dwarf(bytes: &[u8]) -> Vec<u8> {
 }
 
 fn remote(c: &mut Criterion) {
-    let module = guest();
-    let add = Closure::new(&module, "add").unwrap();
+    let add = Closure::new(&ferry_test_support::example_guest().module, "add").unwrap();
     let input = Value::encode(&(20i64, 22i64)).unwrap();
     let store = tempfile::tempdir().unwrap();
     let worker = LocalWorker::start(store.path());

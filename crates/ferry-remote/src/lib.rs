@@ -8,7 +8,9 @@
 //!
 //! Work is spread over the workers by load. A task whose worker cannot be
 //! reached, or dies mid-task, is retried on another with exponential
-//! back-off; a guest failure is final and never retried.
+//! back-off; a guest failure is final and never retried. What only a remote
+//! executor can fail at (a timeout, an unreachable or refusing worker) is a
+//! [`RemoteError`], carried in [`ferry_host::Error::Executor`].
 //!
 //! ```no_run
 //! use ferry_host::{Closure, ExecutorExt, Module};
@@ -25,7 +27,12 @@
 //! # Ok::<(), ferry_host::Error>(())
 //! ```
 
+#![deny(missing_docs)]
+
+mod error;
 mod link;
+
+pub use error::RemoteError;
 
 use ferry_host::executor::{Completer, Executor, Job, Task};
 use ferry_host::{Error, Output};
@@ -83,7 +90,8 @@ impl RemoteBuilder {
         self
     }
 
-    /// Gives up on a task, with [`Error::TimedOut`], after this long in all.
+    /// Gives up on a task, with [`RemoteError::TimedOut`], after this long in
+    /// all.
     pub fn task_timeout(mut self, timeout: Duration) -> Self {
         self.task_timeout = Some(timeout);
         self
@@ -183,9 +191,9 @@ async fn run(shared: Arc<Shared>, job: Job, done: Completer) {
     let result = tokio::select! {
         result = async {
             match shared.task_timeout {
-                Some(limit) => tokio::time::timeout(limit, attempts).await.unwrap_or(Err(Error::TimedOut {
+                Some(limit) => tokio::time::timeout(limit, attempts).await.unwrap_or_else(|_| Err(RemoteError::TimedOut {
                     limit_ms: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
-                })),
+                }.into())),
                 None => attempts.await,
             }
         } => result,

@@ -1,6 +1,7 @@
 //! One worker as the client sees it: an HTTP/2 connection (made on demand,
 //! remade after a failure), what the worker is known to hold, and its load.
 
+use crate::RemoteError;
 use bytes::Bytes;
 use ferry_host::executor::Job;
 use ferry_host::{Closure, ContentHash, Encoding, Error, Output, Value};
@@ -12,9 +13,10 @@ use http::{HeaderValue, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use hyper::client::conn::http2::SendRequest;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use parking_lot::Mutex;
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How one attempt at a job ended, if not with a result.
@@ -42,10 +44,6 @@ pub(crate) struct Link {
     down: Mutex<Option<(Instant, Instant)>>,
     in_flight: AtomicUsize,
     slots: AtomicUsize,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Link {
@@ -93,24 +91,27 @@ impl Link {
     }
 
     pub fn is_down(&self) -> bool {
-        lock(&self.down).is_some_and(|(_, until)| Instant::now() < until)
+        self.down
+            .lock()
+            .is_some_and(|(_, until)| Instant::now() < until)
     }
 
     /// Since when the worker has been unreachable, while it is.
     pub fn down_since(&self) -> Option<Instant> {
-        lock(&self.down)
+        self.down
+            .lock()
             .filter(|(_, until)| Instant::now() < *until)
             .map(|(since, _)| since)
     }
 
     pub fn mark_down(&self, for_at_least: Duration) {
         let now = Instant::now();
-        let mut down = lock(&self.down);
+        let mut down = self.down.lock();
         let since = down
             .filter(|(_, until)| now < *until)
             .map_or(now, |(since, _)| since);
         *down = Some((since, now + for_at_least));
-        lock(&self.sender).take();
+        self.sender.lock().take();
     }
 
     /// Asks the worker how many slots it has, to weigh the load.
@@ -136,7 +137,7 @@ impl Link {
         let _in_flight = InFlight(&self.in_flight);
         let result = self.run_counted(job, uploaded).await;
         if result.is_ok() {
-            lock(&self.down).take();
+            self.down.lock().take();
         }
         result
     }
@@ -184,7 +185,7 @@ impl Link {
                 }
                 StatusCode::CONFLICT if rounds < 2 => {
                     rounds += 1;
-                    let mut known = lock(&self.known);
+                    let mut known = self.known.lock();
                     for closure in std::iter::once(&job.closure).chain(job.reduce.as_ref()) {
                         for (hash, _) in code_of(closure) {
                             known.remove(&hash);
@@ -203,7 +204,7 @@ impl Link {
             needed.extend(code_of(closure));
         }
         let unknown = |needed: &[(ContentHash, Bytes)]| -> Vec<(ContentHash, Bytes)> {
-            let known = lock(&self.known);
+            let known = self.known.lock();
             needed
                 .iter()
                 .filter(|(hash, _)| !known.contains(hash))
@@ -237,7 +238,9 @@ impl Link {
                 self.upload(hash, bytes.clone(), uploaded).await?;
             }
         }
-        lock(&self.known).extend(unknown.into_iter().map(|(hash, _)| hash));
+        self.known
+            .lock()
+            .extend(unknown.into_iter().map(|(hash, _)| hash));
         Ok(())
     }
 
@@ -320,7 +323,7 @@ impl Link {
             .body(body)
             .map_err(|e| Attempt::Final(Error::Engine(e.to_string())))?;
         let failed = |e: hyper::Error| {
-            lock(&self.sender).take();
+            self.sender.lock().take();
             Attempt::Retry(self.transport(e.to_string()))
         };
         sender.ready().await.map_err(failed)?;
@@ -337,11 +340,11 @@ impl Link {
 
     /// The connection, made if there is none or the last one failed.
     async fn sender(&self) -> Result<SendRequest<Body>, Attempt> {
-        if let Some(sender) = lock(&self.sender).as_ref().filter(|s| !s.is_closed()) {
+        if let Some(sender) = self.sender.lock().as_ref().filter(|s| !s.is_closed()) {
             return Ok(sender.clone());
         }
         let _one_at_a_time = self.connecting.lock().await;
-        if let Some(sender) = lock(&self.sender).as_ref().filter(|s| !s.is_closed()) {
+        if let Some(sender) = self.sender.lock().as_ref().filter(|s| !s.is_closed()) {
             return Ok(sender.clone());
         }
         let retry = |reason: String| Attempt::Retry(self.transport(reason));
@@ -363,7 +366,7 @@ impl Link {
                 tracing::debug!(worker = address, error = %e, "connection ended");
             }
         });
-        *lock(&self.sender) = Some(sender.clone());
+        *self.sender.lock() = Some(sender.clone());
         Ok(sender)
     }
 
@@ -374,18 +377,20 @@ impl Link {
     }
 
     fn transport(&self, reason: String) -> Error {
-        Error::Transport {
+        RemoteError::Transport {
             worker: self.address.clone(),
             reason,
         }
+        .into()
     }
 
     fn rejected(&self, status: StatusCode, reason: String) -> Error {
-        Error::Rejected {
+        RemoteError::Rejected {
             worker: self.address.clone(),
             status: status.as_u16(),
             reason,
         }
+        .into()
     }
 
     /// A non-success answer: worth retrying elsewhere only if the worker

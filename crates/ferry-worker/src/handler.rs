@@ -71,7 +71,8 @@ fn info(state: &State) -> Reply {
         running,
         queued,
         modules: state
-            .lock_modules()
+            .modules
+            .lock()
             .keys()
             .map(ContentHash::to_string)
             .collect(),
@@ -204,7 +205,7 @@ impl InMemory<'_> {
 
 impl Resolve for InMemory<'_> {
     fn module(&self, hash: &ContentHash) -> Result<ferry_host::Module, Error> {
-        let cached = self.state.lock_modules().get(hash).cloned();
+        let cached = self.state.modules.lock().get(hash).cloned();
         cached.ok_or_else(|| self.miss("module", hash))
     }
 
@@ -268,7 +269,8 @@ async fn upload(state: &State, hex: &str, request: Request<Incoming>) -> Reply {
     if used > state.config.cache_limit {
         let store = state.config.store.clone();
         let keep: std::collections::HashSet<ContentHash> = state
-            .lock_modules()
+            .modules
+            .lock()
             .keys()
             .copied()
             .chain([expected])

@@ -25,6 +25,8 @@
 //! # Ok(()) }
 //! ```
 
+#![deny(missing_docs)]
+
 mod handler;
 
 pub use ferry_protocol::TOKEN_ENV;
@@ -33,11 +35,12 @@ use ferry_host::{
     BlobStore, ContentHash, Error, LocalExecutor, Module, Resolve, Runtime, RuntimeConfig, Sandbox,
 };
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 
 /// How a worker is set up.
@@ -256,11 +259,11 @@ async fn shutdown_signal() {
 
 impl Resolve for State {
     fn module(&self, hash: &ContentHash) -> Result<Module, Error> {
-        if let Some(module) = self.lock_modules().get(hash) {
+        if let Some(module) = self.modules.lock().get(hash) {
             return Ok(module.clone());
         }
         let module = self.config.store.module(hash)?;
-        let mut modules = self.lock_modules();
+        let mut modules = self.modules.lock();
         if modules.len() >= MODULES_IN_MEMORY
             && let Some(evict) = modules.keys().next().copied()
         {
@@ -272,11 +275,5 @@ impl Resolve for State {
 
     fn blob(&self, hash: &ContentHash) -> Result<Vec<u8>, Error> {
         Resolve::blob(&self.config.store, hash)
-    }
-}
-
-impl State {
-    fn lock_modules(&self) -> std::sync::MutexGuard<'_, HashMap<ContentHash, Module>> {
-        self.modules.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

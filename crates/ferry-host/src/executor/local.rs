@@ -5,10 +5,11 @@ use super::{Completer, Executor, Job, Task};
 use crate::{
     Closure, ContentHash, Error, Instance, Output, Runtime, RuntimeConfig, Sandbox, Value,
 };
+use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 /// Runs closures on a pool of threads in this process.
@@ -95,7 +96,7 @@ impl LocalExecutorBuilder {
         let load = Arc::new(Load::default());
         let handles = (0..threads)
             .map(|i| {
-                let worker = Worker {
+                let thread = PoolThread {
                     runtime: runtime.clone(),
                     sandbox: self.sandbox.clone(),
                     warm: self.reuse_instances.then(HashMap::new),
@@ -104,7 +105,7 @@ impl LocalExecutorBuilder {
                 let receiver = receiver.clone();
                 std::thread::Builder::new()
                     .name(format!("ferry-local-{i}"))
-                    .spawn(move || worker.run(&receiver))
+                    .spawn(move || thread.run(&receiver))
                     .map_err(|e| Error::Engine(format!("cannot start a pool thread: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -177,21 +178,18 @@ impl Drop for LocalExecutor {
 /// Instances one thread keeps, by module, when reuse is on.
 const WARM_PER_THREAD: usize = 16;
 
-struct Worker {
+/// One thread of the pool: takes jobs off the shared queue until it closes.
+struct PoolThread {
     runtime: Runtime,
     sandbox: Sandbox,
     warm: Option<HashMap<ContentHash, Instance>>,
     load: Arc<Load>,
 }
 
-impl Worker {
+impl PoolThread {
     fn run(mut self, receiver: &Mutex<mpsc::Receiver<Queued>>) {
         loop {
-            let job = match receiver.lock() {
-                Ok(receiver) => receiver.recv(),
-                Err(_) => return,
-            };
-            let Ok(Queued { job, done }) = job else {
+            let Ok(Queued { job, done }) = receiver.lock().recv() else {
                 return;
             };
             self.load.queued.fetch_sub(1, Ordering::Relaxed);

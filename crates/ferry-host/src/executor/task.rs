@@ -2,9 +2,10 @@
 //! watched with a listener.
 
 use crate::{Error, Output};
+use parking_lot::{Condvar, Mutex};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 /// The result of a submitted job, once it is done. It is a [`Future`] (for
@@ -57,7 +58,7 @@ impl Task {
 
     /// Blocks until the task is done.
     pub fn wait(self) -> Result<Output, Error> {
-        let mut state = self.slot.lock();
+        let mut state = self.slot.state.lock();
         loop {
             if let Some(result) = state.result.take() {
                 return result;
@@ -65,27 +66,23 @@ impl Task {
             if state.finished {
                 return Err(Error::ShutDown);
             }
-            state = self
-                .slot
-                .done
-                .wait(state)
-                .unwrap_or_else(|p| p.into_inner());
+            self.slot.done.wait(&mut state);
         }
     }
 
     /// The result, if the task is done and it has not been taken yet.
     pub fn try_take(&mut self) -> Option<Result<Output, Error>> {
-        self.slot.lock().result.take()
+        self.slot.state.lock().result.take()
     }
 
     /// Whether the task is done.
     pub fn is_done(&self) -> bool {
-        self.slot.lock().finished
+        self.slot.state.lock().finished
     }
 
     /// Runs `listener` once the task is done (at once if it already is).
     pub fn notify(&self, listener: impl FnOnce() + Send + 'static) {
-        let mut state = self.slot.lock();
+        let mut state = self.slot.state.lock();
         if state.finished {
             drop(state);
             listener();
@@ -103,7 +100,7 @@ impl Task {
         // done rather than complete it with `ShutDown`.
         self.slot.fill(Err(Error::Cancelled));
         let cancel_waker = {
-            let mut state = self.slot.lock();
+            let mut state = self.slot.state.lock();
             state.cancelled = true;
             state.cancel_waker.take()
         };
@@ -114,15 +111,11 @@ impl Task {
 }
 
 impl Slot {
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Completes the task unless it already is (a cancelled task keeps its
     /// `Cancelled`).
     fn fill(&self, result: Result<Output, Error>) {
         let (waker, listeners) = {
-            let mut state = self.lock();
+            let mut state = self.state.lock();
             if state.finished {
                 return;
             }
@@ -150,7 +143,9 @@ impl Completer {
 
     /// Whether the task was cancelled, so its work can be skipped.
     pub fn is_cancelled(&self) -> bool {
-        self.slot.as_ref().is_some_and(|slot| slot.lock().cancelled)
+        self.slot
+            .as_ref()
+            .is_some_and(|slot| slot.state.lock().cancelled)
     }
 
     /// Resolves when the task is cancelled, for executors that race the work
@@ -159,7 +154,7 @@ impl Completer {
         let slot = self.slot.clone();
         std::future::poll_fn(move |cx| match &slot {
             Some(slot) => {
-                let mut state = slot.lock();
+                let mut state = slot.state.lock();
                 if state.cancelled {
                     Poll::Ready(())
                 } else {
@@ -184,7 +179,7 @@ impl Future for Task {
     type Output = Result<Output, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.slot.lock();
+        let mut state = self.slot.state.lock();
         match state.result.take() {
             Some(result) => Poll::Ready(result),
             None if state.finished => Poll::Ready(Err(Error::ShutDown)),

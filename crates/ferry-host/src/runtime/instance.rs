@@ -1,6 +1,6 @@
 //! A live instance of a module, for callers that reuse one across calls.
 
-use super::host::HostState;
+use super::host_state::HostState;
 use super::{Compiled, Sandbox};
 use crate::batch::{ColumnIn, ColumnOut, States};
 use crate::{Blob, CallFailure, Closure, Error, FailureKind, Module, Output, Value};

@@ -21,18 +21,25 @@
 //! [`FailureKind::MemoryLimit`]: crate::FailureKind::MemoryLimit
 //! [`FailureKind::Timeout`]: crate::FailureKind::Timeout
 
-mod host;
+mod capture;
+mod frozen_clock;
+mod guest_memory;
+mod host_state;
+mod imports;
 mod instance;
+mod memory_cap;
+mod poll_oneoff;
 mod sandbox;
 
 pub use instance::Instance;
 pub use sandbox::{DirGrant, Grants, Limits, Sandbox};
 
 use crate::{BlobStore, Closure, ContentHash, Error, Module, Output, Value};
-use host::HostState;
+use host_state::HostState;
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::{Engine, InstancePre, Linker};
 
@@ -142,7 +149,7 @@ impl Runtime {
         let engine = Engine::new(&wasm).map_err(engine_error)?;
 
         let mut linker = Linker::new(&engine);
-        host::add_imports(&mut linker).map_err(engine_error)?;
+        imports::add_imports(&mut linker).map_err(engine_error)?;
 
         let mut hasher = std::hash::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
@@ -201,7 +208,7 @@ impl Runtime {
 
     fn compiled(&self, module: &Module) -> Result<(Arc<Compiled>, Preparation), Error> {
         let slot = {
-            let mut modules = self.lock_modules();
+            let mut modules = self.inner.modules.lock();
             if modules.len() >= COMPILED_IN_MEMORY && !modules.contains_key(&module.id()) {
                 // Instances hold their module's code themselves, so dropping an
                 // entry costs only a reload (from the store, when there is one).
@@ -211,21 +218,17 @@ impl Runtime {
             }
             modules.entry(module.id()).or_default().clone()
         };
-        let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slot = slot.lock();
         if let Some(compiled) = slot.as_ref() {
             return Ok((compiled.clone(), Preparation::InMemory));
         }
         let prepared = self.prepare_code(module);
         if prepared.is_err() {
-            self.lock_modules().remove(&module.id());
+            self.inner.modules.lock().remove(&module.id());
         }
         let (compiled, how) = prepared?;
         *slot = Some(compiled.clone());
         Ok((compiled, how))
-    }
-
-    fn lock_modules(&self) -> std::sync::MutexGuard<'_, HashMap<ContentHash, CompileSlot>> {
-        self.inner.modules.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Loads or compiles `module`, links it, and checks its exports.

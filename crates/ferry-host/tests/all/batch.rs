@@ -1,39 +1,21 @@
 //! Batch calls: vectorized scalar functions over columns, compared with the
 //! same functions run natively, on random data with nulls.
 
-mod support;
-
 use ferry::batch::{Column, ColumnBuilder, ToColumn};
 use ferry_example_udfs as native;
 use ferry_host::batch::{ColumnIn, ColumnOut, ColumnType, States};
 use ferry_host::{Closure, Error, FailureKind, Instance, Runtime, RuntimeConfig, Sandbox, Value};
+use ferry_test_support::{Random, udfs};
 
 fn instance() -> Instance {
     Runtime::new(RuntimeConfig::default())
         .unwrap()
-        .instantiate(&support::udfs(), &Sandbox::default())
+        .instantiate(&udfs().module, &Sandbox::default())
         .unwrap()
 }
 
-/// Pseudo-random numbers, the same on every run.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-
-    /// About one value in four is null.
-    fn column<T>(&mut self, rows: usize, mut value: impl FnMut(u64) -> T) -> Vec<Option<T>> {
-        (0..rows)
-            .map(|_| (!self.next().is_multiple_of(4)).then(|| value(self.next())))
-            .collect()
-    }
-}
+/// About one value in four is null.
+const NULL_ONE_IN: u64 = 4;
 
 fn build<T: ToColumn + Clone>(values: &[Option<T>]) -> ColumnBuilder {
     let mut builder = ColumnBuilder::new(T::TYPE, values.len());
@@ -112,11 +94,11 @@ fn propagate<A: Copy, B: Copy, R>(
 #[test]
 fn integer_functions_match_native_rust_over_many_batches() {
     let mut instance = instance();
-    let mut random = Random(1);
+    let mut random = Random::new(1);
     // Empty, single-row, odd-sized and large batches through one instance.
     for rows in [0, 1, 7, 1000, 8192, 3] {
-        let a = random.column(rows, |x| x as i64 - (1 << 30));
-        let b = random.column(rows, |x| (x % 1000) as i64 - 500);
+        let a = random.column(rows, NULL_ONE_IN, |x| x as i64 - (1 << 30));
+        let b = random.column(rows, NULL_ONE_IN, |x| (x % 1000) as i64 - 500);
         let (ca, cb) = (build(&a), build(&b));
         for (name, f) in [
             ("add", native::add as fn(i64, i64) -> i64),
@@ -147,10 +129,12 @@ fn integer_functions_match_native_rust_over_many_batches() {
 #[test]
 fn float_string_boolean_and_binary_functions_match_native_rust() {
     let mut instance = instance();
-    let mut random = Random(2);
+    let mut random = Random::new(2);
     let rows = 5000;
     let coordinate = |x: u64| (x % 180_000) as f64 / 1000.0 - 90.0;
-    let points: Vec<Vec<Option<f64>>> = (0..4).map(|_| random.column(rows, coordinate)).collect();
+    let points: Vec<Vec<Option<f64>>> = (0..4)
+        .map(|_| random.column(rows, NULL_ONE_IN, coordinate))
+        .collect();
     let builders: Vec<ColumnBuilder> = points.iter().map(|p| build(p)).collect();
     let out = call(
         &mut instance,
@@ -171,7 +155,7 @@ fn float_string_boolean_and_binary_functions_match_native_rust() {
     assert_close(&read::<f64>(&out), &expected);
 
     let words = ["  Hello ", "WORLD", "ferry\tcarries  code", "", " ÉTÉ  "];
-    let texts: Vec<Option<String>> = random.column(rows, |x| {
+    let texts: Vec<Option<String>> = random.column(rows, NULL_ONE_IN, |x| {
         words[(x % 5) as usize].repeat((x % 3) as usize + 1)
     });
     let out = call(&mut instance, "normalize", &Value::nil(), &[&build(&texts)]);
@@ -181,12 +165,13 @@ fn float_string_boolean_and_binary_functions_match_native_rust() {
         .collect();
     assert_eq!(read::<String>(&out), expected);
 
-    let numbers: Vec<Option<i32>> = random.column(rows, |x| x as i32);
+    let numbers: Vec<Option<i32>> = random.column(rows, NULL_ONE_IN, |x| x as i32);
     let out = call(&mut instance, "is_even", &Value::nil(), &[&build(&numbers)]);
     let expected: Vec<Option<bool>> = numbers.iter().map(|n| n.map(native::is_even)).collect();
     assert_eq!(read::<bool>(&out), expected);
 
-    let blobs: Vec<Option<Vec<u8>>> = random.column(rows, |x| vec![0u8; (x % 40) as usize]);
+    let blobs: Vec<Option<Vec<u8>>> =
+        random.column(rows, NULL_ONE_IN, |x| vec![0u8; (x % 40) as usize]);
     let out = call(
         &mut instance,
         "byte_length",

@@ -1,11 +1,11 @@
 //! Bad input and misbehaving guests: each gets a clear, typed error, and the
 //! runtime goes on serving afterwards.
 
-mod support;
-
+use crate::support;
 use ferry_host::{
     Closure, DirGrant, Error, FailureKind, Module, Runtime, RuntimeConfig, Sandbox, Value,
 };
+use ferry_test_support::example_guest;
 
 fn runtime() -> Runtime {
     Runtime::new(RuntimeConfig::default()).unwrap()
@@ -18,7 +18,7 @@ fn failure(
     input: &impl serde::Serialize,
     sandbox: &Sandbox,
 ) -> FailureKind {
-    let closure = Closure::new(&support::guest(), function).unwrap();
+    let closure = Closure::new(&example_guest().module, function).unwrap();
     match runtime.call(&closure, &Value::encode(input).unwrap(), sandbox) {
         Err(Error::Call(failure)) => {
             assert_eq!(failure.function, function);
@@ -30,7 +30,7 @@ fn failure(
 
 /// The runtime still answers ordinary calls.
 fn still_serving(runtime: &Runtime) {
-    let add = Closure::new(&support::guest(), "add").unwrap();
+    let add = Closure::new(&example_guest().module, "add").unwrap();
     let out = runtime
         .call(&add, &Value::encode(&(2, 3)).unwrap(), &Sandbox::default())
         .unwrap();
@@ -43,7 +43,7 @@ fn malformed_wasm_is_refused() {
     assert!(matches!(err, Error::MalformedModule { .. }), "{err}");
     let err = Module::from_bytes(b"definitely not wasm".to_vec()).unwrap_err();
     assert!(matches!(err, Error::MalformedModule { .. }), "{err}");
-    let guest = support::guest();
+    let guest = &example_guest().module;
     let truncated = &guest.bytes()[..guest.bytes().len() / 2];
     let err = Module::from_bytes(truncated.to_vec()).unwrap_err();
     assert!(matches!(err, Error::MalformedModule { .. }), "{err}");
@@ -134,7 +134,7 @@ fn a_module_that_imports_something_else_is_refused() {
 fn an_unknown_function_is_named_with_the_alternatives() {
     let runtime = runtime();
     let mut instance = runtime
-        .instantiate(&support::guest(), &Sandbox::default())
+        .instantiate(&example_guest().module, &Sandbox::default())
         .unwrap();
     let err = instance
         .call("fil", &Value::nil(), &Value::nil())
@@ -233,7 +233,7 @@ fn traps_are_reported_as_traps() {
 #[test]
 fn an_infinite_loop_is_stopped_at_the_deadline() {
     let runtime = runtime();
-    runtime.prepare(&support::guest()).unwrap();
+    runtime.prepare(&example_guest().module).unwrap();
     let started = std::time::Instant::now();
     let kind = failure(&runtime, "spin", &(), &support::deadline(300));
     assert_eq!(kind, FailureKind::Timeout { limit_ms: 300 });
@@ -247,7 +247,7 @@ fn an_infinite_loop_is_stopped_at_the_deadline() {
 #[test]
 fn sleeping_does_not_outlast_the_deadline() {
     let runtime = runtime();
-    runtime.prepare(&support::guest()).unwrap();
+    runtime.prepare(&example_guest().module).unwrap();
     let mut sandbox = support::deadline(300);
     sandbox.grants.clock = true;
     let started = std::time::Instant::now();
@@ -259,7 +259,7 @@ fn sleeping_does_not_outlast_the_deadline() {
         started.elapsed()
     );
     // Without the clock, time stands still and a nap takes no time at all.
-    let nap = Closure::new(&support::guest(), "nap").unwrap();
+    let nap = Closure::new(&example_guest().module, "nap").unwrap();
     let out = runtime
         .call(
             &nap,
@@ -306,7 +306,7 @@ fn an_oversized_result_is_refused() {
 
 #[test]
 fn output_is_captured_and_returned_with_the_result() {
-    let closure = Closure::new(&support::guest(), "chatter").unwrap();
+    let closure = Closure::new(&example_guest().module, "chatter").unwrap();
     let out = runtime()
         .call(
             &closure,
@@ -336,7 +336,7 @@ fn host_files_environment_and_clock_are_closed_unless_granted() {
     assert!(matches!(kind, FailureKind::Error { .. }), "{kind:?}");
 
     let call = |function: &str, input: &str, sandbox: &Sandbox| {
-        let closure = Closure::new(&support::guest(), function).unwrap();
+        let closure = Closure::new(&example_guest().module, function).unwrap();
         runtime
             .call(&closure, &Value::encode(input).unwrap(), sandbox)
             .unwrap()

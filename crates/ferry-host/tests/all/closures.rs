@@ -1,12 +1,11 @@
 //! Values and closures: round trips, deterministic bytes, and every way
 //! closure bytes can be damaged.
 
-mod support;
-
 use ferry_host::{
     BlobStore, Closure, ContentHash, Encoding, Error, Module, Runtime, RuntimeConfig, Sandbox,
     Value,
 };
+use ferry_test_support::example_guest;
 use serde::Serialize;
 
 // The host uses the guest crate's own types: it builds natively as well.
@@ -24,7 +23,7 @@ fn spec() -> HistSpec {
 }
 
 fn fill() -> Closure {
-    Closure::new(&support::guest(), "fill")
+    Closure::new(&example_guest().module, "fill")
         .unwrap()
         .with_env(&spec())
         .unwrap()
@@ -59,7 +58,7 @@ fn run_value(closure: &Closure, input: &Value) -> Value {
 
 #[test]
 fn values_round_trip_through_the_guest() {
-    let module = support::guest();
+    let module = &example_guest().module;
     let cases: Vec<(&str, Value, serde_json::Value)> = vec![
         (
             "sum",
@@ -78,14 +77,14 @@ fn values_round_trip_through_the_guest() {
         ),
     ];
     for (function, input, expected) in cases {
-        let closure = Closure::new(&module, function).unwrap();
+        let closure = Closure::new(module, function).unwrap();
         assert_eq!(
             run_value(&closure, &input).to_json().unwrap(),
             expected,
             "{function}"
         );
     }
-    let greet = Closure::new(&module, "greet")
+    let greet = Closure::new(module, "greet")
         .unwrap()
         .with_env("Hello")
         .unwrap();
@@ -134,9 +133,9 @@ fn a_captured_state_closure_survives_pickling_in_both_encodings() {
 
 #[test]
 fn the_same_closure_always_encodes_to_the_same_bytes() {
-    let module = support::guest();
+    let module = &example_guest().module;
     // Built twice, independently, with blobs attached in different orders.
-    let a = Closure::new(&module, "fill")
+    let a = Closure::new(module, "fill")
         .unwrap()
         .with_env(&spec())
         .unwrap()
@@ -163,7 +162,7 @@ fn the_same_closure_always_encodes_to_the_same_bytes() {
     // A different environment is a different closure.
     let mut other = spec();
     other.seed += 1;
-    let c = Closure::new(&module, "fill")
+    let c = Closure::new(module, "fill")
         .unwrap()
         .with_env(&other)
         .unwrap();
@@ -263,7 +262,7 @@ fn by_reference_closures_need_their_store() {
 
 #[test]
 fn module_and_blob_bytes_are_checked_against_their_hashes() {
-    let module = support::guest();
+    let module = &example_guest().module;
     let wrong = ContentHash::of(b"something else");
     let err = Module::from_bytes_verified(module.bytes().to_vec(), &wrong).unwrap_err();
     assert!(
@@ -288,7 +287,7 @@ fn module_and_blob_bytes_are_checked_against_their_hashes() {
 
 #[test]
 fn closures_of_missing_functions_cannot_be_made() {
-    let err = Closure::new(&support::guest(), "no_such_function").unwrap_err();
+    let err = Closure::new(&example_guest().module, "no_such_function").unwrap_err();
     let Error::UnknownFunction {
         function,
         available,
@@ -306,7 +305,7 @@ fn closures_of_missing_functions_cannot_be_made() {
 
 #[test]
 fn blobs_reach_the_guest() {
-    let blob_size = Closure::new(&support::guest(), "blob_size")
+    let blob_size = Closure::new(&example_guest().module, "blob_size")
         .unwrap()
         .with_blob("table", vec![9u8; 100_000]);
     assert_eq!(

@@ -1,9 +1,9 @@
 //! The local executor: call, call_async, map in input order, instance reuse,
 //! and serving on after failures.
 
-mod support;
-
+use crate::support;
 use ferry_host::{Closure, Error, ExecutorExt, FailureKind, LocalExecutor, Output};
+use ferry_test_support::example_guest;
 use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
@@ -29,7 +29,7 @@ fn block_on<F: Future>(future: F) -> F::Output {
 }
 
 fn add() -> Closure {
-    Closure::new(&support::guest(), "add").unwrap()
+    Closure::new(&example_guest().module, "add").unwrap()
 }
 
 #[test]
@@ -74,7 +74,7 @@ fn a_failure_in_the_middle_of_a_map_affects_only_its_own_item() {
         .reuse_instances(true)
         .build()
         .unwrap();
-    let divide = Closure::new(&support::guest(), "divide").unwrap();
+    let divide = Closure::new(&example_guest().module, "divide").unwrap();
     let results: Vec<Result<i64, Error>> = pool
         .map(&divide, (0..40i64).map(|i| (100, i % 10)))
         .map(|r| r.map(|out| out.value))
@@ -99,9 +99,9 @@ fn the_pool_keeps_serving_after_panics_and_timeouts() {
         .sandbox(support::deadline(1000))
         .build()
         .unwrap();
-    let guest = support::guest();
-    let boom = Closure::new(&guest, "boom").unwrap();
-    let spin = Closure::new(&guest, "spin").unwrap();
+    let guest = &example_guest().module;
+    let boom = Closure::new(guest, "boom").unwrap();
+    let spin = Closure::new(guest, "spin").unwrap();
     for _ in 0..3 {
         let err = pool.call::<_, u32>(&boom, &"again").unwrap_err();
         assert!(
@@ -119,7 +119,7 @@ fn the_pool_keeps_serving_after_panics_and_timeouts() {
 
 #[test]
 fn reused_and_fresh_instances_give_the_same_results() {
-    let fill = Closure::new(&support::guest(), "fill")
+    let fill = Closure::new(&example_guest().module, "fill")
         .unwrap()
         .with_env(&serde_json::json!({"bins": 8, "lo": 0.0, "hi": 160.0, "peak": 91.0, "width": 2.5, "seed": 3}))
         .unwrap();
@@ -157,9 +157,9 @@ fn dropping_the_pool_finishes_submitted_work() {
 
 #[test]
 fn map_reduce_reduces_in_input_order_whatever_the_chunking() {
-    let guest = support::guest();
-    let show = Closure::new(&guest, "show").unwrap();
-    let concat = Closure::new(&guest, "concat").unwrap();
+    let guest = &example_guest().module;
+    let show = Closure::new(guest, "show").unwrap();
+    let concat = Closure::new(guest, "concat").unwrap();
     let expected: String = (0..200).map(|i| format!("{i};")).collect();
     for (threads, chunk) in [(1, 1), (3, 1), (3, 7), (2, 64), (2, 500)] {
         let pool = LocalExecutor::builder().threads(threads).build().unwrap();
@@ -182,7 +182,7 @@ fn map_reduce_reduces_in_input_order_whatever_the_chunking() {
 
 #[test]
 fn map_reduce_of_nothing_is_none_and_a_failure_stops_it() {
-    let guest = support::guest();
+    let guest = &example_guest().module;
     let pool = LocalExecutor::builder().threads(2).build().unwrap();
     let add = add();
     let none: Option<i64> = pool
@@ -190,7 +190,7 @@ fn map_reduce_of_nothing_is_none_and_a_failure_stops_it() {
         .run()
         .unwrap();
     assert_eq!(none, None);
-    let divide = Closure::new(&guest, "divide").unwrap();
+    let divide = Closure::new(guest, "divide").unwrap();
     let err = pool
         .map_reduce(&divide, &add, (0..100i64).map(|i| (1000, 50 - i)))
         .chunk_size(5)
@@ -237,9 +237,9 @@ fn a_cancelled_task_ends_at_once_and_is_not_run() {
         .sandbox(support::deadline(1000))
         .build()
         .unwrap();
-    let spin = Closure::new(&support::guest(), "spin").unwrap();
+    let spin = Closure::new(&example_guest().module, "spin").unwrap();
     let busy = pool.submit(&spin, Value::nil());
-    let chatter = Closure::new(&support::guest(), "chatter").unwrap();
+    let chatter = Closure::new(&example_guest().module, "chatter").unwrap();
     let queued = pool.submit(&chatter, Value::encode(&1u64).unwrap());
     queued.cancel();
     assert!(queued.is_done());

@@ -1,4 +1,6 @@
-//! Byte buffers as MessagePack binaries rather than arrays of numbers.
+//! Byte buffers as MessagePack binaries rather than arrays of numbers: a
+//! serde `with` module, `#[serde(with = "crate::as_binary")]`.
+
 use serde::de::{Error, SeqAccess, Visitor};
 use serde::{Deserializer, Serializer};
 

@@ -1,12 +1,11 @@
 //! Precompiled code on disk: compiled once, reused by later runtimes, and a
 //! damaged file costs a recompile, never a crash.
 
-mod support;
-
 use ferry_host::{BlobStore, Closure, Preparation, Runtime, RuntimeConfig, Sandbox, Value};
+use ferry_test_support::example_guest;
 
 fn call_add(runtime: &Runtime) -> i64 {
-    let add = Closure::new(&support::guest(), "add").unwrap();
+    let add = Closure::new(&example_guest().module, "add").unwrap();
     runtime
         .call(&add, &Value::encode(&(4, 5)).unwrap(), &Sandbox::default())
         .unwrap()
@@ -19,15 +18,15 @@ fn call_add(runtime: &Runtime) -> i64 {
 fn precompiled_code_is_kept_and_reused_across_runtimes() {
     let dir = tempfile::tempdir().unwrap();
     let store = BlobStore::open(dir.path()).unwrap();
-    let guest = support::guest();
+    let guest = &example_guest().module;
 
     let first = Runtime::new(RuntimeConfig::with_store(store.clone())).unwrap();
-    assert_eq!(first.prepare(&guest).unwrap(), Preparation::Compiled);
-    assert_eq!(first.prepare(&guest).unwrap(), Preparation::InMemory);
+    assert_eq!(first.prepare(guest).unwrap(), Preparation::Compiled);
+    assert_eq!(first.prepare(guest).unwrap(), Preparation::InMemory);
     assert_eq!(call_add(&first), 9);
 
     let second = Runtime::new(RuntimeConfig::with_store(store.clone())).unwrap();
-    assert_eq!(second.prepare(&guest).unwrap(), Preparation::FromStore);
+    assert_eq!(second.prepare(guest).unwrap(), Preparation::FromStore);
     assert_eq!(call_add(&second), 9);
 }
 
@@ -35,10 +34,10 @@ fn precompiled_code_is_kept_and_reused_across_runtimes() {
 fn damaged_precompiled_code_is_recompiled() {
     let dir = tempfile::tempdir().unwrap();
     let store = BlobStore::open(dir.path()).unwrap();
-    let guest = support::guest();
+    let guest = &example_guest().module;
     Runtime::new(RuntimeConfig::with_store(store.clone()))
         .unwrap()
-        .prepare(&guest)
+        .prepare(guest)
         .unwrap();
 
     let compiled: Vec<_> = walk(&dir.path().join("compiled"));
@@ -49,7 +48,7 @@ fn damaged_precompiled_code_is_recompiled() {
     std::fs::write(&compiled[0], bytes).unwrap();
 
     let runtime = Runtime::new(RuntimeConfig::with_store(store)).unwrap();
-    assert_eq!(runtime.prepare(&guest).unwrap(), Preparation::Compiled);
+    assert_eq!(runtime.prepare(guest).unwrap(), Preparation::Compiled);
     assert_eq!(call_add(&runtime), 9);
 }
 

@@ -1,0 +1,142 @@
+//! What a store carries for one instance, and turning a failed call into a
+//! [`FailureKind`].
+
+use super::capture::Capture;
+use super::frozen_clock::FrozenClock;
+use super::memory_cap::MemoryCap;
+use super::sandbox::{Grants, Limits};
+use crate::batch::ColumnOut;
+use crate::{Blob, Error, FailureKind};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::Trap;
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+/// Everything a store carries for one instance.
+pub(crate) struct HostState {
+    pub wasi: WasiP1Ctx,
+    pub memory_cap: MemoryCap,
+    pub stdout: Capture,
+    pub stderr: Capture,
+    pub result_limit: u64,
+    /// Set by the `result` import during a call.
+    pub result: Option<Vec<u8>>,
+    /// Set by the `error` import during a call.
+    pub error: Option<String>,
+    /// Set by the `result_column` import during a batch call.
+    pub column: Option<ColumnOut>,
+    /// The data blobs of the closure being run.
+    pub blobs: Arc<BTreeMap<String, Blob>>,
+    /// When the running call must end; waits in `poll_oneoff` stop there.
+    pub deadline: Option<Instant>,
+    /// Whether the guest has the real clock; without it time stands still,
+    /// and waits in `poll_oneoff` take none.
+    pub clock_granted: bool,
+    timeout: Duration,
+}
+
+impl HostState {
+    /// The state of a store whose calls run under `limits` and `grants`.
+    pub fn new(limits: &Limits, grants: &Grants) -> Result<HostState, Error> {
+        let stdout = Capture::new("stdout", limits.output);
+        let stderr = Capture::new("stderr", limits.output);
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .arg("ferry")
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+        for (key, value) in &grants.env {
+            wasi.env(key, value);
+        }
+        for dir in &grants.dirs {
+            let perms = if dir.writable {
+                FsPerms::ReadWrite
+            } else {
+                FsPerms::ReadOnly
+            };
+            wasi.preopened_dir(&dir.host, &dir.guest, perms)
+                .map_err(|e| Error::Io {
+                    action: "cannot grant the guest the directory",
+                    path: dir.host.clone(),
+                    source: std::io::Error::other(e.to_string()),
+                })?;
+        }
+        if !grants.clock {
+            wasi.wall_clock(FrozenClock).monotonic_clock(FrozenClock);
+        }
+        if !grants.random {
+            // Fixed bytes make guests that seed hash maps or shuffle data
+            // reproducible, which the closed sandbox promises.
+            let fixed = b"ferry deterministic random bytes".to_vec();
+            wasi.secure_random(wasmtime_wasi::Deterministic::new(fixed.clone()))
+                .insecure_random(wasmtime_wasi::Deterministic::new(fixed))
+                .insecure_random_seed(0);
+        }
+        Ok(HostState {
+            wasi: wasi.build_p1(),
+            memory_cap: MemoryCap::new(limits.memory),
+            stdout,
+            stderr,
+            result_limit: limits.result,
+            result: None,
+            error: None,
+            column: None,
+            blobs: Arc::default(),
+            deadline: None,
+            clock_granted: grants.clock,
+            timeout: limits.timeout,
+        })
+    }
+
+    /// Whether the memory cap refused to grow memory.
+    pub fn memory_cap_hit(&self) -> bool {
+        self.memory_cap.hit()
+    }
+
+    /// Clears what the previous call left behind.
+    pub fn begin_call(&mut self, blobs: &Arc<BTreeMap<String, Blob>>) {
+        self.result = None;
+        self.error = None;
+        self.column = None;
+        self.memory_cap.reset();
+        self.stdout.clear();
+        self.stderr.clear();
+        self.deadline = Some(Instant::now() + self.timeout);
+        if !Arc::ptr_eq(&self.blobs, blobs) {
+            self.blobs = blobs.clone();
+        }
+    }
+
+    /// Names what went wrong when a call into the guest returned an error.
+    pub fn classify(&self, error: &wasmtime::Error, limits: &Limits) -> FailureKind {
+        if let Some(kind) = error.downcast_ref::<FailureKind>() {
+            return kind.clone();
+        }
+        if self.memory_cap.hit() {
+            return FailureKind::MemoryLimit {
+                limit: limits.memory,
+            };
+        }
+        if let Some(kind) = self.stdout.overflow().or_else(|| self.stderr.overflow()) {
+            return kind;
+        }
+        if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+            return FailureKind::Exit { code: exit.0 };
+        }
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => FailureKind::Timeout {
+                limit_ms: u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
+            },
+            Some(trap) => FailureKind::Trap {
+                message: trap.to_string(),
+            },
+            None => FailureKind::Trap {
+                message: format!("{error:#}"),
+            },
+        }
+    }
+}
