@@ -21,7 +21,6 @@ use ferry_sql::WasmFunctions;
 use ferry_test_support::{int64_batches, udfs};
 use std::sync::Arc;
 
-
 const ROWS: usize = 10_000_000;
 const BATCH: usize = 8192;
 
