@@ -1,7 +1,7 @@
 //! What scalar and aggregate functions share: a closure, its SQL signature
 //! read from the module's records, and a pool of instances.
 
-use crate::arrow::data_type;
+use crate::arrow::{Lent, data_type};
 use crate::pool::Pool;
 use crate::{Error, WasmFunctions};
 use datafusion::arrow::array::ArrayRef;
@@ -10,7 +10,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::util::display::FormatOptions;
 use datafusion::common::{DataFusionError, Result, exec_err, plan_err};
 use datafusion::logical_expr::{DocSection, Documentation, Signature, TypeSignature, Volatility};
-use ferry_host::batch::ColumnType;
+use ferry_host::batch::{ColumnIn, ColumnType};
 use ferry_host::{Closure, ContentHash, FunctionKind, FunctionRecord, Instance, Output, Value};
 use std::borrow::Cow;
 
@@ -104,6 +104,27 @@ impl Function {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Cow::Owned(converted))
+    }
+
+    /// Runs `call` on a pooled instance with `arguments` lent to the guest:
+    /// converted to the module's types ([`conform`](Self::conform)), and
+    /// refused if ferry has no column type for one of them.
+    pub(crate) fn call_with_arguments<T>(
+        &self,
+        arguments: &[ArrayRef],
+        call: impl FnOnce(
+            &mut Instance,
+            &Closure,
+            &[ColumnIn<'_>],
+        ) -> Result<Output<T>, ferry_host::Error>,
+    ) -> Result<T> {
+        let lent = self
+            .conform(arguments)?
+            .iter()
+            .map(|column| Lent::new(column))
+            .collect::<Result<Vec<_>>>()?;
+        let columns: Vec<ColumnIn<'_>> = lent.iter().map(Lent::column).collect();
+        self.call(|instance, closure| call(instance, closure, &columns))
     }
 
     /// Runs `call` on a pooled instance; a guest failure becomes an error

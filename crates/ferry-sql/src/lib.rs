@@ -42,6 +42,8 @@
 //!
 //! [Apache DataFusion]: https://datafusion.apache.org
 
+#![deny(missing_docs)]
+
 mod aggregate;
 mod arrow;
 mod factory;

@@ -1,8 +1,9 @@
 //! Instances of one function's module, kept warm between batches.
 
 use ferry_host::{Closure, Error, Instance, Runtime, Sandbox};
+use parking_lot::Mutex;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 /// Idle instances of one SQL function. Each batch takes one (or makes one),
 /// runs on it without holding any lock, and gives it back unless the call
@@ -67,11 +68,7 @@ impl Pool {
         closure: &Closure,
         call: impl FnOnce(&mut Instance) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let idle = self
-            .idle
-            .lock()
-            .expect("the pool lock is never poisoned")
-            .pop();
+        let idle = self.idle.lock().pop();
         let mut instance = match idle {
             Some(instance) => {
                 self.budget.release();
@@ -81,7 +78,7 @@ impl Pool {
         };
         let outcome = call(&mut instance);
         if !instance.is_poisoned() {
-            let mut idle = self.idle.lock().expect("the pool lock is never poisoned");
+            let mut idle = self.idle.lock();
             if idle.len() < self.keep && self.budget.reserve() {
                 idle.push(instance);
             }
@@ -92,7 +89,7 @@ impl Pool {
 
 impl Drop for Pool {
     fn drop(&mut self) {
-        let idle = self.idle.get_mut().map_or(0, |idle| idle.len());
+        let idle = self.idle.get_mut().len();
         self.budget.idle.fetch_sub(idle, Ordering::AcqRel);
     }
 }

@@ -1,6 +1,6 @@
 //! Scalar functions: one guest call per batch.
 
-use crate::arrow::{Lent, array};
+use crate::arrow::array;
 use crate::function::Function;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue};
@@ -44,15 +44,11 @@ impl ScalarUDFImpl for WasmScalar {
             .iter()
             .map(|arg| arg.to_array(rows))
             .collect::<Result<Vec<_>>>()?;
-        let arrays = self.0.conform(&arrays)?;
-        let lent = arrays
-            .iter()
-            .map(|array| Lent::new(array))
-            .collect::<Result<Vec<_>>>()?;
-        let columns: Vec<_> = lent.iter().map(Lent::column).collect();
         let out = array(
             self.0
-                .call(|instance, closure| instance.call_batch(closure, &columns))?,
+                .call_with_arguments(&arrays, |instance, closure, columns| {
+                    instance.call_batch(closure, columns)
+                })?,
         )?;
         if constant {
             Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?))

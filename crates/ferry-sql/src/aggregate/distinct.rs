@@ -4,7 +4,9 @@
 //! per argument, so a value that two partitions both saw is folded once.
 //! The guest needs nothing for it.
 
-use super::{Fold, Groups, ROWS_PER_CALL, WasmAccumulator};
+use super::accumulator::WasmAccumulator;
+use super::groups::Groups;
+use super::{Fold, ROWS_PER_CALL};
 use crate::function::Function;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, ListArray};
 use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};

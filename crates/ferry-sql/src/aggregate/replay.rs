@@ -4,7 +4,8 @@
 //! result folds them afresh into a new state: one guest call over the
 //! whole frame, so a result costs the frame's length rather than one row.
 
-use super::{Distinct, WasmAccumulator};
+use super::accumulator::WasmAccumulator;
+use super::distinct::Distinct;
 use crate::function::Function;
 use datafusion::arrow::array::{Array, ArrayRef};
 use datafusion::arrow::compute::concat;
