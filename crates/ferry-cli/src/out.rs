@@ -3,7 +3,9 @@
 //! to print is dropped quietly, as Unix tools do, instead of failing with
 //! "Broken pipe" or panicking in `println!`; the statements still to come
 //! run all the same (a `COPY` among them still writes its file), and long
-//! output stops early by asking [`closed`].
+//! output stops early by asking [`closed`]. What a guest printed goes to
+//! standard error ([`guest_output`]), so that standard output is exactly
+//! the result.
 
 use std::io::{self, StdoutLock, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -61,3 +63,16 @@ macro_rules! note {
     }};
 }
 pub(crate) use note;
+
+/// Shows what a guest printed, each stream under a heading.
+pub fn guest_output(stdout: &[u8], stderr: &[u8]) {
+    for (name, bytes) in [("stdout", stdout), ("stderr", stderr)] {
+        if !bytes.is_empty() {
+            let text = String::from_utf8_lossy(bytes);
+            note!(
+                "--- guest {name} ---\n{}",
+                text.strip_suffix('\n').unwrap_or(&text)
+            );
+        }
+    }
+}

@@ -46,6 +46,7 @@ pub mod executor;
 pub mod guest;
 mod hash;
 mod module;
+mod module_ref;
 pub mod runtime;
 mod store;
 mod value;
@@ -56,6 +57,7 @@ pub use executor::{Executor, ExecutorExt, Job, LocalExecutor, Task};
 pub use ferry_abi::{ABI_VERSION, FunctionKind, FunctionRecord};
 pub use hash::{ContentHash, ParseHashError};
 pub use module::Module;
+pub use module_ref::{FromSource, ModuleRef, ModuleRefError, Resolved};
 pub use runtime::{
     DirGrant, Grants, Instance, Limits, Preparation, Runtime, RuntimeConfig, Sandbox,
 };

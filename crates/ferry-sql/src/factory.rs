@@ -7,13 +7,13 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::execution::context::{FunctionFactory, RegisterFunction, SessionState};
 use datafusion::logical_expr::{CreateFunction, Expr};
-use ferry_host::{Closure, ContentHash, FunctionKind, Module};
+use ferry_host::{Closure, FromSource, FunctionKind, ModuleRef, ModuleRefError, Resolved};
 use std::sync::Arc;
 
 /// Makes ferry functions from `CREATE FUNCTION` statements. Install it with
 /// [`WasmFunctions::session`] or `SessionStateBuilder::with_function_factory`.
 ///
-/// The body names a module or a closure:
+/// The body names a module or a closure, as a [`ModuleRef`]:
 /// - `AS 'path/to/module.wasm'`: the module's function of the same name as
 ///   the SQL function; `AS 'module.wasm#other'` picks another one. The
 ///   module is added to the store.
@@ -36,49 +36,33 @@ impl WasmFunctionFactory {
         WasmFunctionFactory { functions }
     }
 
+    /// The closure `source` names: a module reference, the function after
+    /// a `#` or else the one called `name`.
     fn closure(&self, name: &str, source: &str) -> Result<Closure, Error> {
-        let (location, function) = match source.rsplit_once('#') {
-            Some((location, function)) => (location, function),
+        let (reference, function) = match source.rsplit_once('#') {
+            Some((reference, function)) => (reference, function),
             None => (source, name),
         };
-        let store = self.functions.store.as_ref();
-        let bytes = match location.strip_prefix("sha256:") {
-            Some(hex) => {
-                let hash: ContentHash = hex.parse().map_err(|e| Error::Create {
-                    name: name.to_owned(),
-                    reason: format!("'{location}' is not a content hash: {e}"),
-                })?;
-                let store = store.ok_or_else(|| Error::Create {
-                    name: name.to_owned(),
-                    reason: "functions by hash need a store (--store or $FERRY_STORE)".into(),
-                })?;
-                store.get(&hash)?.ok_or(ferry_host::Error::NotInStore {
-                    what: "module or closure",
-                    hash,
-                    store: store.root().to_path_buf(),
-                })?
-            }
-            // A guest crate: built from source, as `ferry build` does.
-            None if std::path::Path::new(location).is_dir() => {
-                ferry_host::guest::build_crate(location)?
-                    .module
-                    .bytes()
-                    .to_vec()
-            }
-            None => std::fs::read(location).map_err(|source| ferry_host::Error::Io {
-                action: "cannot read",
-                path: location.into(),
-                source,
-            })?,
+        let refused = |e: ModuleRefError| match e {
+            ModuleRefError::Load(e) => Error::Ferry(e),
+            e => Error::Create {
+                name: name.to_owned(),
+                reason: e.to_string(),
+            },
         };
-        if bytes.starts_with(b"\0asm") {
-            let module = Module::from_bytes(bytes)?;
-            if let Some(store) = store {
-                store.put(module.bytes())?;
+        let store = self.functions.store.as_ref();
+        let reference: ModuleRef = reference.parse().map_err(refused)?;
+        match reference
+            .resolve(store, FromSource::Build)
+            .map_err(refused)?
+        {
+            Resolved::Module(module) => {
+                if let Some(store) = store {
+                    store.put(module.bytes())?;
+                }
+                Ok(Closure::new(&module, function)?)
             }
-            Ok(Closure::new(&module, function)?)
-        } else {
-            Ok(Closure::from_bytes(&bytes, store)?)
+            Resolved::Closure(closure) => Ok(closure),
         }
     }
 }

@@ -1,12 +1,10 @@
 //! The `ferry` command, run as a process against the example guest built from
 //! source.
 
-use std::path::{Path, PathBuf};
+use crate::support::ferry;
+use ferry_test_support::{example_guest, udfs, workspace_root};
+use std::path::Path;
 use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 struct Ferry {
     store: tempfile::TempDir,
@@ -19,13 +17,15 @@ impl Ferry {
         }
     }
 
+    /// `ferry` with this store.
+    fn command(&self) -> Command {
+        let mut command = ferry();
+        command.env("FERRY_STORE", self.store.path());
+        command
+    }
+
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_ferry"))
-            .args(args)
-            .env("FERRY_STORE", self.store.path())
-            .current_dir(root())
-            .output()
-            .unwrap()
+        self.command().args(args).output().unwrap()
     }
 
     /// Runs and expects success; returns stdout.
@@ -53,6 +53,11 @@ impl Ferry {
 
 fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// The example guest's `.wasm` file.
+fn guest_wasm() -> String {
+    example_guest().path.display().to_string()
 }
 
 #[test]
@@ -118,8 +123,7 @@ fn build_inspect_and_call() {
 #[test]
 fn pickle_and_run_by_value_and_by_reference() {
     let ferry = Ferry::new();
-    let wasm = ferry.path("guest.wasm");
-    ferry.ok(&["build", "examples/guest", "--out", &wasm]);
+    let wasm = guest_wasm();
     let blob = ferry.path("table.bin");
     std::fs::write(&blob, vec![0u8; 1234]).unwrap();
 
@@ -173,8 +177,7 @@ fn pickle_and_run_by_value_and_by_reference() {
 #[test]
 fn failures_read_like_sentences_and_exit_non_zero() {
     let ferry = Ferry::new();
-    let wasm = ferry.path("guest.wasm");
-    ferry.ok(&["build", "examples/guest", "--out", &wasm]);
+    let wasm = guest_wasm();
 
     let err = ferry.fails(&["call", &wasm, "boom", "--input", "\"out of coffee\""]);
     assert!(
@@ -213,8 +216,7 @@ fn failures_read_like_sentences_and_exit_non_zero() {
 #[test]
 fn grants_open_the_sandbox_on_request() {
     let ferry = Ferry::new();
-    let wasm = ferry.path("guest.wasm");
-    ferry.ok(&["build", "examples/guest", "--out", &wasm]);
+    let wasm = guest_wasm();
     let data = tempfile::tempdir().unwrap();
     std::fs::write(data.path().join("note.txt"), "granted").unwrap();
     let grant = format!("{}:/data", data.path().display());
@@ -295,7 +297,8 @@ fn a_reader_that_stops_early_ends_ferry_quietly() {
     let ferry = Ferry::new();
     for (format, rows) in [("csv", 10_000_000), ("table", 200_000)] {
         let copied = ferry.path(&format!("after-{format}.csv"));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        let mut child = ferry
+            .command()
             .args(["sql", "--format", format, "-c"])
             .arg(format!(
                 "SELECT value * 7 AS v FROM generate_series(1, {rows})"
@@ -304,7 +307,6 @@ fn a_reader_that_stops_early_ends_ferry_quietly() {
             .arg(format!(
                 "COPY (SELECT 42 AS answer) TO '{copied}' STORED AS CSV"
             ))
-            .env("FERRY_STORE", ferry.store.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -343,9 +345,9 @@ fn a_closed_standard_error_changes_nothing_but_the_messages() {
         // A pipe nobody reads: every message ferry writes there fails.
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);
-        let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        let out = ferry
+            .command()
             .args(["sql", "-c", sql])
-            .env("FERRY_STORE", ferry.store.path())
             .stderr(Stdio::from(writer))
             .output()
             .unwrap();
@@ -421,7 +423,7 @@ fn the_parquet_example_runs() {
     // no other run of it can be reading.
     let dir = tempfile::tempdir().unwrap();
     let parquet = dir.path().join("trips.parquet");
-    let script = std::fs::read_to_string(root().join("examples/sql/trips.sql"))
+    let script = std::fs::read_to_string(workspace_root().join("examples/sql/trips.sql"))
         .unwrap()
         .replace("target/trips.parquet", parquet.to_str().unwrap());
     assert!(script.contains(parquet.to_str().unwrap()));
@@ -450,10 +452,9 @@ fn the_parquet_example_runs() {
 fn the_sql_shell_reads_statements_and_survives_errors() {
     use std::io::Write;
     let ferry = Ferry::new();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+    let mut child = ferry
+        .command()
         .args(["sql", "--functions", "examples/udfs"])
-        .env("FERRY_STORE", ferry.store.path())
-        .current_dir(root())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -522,7 +523,7 @@ mod on_a_terminal {
                 .env("SHELL", "/bin/sh")
                 // A dumb terminal, as CI may have, gets no line editing.
                 .env("TERM", "xterm")
-                .current_dir(root())
+                .current_dir(workspace_root())
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .spawn()
@@ -602,8 +603,7 @@ mod on_a_terminal {
         let ferry = Ferry::new();
         let state = tempfile::tempdir().unwrap();
         // Built first, with no deadline: the shell then starts at once.
-        let wasm = ferry.path("udfs.wasm");
-        ferry.ok(&["build", "examples/udfs", "--out", &wasm]);
+        let wasm = udfs().path.display().to_string();
 
         let mut shell = Terminal::open(&ferry, &wasm, state.path());
         shell.expect("ferry> ");

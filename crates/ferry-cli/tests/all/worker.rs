@@ -1,5 +1,6 @@
 //! Remote execution against real `ferry worker` processes on 127.0.0.1.
 
+use crate::support::ferry;
 use ferry_example_guest::{HistSpec, Histogram, Range};
 use ferry_host::{
     BlobStore, Closure, Error, ExecutorExt, FailureKind, LocalExecutor, Module, Value,
@@ -8,19 +9,12 @@ use ferry_remote::Remote;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 const TOKEN: &str = "correct horse battery staple";
 
 fn guest() -> Module {
-    static GUEST: OnceLock<Module> = OnceLock::new();
-    GUEST
-        .get_or_init(|| {
-            let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/guest");
-            ferry_host::guest::build_crate(dir).unwrap().module
-        })
-        .clone()
+    ferry_test_support::example_guest().module.clone()
 }
 
 /// A `ferry worker` process; killed when dropped.
@@ -31,7 +25,7 @@ struct Worker {
 
 impl Worker {
     fn start(store: &Path, args: &[&str]) -> Worker {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        let mut child = ferry()
             .args(["worker", "--listen", "127.0.0.1:0", "--store"])
             .arg(store)
             .args(args)

@@ -1,0 +1,57 @@
+//! The command line: the global flags and one subcommand, each subcommand's
+//! own arguments declared in its module under [`crate::commands`].
+
+use crate::commands::{
+    build::BuildArgs, call::CallArgs, inspect::InspectArgs, map::MapArgs, pickle::PickleArgs,
+    run::RunArgs, sql::SqlArgs, worker::WorkerArgs,
+};
+use clap::{Parser, Subcommand};
+use ferry_host::BlobStore;
+use std::path::PathBuf;
+
+/// Functions as portable, sandboxed values.
+#[derive(Parser)]
+#[command(name = "ferry", version, about)]
+pub struct Cli {
+    /// The content-addressed store for modules, blobs and compiled code
+    /// [default: $FERRY_STORE, else ferry under your cache directory].
+    #[arg(long, global = true, value_name = "DIR")]
+    store: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Compile a guest crate to WebAssembly, store it, and list its functions.
+    Build(BuildArgs),
+    /// Show a module's id and functions, read without running it.
+    Inspect(InspectArgs),
+    /// Call a function once, with JSON in and JSON out.
+    Call(CallArgs),
+    /// Make a closure (function + environment + blobs) and write its bytes.
+    Pickle(PickleArgs),
+    /// Run a function over every line of a JSON-lines file, locally or on
+    /// workers, optionally reducing the results to one.
+    Map(MapArgs),
+    /// Serve closures to clients: a worker for `--workers` and `Remote`.
+    Worker(WorkerArgs),
+    /// Query CSV, Parquet and JSON files with SQL and ferry functions:
+    /// `CREATE FUNCTION name AS 'module.wasm' LANGUAGE wasm`. Without -c or
+    /// -f, reads statements from standard input.
+    Sql(SqlArgs),
+    /// Load a closure written by `ferry pickle` and run it.
+    Run(RunArgs),
+}
+
+impl Cli {
+    /// The store `--store` names, else the default one.
+    pub fn store(&self) -> Result<BlobStore, ferry_host::Error> {
+        match &self.store {
+            Some(dir) => BlobStore::open(dir),
+            None => BlobStore::open_default(),
+        }
+    }
+}

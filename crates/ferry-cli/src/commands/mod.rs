@@ -1,0 +1,11 @@
+//! One module per subcommand, each with its arguments and a `run` that does
+//! what they ask.
+
+pub mod build;
+pub mod call;
+pub mod inspect;
+pub mod map;
+pub mod pickle;
+pub mod run;
+pub mod sql;
+pub mod worker;

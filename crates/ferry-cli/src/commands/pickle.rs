@@ -1,0 +1,60 @@
+//! `ferry pickle`: make a closure and write its bytes.
+
+use crate::args::FunctionArgs;
+use crate::out;
+use anyhow::{Context, Result};
+use clap::Args;
+use ferry_host::{BlobStore, Encoding};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// `ferry pickle`'s arguments.
+#[derive(Args)]
+pub struct PickleArgs {
+    #[command(flatten)]
+    function: FunctionArgs,
+    /// Attach a data blob read from a file, as NAME=FILE.
+    #[arg(long = "blob", value_name = "NAME=FILE")]
+    blobs: Vec<String>,
+    /// Write hashes only; the runner resolves them from its store.
+    #[arg(long)]
+    by_reference: bool,
+    /// Where to write the closure.
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+}
+
+/// Makes the closure, attaches the blobs, and writes it; by reference, its
+/// module and blobs go into `store`.
+pub fn run(args: PickleArgs, store: &BlobStore) -> Result<()> {
+    let mut closure = args.function.closure(store)?;
+    for blob in args.blobs {
+        let (name, file) = blob
+            .split_once('=')
+            .with_context(|| format!("--blob takes NAME=FILE, not `{blob}`"))?;
+        let bytes = std::fs::read(file).with_context(|| format!("cannot read blob file {file}"))?;
+        closure = closure.with_blob(name, bytes);
+    }
+    let encoding = if args.by_reference {
+        store.add_closure(&closure)?;
+        Encoding::ByReference
+    } else {
+        Encoding::ByValue
+    };
+    let bytes = closure.to_bytes(encoding);
+    let output = &args.output;
+    std::fs::write(output, &bytes).with_context(|| format!("cannot write {}", output.display()))?;
+    writeln!(
+        out::stdout(),
+        "closure {} ({} bytes, {}) written to {}",
+        closure.id(),
+        bytes.len(),
+        if args.by_reference {
+            "by reference"
+        } else {
+            "by value"
+        },
+        output.display()
+    )?;
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! `ferry sql`: DataFusion with ferry functions, from the command line.
+
+mod print;
+mod session;
+mod shell;
+mod table;
+
+use crate::args::{SandboxArgs, load_module};
+use crate::out::note;
+use anyhow::{Context, Result};
+use clap::Args;
+use datafusion::prelude::SessionConfig;
+use ferry_host::{BlobStore, Module, Runtime, RuntimeConfig, Sandbox};
+use ferry_sql::WasmFunctions;
+use print::Format;
+use session::Session;
+use std::path::PathBuf;
+
+/// `ferry sql`'s arguments.
+#[derive(Args)]
+pub struct SqlArgs {
+    /// Run these statements (`;`-separated); may be repeated.
+    #[arg(short = 'c', long = "command", value_name = "SQL")]
+    commands: Vec<String>,
+    /// Run the statements in this file; may be repeated.
+    #[arg(short = 'f', long = "file", value_name = "FILE.sql")]
+    files: Vec<PathBuf>,
+    /// Register a file or directory as a table, as NAME=PATH or PATH
+    /// (named after the file); the format comes from the extension.
+    #[arg(short = 't', long = "table", value_name = "[NAME=]PATH")]
+    tables: Vec<String>,
+    /// Register every SQL function of a module (a .wasm file, a guest
+    /// crate directory, or sha256:… from the store).
+    #[arg(long = "functions", value_name = "MODULE")]
+    modules: Vec<String>,
+    /// How results are printed; all but `table` stream rows as they
+    /// come.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+    /// The sandbox of each batch call.
+    #[command(flatten)]
+    sandbox: SandboxArgs,
+}
+
+/// Loads the modules, then runs the statements, or the shell without any.
+pub fn run(args: SqlArgs, store: &BlobStore) -> Result<()> {
+    let modules = args
+        .modules
+        .iter()
+        .map(|reference| load_module(reference, store))
+        .collect::<Result<Vec<_>>>()?;
+    let runtime = Runtime::new(RuntimeConfig::with_store(store.clone()))?;
+    let sandbox = args.sandbox.to_sandbox()?;
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the query runtime")?;
+    tokio.block_on(run_async(&args, &modules, runtime, sandbox))
+}
+
+async fn run_async(
+    args: &SqlArgs,
+    modules: &[Module],
+    runtime: Runtime,
+    sandbox: Sandbox,
+) -> Result<()> {
+    let functions = WasmFunctions::new(runtime).with_sandbox(sandbox);
+    let session = Session {
+        ctx: functions.session_with(SessionConfig::new().with_information_schema(true)),
+        format: args.format,
+    };
+    let ctx = &session.ctx;
+    for module in modules {
+        let names = functions.register_module(ctx, module)?;
+        note!(
+            "functions from {}: {}",
+            module.id().short(),
+            names.join(", ")
+        );
+    }
+    for table in &args.tables {
+        table::register_table(ctx, table).await?;
+    }
+    if args.commands.is_empty() && args.files.is_empty() {
+        return shell::shell(&session).await;
+    }
+    for command in &args.commands {
+        session.run_text(command).await?;
+    }
+    for file in &args.files {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        session.run_text(&text).await?;
+    }
+    Ok(())
+}

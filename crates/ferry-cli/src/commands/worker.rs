@@ -1,0 +1,51 @@
+//! `ferry worker`: serve closures to clients.
+
+use crate::args::{SandboxArgs, mebibytes, read_token};
+use anyhow::{Context, Result};
+use clap::Args;
+use ferry_host::BlobStore;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// `ferry worker`'s arguments.
+#[derive(Args)]
+pub struct WorkerArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    listen: SocketAddr,
+    /// File holding the token clients must present [default: $FERRY_TOKEN].
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// Calls run at once; more wait [default: one per core].
+    #[arg(long)]
+    slots: Option<usize>,
+    /// Bound on the disk cache, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 2048)]
+    cache_size: u64,
+    /// Largest run request accepted, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 8)]
+    max_request: usize,
+    #[command(flatten)]
+    sandbox: SandboxArgs,
+}
+
+/// Serves until the process is told to stop, caching in `store`.
+pub fn run(args: WorkerArgs, store: &BlobStore) -> Result<()> {
+    let token = read_token(args.token_file.as_deref())?.unwrap_or_default();
+    let mut config = ferry_worker::WorkerConfig::new(token, store.clone());
+    config.listen = args.listen;
+    config.cache_limit = mebibytes("--cache-size", args.cache_size)?;
+    config.max_request = usize::try_from(mebibytes("--max-request", args.max_request as u64)?)
+        .context("--max-request is too large for this machine")?;
+    config.sandbox = args.sandbox.to_sandbox()?;
+    if let Some(slots) = args.slots {
+        config.slots = slots.max(1);
+    }
+    ferry_worker::run(config, |addr| {
+        // A worker serves on, whoever reads this line or not.
+        let _ = writeln!(std::io::stdout(), "ferry worker listening on {addr}");
+        let _ = std::io::stdout().flush();
+    })?;
+    Ok(())
+}

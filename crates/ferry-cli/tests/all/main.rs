@@ -1,0 +1,6 @@
+//! The `ferry` command's integration tests, in one binary: each former test
+//! file is a module.
+
+mod cli;
+mod support;
+mod worker;
