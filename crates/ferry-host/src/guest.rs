@@ -51,6 +51,11 @@ pub fn build_crate(crate_dir: impl AsRef<Path>) -> Result<BuiltGuest, Error> {
         .args(["--target", GUEST_TARGET])
         .arg("--manifest-path")
         .arg(&manifest)
+        // A guest is its own build: a wrapper set for the build that runs
+        // this host (`clippy-driver` when CI lints while it compiles) is not
+        // meant for the guest's code or its target.
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("CLIPPY_ARGS")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .output()

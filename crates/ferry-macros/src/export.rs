@@ -51,7 +51,8 @@ pub fn batch_export(
     quote! {
         #[unsafe(export_name = #export_name)]
         extern "C" fn #ident(env_ptr: *mut u8, env_len: usize, columns_ptr: *mut u8, column_count: usize) -> i32 {
-            ::ferry::__private::call_scalar(
+            // SAFETY: the host calls exports with buffers it allocated.
+            unsafe { ::ferry::__private::call_scalar(
                 env_ptr,
                 env_len,
                 columns_ptr,
@@ -61,7 +62,7 @@ pub fn batch_export(
                     #env_binding
                     #body
                 },
-            )
+            ) }
         }
     }
 }

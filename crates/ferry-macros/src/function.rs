@@ -84,7 +84,8 @@ pub fn expand(options: Options, func: ItemFn) -> syn::Result<TokenStream2> {
             input_ptr: *mut u8,
             input_len: usize,
         ) -> i32 {
-            ::ferry::__private::call_value(
+            // SAFETY: the host calls exports with buffers it allocated.
+            unsafe { ::ferry::__private::call_value(
                 env_ptr,
                 env_len,
                 input_ptr,
@@ -95,7 +96,7 @@ pub fn expand(options: Options, func: ItemFn) -> syn::Result<TokenStream2> {
                     #input_binding
                     ::ferry::__private::#finish(#rust_name(#(#args),*))
                 },
-            )
+            ) }
         }
     };
     Ok(emit(&func, record, export))

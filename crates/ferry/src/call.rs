@@ -176,8 +176,13 @@ pub fn partial_states<'a, T: DeserializeOwned>(
 /// Runs one batch call: reads the column descriptors, runs `body`, and
 /// hands the output column to the host. The input buffers belong to the
 /// guest after the call, as in value calls, and are freed here.
+///
+/// # Safety
+/// `env_ptr`/`env_len` must be a buffer the host allocated with
+/// `ferry_alloc(len, 1)`, and `columns_ptr` must hold `column_count` column
+/// descriptors of live buffers: what the ABI promises an export's arguments.
 #[cfg(target_family = "wasm")]
-pub fn call_scalar(
+pub unsafe fn call_scalar(
     env_ptr: *mut u8,
     env_len: usize,
     columns_ptr: *mut u8,
@@ -239,8 +244,12 @@ fn report<T>(outcome: Result<T, Failure>, deliver: impl FnOnce(T)) -> i32 {
 /// Runs one value call: takes ownership of the argument buffers the host
 /// allocated with `ferry_alloc(len, 1)`, and reports the outcome through
 /// the host imports.
+///
+/// # Safety
+/// Both buffers must have been allocated by the host with
+/// `ferry_alloc(len, 1)`, as the ABI promises an export's arguments.
 #[cfg(target_family = "wasm")]
-pub fn call_value(
+pub unsafe fn call_value(
     env_ptr: *mut u8,
     env_len: usize,
     input_ptr: *mut u8,
