@@ -2,8 +2,8 @@
 //! own arguments declared in its module under [`crate::commands`].
 
 use crate::commands::{
-    build::BuildArgs, call::CallArgs, inspect::InspectArgs, map::MapArgs, pickle::PickleArgs,
-    run::RunArgs, sql::SqlArgs, worker::WorkerArgs,
+    build::BuildArgs, call::CallArgs, executor::ExecutorArgs, inspect::InspectArgs, map::MapArgs,
+    pickle::PickleArgs, run::RunArgs, scheduler::SchedulerArgs, sql::SqlArgs, worker::WorkerArgs,
 };
 use clap::{Parser, Subcommand};
 use ferry_host::BlobStore;
@@ -42,6 +42,12 @@ pub enum Command {
     /// `CREATE FUNCTION name AS 'module.wasm' LANGUAGE wasm`. Without -c or
     /// -f, reads statements from standard input.
     Sql(SqlArgs),
+    /// Schedule SQL over a cluster of `ferry executor`s (Apache DataFusion
+    /// Ballista), shipping ferry functions to them: `ferry sql --cluster`.
+    Scheduler(SchedulerArgs),
+    /// Run a cluster's tasks, fetching the ferry functions they use from
+    /// the scheduler.
+    Executor(ExecutorArgs),
     /// Load a closure written by `ferry pickle` and run it.
     Run(RunArgs),
 }

@@ -3,7 +3,7 @@
 use anyhow::Result;
 use clap::Parser;
 use cli::{Cli, Command};
-use commands::{build, call, inspect, map, pickle, run, sql, worker};
+use commands::{build, call, executor, inspect, map, pickle, run, scheduler, sql, worker};
 use out::note;
 
 mod args;
@@ -46,6 +46,8 @@ fn execute(cli: Cli) -> Result<()> {
         Command::Map(args) => map::run(args, &store),
         Command::Worker(args) => worker::run(args, &store),
         Command::Sql(args) => sql::run(args, &store),
+        Command::Scheduler(args) => scheduler::run(args, &store),
+        Command::Executor(args) => executor::run(args, &store),
         Command::Run(args) => run::run(args, &store),
     }
 }

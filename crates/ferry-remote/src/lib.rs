@@ -29,9 +29,11 @@
 
 #![deny(missing_docs)]
 
+mod blobs;
 mod error;
 mod link;
 
+pub use blobs::Blobs;
 pub use error::RemoteError;
 
 use ferry_host::executor::{Completer, Executor, Job, Task};

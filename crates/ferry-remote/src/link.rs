@@ -27,6 +27,14 @@ pub(crate) enum Attempt {
     Retry(Error),
 }
 
+impl From<Attempt> for Error {
+    fn from(attempt: Attempt) -> Error {
+        match attempt {
+            Attempt::Final(error) | Attempt::Retry(error) => error,
+        }
+    }
+}
+
 /// Slots assumed for a worker until its info says otherwise.
 const DEFAULT_SLOTS: usize = 2;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -156,7 +164,7 @@ impl Link {
         // the job's code is checked again, and what is missing sent at once.
         let mut rounds = 0;
         loop {
-            self.ensure_code(job, uploaded).await?;
+            self.ensure_code(job.closures(), uploaded).await?;
             request.inputs = self.inputs(job, uploaded).await?;
             let (status, body) = self
                 .send(
@@ -185,24 +193,20 @@ impl Link {
                 }
                 StatusCode::CONFLICT if rounds < 2 => {
                     rounds += 1;
-                    let mut known = self.known.lock();
-                    for closure in std::iter::once(&job.closure).chain(job.reduce.as_ref()) {
-                        for (hash, _) in code_of(closure) {
-                            known.remove(&hash);
-                        }
-                    }
+                    self.forget_code(job.closures());
                 }
                 status => return Err(self.rejection(status, &body)),
             }
         }
     }
 
-    /// Uploads whatever module and blobs of the job the worker lacks.
-    async fn ensure_code(&self, job: &Job, uploaded: &AtomicU64) -> Result<(), Attempt> {
-        let mut needed: Vec<(ContentHash, Bytes)> = Vec::new();
-        for closure in std::iter::once(&job.closure).chain(job.reduce.as_ref()) {
-            needed.extend(code_of(closure));
-        }
+    /// Uploads whatever modules and blobs of `closures` the worker lacks.
+    pub async fn ensure_code<'a>(
+        &self,
+        closures: impl IntoIterator<Item = &'a Closure>,
+        uploaded: &AtomicU64,
+    ) -> Result<(), Attempt> {
+        let needed: Vec<(ContentHash, Bytes)> = closures.into_iter().flat_map(code_of).collect();
         let unknown = |needed: &[(ContentHash, Bytes)]| -> Vec<(ContentHash, Bytes)> {
             let known = self.known.lock();
             needed
@@ -242,6 +246,15 @@ impl Link {
             .lock()
             .extend(unknown.into_iter().map(|(hash, _)| hash));
         Ok(())
+    }
+
+    /// Forgets that the worker holds the code of `closures`, so that the
+    /// next [`ensure_code`](Self::ensure_code) asks again.
+    pub fn forget_code<'a>(&self, closures: impl IntoIterator<Item = &'a Closure>) {
+        let mut known = self.known.lock();
+        for (hash, _) in closures.into_iter().flat_map(code_of) {
+            known.remove(&hash);
+        }
     }
 
     /// Inputs inline, or uploaded first when they are large.
@@ -287,10 +300,17 @@ impl Link {
             Payload::Inline(bytes) => return Ok(Value::from_msgpack(bytes.into())),
             Payload::Blob(hash) => hash,
         };
+        let body = self.download(&hash, "downloaded result").await?;
+        Ok(Value::from_msgpack(body.into()))
+    }
+
+    /// The blob `hash` names, checked against it: `what` names it in the
+    /// error if the bytes do not match.
+    pub async fn download(&self, hash: &ContentHash, what: &'static str) -> Result<Bytes, Attempt> {
         let (status, body) = self
             .send(
                 Method::GET,
-                &ferry_protocol::blob_path(&hash),
+                &ferry_protocol::blob_path(hash),
                 Body::default(),
             )
             .await?;
@@ -298,14 +318,14 @@ impl Link {
             return Err(self.rejection(status, &body));
         }
         let actual = ContentHash::of(&body);
-        if actual != hash {
+        if actual != *hash {
             return Err(Attempt::Retry(Error::HashMismatch {
-                what: "downloaded result",
-                expected: hash,
+                what,
+                expected: *hash,
                 actual,
             }));
         }
-        Ok(Value::from_msgpack(body.into()))
+        Ok(body)
     }
 
     async fn send(

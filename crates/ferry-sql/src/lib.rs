@@ -58,6 +58,7 @@ pub use statement::{execute, split_statements};
 
 use function::Function;
 
+use datafusion::common::ScalarValue;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
@@ -66,7 +67,7 @@ use ferry_host::{BlobStore, Closure, FunctionKind, Module, Runtime, Sandbox};
 use std::sync::Arc;
 
 /// Why a ferry function could not be made or run in SQL.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum Error {
     /// Loading, checking or calling the function failed in ferry.
     #[error(transparent)]
@@ -105,6 +106,15 @@ pub enum Error {
     DataFusion(#[from] datafusion::common::DataFusionError),
 }
 
+// Engines that run queries elsewhere report a failed task's error with
+// `{:?}` (Ballista does): the message says what happened, in one line,
+// where derived output would spell out the structs.
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
 /// Makes SQL functions from ferry closures, all running on one runtime in one
 /// sandbox, and resolving `sha256:` names through one store.
 #[derive(Clone)]
@@ -135,6 +145,11 @@ impl WasmFunctions {
         self
     }
 
+    /// The store `sha256:` names resolve in, if there is one.
+    pub fn store(&self) -> Option<&BlobStore> {
+        self.store.as_ref()
+    }
+
     /// A scalar UDF named `name` that runs `closure`, a scalar function.
     pub fn udf(&self, name: &str, closure: Closure) -> Result<ScalarUDF, Error> {
         let function = Function::new(name, closure, FunctionKind::Scalar, self)?;
@@ -150,6 +165,21 @@ impl WasmFunctions {
         Ok(AggregateUDF::new_from_impl(aggregate::WasmAggregate::new(
             function,
         )?))
+    }
+
+    /// [`udaf`](Self::udaf) with its result over no rows already known
+    /// (as [`aggregate_closure`] tells it), so that nothing runs in the
+    /// sandbox: how a process that receives the function in a plan makes it.
+    pub fn udaf_with_empty(
+        &self,
+        name: &str,
+        closure: Closure,
+        empty: ScalarValue,
+    ) -> Result<AggregateUDF, Error> {
+        let function = Function::new(name, closure, FunctionKind::Aggregate, self)?;
+        Ok(AggregateUDF::new_from_impl(
+            aggregate::WasmAggregate::with_empty(function, empty)?,
+        ))
     }
 
     /// Registers `closure` in `ctx` as `name`, as a scalar or aggregate
@@ -199,6 +229,19 @@ impl WasmFunctions {
             .build();
         SessionContext::new_with_state(state)
     }
+}
+
+/// The closure a ferry scalar function runs; `None` for any other UDF.
+pub fn scalar_closure(udf: &ScalarUDF) -> Option<&Closure> {
+    let scalar: &scalar::WasmScalar = udf.inner().downcast_ref()?;
+    Some(&scalar.0.closure)
+}
+
+/// The closure a ferry aggregate runs, and its result over no rows; `None`
+/// for any other UDAF.
+pub fn aggregate_closure(udaf: &AggregateUDF) -> Option<(&Closure, &ScalarValue)> {
+    let aggregate: &aggregate::WasmAggregate = udaf.inner().downcast_ref()?;
+    Some(aggregate.parts())
 }
 
 impl std::fmt::Debug for WasmFunctions {

@@ -9,7 +9,6 @@ use ferry_protocol::{
 };
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use std::cell::Cell;
 use std::convert::Infallible;
 use std::future::Future;
@@ -20,9 +19,23 @@ use std::task::{Context, Poll};
 
 type Reply = Response<Body>;
 
+/// What a request's body may be: hyper's own, or that of a server the
+/// worker's endpoints are mounted in (see `WorkerService`).
+pub trait RequestBody:
+    http_body::Body<Data = Bytes, Error: std::error::Error + Send + Sync + 'static> + Send + Unpin
+{
+}
+
+impl<B> RequestBody for B where
+    B: http_body::Body<Data = Bytes, Error: std::error::Error + Send + Sync + 'static>
+        + Send
+        + Unpin
+{
+}
+
 pub(crate) async fn handle(
     state: Arc<State>,
-    request: Request<Incoming>,
+    request: Request<impl RequestBody>,
 ) -> Result<Reply, Infallible> {
     if !authorized(&state, &request) {
         return Ok(problem(
@@ -53,7 +66,7 @@ pub(crate) async fn handle(
     Ok(reply)
 }
 
-fn authorized(state: &State, request: &Request<Incoming>) -> bool {
+fn authorized<B>(state: &State, request: &Request<B>) -> bool {
     request
         .headers()
         .get(header::AUTHORIZATION)
@@ -82,7 +95,7 @@ fn info(state: &State) -> Reply {
     json(StatusCode::OK, &info)
 }
 
-async fn missing(state: &State, request: Request<Incoming>) -> Reply {
+async fn missing(state: &State, request: Request<impl RequestBody>) -> Reply {
     let asked: MissingRequest = match read_message(state, request).await {
         Ok(asked) => asked,
         Err(reply) => return reply,
@@ -95,7 +108,7 @@ async fn missing(state: &State, request: Request<Incoming>) -> Reply {
     msgpack(&MissingResponse { missing })
 }
 
-async fn run(state: Arc<State>, request: Request<Incoming>) -> Reply {
+async fn run(state: Arc<State>, request: Request<impl RequestBody>) -> Reply {
     let run: RunRequest = match read_message(&state, request).await {
         Ok(run) => run,
         Err(reply) => return reply,
@@ -214,7 +227,7 @@ impl Resolve for InMemory<'_> {
     }
 }
 
-async fn upload(state: &State, hex: &str, request: Request<Incoming>) -> Reply {
+async fn upload(state: &State, hex: &str, request: Request<impl RequestBody>) -> Reply {
     let Ok(expected) = hex.parse::<ContentHash>() else {
         return problem(
             StatusCode::BAD_REQUEST,
@@ -317,7 +330,7 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
 /// Reads a MessagePack request body of at most `max_request` bytes.
 async fn read_message<T: serde::de::DeserializeOwned>(
     state: &State,
-    request: Request<Incoming>,
+    request: Request<impl RequestBody>,
 ) -> Result<T, Reply> {
     let limit = state.config.max_request;
     let body = http_body_util::Limited::new(request.into_body(), limit);

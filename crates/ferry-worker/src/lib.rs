@@ -30,6 +30,7 @@
 mod handler;
 
 pub use ferry_protocol::TOKEN_ENV;
+pub use handler::RequestBody;
 
 use ferry_host::{
     BlobStore, ContentHash, Error, LocalExecutor, Module, Resolve, Runtime, RuntimeConfig, Sandbox,
@@ -129,19 +130,32 @@ pub(crate) struct State {
 /// Modules kept in memory; past this, one is dropped (it stays on disk).
 const MODULES_IN_MEMORY: usize = 256;
 
-impl Worker {
-    /// Binds the listener and sets up the runtime over the store.
-    pub async fn bind(config: WorkerConfig) -> Result<Worker, WorkerError> {
+/// A worker's endpoints without a listener of their own, to be served
+/// beside other services on one port: `ferry scheduler` serves them next to
+/// Ballista's, so that executors fetch code from the address they already
+/// know. `config.listen` is not used.
+///
+/// ```no_run
+/// use ferry_host::BlobStore;
+/// use ferry_worker::{WorkerConfig, WorkerService};
+///
+/// # fn demo() -> Result<(), ferry_worker::WorkerError> {
+/// let config = WorkerConfig::new("s3cret".into(), BlobStore::open("/tmp/ferry-worker")?);
+/// let service = WorkerService::new(config)?;
+/// // In a router's fallback: `service.handle(request).await`.
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct WorkerService {
+    state: Arc<State>,
+}
+
+impl WorkerService {
+    /// Sets up the runtime over the store; refuses an empty token.
+    pub fn new(config: WorkerConfig) -> Result<WorkerService, WorkerError> {
         if config.token.is_empty() {
             return Err(WorkerError::NoToken);
         }
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| WorkerError::Bind {
-                    addr: config.listen,
-                    source,
-                })?;
         let runtime = Runtime::new(RuntimeConfig::with_store(config.store.clone()))?;
         let executor = LocalExecutor::builder()
             .threads(config.slots)
@@ -149,14 +163,43 @@ impl Worker {
             .sandbox(config.sandbox.clone())
             .build()?;
         let cache_bytes = AtomicU64::new(config.store.usage());
-        Ok(Worker {
-            listener,
+        Ok(WorkerService {
             state: Arc::new(State {
                 config,
                 executor,
                 modules: Mutex::default(),
                 cache_bytes,
             }),
+        })
+    }
+
+    /// Answers one request of the protocol; every answer, refusals
+    /// included, is a response.
+    pub async fn handle(
+        &self,
+        request: http::Request<impl RequestBody>,
+    ) -> http::Response<ferry_protocol::Body> {
+        match handler::handle(self.state.clone(), request).await {
+            Ok(reply) => reply,
+            Err(never) => match never {},
+        }
+    }
+}
+
+impl Worker {
+    /// Binds the listener and sets up the runtime over the store.
+    pub async fn bind(config: WorkerConfig) -> Result<Worker, WorkerError> {
+        let listen = config.listen;
+        let service = WorkerService::new(config)?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|source| WorkerError::Bind {
+                addr: listen,
+                source,
+            })?;
+        Ok(Worker {
+            listener,
+            state: service.state,
         })
     }
 
@@ -235,7 +278,8 @@ pub fn run(config: WorkerConfig, ready: impl FnOnce(SocketAddr)) -> Result<(), W
     })
 }
 
-async fn shutdown_signal() {
+/// Resolves when the process is asked to stop: SIGINT (ctrl-c) or SIGTERM.
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

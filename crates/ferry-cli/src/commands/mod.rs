@@ -3,9 +3,11 @@
 
 pub mod build;
 pub mod call;
+pub mod executor;
 pub mod inspect;
 pub mod map;
 pub mod pickle;
 pub mod run;
+pub mod scheduler;
 pub mod sql;
 pub mod worker;

@@ -2,5 +2,6 @@
 //! file is a module.
 
 mod cli;
+mod cluster;
 mod support;
 mod worker;

@@ -26,6 +26,11 @@ impl Job {
         }
     }
 
+    /// The closures the job runs: its function, and `reduce` if it has one.
+    pub fn closures(&self) -> impl Iterator<Item = &Closure> {
+        std::iter::once(&self.closure).chain(self.reduce.as_ref())
+    }
+
     /// Runs the job with `call` making each call, collecting what the guests
     /// printed across all of them.
     pub fn run(

@@ -73,10 +73,32 @@ impl WasmAggregate {
             }
             Err(error) => return Err(error.into()),
         };
+        Self::with_empty(function, empty)
+    }
+
+    /// Makes the aggregate with its result over no rows given, which must
+    /// be of the function's result type.
+    pub(crate) fn with_empty(
+        function: Function,
+        empty: ScalarValue,
+    ) -> Result<WasmAggregate, crate::Error> {
+        if empty.data_type() != function.returns {
+            return Err(crate::Error::DataFusion(DataFusionError::Plan(format!(
+                "`{}` returns {}, but its result over no rows was given as {}",
+                function.name,
+                function.returns,
+                empty.data_type()
+            ))));
+        }
         Ok(WasmAggregate {
             function: Arc::new(function),
             empty,
         })
+    }
+
+    /// The closure, and the result over no rows.
+    pub(crate) fn parts(&self) -> (&ferry_host::Closure, &ScalarValue) {
+        (&self.function.closure, &self.empty)
     }
 }
 

@@ -5,7 +5,7 @@ mod session;
 mod shell;
 mod table;
 
-use crate::args::{SandboxArgs, load_module};
+use crate::args::{SandboxArgs, load_module, read_token};
 use crate::out::note;
 use anyhow::{Context, Result};
 use clap::Args;
@@ -37,6 +37,13 @@ pub struct SqlArgs {
     /// come.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
+    /// Run the queries on a cluster: `ferry scheduler`'s address, as
+    /// df://HOST:PORT. Tables must be files every executor can read.
+    #[arg(long, value_name = "df://HOST:PORT")]
+    cluster: Option<String>,
+    /// File holding the cluster's token [default: $FERRY_TOKEN].
+    #[arg(long, value_name = "FILE", requires = "cluster")]
+    token_file: Option<PathBuf>,
     /// The sandbox of each batch call.
     #[command(flatten)]
     sandbox: SandboxArgs,
@@ -65,8 +72,20 @@ async fn run_async(
     sandbox: Sandbox,
 ) -> Result<()> {
     let functions = WasmFunctions::new(runtime).with_sandbox(sandbox);
+    let config = SessionConfig::new().with_information_schema(true);
+    let ctx = match &args.cluster {
+        None => functions.session_with(config),
+        Some(scheduler) => {
+            let token = read_token(args.token_file.as_deref())?
+                .filter(|token| !token.is_empty())
+                .context(
+                    "--cluster needs the scheduler's token: set $FERRY_TOKEN or pass --token-file",
+                )?;
+            ferry_ballista::connect(scheduler, &functions, config, &token)?
+        }
+    };
     let session = Session {
-        ctx: functions.session_with(SessionConfig::new().with_information_schema(true)),
+        ctx,
         format: args.format,
     };
     let ctx = &session.ctx;

@@ -1,0 +1,55 @@
+//! A client session whose queries run on the cluster.
+
+use crate::{Error, FerryCodec};
+use ballista_core::extension::{SessionConfigExt, SessionStateExt};
+use datafusion::execution::context::SessionContext;
+use datafusion::prelude::SessionConfig;
+use ferry_sql::WasmFunctions;
+use std::sync::Arc;
+
+/// A session whose queries run on the Ballista cluster at `scheduler`
+/// (`df://host:port`), with ferry functions made by `functions`: register
+/// them on it, or `CREATE FUNCTION`, as on a local session. Each function's
+/// code is uploaded to the scheduler the first time a plan uses it, with
+/// `token`; the executors fetch it from there.
+///
+/// Tables must be files every executor can read (Parquet, CSV, ...):
+/// tables in the client's memory do not travel.
+///
+/// ```no_run
+/// use ferry_host::{BlobStore, Module, Runtime, RuntimeConfig};
+/// use ferry_sql::WasmFunctions;
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = BlobStore::open_default()?;
+/// let functions = WasmFunctions::new(Runtime::new(RuntimeConfig::with_store(store))?);
+/// let ctx = ferry_ballista::connect("df://127.0.0.1:50050", &functions, Default::default(), "s3cret")?;
+/// let module = Module::from_file("target/wasm32-wasip1/release/ferry_example_udfs.wasm")?;
+/// functions.register_module(&ctx, &module)?;
+/// ctx.sql("SELECT gcd(12, 18)").await?.show().await?;
+/// # Ok(()) }
+/// ```
+pub fn connect(
+    scheduler: &str,
+    functions: &WasmFunctions,
+    config: SessionConfig,
+    token: &str,
+) -> Result<SessionContext, Error> {
+    let (host, port) = crate::error::scheduler_address(scheduler)?;
+    let codec = Arc::new(FerryCodec::client(
+        functions.clone(),
+        &format!("{host}:{port}"),
+        token,
+    )?);
+    let config = config
+        .with_ballista_logical_extension_codec(codec.clone())
+        .with_ballista_physical_extension_codec(codec);
+    // The upgrade replaces the session's function lists with Ballista's;
+    // ferry functions are registered afterwards, and CREATE FUNCTION's
+    // factory is kept.
+    let state = functions
+        .session_with(config)
+        .state()
+        .upgrade_for_ballista(format!("http://{host}:{port}"))?;
+    Ok(SessionContext::new_with_state(state))
+}

@@ -1,0 +1,88 @@
+//! A Ballista executor that runs ferry functions it receives in plans.
+
+use crate::{Error, FerryCodec};
+use ballista_core::config::TaskSchedulingPolicy;
+use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+use ferry_host::{BlobStore, Runtime, RuntimeConfig, Sandbox};
+use ferry_sql::WasmFunctions;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// How an executor is set up.
+#[derive(Clone, Debug)]
+pub struct ExecutorConfig {
+    /// The scheduler, as `host:port`: where the executor asks for work and
+    /// fetches the code it lacks.
+    pub scheduler: String,
+    /// The token the scheduler's code endpoints expect.
+    pub token: String,
+    /// The address to serve Arrow Flight on (results and shuffle data for
+    /// other executors), as host and port.
+    pub bind_host: String,
+    /// The Flight port.
+    pub flight_port: u16,
+    /// The host name others reach this executor at; `bind_host` if `None`.
+    pub advertise: Option<String>,
+    /// Tasks run at once.
+    pub slots: usize,
+    /// Where fetched code and its compiled form are kept.
+    pub store: BlobStore,
+    /// Where shuffle files go.
+    pub work_dir: PathBuf,
+    /// What guests may do, and their limits.
+    pub sandbox: Sandbox,
+}
+
+/// Runs an executor until SIGINT or SIGTERM (Ballista handles both), or
+/// until it cannot reach the scheduler.
+///
+/// ```no_run
+/// use ferry_ballista::{ExecutorConfig, run_executor};
+/// use ferry_host::{BlobStore, Sandbox};
+///
+/// # async fn demo() -> Result<(), ferry_ballista::Error> {
+/// run_executor(ExecutorConfig {
+///     scheduler: "127.0.0.1:50050".into(),
+///     token: "s3cret".into(),
+///     bind_host: "127.0.0.1".into(),
+///     flight_port: 50051,
+///     advertise: None,
+///     slots: 2,
+///     store: BlobStore::open("/tmp/ferry-executor")?,
+///     work_dir: "/tmp/ferry-executor/work".into(),
+///     sandbox: Sandbox::default(),
+/// })
+/// .await
+/// # }
+/// ```
+pub async fn run_executor(config: ExecutorConfig) -> Result<(), Error> {
+    let (scheduler_host, scheduler_port) = crate::error::scheduler_address(&config.scheduler)?;
+    let functions = WasmFunctions::new(Runtime::new(RuntimeConfig::with_store(config.store))?)
+        .with_sandbox(config.sandbox);
+    let codec = Arc::new(FerryCodec::executor(
+        functions,
+        &format!("{scheduler_host}:{scheduler_port}"),
+        &config.token,
+    )?);
+    std::fs::create_dir_all(&config.work_dir).map_err(|source| ferry_host::Error::Io {
+        action: "cannot make the work directory",
+        path: config.work_dir.clone(),
+        source,
+    })?;
+    let ballista = ExecutorProcessConfig {
+        external_host: Some(config.advertise.unwrap_or_else(|| config.bind_host.clone())),
+        bind_host: config.bind_host,
+        port: config.flight_port,
+        scheduler_host,
+        scheduler_port,
+        // The scheduler may still be starting.
+        scheduler_connect_timeout_seconds: 30,
+        vcores: config.slots.max(1),
+        task_scheduling_policy: TaskSchedulingPolicy::PullStaged,
+        work_dir: Some(config.work_dir.to_string_lossy().into_owned()),
+        override_logical_codec: Some(codec.clone()),
+        override_physical_codec: Some(codec),
+        ..Default::default()
+    };
+    Ok(start_executor_process(Arc::new(ballista)).await?)
+}

@@ -1,0 +1,257 @@
+//! A Ballista cluster of real processes on 127.0.0.1: `ferry scheduler`,
+//! `ferry executor`s with empty stores, and `ferry sql --cluster`, each
+//! result compared with the same query run by a local `ferry sql`.
+
+use crate::support::ferry;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+
+const TOKEN: &str = "a cluster's shared secret";
+
+/// A process of the cluster, killed when dropped; its standard error goes
+/// to a file, for the test to read.
+struct Process {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Process {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A scheduler and its executors, each with a store of its own.
+struct Cluster {
+    dir: tempfile::TempDir,
+    address: String,
+    scheduler: Process,
+    executors: Vec<Process>,
+}
+
+impl Cluster {
+    fn start(executors: usize) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("scheduler.log");
+        let mut child = ferry()
+            .args(["scheduler", "--listen", "127.0.0.1:0", "--store"])
+            .arg(dir.path().join("scheduler"))
+            .env("FERRY_TOKEN", TOKEN)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let scheduler = Process { child, log };
+        let address = line
+            .trim()
+            .strip_prefix("ferry scheduler listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}: {}", scheduler.log()))
+            .to_owned();
+        let mut cluster = Cluster {
+            dir,
+            address,
+            scheduler,
+            executors: Vec::new(),
+        };
+        for _ in 0..executors {
+            cluster.add_executor(|_| {});
+        }
+        cluster
+    }
+
+    /// Starts an executor; `prepare` may put things in its store first.
+    fn add_executor(&mut self, prepare: impl FnOnce(&Path)) {
+        let n = self.executors.len();
+        let store = self.executor_store(n);
+        std::fs::create_dir_all(&store).unwrap();
+        prepare(&store);
+        let log = self.dir.path().join(format!("executor-{n}.log"));
+        let child = ferry()
+            .args(["executor", "--scheduler", &self.address, "--slots", "2"])
+            .args(["--flight-port", &free_port().to_string(), "--store"])
+            .arg(&store)
+            .env("FERRY_TOKEN", TOKEN)
+            .env("FERRY_LOG", "ferry_ballista=info,warn")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        self.executors.push(Process { child, log });
+    }
+
+    fn executor_store(&self, n: usize) -> PathBuf {
+        self.dir.path().join(format!("executor-{n}"))
+    }
+
+    /// How many times each executor fetched a module.
+    fn fetches(&self) -> Vec<usize> {
+        self.executors
+            .iter()
+            .map(|executor| executor.log().matches("fetched module").count())
+            .collect()
+    }
+
+    fn logs(&self) -> String {
+        std::iter::once(&self.scheduler)
+            .chain(&self.executors)
+            .map(Process::log)
+            .collect::<Vec<_>>()
+            .join("\n----\n")
+    }
+}
+
+/// A port nobody listens on now (executors advertise the port they are
+/// given, so it cannot be 0).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `ferry sql` printing CSV: on the cluster at `cluster`, or locally.
+fn sql(cluster: Option<&Cluster>, statements: &str) -> std::process::Output {
+    let mut command = ferry();
+    command.args(["sql", "--format", "csv", "-c", statements]);
+    if let Some(cluster) = cluster {
+        command
+            .args(["--cluster", &format!("df://{}", cluster.address)])
+            .env("FERRY_TOKEN", TOKEN);
+    }
+    command.output().unwrap()
+}
+
+fn stdout_of(output: &std::process::Output, what: &str, cluster: &Cluster) -> String {
+    assert!(
+        output.status.success(),
+        "{what}: {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        cluster.logs()
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+/// 20,000 rows in four Parquet files, so that the scan has several
+/// partitions and aggregates shuffle between stages.
+fn table(dir: &Path) -> String {
+    let data = dir.join("numbers");
+    std::fs::create_dir_all(&data).unwrap();
+    for part in 0..4 {
+        let copy = format!(
+            "COPY (SELECT value AS id, value * 7919 % 1000 AS a, value * 104729 % 600 + 1 AS b, \
+             value % 7 AS g, 1.0 + (value * 31 % 97) / 10.0 AS x \
+             FROM generate_series({}, {})) TO '{}/part-{part}.parquet' STORED AS PARQUET",
+            part * 5000 + 1,
+            (part + 1) * 5000,
+            data.display()
+        );
+        assert!(sql(None, &copy).status.success(), "{copy}");
+    }
+    format!(
+        "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '{}/';",
+        data.display()
+    )
+}
+
+const FUNCTIONS: &str = "CREATE FUNCTION gcd AS 'examples/udfs' LANGUAGE wasm; \
+     CREATE FUNCTION geo_mean AS 'examples/udfs' LANGUAGE wasm;";
+
+#[test]
+fn sql_on_a_cluster_gives_the_local_answers_and_ships_each_module_once() {
+    let cluster = Cluster::start(2);
+    let setup = format!("{} {FUNCTIONS}", table(cluster.dir.path()));
+    let queries = [
+        // A scalar function over every row.
+        "SELECT id, gcd(a, b) FROM t ORDER BY id",
+        // Partial states on each executor, merged after the shuffle.
+        "SELECT g, round(geo_mean(x), 9), count(*) FROM t GROUP BY g ORDER BY g",
+        "SELECT g, round(geo_mean(DISTINCT x), 9), count(DISTINCT a) FROM t GROUP BY g ORDER BY g",
+        "SELECT round(geo_mean(DISTINCT x), 9) FROM t",
+        // A window whose frame slides: the aggregate retracts.
+        "SELECT id, round(geo_mean(x) OVER (PARTITION BY g ORDER BY id \
+         ROWS BETWEEN 3 PRECEDING AND CURRENT ROW), 9) FROM t ORDER BY id",
+        "SELECT g, sum(gcd(a, b)) FROM t WHERE gcd(a, b) > 1 GROUP BY g ORDER BY g",
+    ];
+    for query in queries {
+        let statements = format!("{setup} {query}");
+        let local = sql(None, &statements);
+        let local = stdout_of(&local, query, &cluster);
+        let remote = sql(Some(&cluster), &statements);
+        let remote = stdout_of(&remote, query, &cluster);
+        assert!(local.lines().count() > 1, "{query}: {local}");
+        assert_eq!(remote, local, "{query}");
+    }
+    // The module reached each executor at most once, and some executor ran
+    // it: fetched, checked and kept, never sent again.
+    let fetches = cluster.fetches();
+    assert!(
+        fetches.iter().all(|&n| n <= 1) && fetches.iter().sum::<usize>() >= 1,
+        "{fetches:?}\n{}",
+        cluster.logs()
+    );
+
+    // A guest that traps fails the query, naming the function; the cluster
+    // serves the next one.
+    let trap = format!(
+        "{setup} CREATE FUNCTION div AS 'examples/udfs' LANGUAGE wasm; \
+         SELECT sum(div(a, g)) FROM t"
+    );
+    let failed = sql(Some(&cluster), &trap);
+    let message = String::from_utf8_lossy(&failed.stderr);
+    assert!(!failed.status.success(), "{message}");
+    assert!(
+        message.contains("wasm function `div` failed") && message.contains("divide by zero"),
+        "{message}"
+    );
+    let after = sql(
+        Some(&cluster),
+        &format!("{setup} SELECT count(*), sum(gcd(a, b)) FROM t"),
+    );
+    let local = sql(
+        None,
+        &format!("{setup} SELECT count(*), sum(gcd(a, b)) FROM t"),
+    );
+    assert_eq!(
+        stdout_of(&after, "after a trap", &cluster),
+        stdout_of(&local, "locally", &cluster)
+    );
+}
+
+#[test]
+fn an_executor_refuses_a_module_whose_bytes_do_not_match_its_hash() {
+    let mut cluster = Cluster::start(0);
+    let module = &ferry_test_support::udfs().module;
+    let hex = module.id().to_hex();
+    // The executor's store holds something else under the module's hash.
+    cluster.add_executor(|store| {
+        let path = store.join("blobs").join(&hex[..2]);
+        std::fs::create_dir_all(&path).unwrap();
+        std::fs::write(path.join(&hex), b"not the module").unwrap();
+    });
+    let setup = format!("{} {FUNCTIONS}", table(cluster.dir.path()));
+    let query = format!("{setup} SELECT g, sum(gcd(a, b)) FROM t GROUP BY g ORDER BY g");
+    let remote = sql(Some(&cluster), &query);
+    let log = cluster.executors[0].log();
+    assert!(log.contains("deleting a damaged blob"), "{log}");
+    // Refused, then fetched from the scheduler and checked: the answer is
+    // the local one, never one computed by other code.
+    let local = sql(None, &query);
+    assert_eq!(
+        stdout_of(&remote, "after the damaged copy", &cluster),
+        stdout_of(&local, "locally", &cluster)
+    );
+    assert_eq!(cluster.fetches(), [1], "{}", cluster.logs());
+}
