@@ -22,7 +22,9 @@ COPY (
         CAST(300 + value * 7 % 4000 AS BIGINT) AS fare_cents,
         CAST(value * 13 % 900 AS BIGINT) AS tip_cents,
         to_timestamp_micros(1704067200000000 + value * 137000000) AS pickup_time
-    FROM generate_series(1, 200000)
+    -- Rows from an array rather than generate_series: a table function
+    -- cannot be sent to a cluster (`ferry sql --cluster`).
+    FROM (SELECT unnest(range(1, 200001)) AS value)
 ) TO 'target/trips.parquet' STORED AS PARQUET;
 
 CREATE EXTERNAL TABLE trips STORED AS PARQUET LOCATION 'target/trips.parquet';

@@ -5,6 +5,7 @@ use clap::Parser;
 use cli::{Cli, Command};
 use commands::{build, call, executor, inspect, map, pickle, run, scheduler, sql, worker};
 use out::note;
+use std::io::IsTerminal;
 
 mod args;
 mod cli;
@@ -18,6 +19,7 @@ fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
     if let Err(error) = execute(cli) {

@@ -42,7 +42,14 @@ impl Cluster {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("scheduler.log");
         let mut child = ferry()
-            .args(["scheduler", "--listen", "127.0.0.1:0", "--store"])
+            .args([
+                "scheduler",
+                "--listen",
+                "127.0.0.1:0",
+                "--executor-timeout",
+                "5",
+            ])
+            .arg("--store")
             .arg(dir.path().join("scheduler"))
             .env("FERRY_TOKEN", TOKEN)
             .stdout(Stdio::piped())
@@ -93,6 +100,12 @@ impl Cluster {
 
     fn executor_store(&self, n: usize) -> PathBuf {
         self.dir.path().join(format!("executor-{n}"))
+    }
+
+    fn kill_executor(&mut self, n: usize) {
+        let executor = &mut self.executors[n].child;
+        executor.kill().unwrap();
+        executor.wait().unwrap();
     }
 
     /// How many times each executor fetched a module.
@@ -147,15 +160,20 @@ fn stdout_of(output: &std::process::Output, what: &str, cluster: &Cluster) -> St
 /// 20,000 rows in four Parquet files, so that the scan has several
 /// partitions and aggregates shuffle between stages.
 fn table(dir: &Path) -> String {
+    table_of(dir, 4, 5000)
+}
+
+/// `parts` Parquet files of `rows` rows each, as table `t`.
+fn table_of(dir: &Path, parts: usize, rows: usize) -> String {
     let data = dir.join("numbers");
     std::fs::create_dir_all(&data).unwrap();
-    for part in 0..4 {
+    for part in 0..parts {
         let copy = format!(
             "COPY (SELECT value AS id, value * 7919 % 1000 AS a, value * 104729 % 600 + 1 AS b, \
              value % 7 AS g, 1.0 + (value * 31 % 97) / 10.0 AS x \
              FROM generate_series({}, {})) TO '{}/part-{part}.parquet' STORED AS PARQUET",
-            part * 5000 + 1,
-            (part + 1) * 5000,
+            part * rows + 1,
+            (part + 1) * rows,
             data.display()
         );
         assert!(sql(None, &copy).status.success(), "{copy}");
@@ -254,4 +272,46 @@ fn an_executor_refuses_a_module_whose_bytes_do_not_match_its_hash() {
         stdout_of(&local, "locally", &cluster)
     );
     assert_eq!(cluster.fetches(), [1], "{}", cluster.logs());
+}
+
+#[test]
+fn an_executor_killed_in_the_middle_of_a_query_leaves_the_right_answer() {
+    let mut cluster = Cluster::start(2);
+    let setup = format!("{} {FUNCTIONS}", table_of(cluster.dir.path(), 8, 100_000));
+    let query = format!(
+        "{setup} SELECT g, sum(gcd(a, b)), round(geo_mean(DISTINCT x), 9) FROM t GROUP BY g ORDER BY g"
+    );
+    let local = sql(None, &query);
+    let local = stdout_of(&local, "locally", &cluster);
+    let remote = ferry()
+        .args(["sql", "--format", "csv", "-c", &query])
+        .args(["--cluster", &format!("df://{}", cluster.address)])
+        .env("FERRY_TOKEN", TOKEN)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first executor to start on the query's tasks (it fetches the
+    // module to decode them) dies, its work and shuffle output with it.
+    let started = std::time::Instant::now();
+    let victim = loop {
+        if let Some(n) = cluster.fetches().iter().position(|&n| n > 0) {
+            break n;
+        }
+        assert!(started.elapsed().as_secs() < 60, "{}", cluster.logs());
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    cluster.kill_executor(victim);
+    let remote = remote.wait_with_output().unwrap();
+    // Ballista gives the lost tasks to the executor left: the answer is the
+    // local one.
+    assert_eq!(
+        stdout_of(&remote, "with an executor killed", &cluster),
+        local
+    );
+    // It did die in the middle: the scheduler gave its tasks to the other.
+    let log = cluster.scheduler.log();
+    assert!(log.contains("on lost Executor"), "{log}");
+    let again = sql(Some(&cluster), &query);
+    assert_eq!(stdout_of(&again, "the next query", &cluster), local);
 }
