@@ -184,6 +184,11 @@ fn table_of(dir: &Path, parts: usize, rows: usize) -> String {
     )
 }
 
+/// The setup's table statement alone.
+fn table_setup(setup: &str) -> &str {
+    &setup[..=setup.find(';').unwrap()]
+}
+
 const FUNCTIONS: &str = "CREATE FUNCTION gcd AS 'examples/udfs' LANGUAGE wasm; \
      CREATE FUNCTION geo_mean AS 'examples/udfs' LANGUAGE wasm;";
 
@@ -212,6 +217,24 @@ fn sql_on_a_cluster_gives_the_local_answers_and_ships_each_module_once() {
         assert!(local.lines().count() > 1, "{query}: {local}");
         assert_eq!(remote, local, "{query}");
     }
+    // Functions registered with --functions travel the same way.
+    let query = "SELECT g, max(haversine(x, x, 0, 0)) FROM t GROUP BY g ORDER BY g";
+    let with_flag = |cluster: Option<&Cluster>| {
+        let mut command = ferry();
+        command.args(["sql", "--format", "csv", "--functions", "examples/udfs"]);
+        command.args(["-c", &format!("{} {query}", table_setup(&setup))]);
+        if let Some(cluster) = cluster {
+            command
+                .args(["--cluster", &format!("df://{}", cluster.address)])
+                .env("FERRY_TOKEN", TOKEN);
+        }
+        command.output().unwrap()
+    };
+    assert_eq!(
+        stdout_of(&with_flag(Some(&cluster)), query, &cluster),
+        stdout_of(&with_flag(None), query, &cluster)
+    );
+
     // The module reached each executor at most once, and some executor ran
     // it: fetched, checked and kept, never sent again.
     let fetches = cluster.fetches();
