@@ -1,6 +1,6 @@
 //! A Ballista executor that runs ferry functions it receives in plans.
 
-use crate::{Error, FerryCodec};
+use crate::{Error, FerryCodec, NativeFunctions};
 use ballista_core::config::TaskSchedulingPolicy;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
 use ferry_host::{BlobStore, Runtime, RuntimeConfig, Sandbox};
@@ -31,13 +31,15 @@ pub struct ExecutorConfig {
     pub work_dir: PathBuf,
     /// What guests may do, and their limits.
     pub sandbox: Sandbox,
+    /// Functions compiled into every process of the cluster.
+    pub native: NativeFunctions,
 }
 
 /// Runs an executor until SIGINT or SIGTERM (Ballista handles both), or
 /// until it cannot reach the scheduler.
 ///
 /// ```no_run
-/// use ferry_ballista::{ExecutorConfig, run_executor};
+/// use ferry_ballista::{ExecutorConfig, NativeFunctions, run_executor};
 /// use ferry_host::{BlobStore, Sandbox};
 ///
 /// # async fn demo() -> Result<(), ferry_ballista::Error> {
@@ -51,6 +53,7 @@ pub struct ExecutorConfig {
 ///     store: BlobStore::open("/tmp/ferry-executor")?,
 ///     work_dir: "/tmp/ferry-executor/work".into(),
 ///     sandbox: Sandbox::default(),
+///     native: NativeFunctions::default(),
 /// })
 /// .await
 /// # }
@@ -82,6 +85,7 @@ pub async fn run_executor(config: ExecutorConfig) -> Result<(), Error> {
         work_dir: Some(config.work_dir.to_string_lossy().into_owned()),
         override_logical_codec: Some(codec.clone()),
         override_physical_codec: Some(codec),
+        override_function_registry: Some(Arc::new(config.native.registry()?)),
         ..Default::default()
     };
     Ok(start_executor_process(Arc::new(ballista)).await?)

@@ -29,6 +29,7 @@ mod codec;
 mod definition;
 mod error;
 mod executor;
+mod native;
 mod peer;
 mod scheduler;
 
@@ -36,4 +37,5 @@ pub use client::connect;
 pub use codec::FerryCodec;
 pub use error::Error;
 pub use executor::{ExecutorConfig, run_executor};
+pub use native::NativeFunctions;
 pub use scheduler::{Scheduler, SchedulerConfig};

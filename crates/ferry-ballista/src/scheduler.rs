@@ -1,6 +1,6 @@
 //! A Ballista scheduler that also serves the code its executors fetch.
 
-use crate::{Error, FerryCodec};
+use crate::{Error, FerryCodec, NativeFunctions};
 use arrow_flight::flight_service_server::FlightServiceServer;
 use ballista_core::config::TaskSchedulingPolicy;
 use ballista_core::flight_proxy_service::BallistaFlightProxyService;
@@ -32,6 +32,8 @@ pub struct SchedulerConfig {
     /// How long an executor may be silent before its tasks are given to
     /// others.
     pub executor_timeout: Duration,
+    /// Functions compiled into every process of the cluster.
+    pub native: NativeFunctions,
 }
 
 impl SchedulerConfig {
@@ -43,6 +45,7 @@ impl SchedulerConfig {
             advertise: None,
             worker,
             executor_timeout: Duration::from_secs(ballista.executor_timeout_seconds),
+            native: NativeFunctions::default(),
         }
     }
 }
@@ -87,6 +90,7 @@ impl Scheduler {
             .with_sandbox(config.worker.sandbox.clone());
         let codec = Arc::new(FerryCodec::scheduler(functions)?);
         let timeout = config.executor_timeout.as_secs().max(2);
+        let native = config.native.clone();
         let ballista = ballista_scheduler::config::SchedulerConfig {
             bind_host: addr.ip().to_string(),
             bind_port: addr.port(),
@@ -104,6 +108,7 @@ impl Scheduler {
             no_executors_grace_period_seconds: timeout,
             override_logical_codec: Some(codec.clone()),
             override_physical_codec: Some(codec),
+            override_session_builder: Some(Arc::new(move |session| native.session_state(session))),
             ..Default::default()
         };
         let (max_decoding, max_encoding) = (

@@ -11,14 +11,12 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch};
-use datafusion::arrow::compute::binary;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::cast::as_int64_array;
 use datafusion::datasource::MemTable;
-use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
 use ferry_host::{Runtime, RuntimeConfig};
 use ferry_sql::WasmFunctions;
-use ferry_test_support::{int64_batches, udfs};
+use ferry_test_support::{int64_batches, native_gcd, udfs};
 use std::sync::Arc;
 
 const ROWS: usize = 10_000_000;
@@ -52,19 +50,7 @@ fn sql(c: &mut Criterion) {
     let tokio = tokio::runtime::Runtime::new().unwrap();
     let ctx = session();
     ctx.register_table("t", Arc::new(table())).unwrap();
-    // The same gcd, compiled natively into a vectorized UDF.
-    ctx.register_udf(create_udf(
-        "native_gcd",
-        vec![DataType::Int64, DataType::Int64],
-        DataType::Int64,
-        Volatility::Immutable,
-        Arc::new(|args: &[ColumnarValue]| {
-            let arrays = ColumnarValue::values_to_arrays(args)?;
-            let (a, b) = (as_int64_array(&arrays[0])?, as_int64_array(&arrays[1])?);
-            let out: Int64Array = binary(a, b, ferry_example_udfs::gcd)?;
-            Ok(ColumnarValue::Array(Arc::new(out)))
-        }),
-    ));
+    ctx.register_udf(native_gcd());
 
     let run = |query: &str| {
         tokio.block_on(async {

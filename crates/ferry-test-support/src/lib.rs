@@ -15,6 +15,8 @@
 
 mod data;
 mod guests;
+mod native;
 
 pub use data::{Random, int64_batches};
 pub use guests::{example_guest, udfs, workspace_root};
+pub use native::native_gcd;

@@ -59,6 +59,7 @@ pub fn run(args: ExecutorArgs, store: &BlobStore) -> Result<()> {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         store: store.clone(),
         sandbox: args.sandbox.to_sandbox()?,
+        native: Default::default(),
     };
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
