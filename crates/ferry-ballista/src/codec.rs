@@ -223,6 +223,36 @@ impl std::fmt::Debug for FerryCodec {
     }
 }
 
+/// The function methods the two codec traits share: ferry's functions
+/// here, any other to Ballista's codec in field `$inner`.
+macro_rules! functions {
+    ($inner:ident) => {
+        fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
+            match self.decode_scalar(name, buf)? {
+                Some(udf) => Ok(udf),
+                None => self.$inner.try_decode_udf(name, buf),
+            }
+        }
+
+        // DataFusion drops a logical encoder's error and sends the function
+        // by name, so the error is also logged where it happens (see `ship`).
+        fn try_encode_udf(&self, udf: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
+            self.encode_scalar(udf, buf)
+        }
+
+        fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
+            match self.decode_aggregate(name, buf)? {
+                Some(udaf) => Ok(udaf),
+                None => self.$inner.try_decode_udaf(name, buf),
+            }
+        }
+
+        fn try_encode_udaf(&self, udaf: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
+            self.encode_aggregate(udaf, buf)
+        }
+    };
+}
+
 // Everything but ferry's functions is Ballista's, including the file-format
 // pair: forgetting it would quietly break listing tables.
 impl LogicalExtensionCodec for FerryCodec {
@@ -275,29 +305,7 @@ impl LogicalExtensionCodec for FerryCodec {
         self.logical.try_encode_file_format(buf, node)
     }
 
-    fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-        match self.decode_scalar(name, buf)? {
-            Some(udf) => Ok(udf),
-            None => self.logical.try_decode_udf(name, buf),
-        }
-    }
-
-    // DataFusion drops a logical encoder's error and sends the function by
-    // name, so the error is logged where it happens (see `ship`).
-    fn try_encode_udf(&self, udf: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
-        self.encode_scalar(udf, buf)
-    }
-
-    fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
-        match self.decode_aggregate(name, buf)? {
-            Some(udaf) => Ok(udaf),
-            None => self.logical.try_decode_udaf(name, buf),
-        }
-    }
-
-    fn try_encode_udaf(&self, udaf: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
-        self.encode_aggregate(udaf, buf)
-    }
+    functions!(logical);
 }
 
 impl PhysicalExtensionCodec for FerryCodec {
@@ -320,25 +328,5 @@ impl PhysicalExtensionCodec for FerryCodec {
         self.physical.try_encode(node, buf, proto_converter)
     }
 
-    fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-        match self.decode_scalar(name, buf)? {
-            Some(udf) => Ok(udf),
-            None => self.physical.try_decode_udf(name, buf),
-        }
-    }
-
-    fn try_encode_udf(&self, udf: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
-        self.encode_scalar(udf, buf)
-    }
-
-    fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
-        match self.decode_aggregate(name, buf)? {
-            Some(udaf) => Ok(udaf),
-            None => self.physical.try_decode_udaf(name, buf),
-        }
-    }
-
-    fn try_encode_udaf(&self, udaf: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
-        self.encode_aggregate(udaf, buf)
-    }
+    functions!(physical);
 }

@@ -2,8 +2,7 @@
 //! `ferry executor`s with empty stores, and `ferry sql --cluster`, each
 //! result compared with the same query run by a local `ferry sql`.
 
-use crate::support::ferry;
-use std::io::{BufRead, BufReader};
+use crate::support::{ferry, listening_address};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 
@@ -56,16 +55,9 @@ impl Cluster {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let address = listening_address(&mut child, "ferry scheduler listening on ");
         let scheduler = Process { child, log };
-        let address = line
-            .trim()
-            .strip_prefix("ferry scheduler listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}: {}", scheduler.log()))
-            .to_owned();
+        let address = address.unwrap_or_else(|| panic!("no address: {}", scheduler.log()));
         let mut cluster = Cluster {
             dir,
             address,

@@ -1,12 +1,11 @@
 //! Remote execution against real `ferry worker` processes on 127.0.0.1.
 
-use crate::support::ferry;
+use crate::support::{ferry, listening_address};
 use ferry_example_guest::{HistSpec, Histogram, Range};
 use ferry_host::{
     BlobStore, Closure, Error, ExecutorExt, FailureKind, LocalExecutor, Module, Value,
 };
 use ferry_remote::Remote;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -33,15 +32,8 @@ impl Worker {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let address = line
-            .trim()
-            .strip_prefix("ferry worker listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_owned();
+        let address = listening_address(&mut child, "ferry worker listening on ")
+            .expect("the worker says where it listens");
         Worker { child, address }
     }
 
