@@ -2,20 +2,28 @@
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use ferry_host::{BlobStore, Closure, DirGrant, FromSource, Module, ModuleRef, Sandbox, Value};
+use ferry_host::{
+    BlobStore, Closure, DirGrant, FromSource, Module, ModuleRef, Resolved, Sandbox, Value,
+};
+use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
 /// A function to run: `call`, `pickle` and `map` take it alike.
 #[derive(Args)]
 pub struct FunctionArgs {
-    /// A .wasm file, a guest crate directory, or sha256:… from the store.
+    /// A .wasm file, a guest crate directory, a closure file from `ferry
+    /// pickle`, or sha256:… of a module or closure in the store.
     module: String,
-    /// The function's name.
-    function: String,
-    /// The captured environment, as JSON.
+    /// The function's name; a closure names its own.
+    function: Option<String>,
+    /// The captured environment, as JSON (@FILE reads it from a file, -
+    /// from standard input).
     #[arg(long, value_name = "JSON")]
     env: Option<String>,
+    /// Attach a data blob read from a file, as NAME=FILE.
+    #[arg(long = "blob", value_name = "NAME=FILE")]
+    blobs: Vec<String>,
 }
 
 /// What the guest may do.
@@ -42,11 +50,48 @@ pub struct SandboxArgs {
 }
 
 impl FunctionArgs {
-    /// A closure of the function, with the environment captured.
+    /// The closure the arguments name: a module's function with the
+    /// environment captured, or a closure as it was pickled; then the blobs
+    /// attached.
     pub fn closure(&self, store: &BlobStore) -> Result<Closure> {
-        let module = load_module(&self.module, store)?;
-        Ok(Closure::new(&module, &self.function)?
-            .with_env_value(json_value("--env", self.env.as_deref())?))
+        let reference: ModuleRef = self.module.parse()?;
+        let closure = match (
+            reference.resolve(Some(store), FromSource::Build)?,
+            self.function.as_deref(),
+        ) {
+            (Resolved::Module(module), Some(function)) => Closure::new(&module, function)?
+                .with_env_value(json_value("--env", self.env.as_deref())?),
+            (Resolved::Module(module), None) => {
+                let names: Vec<&str> = module.functions().iter().map(|r| r.name.as_str()).collect();
+                bail!(
+                    "{reference} is a module: name the function to run after it (it has: {})",
+                    names.join(", ")
+                )
+            }
+            (Resolved::Closure(closure), function) => {
+                if let Some(function) = function.filter(|f| *f != closure.function()) {
+                    bail!(
+                        "{reference} is a closure of `{}`, not of `{function}`",
+                        closure.function()
+                    );
+                }
+                if self.env.is_some() {
+                    bail!(
+                        "{reference} is a closure, which carries its environment; \
+                         --env is for a module's function"
+                    );
+                }
+                closure
+            }
+        };
+        self.blobs.iter().try_fold(closure, |closure, blob| {
+            let (name, file) = blob
+                .split_once('=')
+                .with_context(|| format!("--blob takes NAME=FILE, not `{blob}`"))?;
+            let bytes =
+                std::fs::read(file).with_context(|| format!("cannot read blob file {file}"))?;
+            Ok(closure.with_blob(name, bytes))
+        })
     }
 }
 
@@ -93,16 +138,37 @@ pub fn load_module(reference: &str, store: &BlobStore) -> Result<Module> {
     Ok(reference.module(Some(store), FromSource::Build)?)
 }
 
-/// The value of a JSON flag; nil when it is not given.
+/// The value of a JSON flag: inline, `@FILE` or `-` for standard input;
+/// nil when it is not given.
 pub fn json_value(flag: &str, text: Option<&str>) -> Result<Value> {
-    match text {
-        None => Ok(Value::nil()),
-        Some(text) => {
-            let json: serde_json::Value = serde_json::from_str(text)
-                .with_context(|| format!("{flag} is not valid JSON: `{text}`"))?;
-            Ok(Value::from_json(&json)?)
+    let Some(text) = text else {
+        return Ok(Value::nil());
+    };
+    let (json, from) = match text {
+        "-" => {
+            let mut json = String::new();
+            std::io::stdin()
+                .read_to_string(&mut json)
+                .with_context(|| format!("cannot read {flag} from standard input"))?;
+            (json, "standard input".to_owned())
         }
-    }
+        _ => match text.strip_prefix('@') {
+            Some(file) => (
+                std::fs::read_to_string(file)
+                    .with_context(|| format!("cannot read {flag} from {file}"))?,
+                file.to_owned(),
+            ),
+            None => (text.to_owned(), String::new()),
+        },
+    };
+    let json: serde_json::Value = serde_json::from_str(&json).with_context(|| {
+        if from.is_empty() {
+            format!("{flag} is not valid JSON: `{text}`")
+        } else {
+            format!("{flag} from {from} is not valid JSON")
+        }
+    })?;
+    Ok(Value::from_json(&json)?)
 }
 
 /// `mib` MiB in bytes, or an error naming the flag if that overflows.

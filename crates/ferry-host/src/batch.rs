@@ -42,13 +42,13 @@ pub struct ColumnOut {
 
 impl ColumnOut {
     /// Checks what a guest claims about the buffers, so that no malformed
-    /// column leaves the sandbox.
+    /// column leaves the sandbox. The error completes "the column ...".
     pub(crate) fn check(&self) -> Result<(), String> {
         let rows = self.rows;
         if let Some(validity) = &self.validity {
             if validity.len() < rows.div_ceil(8) {
                 return Err(format!(
-                    "a validity bitmap of {} bytes for {rows} rows",
+                    "has a validity bitmap of {} bytes for {rows} rows",
                     validity.len()
                 ));
             }
@@ -57,13 +57,13 @@ impl ColumnOut {
                 .count();
             if nulls != self.null_count {
                 return Err(format!(
-                    "{} nulls claimed, {nulls} in the bitmap",
+                    "claims {} nulls, and its bitmap has {nulls}",
                     self.null_count
                 ));
             }
         } else if self.null_count != 0 {
             return Err(format!(
-                "{} nulls claimed and no validity bitmap",
+                "claims {} nulls and has no validity bitmap",
                 self.null_count
             ));
         }
@@ -73,7 +73,10 @@ impl ColumnOut {
             (None, Some(width)) => {
                 let offsets = self.offsets.as_deref().unwrap_or_default();
                 if offsets.len() != (rows + 1) * width {
-                    return Err(format!("{} offset bytes for {rows} rows", offsets.len()));
+                    return Err(format!(
+                        "has {} offset bytes for {rows} rows",
+                        offsets.len()
+                    ));
                 }
                 let offset = |bytes: &[u8]| match width {
                     4 => i32::from_le_bytes(bytes.try_into().expect("4 bytes")) as i64,
@@ -81,12 +84,12 @@ impl ColumnOut {
                 };
                 let offsets: Vec<i64> = offsets.chunks_exact(width).map(offset).collect();
                 if offsets[0] < 0 || offsets.windows(2).any(|pair| pair[0] > pair[1]) {
-                    return Err("offsets that are negative or decrease".into());
+                    return Err("has offsets that are negative or decrease".into());
                 }
                 let end = offsets[rows] as usize;
                 if self.values.len() < end {
                     return Err(format!(
-                        "offsets up to {end} into {} bytes",
+                        "has offsets up to {end} into {} bytes",
                         self.values.len()
                     ));
                 }
@@ -97,14 +100,14 @@ impl ColumnOut {
                             .is_err()
                     })
                 {
-                    return Err("strings that are not UTF-8".into());
+                    return Err("has strings that are not UTF-8".into());
                 }
                 end
             }
         };
         if self.values.len() < needed {
             return Err(format!(
-                "{} value bytes where {needed} are needed",
+                "has {} value bytes where {needed} are needed",
                 self.values.len()
             ));
         }

@@ -264,6 +264,8 @@ impl Closure {
         {
             return Err(corrupt("the body does not match its encoding mode".into()));
         }
+        crate::msgpack::check(&body.env)
+            .map_err(|reason| corrupt(format!("the environment {reason}")))?;
 
         let module = match body.module_bytes {
             Some(module_bytes) => Module::from_bytes_verified(module_bytes, &body.module)?,

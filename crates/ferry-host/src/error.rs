@@ -90,6 +90,20 @@ pub enum Error {
         reason: String,
     },
 
+    /// A module whose memory starts larger than the sandbox allows.
+    #[error(
+        "module {module:?} starts with {needs} bytes of memory, over the sandbox's limit of \
+         {limit} bytes; raise the memory limit"
+    )]
+    InitialMemory {
+        /// The module.
+        module: ContentHash,
+        /// Its initial memory, in bytes.
+        needs: u64,
+        /// The sandbox's memory limit, in bytes.
+        limit: u64,
+    },
+
     /// Bytes that are not an encoded closure at all.
     #[error("not a ferry closure: the bytes do not start with the closure magic number")]
     NotAClosure,
@@ -171,6 +185,11 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+
+    /// ferry itself failed while running a task: a bug, which the executor
+    /// survives. The message is the panic's.
+    #[error("ferry failed while running the task (a bug in ferry, please report it): {0}")]
+    Internal(String),
 
     /// The executor was shut down before the task ran.
     #[error("the executor has shut down; the task was not run")]
@@ -287,6 +306,13 @@ pub enum FailureKind {
         stream: String,
         /// The cap.
         limit: u64,
+    },
+    /// The guest's result is not what the ABI allows: bytes that are not
+    /// exactly one MessagePack value, or a column that is not well formed.
+    #[error("returned a malformed result: {reason}")]
+    MalformedResult {
+        /// What is wrong with it.
+        reason: String,
     },
     /// The guest's result was larger than allowed.
     #[error("returned a result of {size} bytes, over the limit of {limit}")]

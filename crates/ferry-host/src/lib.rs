@@ -47,6 +47,7 @@ pub mod guest;
 mod hash;
 mod module;
 mod module_ref;
+mod msgpack;
 pub mod runtime;
 mod store;
 mod value;

@@ -58,18 +58,40 @@ impl Value {
             })
     }
 
-    /// Decodes into any serde type.
+    /// Decodes into any serde type. Bytes that are not exactly one
+    /// well-formed MessagePack value are refused, trailing bytes included.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        self.check()?;
         rmp_serde::from_slice(&self.0).map_err(|e| Error::Decode {
             what: "value",
             reason: format!("expected `{}`: {e}", std::any::type_name::<T>()),
         })
     }
 
-    /// Wraps bytes that are already MessagePack. They are not checked here;
-    /// the guest reports a value it cannot decode.
+    /// Wraps bytes that are already MessagePack. They are not checked here:
+    /// a guest reports an input it cannot decode, and [`Value::decode`] and
+    /// [`Value::to_json`] check before they read.
     pub fn from_msgpack(bytes: Vec<u8>) -> Value {
         Value(bytes)
+    }
+
+    /// Checks that the bytes are exactly one well-formed MessagePack value:
+    /// no reserved byte `0xc1`, no string that is not UTF-8, nothing cut
+    /// short, nothing after its end, arrays and maps nested at most 512
+    /// deep.
+    ///
+    /// ```
+    /// use ferry_host::Value;
+    ///
+    /// assert!(Value::from_msgpack(vec![0x01]).check().is_ok());
+    /// let err = Value::from_msgpack(vec![0x01, 0x02, 0x03]).check().unwrap_err();
+    /// assert_eq!(err.to_string(), "cannot decode the value: it has 2 bytes after its end at byte 1");
+    /// ```
+    pub fn check(&self) -> Result<(), Error> {
+        crate::msgpack::check(&self.0).map_err(|reason| Error::Decode {
+            what: "value",
+            reason: format!("it {reason}"),
+        })
     }
 
     /// The MessagePack bytes.
@@ -92,6 +114,7 @@ impl Value {
     /// arrays of numbers, map keys that are not strings become their JSON
     /// text, and extension values become `{"ext": type, "data": [...]}`.
     pub fn to_json(&self) -> Result<serde_json::Value, Error> {
+        self.check()?;
         let value =
             rmpv::decode::read_value(&mut self.0.as_slice()).map_err(|e| Error::Decode {
                 what: "value",

@@ -169,6 +169,11 @@ impl std::hash::Hash for Function {
 
 /// A record's argument and result types, as Arrow types.
 pub(crate) fn sql_types(record: &FunctionRecord) -> Result<(Vec<DataType>, DataType), Error> {
+    if record.kind == FunctionKind::Value {
+        return Err(Error::ValueFunction {
+            function: record.name.clone(),
+        });
+    }
     let data_type = |name: &str| {
         ColumnType::from_name(name)
             .map(data_type)

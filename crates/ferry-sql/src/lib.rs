@@ -83,6 +83,16 @@ pub enum Error {
         source: ferry_host::Error,
     },
 
+    /// A value function (MessagePack in and out) where SQL needs columns.
+    #[error(
+        "`{function}` is a value function (MessagePack in and out); SQL calls scalar functions \
+         (`#[ferry::udf]`) and aggregates (`#[ferry::udaf]`)"
+    )]
+    ValueFunction {
+        /// The function.
+        function: String,
+    },
+
     /// A record names a column type this version does not know.
     #[error("`{function}` uses column type `{column_type}`, which this ferry does not know")]
     UnknownType {

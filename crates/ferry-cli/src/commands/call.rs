@@ -12,7 +12,8 @@ use std::io::Write;
 pub struct CallArgs {
     #[command(flatten)]
     function: FunctionArgs,
-    /// The input, as JSON; several parameters take an array.
+    /// The input, as JSON (@FILE reads it from a file, - from standard
+    /// input); several parameters take an array.
     #[arg(long, value_name = "JSON")]
     input: Option<String>,
     #[command(flatten)]

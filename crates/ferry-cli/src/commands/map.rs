@@ -6,7 +6,7 @@ use crate::out;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use ferry_host::{
-    BlobStore, Closure, Executor, ExecutorExt, LocalExecutor, Runtime, RuntimeConfig,
+    BlobStore, Closure, Executor, ExecutorExt, LocalExecutor, Runtime, RuntimeConfig, Value,
 };
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -123,9 +123,12 @@ impl MapJob {
             }
             None => {
                 let mut failed = false;
-                for result in executor.map::<_, serde_json::Value, _>(&self.mapper, inputs) {
-                    let line = match result {
-                        Ok(output) => output.value,
+                let inputs = inputs.map_while(|json| Value::from_json(&json).ok());
+                let results = executor.map_values(&self.mapper, inputs);
+                for result in results {
+                    // As `ferry call` prints a result.
+                    let line = match result.and_then(|output| output.value.to_json()) {
+                        Ok(json) => json,
                         Err(e) => {
                             failed = true;
                             serde_json::json!({ "error": e.to_string() })

@@ -13,9 +13,6 @@ use std::path::PathBuf;
 pub struct PickleArgs {
     #[command(flatten)]
     function: FunctionArgs,
-    /// Attach a data blob read from a file, as NAME=FILE.
-    #[arg(long = "blob", value_name = "NAME=FILE")]
-    blobs: Vec<String>,
     /// Write hashes only; the runner resolves them from its store.
     #[arg(long)]
     by_reference: bool,
@@ -27,14 +24,7 @@ pub struct PickleArgs {
 /// Makes the closure, attaches the blobs, and writes it; by reference, its
 /// module and blobs go into `store`.
 pub fn run(args: PickleArgs, store: &BlobStore) -> Result<()> {
-    let mut closure = args.function.closure(store)?;
-    for blob in args.blobs {
-        let (name, file) = blob
-            .split_once('=')
-            .with_context(|| format!("--blob takes NAME=FILE, not `{blob}`"))?;
-        let bytes = std::fs::read(file).with_context(|| format!("cannot read blob file {file}"))?;
-        closure = closure.with_blob(name, bytes);
-    }
+    let closure = args.function.closure(store)?;
     let encoding = if args.by_reference {
         store.add_closure(&closure)?;
         Encoding::ByReference

@@ -12,7 +12,8 @@ use std::path::PathBuf;
 pub struct RunArgs {
     /// The closure file.
     closure: PathBuf,
-    /// The input, as JSON.
+    /// The input, as JSON (@FILE reads it from a file, - from standard
+    /// input).
     #[arg(long, value_name = "JSON")]
     input: Option<String>,
     #[command(flatten)]

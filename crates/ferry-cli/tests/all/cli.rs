@@ -650,3 +650,143 @@ mod on_a_terminal {
         assert!(!history.contains("nope"), "{history}");
     }
 }
+
+/// The hand-written guest whose results break the ABI, as a .wasm file.
+fn malformed_wasm(ferry: &Ferry) -> String {
+    let path = ferry.path("malformed.wasm");
+    let text = workspace_root().join("examples/wat/malformed.wat");
+    std::fs::write(&path, wat::parse_file(text).unwrap()).unwrap();
+    path
+}
+
+#[test]
+fn call_and_map_refuse_a_malformed_result_alike_in_one_line() {
+    let ferry = Ferry::new();
+    let wasm = malformed_wasm(&ferry);
+    let inputs = ferry.path("inputs.jsonl");
+    std::fs::write(&inputs, "1\n2\n").unwrap();
+    for (function, expected) in [
+        (
+            "reserved_byte",
+            "returned a malformed result: the value uses the reserved byte 0xc1",
+        ),
+        (
+            "trailing_bytes",
+            "returned a malformed result: the value has 2 bytes after its end",
+        ),
+        (
+            "outside",
+            "the buffer passed to `result` lies outside the guest's memory",
+        ),
+    ] {
+        let err = ferry.fails(&["call", &wasm, function]);
+        assert!(err.contains(expected), "{function}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{function}: {err}");
+
+        let out = ferry.run(&["map", &wasm, function, "--inputs", &inputs]);
+        assert!(!out.status.success(), "{function}: map should fail");
+        let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(json)
+            .collect();
+        assert_eq!(lines.len(), 2, "{function}: {lines:?}");
+        for line in lines {
+            let error = line["error"].as_str().unwrap_or_default();
+            assert!(error.contains(expected), "{function}: {line}");
+        }
+    }
+}
+
+#[test]
+fn closure_files_blobs_and_json_files_go_wherever_a_module_does() {
+    let ferry = Ferry::new();
+    let wasm = guest_wasm();
+    let blob = ferry.path("table.bin");
+    std::fs::write(&blob, vec![0u8; 1234]).unwrap();
+    let closure = ferry.path("blob.closure");
+    let table = format!("table={blob}");
+    ferry.ok(&[
+        "pickle",
+        &wasm,
+        "blob_size",
+        "--blob",
+        &table,
+        "-o",
+        &closure,
+    ]);
+    let inputs = ferry.path("inputs.jsonl");
+    std::fs::write(&inputs, "\"table\"\n\"table\"\n\"chairs\"\n").unwrap();
+
+    // A closure file is mapped, or called, as a module's function is.
+    let mapped = ferry.ok(&["map", &closure, "--inputs", &inputs]);
+    assert_eq!(mapped, "1234\n1234\nnull\n");
+    let mapped = ferry.ok(&[
+        "map",
+        &wasm,
+        "blob_size",
+        "--blob",
+        &table,
+        "--inputs",
+        &inputs,
+    ]);
+    assert_eq!(mapped, "1234\n1234\nnull\n");
+    assert_eq!(
+        json(&ferry.ok(&["call", &closure, "--input", "\"table\""])),
+        1234
+    );
+
+    // JSON over 128 KiB, from a file and from standard input.
+    let text = serde_json::to_string(&"to be or not to be ".repeat(10_000)).unwrap();
+    let file = ferry.path("input.json");
+    std::fs::write(&file, &text).unwrap();
+    let counts = json(&ferry.ok(&["call", &wasm, "word_count", "--input", &format!("@{file}")]));
+    assert_eq!(counts["be"], 20_000);
+    let mut child = ferry
+        .command()
+        .args(["call", &wasm, "word_count", "--input", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(json(&String::from_utf8(out.stdout).unwrap())["to"], 20_000);
+    let env = ferry.path("env.json");
+    std::fs::write(&env, "\"Howdy\"").unwrap();
+    let env = format!("@{env}");
+    let greeting = ferry.ok(&["call", &wasm, "greet", "--env", &env, "--input", "\"you\""]);
+    assert_eq!(json(&greeting), "Howdy, you!");
+
+    // Mistakes are named.
+    let err = ferry.fails(&["call", &closure, "add"]);
+    assert!(
+        err.contains("is a closure of `blob_size`, not of `add`"),
+        "{err}"
+    );
+    let err = ferry.fails(&["call", &closure, "--env", "1"]);
+    assert!(err.contains("carries its environment"), "{err}");
+    let err = ferry.fails(&["call", &wasm]);
+    assert!(
+        err.contains("is a module: name the function") && err.contains("greet"),
+        "{err}"
+    );
+    let err = ferry.fails(&["call", &wasm, "add", "--input", "@/nonexistent.json"]);
+    assert!(
+        err.contains("cannot read --input from /nonexistent.json"),
+        "{err}"
+    );
+    let create = format!("CREATE FUNCTION greet AS '{wasm}' LANGUAGE wasm");
+    let err = ferry.fails(&["sql", "-c", &create]);
+    assert!(
+        err.contains("`greet` is a value function") && !err.contains("External error"),
+        "{err}"
+    );
+}

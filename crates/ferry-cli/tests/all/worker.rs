@@ -449,6 +449,27 @@ fn guest_failures_come_back_whole_and_are_not_retried() {
         "output comes back with the result"
     );
 
+    // A result that breaks the ABI is refused on the worker as it is
+    // locally, in one line.
+    let text = ferry_test_support::workspace_root().join("examples/wat/malformed.wat");
+    let malformed = Module::from_bytes(wat::parse_file(text).unwrap()).unwrap();
+    for (function, expected) in [
+        ("trailing_bytes", "the value has 2 bytes after its end"),
+        (
+            "outside",
+            "the buffer passed to `result` lies outside the guest's memory",
+        ),
+    ] {
+        let closure = Closure::new(&malformed, function).unwrap();
+        let err = client.call::<_, u32>(&closure, &()).unwrap_err();
+        assert!(err.failure().is_some(), "{function}: {err}");
+        let message = err.to_string();
+        assert!(
+            message.contains(expected) && !message.contains('\n'),
+            "{message}"
+        );
+    }
+
     let spin = Closure::new(&guest(), "spin").unwrap();
     let err = client.call::<_, u64>(&spin, &()).unwrap_err();
     assert!(
@@ -470,6 +491,27 @@ fn tasks_time_out_and_cancel_on_the_client() {
         .task_timeout(Duration::from_millis(300))
         .build()
         .unwrap();
+    // A result that breaks the ABI is refused on the worker as it is
+    // locally, in one line.
+    let text = ferry_test_support::workspace_root().join("examples/wat/malformed.wat");
+    let malformed = Module::from_bytes(wat::parse_file(text).unwrap()).unwrap();
+    for (function, expected) in [
+        ("trailing_bytes", "the value has 2 bytes after its end"),
+        (
+            "outside",
+            "the buffer passed to `result` lies outside the guest's memory",
+        ),
+    ] {
+        let closure = Closure::new(&malformed, function).unwrap();
+        let err = client.call::<_, u32>(&closure, &()).unwrap_err();
+        assert!(err.failure().is_some(), "{function}: {err}");
+        let message = err.to_string();
+        assert!(
+            message.contains(expected) && !message.contains('\n'),
+            "{message}"
+        );
+    }
+
     let spin = Closure::new(&guest(), "spin").unwrap();
     let err = client.call::<_, u64>(&spin, &()).unwrap_err();
     assert!(

@@ -7,6 +7,7 @@ use crate::{
 };
 use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -197,11 +198,23 @@ impl PoolThread {
                 continue;
             }
             self.load.running.fetch_add(1, Ordering::Relaxed);
-            let result = job.run(|closure, input| {
-                if done.is_cancelled() {
-                    return Err(Error::Cancelled);
+            // A panic here is a bug in ferry, not the guest's doing; it must
+            // cost one job, not the thread, or the pool shrinks for good.
+            let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                job.run(|closure, input| {
+                    if done.is_cancelled() {
+                        return Err(Error::Cancelled);
+                    }
+                    self.execute(closure, input)
+                })
+            }))
+            .unwrap_or_else(|panic| {
+                let message = panic_message(&*panic);
+                tracing::error!(%message, "a job panicked; its thread goes on with fresh instances");
+                if let Some(warm) = self.warm.as_mut() {
+                    warm.clear();
                 }
-                self.execute(closure, input)
+                Err(Error::Internal(message))
             });
             self.load.running.fetch_sub(1, Ordering::Relaxed);
             done.complete(result);
@@ -228,4 +241,14 @@ impl PoolThread {
         }
         result
     }
+}
+
+/// The text of a panic's payload, which is a `&str` or a `String` when it
+/// comes from `panic!`.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
 }

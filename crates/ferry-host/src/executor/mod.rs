@@ -20,7 +20,6 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::VecDeque;
 use std::future::Future;
-use std::marker::PhantomData;
 
 /// Something that runs closures.
 pub trait Executor: Send + Sync {
@@ -90,14 +89,24 @@ pub trait ExecutorExt: Executor {
         O: DeserializeOwned,
         It: IntoIterator<Item = I>,
     {
-        Map {
-            executor: self,
-            closure: closure.clone(),
-            inputs: inputs.into_iter(),
-            in_flight: VecDeque::new(),
-            window: self.parallelism().max(1) * 2,
-            _output: PhantomData,
-        }
+        Map::new(
+            self,
+            closure,
+            inputs.into_iter(),
+            |input| Value::encode(&input),
+            Output::decode,
+        )
+    }
+
+    /// [`map`](ExecutorExt::map) for values already encoded, whose results
+    /// stay encoded: for callers that pass values through, as the command
+    /// line does with JSON.
+    fn map_values<It>(&self, closure: &Closure, inputs: It) -> Map<'_, Self, It::IntoIter, Value>
+    where
+        Self: Sized,
+        It: IntoIterator<Item = Value>,
+    {
+        Map::new(self, closure, inputs.into_iter(), Ok, Ok)
     }
 
     /// Maps `mapper` over `inputs` and reduces the results with `reducer`,
@@ -135,22 +144,37 @@ pub trait ExecutorExt: Executor {
 impl<E: Executor + ?Sized> ExecutorExt for E {}
 
 /// The results of [`ExecutorExt::map`], in input order.
-pub struct Map<'a, E, It, O> {
+pub struct Map<'a, E, It: Iterator, O> {
     executor: &'a E,
     closure: Closure,
     inputs: It,
     in_flight: VecDeque<Task>,
     window: usize,
-    _output: PhantomData<fn() -> O>,
+    encode: fn(It::Item) -> Result<Value, Error>,
+    decode: fn(Output) -> Result<Output<O>, Error>,
 }
 
-impl<E, It, I, O> Iterator for Map<'_, E, It, O>
-where
-    E: Executor,
-    It: Iterator<Item = I>,
-    I: Serialize,
-    O: DeserializeOwned,
-{
+impl<'a, E: Executor, It: Iterator, O> Map<'a, E, It, O> {
+    fn new(
+        executor: &'a E,
+        closure: &Closure,
+        inputs: It,
+        encode: fn(It::Item) -> Result<Value, Error>,
+        decode: fn(Output) -> Result<Output<O>, Error>,
+    ) -> Self {
+        Map {
+            executor,
+            closure: closure.clone(),
+            inputs,
+            in_flight: VecDeque::new(),
+            window: executor.parallelism().max(1) * 2,
+            encode,
+            decode,
+        }
+    }
+}
+
+impl<E: Executor, It: Iterator, O> Iterator for Map<'_, E, It, O> {
     type Item = Result<Output<O>, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -158,13 +182,13 @@ where
             let Some(input) = self.inputs.next() else {
                 break;
             };
-            let task = match Value::encode(&input) {
+            let task = match (self.encode)(input) {
                 Ok(input) => self.executor.submit(&self.closure, input),
                 Err(e) => Task::ready(Err(e)),
             };
             self.in_flight.push_back(task);
         }
         let task = self.in_flight.pop_front()?;
-        Some(task.wait().and_then(Output::decode))
+        Some(task.wait().and_then(self.decode))
     }
 }

@@ -10,7 +10,7 @@ use crate::{Blob, Error, FailureKind};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasmtime::Trap;
+use wasmtime::{Trap, WasmBacktrace};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
@@ -127,16 +127,27 @@ impl HostState {
         if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
             return FailureKind::Exit { code: exit.0 };
         }
-        match error.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => FailureKind::Timeout {
-                limit_ms: u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
-            },
-            Some(trap) => FailureKind::Trap {
-                message: trap.to_string(),
-            },
-            None => FailureKind::Trap {
-                message: format!("{error:#}"),
-            },
+        let message = match error.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => {
+                return FailureKind::Timeout {
+                    limit_ms: u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
+                };
+            }
+            Some(trap) => trap.to_string(),
+            None => error.root_cause().to_string(),
+        };
+        FailureKind::Trap {
+            message: with_backtrace(message, error),
         }
+    }
+}
+
+/// A trap's message is one line; the guest's stack is added on request
+/// (`RUST_BACKTRACE` set to anything but `0`), as Rust adds its own.
+fn with_backtrace(message: String, error: &wasmtime::Error) -> String {
+    let wanted = std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0");
+    match error.downcast_ref::<WasmBacktrace>() {
+        Some(backtrace) if wanted => format!("{message}\n{backtrace}"),
+        _ => message.replace('\n', " "),
     }
 }

@@ -51,6 +51,20 @@ impl Instance {
         sandbox: &Sandbox,
         tick: Duration,
     ) -> Result<Instance, Error> {
+        const PAGE: u64 = 64 << 10;
+        let pages = compiled
+            .pre
+            .module()
+            .resources_required()
+            .max_initial_memory_size;
+        let needs = pages.unwrap_or(0).saturating_mul(PAGE);
+        if needs > sandbox.limits.memory {
+            return Err(Error::InitialMemory {
+                module: compiled.module.id(),
+                needs,
+                limit: sandbox.limits.memory,
+            });
+        }
         let state = HostState::new(&sandbox.limits, &sandbox.grants)?;
         let mut store = Store::new(compiled.pre.module().engine(), state);
         store.limiter(|state| &mut state.memory_cap);
@@ -565,14 +579,22 @@ fn expect_column(
         }
         other => Err(Error::AbiViolation {
             reason: format!(
-                "`{function}` should return {rows} rows of {}, but returned {}",
+                "`{function}` should return {} of {}, but returned {}",
+                count_rows(rows),
                 returns.unwrap_or("?"),
                 other.as_ref().map_or("no column".to_owned(), |c| format!(
-                    "{} rows of {}",
-                    c.rows,
+                    "{} of {}",
+                    count_rows(c.rows),
                     c.column_type.name()
                 ))
             ),
         }),
+    }
+}
+
+fn count_rows(rows: usize) -> String {
+    match rows {
+        1 => "1 row".to_owned(),
+        n => format!("{n} rows"),
     }
 }

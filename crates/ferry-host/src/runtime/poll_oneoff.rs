@@ -5,6 +5,9 @@ use super::host_state::HostState;
 use std::time::{Duration, Instant};
 use wasmtime::{Caller, Trap};
 
+/// The most subscriptions one `poll_oneoff` takes; more get `EINVAL`.
+pub(crate) const MAX_SUBSCRIPTIONS: u64 = 4096;
+
 /// WASI `poll_oneoff` that never waits past the call's deadline. File
 /// descriptor subscriptions are reported ready at once (guests have no
 /// sockets, and stdio never blocks here). Clock subscriptions wait for the
@@ -18,18 +21,26 @@ pub(crate) fn poll_oneoff(
     count: i32,
     events_written: i32,
 ) -> wasmtime::Result<i32> {
-    const SUBSCRIPTION: usize = 48;
-    const EVENT: usize = 32;
+    const SUBSCRIPTION: u64 = 48;
+    const EVENT: u64 = 32;
     const ERRNO_INVAL: i32 = 28;
-    let count = count as u32 as usize;
-    if count == 0 {
+    let count = u64::from(count as u32);
+    // A guest has no sockets, so more than a few subscriptions is a bug or
+    // an attempt to make the host copy its whole memory.
+    if count == 0 || count > MAX_SUBSCRIPTIONS {
         return Ok(ERRNO_INVAL);
     }
     let memory = guest_memory(&mut caller)?;
     let size = memory.data_size(&caller);
-    let input = guest_range(size, subscriptions, (count * SUBSCRIPTION) as i32)?;
-    let output = guest_range(size, events, (count * EVENT) as i32)?;
-    let written = guest_range(size, events_written, 4)?;
+    let what = |buffer| format!("the {buffer} passed to `poll_oneoff`");
+    let input = guest_range(
+        size,
+        &what("subscriptions"),
+        subscriptions as u32,
+        count * SUBSCRIPTION,
+    )?;
+    let output = guest_range(size, &what("events"), events as u32, count * EVENT)?;
+    let written = guest_range(size, &what("event count"), events_written as u32, 4)?;
     let subscriptions = memory.data(&caller)[input].to_vec();
     let u64_at = |bytes: &[u8], at: usize| {
         u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
@@ -37,7 +48,7 @@ pub(crate) fn poll_oneoff(
 
     let mut ready = Vec::new();
     let mut clocks = Vec::new();
-    for subscription in subscriptions.chunks_exact(SUBSCRIPTION) {
+    for subscription in subscriptions.chunks_exact(SUBSCRIPTION as usize) {
         let userdata = u64_at(subscription, 0);
         match subscription[8] {
             0 => {
@@ -83,8 +94,8 @@ pub(crate) fn poll_oneoff(
                 .map(|(userdata, _)| (*userdata, 0, 0)),
         );
     }
-    let mut out = vec![0u8; ready.len() * EVENT];
-    for ((userdata, errno, kind), event) in ready.iter().zip(out.chunks_exact_mut(EVENT)) {
+    let mut out = vec![0u8; ready.len() * EVENT as usize];
+    for ((userdata, errno, kind), event) in ready.iter().zip(out.chunks_exact_mut(EVENT as usize)) {
         event[0..8].copy_from_slice(&userdata.to_le_bytes());
         event[8..10].copy_from_slice(&errno.to_le_bytes());
         event[10] = *kind;

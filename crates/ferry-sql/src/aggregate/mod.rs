@@ -71,6 +71,13 @@ impl WasmAggregate {
                 );
                 ScalarValue::try_from(&function.returns)?
             }
+            // Ours, without DataFusion's "External error: " in front.
+            Err(DataFusionError::External(error)) => {
+                return Err(match error.downcast::<crate::Error>() {
+                    Ok(error) => *error,
+                    Err(other) => DataFusionError::External(other).into(),
+                });
+            }
             Err(error) => return Err(error.into()),
         };
         Self::with_empty(function, empty)

@@ -1,0 +1,33 @@
+;; A guest that returns what the ABI does not allow, written by hand against
+;; docs/abi.md: the tests check that every path (a call, a map, a worker)
+;; refuses it the same way, in one line.
+(module
+  (import "ferry_v1" "result" (func $result (param i32 i32)))
+
+  (memory (export "memory") 1)
+  (data (i32.const 64) "\c1\00")
+  (data (i32.const 80) "\01\02\03")
+
+  (func (export "ferry_alloc") (param i32 i32) (result i32) (i32.const 4096))
+  (func (export "ferry_free") (param i32 i32 i32))
+
+  ;; 0xc1 is reserved: no MessagePack value starts with it.
+  (func (export "ferry_fn_reserved_byte") (param i32 i32 i32 i32) (result i32)
+    (call $result (i32.const 64) (i32.const 2))
+    (i32.const 0))
+
+  ;; The value 1, then two bytes that belong to no value.
+  (func (export "ferry_fn_trailing_bytes") (param i32 i32 i32 i32) (result i32)
+    (call $result (i32.const 80) (i32.const 3))
+    (i32.const 0))
+
+  ;; A result buffer that runs past the end of memory.
+  (func (export "ferry_fn_outside") (param i32 i32 i32 i32) (result i32)
+    (call $result (i32.const 65520) (i32.const 256))
+    (i32.const 0))
+
+  (@custom "ferry.functions"
+    "{\"abi\":1,\"name\":\"reserved_byte\",\"kind\":\"value\",\"export\":\"ferry_fn_reserved_byte\",\"input\":\"any\",\"output\":\"any\"}\n"
+    "{\"abi\":1,\"name\":\"trailing_bytes\",\"kind\":\"value\",\"export\":\"ferry_fn_trailing_bytes\",\"input\":\"any\",\"output\":\"any\"}\n"
+    "{\"abi\":1,\"name\":\"outside\",\"kind\":\"value\",\"export\":\"ferry_fn_outside\",\"input\":\"any\",\"output\":\"any\"}\n")
+)
