@@ -98,15 +98,8 @@ impl FunctionArgs {
 impl SandboxArgs {
     /// The sandbox the flags describe.
     pub fn to_sandbox(&self) -> Result<Sandbox> {
-        if !(self.timeout.is_finite() && self.timeout > 0.0) {
-            bail!(
-                "--timeout must be a positive number of seconds, not {}",
-                self.timeout
-            );
-        }
         let mut sandbox = Sandbox::default();
-        sandbox.limits.timeout = Duration::try_from_secs_f64(self.timeout)
-            .with_context(|| format!("--timeout {} is out of range", self.timeout))?;
+        sandbox.limits.timeout = seconds("--timeout", self.timeout)?;
         sandbox.limits.memory = mebibytes("--memory", self.memory)?;
         for pair in &self.grant_env {
             let (key, value) = pair
@@ -119,7 +112,12 @@ impl SandboxArgs {
                 Some(rest) => (rest, true),
                 None => (spec.as_str(), false),
             };
-            let (host, guest) = spec.split_once(':').unwrap_or((spec, spec));
+            // Host paths may contain `:`: a spec that is an existing path
+            // is all host; otherwise the guest path follows the last `:`.
+            let (host, guest) = match spec.rsplit_once(':') {
+                Some(split) if !Path::new(spec).exists() => split,
+                _ => (spec, spec),
+            };
             sandbox.grants.dirs.push(DirGrant {
                 host: host.into(),
                 guest: guest.to_owned(),
@@ -169,6 +167,15 @@ pub fn json_value(flag: &str, text: Option<&str>) -> Result<Value> {
         }
     })?;
     Ok(Value::from_json(&json)?)
+}
+
+/// A positive number of seconds as a duration, or an error naming the flag.
+pub fn seconds(flag: &str, seconds: f64) -> Result<Duration> {
+    if !(seconds.is_finite() && seconds > 0.0) {
+        bail!("{flag} must be a positive number of seconds, not {seconds}");
+    }
+    Duration::try_from_secs_f64(seconds)
+        .with_context(|| format!("{flag} {seconds} is out of range"))
 }
 
 /// `mib` MiB in bytes, or an error naming the flag if that overflows.

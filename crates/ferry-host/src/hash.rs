@@ -74,14 +74,24 @@ impl FromStr for ContentHash {
     }
 }
 
+/// 32 bytes in binary formats (MessagePack), `sha256:<hex>` in formats
+/// meant for people (JSON).
 impl Serialize for ContentHash {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(&self.0)
+        if s.is_human_readable() {
+            s.collect_str(self)
+        } else {
+            s.serialize_bytes(&self.0)
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for ContentHash {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let text = String::deserialize(d)?;
+            return text.parse().map_err(serde::de::Error::custom);
+        }
         let bytes = crate::as_binary::deserialize(d)?;
         let digest: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
             serde::de::Error::invalid_length(bytes.len(), &"32 bytes of SHA-256 digest")

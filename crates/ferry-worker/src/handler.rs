@@ -71,7 +71,10 @@ fn authorized<B>(state: &State, request: &Request<B>) -> bool {
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
+        .and_then(|value| value.split_once(' '))
+        // The scheme is case-insensitive (RFC 9110, 11.1).
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim_start_matches(' '))
         .is_some_and(|presented| ferry_protocol::token_matches(&state.config.token, presented))
 }
 

@@ -27,15 +27,17 @@
 
 #![deny(missing_docs)]
 
+mod connection;
 mod handler;
 
+use connection::{Permits, Server};
 pub use ferry_protocol::TOKEN_ENV;
 pub use handler::RequestBody;
 
 use ferry_host::{
     BlobStore, ContentHash, Error, LocalExecutor, Module, Resolve, Runtime, RuntimeConfig, Sandbox,
 };
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::future::Future;
@@ -63,13 +65,19 @@ pub struct WorkerConfig {
     pub max_blob: u64,
     /// What guests may do.
     pub sandbox: Sandbox,
-    /// Connections served at once; more wait to be accepted.
+    /// Connections served at once; more wait to be accepted. Connections
+    /// that have not sent a request yet have as many permits again of
+    /// their own, so they cannot crowd out clients doing work.
     pub max_connections: usize,
+    /// How long a new connection may take to send its first request before
+    /// it is closed.
+    pub handshake_timeout: std::time::Duration,
 }
 
 impl WorkerConfig {
     /// Defaults: 127.0.0.1:7878, one slot per core, a 2 GiB cache, 8 MiB
-    /// requests, 1 GiB blobs, the default sandbox.
+    /// requests, 1 GiB blobs, the default sandbox, 1024 connections, 10 s
+    /// to a first request.
     pub fn new(token: String, store: BlobStore) -> WorkerConfig {
         WorkerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
@@ -81,6 +89,7 @@ impl WorkerConfig {
             max_blob: 1 << 30,
             sandbox: Sandbox::default(),
             max_connections: 1024,
+            handshake_timeout: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -210,10 +219,10 @@ impl Worker {
             .expect("a bound listener has an address")
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight
-    /// requests finish, and returns.
+    /// Serves until `shutdown` resolves, then stops accepting, closes
+    /// connections that never sent a request, lets in-flight requests
+    /// finish, and returns.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), WorkerError> {
-        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let mut http = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
         // Room for a client that pipelines many small tasks on one connection;
         // pings find peers that vanished without closing.
@@ -221,44 +230,43 @@ impl Worker {
             .timer(hyper_util::rt::TokioTimer::new())
             .keep_alive_interval(std::time::Duration::from_secs(20))
             .keep_alive_timeout(std::time::Duration::from_secs(20));
-        // Idle connections cost a descriptor each: a bounded number are served,
-        // and the rest wait in the kernel's backlog.
-        let connections = Arc::new(tokio::sync::Semaphore::new(
-            self.state.config.max_connections,
-        ));
+        // Idle connections cost a descriptor each: a bounded number are
+        // served, and the rest wait in the kernel's backlog.
+        let permits = Permits::new(self.state.config.max_connections);
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let server = Server {
+            http,
+            graceful: hyper_util::server::graceful::GracefulShutdown::new(),
+            state: self.state.clone(),
+            established: permits.established.clone(),
+            handshake: self.state.config.handshake_timeout,
+            stopping,
+        };
         tokio::pin!(shutdown);
         loop {
-            let Ok(permit) = connections.clone().acquire_owned().await else {
+            let Ok(pending) = permits.pending.clone().acquire_owned().await else {
                 break;
             };
             tokio::select! {
                 accepted = self.listener.accept() => {
-                    let (stream, peer) = match accepted {
-                        Ok(accepted) => accepted,
+                    match accepted {
+                        Ok((stream, peer)) => {
+                            tokio::spawn(connection::serve(&server, stream, peer, pending));
+                        }
                         Err(e) => {
                             // Out of descriptors, typically: pause rather than spin.
                             tracing::warn!(error = %e, "accept failed");
                             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                            continue;
                         }
-                    };
-                    let _ = stream.set_nodelay(true);
-                    let state = self.state.clone();
-                    let service = hyper::service::service_fn(move |request| handler::handle(state.clone(), request));
-                    let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-                    tokio::spawn(async move {
-                        if let Err(e) = connection.await {
-                            tracing::debug!(%peer, error = %e, "connection ended");
-                        }
-                        drop(permit);
-                    });
+                    }
                 }
                 () = &mut shutdown => break,
             }
         }
         drop(self.listener);
         tracing::info!("shutting down: finishing in-flight requests");
-        graceful.shutdown().await;
+        let _ = stop.send(true);
+        server.graceful.shutdown().await;
         Ok(())
     }
 }

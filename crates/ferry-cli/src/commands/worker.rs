@@ -1,6 +1,6 @@
 //! `ferry worker`: serve closures to clients.
 
-use crate::args::{SandboxArgs, mebibytes, read_token};
+use crate::args::{SandboxArgs, mebibytes, read_token, seconds};
 use anyhow::{Context, Result};
 use clap::Args;
 use ferry_host::BlobStore;
@@ -26,6 +26,14 @@ pub struct WorkerArgs {
     /// Largest run request accepted, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 8)]
     max_request: usize,
+    /// Connections served at once; more wait to be accepted. Connections
+    /// that have not sent a request yet have as many places again.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    max_connections: usize,
+    /// Seconds a new connection has to send its first request before it
+    /// is closed.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    handshake_timeout: f64,
     #[command(flatten)]
     sandbox: SandboxArgs,
 }
@@ -39,6 +47,8 @@ pub fn run(args: WorkerArgs, store: &BlobStore) -> Result<()> {
     config.max_request = usize::try_from(mebibytes("--max-request", args.max_request as u64)?)
         .context("--max-request is too large for this machine")?;
     config.sandbox = args.sandbox.to_sandbox()?;
+    config.max_connections = args.max_connections.max(1);
+    config.handshake_timeout = seconds("--handshake-timeout", args.handshake_timeout)?;
     if let Some(slots) = args.slots {
         config.slots = slots.max(1);
     }

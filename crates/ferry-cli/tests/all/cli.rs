@@ -245,6 +245,28 @@ fn grants_open_the_sandbox_on_request() {
         "v"
     );
     assert_eq!(json(&ferry.ok(&["call", &wasm, "now"])), 0);
+
+    // A host path with `:` in it, alone or with a guest path after it.
+    let colon = data.path().join("a:b");
+    std::fs::create_dir(&colon).unwrap();
+    std::fs::write(colon.join("note.txt"), "colon").unwrap();
+    let colon = colon.display().to_string();
+    for (grant, path) in [
+        (colon.clone(), format!("{colon}/note.txt")),
+        (format!("{colon}:/colon"), "/colon/note.txt".to_owned()),
+    ] {
+        let input = serde_json::to_string(&path).unwrap();
+        let args = [
+            "call",
+            &wasm,
+            "read_file",
+            "--input",
+            &input,
+            "--grant-dir",
+            &grant,
+        ];
+        assert_eq!(json(&ferry.ok(&args)), "colon", "{grant}");
+    }
 }
 
 #[test]

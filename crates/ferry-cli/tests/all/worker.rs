@@ -12,6 +12,11 @@ use std::time::Duration;
 
 const TOKEN: &str = "correct horse battery staple";
 
+/// The `authorization` header that carries the token.
+fn bearer() -> String {
+    format!("Bearer {TOKEN}")
+}
+
 fn guest() -> Module {
     ferry_test_support::example_guest().module.clone()
 }
@@ -69,7 +74,7 @@ fn raw(
     address: &str,
     method: &str,
     path: &str,
-    token: Option<&str>,
+    authorization: Option<&str>,
     body: Vec<u8>,
 ) -> (u16, String) {
     use http_body_util::BodyExt;
@@ -89,8 +94,8 @@ fn raw(
         let mut request = http::Request::builder()
             .method(method)
             .uri(format!("http://{address}{path}"));
-        if let Some(token) = token {
-            request = request.header("authorization", format!("Bearer {token}"));
+        if let Some(authorization) = authorization {
+            request = request.header("authorization", authorization);
         }
         let response = sender
             .send_request(request.body(ferry_protocol::Body::new(body)).unwrap())
@@ -224,7 +229,7 @@ fn without_the_token_nothing_is_stored_or_run() {
             &worker.address,
             "PUT",
             &path,
-            Some("guess"),
+            Some("Bearer guess"),
             module.bytes().to_vec()
         )
         .0,
@@ -256,7 +261,7 @@ fn a_blob_whose_bytes_do_not_match_its_hash_is_refused() {
         &worker.address,
         "PUT",
         &ferry_protocol::blob_path(&claimed),
-        Some(TOKEN),
+        Some(&bearer()),
         b"something else".to_vec(),
     );
     assert_eq!(status, 400, "{body}");
@@ -270,7 +275,7 @@ fn a_blob_whose_bytes_do_not_match_its_hash_is_refused() {
         &worker.address,
         "PUT",
         &ferry_protocol::blob_path(&claimed),
-        Some(TOKEN),
+        Some(&bearer()),
         b"what the client claims".to_vec(),
     );
     assert_eq!(status, 201);
@@ -292,7 +297,7 @@ fn an_oversized_request_is_refused_and_the_worker_serves_on() {
         &worker.address,
         "POST",
         ferry_protocol::RUN,
-        Some(TOKEN),
+        Some(&bearer()),
         vec![0u8; 3 << 20],
     );
     assert_eq!(status, 413, "{body}");
@@ -587,7 +592,7 @@ fn info(worker: &Worker) -> ferry_protocol::Info {
         &worker.address,
         "GET",
         ferry_protocol::INFO,
-        Some(TOKEN),
+        Some(&bearer()),
         Vec::new(),
     );
     assert_eq!(status, 200, "{info}");
@@ -637,4 +642,129 @@ fn the_disk_cache_stays_within_its_bound_and_evicted_code_is_sent_again() {
         Some(400_000)
     );
     assert_eq!(client.uploaded_bytes() - before, 400_000);
+}
+
+#[test]
+fn a_guest_whose_poll_oneoff_sizes_wrap_gets_einval_and_its_slot_serves_on() {
+    let store = tempfile::tempdir().unwrap();
+    let worker = Worker::start(store.path(), &["--slots", "1", "--memory", "2048"]);
+    let client = remote(&[&worker]);
+    let text = ferry_test_support::workspace_root().join("examples/wat/malformed.wat");
+    let module = Module::from_bytes(wat::parse_file(text).unwrap()).unwrap();
+    let bomb = Closure::new(&module, "poll_bomb").unwrap();
+    const EINVAL: u32 = 28;
+    for _ in 0..3 {
+        assert_eq!(client.call::<_, u32>(&bomb, &()).unwrap().value, EINVAL);
+    }
+    // The one slot is still there.
+    let add = Closure::new(&guest(), "add").unwrap();
+    assert_eq!(client.call::<_, i64>(&add, &(2, 3)).unwrap().value, 5);
+}
+
+/// Reads from `stream` until the worker closes it; fails if it is still
+/// open after `within`.
+fn assert_closed_by_worker(mut stream: std::net::TcpStream, within: Duration) {
+    use std::io::Read;
+    stream.set_read_timeout(Some(within)).unwrap();
+    let mut buf = [0u8; 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return,
+            // The worker's own SETTINGS frame comes before the close.
+            Ok(_) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                panic!("a connection that sent nothing is still open after {within:?}")
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+#[test]
+fn connections_that_never_speak_neither_starve_clients_nor_hold_up_a_shutdown() {
+    let store = tempfile::tempdir().unwrap();
+    let worker = Worker::start(
+        store.path(),
+        &["--max-connections", "4", "--handshake-timeout", "1"],
+    );
+    // Twice as many silent connections as there are places for them.
+    let silent: Vec<_> = (0..8)
+        .map(|_| std::net::TcpStream::connect(&worker.address).unwrap())
+        .collect();
+    let client = Remote::builder()
+        .worker(worker.address.clone())
+        .token(TOKEN)
+        .task_timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let add = Closure::new(&guest(), "add").unwrap();
+    assert_eq!(client.call::<_, i64>(&add, &(2, 3)).unwrap().value, 5);
+    for stream in silent {
+        assert_closed_by_worker(stream, Duration::from_secs(30));
+    }
+
+    // A drain closes a silent connection at once, and an idle client's.
+    let store = tempfile::tempdir().unwrap();
+    let mut worker = Worker::start(store.path(), &["--handshake-timeout", "300"]);
+    let client = remote(&[&worker]);
+    assert_eq!(client.call::<_, i64>(&add, &(2, 3)).unwrap().value, 5);
+    let silent = std::net::TcpStream::connect(&worker.address).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let asked = std::time::Instant::now();
+    assert!(worker.terminate().success());
+    assert!(
+        asked.elapsed() < Duration::from_secs(60),
+        "the drain waited for a connection that sent nothing"
+    );
+    assert_closed_by_worker(silent, Duration::from_secs(5));
+}
+
+#[test]
+fn the_token_scheme_is_case_insensitive_and_a_409_names_hashes_as_text() {
+    let store = tempfile::tempdir().unwrap();
+    let worker = Worker::start(store.path(), &[]);
+    let status = |authorization: &str| {
+        raw(
+            &worker.address,
+            "GET",
+            ferry_protocol::INFO,
+            Some(authorization),
+            Vec::new(),
+        )
+        .0
+    };
+    assert_eq!(status(&format!("bearer {TOKEN}")), 200);
+    assert_eq!(status(&format!("BEARER   {TOKEN}")), 200);
+    assert_eq!(status(&format!("Basic {TOKEN}")), 401);
+    assert_eq!(status(&format!("Bearer{TOKEN}")), 401);
+
+    // A closure by reference to a module the worker lacks: the answer names
+    // the module as docs/protocol.md says, `sha256:<hex>`.
+    let add = Closure::new(&guest(), "add").unwrap();
+    let request = ferry_protocol::RunRequest {
+        closure: add.to_bytes(ferry_host::Encoding::ByReference).into(),
+        inputs: vec![ferry_protocol::Payload::Inline(
+            Value::encode(&(1, 2)).unwrap().into_bytes().into(),
+        )],
+        reduce: None,
+    };
+    let (status, body) = raw(
+        &worker.address,
+        "POST",
+        ferry_protocol::RUN,
+        Some(&bearer()),
+        ferry_protocol::encode(&request),
+    );
+    assert_eq!(status, 409, "{body}");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["error"], "missing");
+    assert_eq!(
+        body["missing"],
+        serde_json::json!([add.module().id().to_string()])
+    );
 }
