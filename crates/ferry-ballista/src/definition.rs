@@ -144,6 +144,20 @@ mod tests {
     }
 
     #[test]
+    fn fuzzed_definitions_never_panic_and_fail_in_one_line() {
+        let closure = closure();
+        let mut scalar = Vec::new();
+        write_scalar(&closure, &mut scalar);
+        let mut aggregate = Vec::new();
+        write_aggregate(&closure, &ScalarValue::Float64(Some(1.5)), &mut aggregate).unwrap();
+        let outcome =
+            ferry_test_support::fuzz::fuzz("ballista definitions", &[scalar, aggregate], |bytes| {
+                read(bytes).map(drop)
+            });
+        assert!(outcome.accepted >= 2, "{outcome:?}");
+    }
+
+    #[test]
     fn malformed_definitions_are_one_line_errors() {
         let mut scalar = Vec::new();
         write_scalar(&closure(), &mut scalar);

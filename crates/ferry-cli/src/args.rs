@@ -130,10 +130,11 @@ impl SandboxArgs {
     }
 }
 
-/// The module `reference` names; a guest crate is built and stored.
-pub fn load_module(reference: &str, store: &BlobStore) -> Result<Module> {
+/// The module `reference` names; a guest crate is built and stored if
+/// `source` allows it.
+pub fn load_module(reference: &str, store: &BlobStore, source: FromSource) -> Result<Module> {
     let reference: ModuleRef = reference.parse()?;
-    Ok(reference.module(Some(store), FromSource::Build)?)
+    Ok(reference.module(Some(store), source)?)
 }
 
 /// The value of a JSON flag: inline, `@FILE` or `-` for standard input;

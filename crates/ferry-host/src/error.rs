@@ -62,7 +62,7 @@ pub enum Error {
     },
 
     /// A function was called in a way its signature does not allow.
-    #[error("`{function}` cannot be called this way: {reason}")]
+    #[error("`{}` cannot be called this way: {reason}", .function.escape_debug())]
     Signature {
         /// The function.
         function: String,
@@ -71,7 +71,12 @@ pub enum Error {
     },
 
     /// No function of that name.
-    #[error("module {module:?} has no function `{function}`; it has: {available}")]
+    // Names come from the caller and the module, so escape them to keep the error one line.
+    #[error(
+        "module {module:?} has no function `{}`; it has: {}",
+        .function.escape_debug(),
+        .available.escape_debug()
+    )]
     UnknownFunction {
         /// The module asked.
         module: ContentHash,
@@ -101,6 +106,20 @@ pub enum Error {
         /// Its initial memory, in bytes.
         needs: u64,
         /// The sandbox's memory limit, in bytes.
+        limit: u64,
+    },
+
+    /// A module over the runtime's size limit for compiling.
+    #[error(
+        "module {module:?} is {size} bytes, over the limit of {limit} bytes for compiling; \
+         raise the limit (`ferry worker --max-module`) for modules you trust"
+    )]
+    ModuleTooLarge {
+        /// The module.
+        module: ContentHash,
+        /// Its size.
+        size: u64,
+        /// The runtime's limit.
         limit: u64,
     },
 
@@ -239,6 +258,26 @@ impl Error {
             source,
         }
     }
+}
+
+/// `text` on one line: each line break, with the indentation around it,
+/// becomes one space. Messages of other libraries (wasmparser's, Cranelift's,
+/// serde's quoting untrusted bytes) can span lines; ferry's errors do not.
+///
+/// ```
+/// assert_eq!(ferry_host::one_line("expected [\n    0x0,\n]"), "expected [ 0x0, ]");
+/// ```
+pub fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut lines = text.lines().map(str::trim).filter(|line| !line.is_empty());
+    if let Some(first) = lines.next() {
+        out.push_str(first);
+    }
+    for line in lines {
+        out.push(' ');
+        out.push_str(line);
+    }
+    out
 }
 
 /// A call that ran guest code and did not produce a value.

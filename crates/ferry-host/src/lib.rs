@@ -49,11 +49,12 @@ mod module;
 mod module_ref;
 mod msgpack;
 pub mod runtime;
+mod seal;
 mod store;
 mod value;
 
 pub use closure::{Blob, Closure, Encoding};
-pub use error::{CallFailure, Error, FailureKind, Location};
+pub use error::{CallFailure, Error, FailureKind, Location, one_line};
 pub use executor::{Executor, ExecutorExt, Job, LocalExecutor, Task};
 pub use ferry_abi::{ABI_VERSION, FunctionKind, FunctionRecord};
 pub use hash::{ContentHash, ParseHashError};

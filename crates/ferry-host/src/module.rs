@@ -167,7 +167,7 @@ impl std::fmt::Debug for Module {
 /// compiler does) and parses every `ferry.functions` section.
 fn read_function_records(bytes: &[u8]) -> Result<Vec<FunctionRecord>, Error> {
     let malformed = |e: wasmparser::BinaryReaderError| Error::MalformedModule {
-        reason: e.to_string(),
+        reason: crate::one_line(&e.to_string()),
     };
     let mut section = Vec::new();
     let mut found = false;

@@ -117,7 +117,7 @@ impl ModuleRef {
                 })?
             }
             ModuleRef::Crate(dir) => return Ok(Resolved::Module(build(dir, store, source)?)),
-            ModuleRef::File(path) => std::fs::read(path).map_err(Error::io("cannot read", path))?,
+            ModuleRef::File(path) => read_regular_file(path)?,
         };
         match Closure::from_bytes(&bytes, store) {
             Err(Error::NotAClosure) => Ok(Resolved::Module(Module::from_bytes(bytes)?)),
@@ -136,6 +136,25 @@ impl ModuleRef {
             Resolved::Closure(_) => Err(ModuleRefError::NotAModule(self.clone())),
         }
     }
+}
+
+/// Reads a file, refusing anything but a regular one: a device such as
+/// `/dev/zero`, or a pipe, would be read without end. A file that grows
+/// while it is read is cut at the size it had when opened.
+fn read_regular_file(path: &Path) -> Result<Vec<u8>, Error> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(Error::io("cannot read", path))?;
+    let meta = file.metadata().map_err(Error::io("cannot read", path))?;
+    if !meta.is_file() {
+        return Err(Error::io("cannot read", path)(std::io::Error::other(
+            "it is not a regular file",
+        )));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(meta.len())
+        .read_to_end(&mut bytes)
+        .map_err(Error::io("cannot read", path))?;
+    Ok(bytes)
 }
 
 /// Builds the crate in `dir` if `source` allows it, keeping its module in

@@ -7,6 +7,7 @@
 //! ([`BlobStore::add_closure`]) is written beside the closure, in
 //! `closure.rs`.
 
+use crate::seal::StoreKey;
 use crate::{ContentHash, Error, Module};
 use sha2::{Digest, Sha256};
 use std::fs::File;
@@ -54,10 +55,11 @@ pub const STORE_ENV: &str = "FERRY_STORE";
 #[derive(Clone, Debug)]
 pub struct BlobStore {
     root: PathBuf,
+    key: StoreKey,
 }
 
-/// Precompiled code files start with this, then the SHA-256 of the rest.
-const COMPILED_MAGIC: &[u8; 8] = b"FERRYCW1";
+/// Precompiled code files start with this, then their seal (see `seal.rs`).
+const COMPILED_MAGIC: &[u8; 8] = b"FERRYCW2";
 
 impl BlobStore {
     /// Opens (creating if needed) a store rooted at `root`.
@@ -68,7 +70,8 @@ impl BlobStore {
             std::fs::create_dir_all(&path)
                 .map_err(Error::io("cannot create store directory", &path))?;
         }
-        Ok(BlobStore { root })
+        let key = StoreKey::open(&root)?;
+        Ok(BlobStore { root, key })
     }
 
     /// Opens the store at `$FERRY_STORE`, or else `ferry` under the user's
@@ -158,16 +161,17 @@ impl BlobStore {
     }
 
     /// Precompiled code for `module` under these engine settings, if stored
-    /// and intact. A damaged file is deleted and reported as absent, so the
-    /// caller recompiles.
+    /// and sealed by this store for this module and engine. Any other file
+    /// (damaged, from another store, or another module's moved here) is
+    /// deleted and reported as absent, so the caller recompiles.
     pub(crate) fn load_compiled(&self, engine_key: &str, module: &ContentHash) -> Option<Vec<u8>> {
         let path = self.compiled_path(engine_key, module);
         let mut bytes = std::fs::read(&path).ok()?;
         let intact = bytes.len() >= 40
             && &bytes[..8] == COMPILED_MAGIC
-            && Sha256::digest(&bytes[40..]).as_slice() == &bytes[8..40];
+            && self.key.seal(engine_key, module, &bytes[40..]) == bytes[8..40];
         if !intact {
-            tracing::warn!(path = %path.display(), "discarding damaged precompiled code");
+            tracing::warn!(path = %path.display(), "discarding precompiled code this store did not seal for this module");
             let _ = std::fs::remove_file(&path);
             return None;
         }
@@ -182,25 +186,49 @@ impl BlobStore {
         module: &ContentHash,
         code: &[u8],
     ) -> Result<(), Error> {
-        let digest = Sha256::digest(code);
+        let seal = self.key.seal(engine_key, module, code);
         self.write_atomic(
             &self.compiled_path(engine_key, module),
-            &[COMPILED_MAGIC, digest.as_slice(), code],
+            &[COMPILED_MAGIC, &seal, code],
         )
     }
 
     /// A writer for a blob that arrives in pieces: hashed as it is written,
-    /// and stored only if it has the hash it claims.
-    pub fn writer(&self) -> Result<BlobWriter, Error> {
-        let tmp = self.tmp_path();
-        let file = File::create(&tmp).map_err(Error::io("cannot create", &tmp))?;
-        Ok(BlobWriter {
+    /// and stored only if it has the hash it claims. Its temporary file is
+    /// created with the first bytes, so a writer that never gets any holds
+    /// no file open.
+    pub fn writer(&self) -> BlobWriter {
+        BlobWriter {
             store: self.clone(),
-            tmp,
-            file: Some(file),
+            tmp: None,
             hasher: Sha256::new(),
             len: 0,
-        })
+        }
+    }
+
+    /// Deletes temporary files a crashed writer left behind: those of a
+    /// process that is no longer running, and any not written to for an
+    /// hour (a live writer is closed long before). Returns how many.
+    pub fn remove_orphans(&self) -> usize {
+        let Ok(listing) = std::fs::read_dir(self.root.join("tmp")) else {
+            return 0;
+        };
+        let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        listing
+            .flatten()
+            .filter(|item| {
+                let name = item.file_name();
+                let writer_gone = name
+                    .to_str()
+                    .and_then(|name| name.split_once('-'))
+                    .is_some_and(|(pid, _)| !process_is_running(pid));
+                let stale = item
+                    .metadata()
+                    .and_then(|meta| meta.modified())
+                    .is_ok_and(|modified| modified < an_hour_ago);
+                (writer_gone || stale) && std::fs::remove_file(item.path()).is_ok()
+            })
+            .count()
     }
 
     /// Bytes used by blobs and precompiled code.
@@ -208,14 +236,13 @@ impl BlobStore {
         self.entries().iter().map(|entry| entry.size).sum()
     }
 
-    /// Deletes the least recently written blobs and precompiled code until
-    /// the store uses at most `limit` bytes, sparing those `keep` says to.
-    /// Returns the bytes freed.
+    /// Deletes the least recently written (or [touched](Self::touch))
+    /// blobs and precompiled code until the store uses at most `limit`
+    /// bytes, sparing those `keep` says to. Returns the bytes left.
     pub fn evict(&self, limit: u64, keep: impl Fn(&ContentHash) -> bool) -> u64 {
         let mut entries = self.entries();
         let mut used: u64 = entries.iter().map(|entry| entry.size).sum();
         entries.sort_by_key(|entry| entry.modified);
-        let mut freed = 0;
         for entry in entries {
             if used <= limit {
                 break;
@@ -224,9 +251,17 @@ impl BlobStore {
                 continue;
             }
             used -= entry.size;
-            freed += entry.size;
         }
-        freed
+        used
+    }
+
+    /// Marks the blob `hash` as just used, so that [`evict`](Self::evict)
+    /// takes it last. A blob that is absent, or a store that is read-only,
+    /// is left as it is.
+    pub fn touch(&self, hash: &ContentHash) {
+        if let Ok(file) = File::options().append(true).open(self.blob_path(hash)) {
+            let _ = file.set_modified(std::time::SystemTime::now());
+        }
     }
 
     /// Every blob and precompiled code file, with what eviction needs.
@@ -269,9 +304,30 @@ impl BlobStore {
         ))
     }
 
+    /// A new temporary file. It must not exist yet: a file or symlink
+    /// planted at a temporary name is passed over, never followed or
+    /// overwritten.
+    fn create_tmp(&self) -> Result<(PathBuf, File), Error> {
+        let mut tries = 0;
+        loop {
+            let path = self.tmp_path();
+            match File::options().write(true).create_new(true).open(&path) {
+                Ok(file) => return Ok((path, file)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && tries < 64 => {
+                    tries += 1;
+                }
+                Err(e) => return Err(Error::io("cannot create", &path)(e)),
+            }
+        }
+    }
+
     fn write_atomic(&self, path: &Path, parts: &[&[u8]]) -> Result<(), Error> {
-        let tmp = self.tmp_path();
-        std::fs::write(&tmp, parts.concat()).map_err(Error::io("cannot write", &tmp))?;
+        let (tmp, mut file) = self.create_tmp()?;
+        if let Err(e) = parts.iter().try_for_each(|part| file.write_all(part)) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(Error::io("cannot write", &tmp)(e));
+        }
+        drop(file);
         self.move_into_place(&tmp, path)
     }
 
@@ -287,6 +343,13 @@ impl BlobStore {
     }
 }
 
+/// Whether a process with this id runs, as far as this system can tell
+/// (where it cannot, temporary files are only removed by age).
+fn process_is_running(pid: &str) -> bool {
+    let proc = Path::new("/proc");
+    !proc.is_dir() || proc.join(pid).exists()
+}
+
 struct Entry {
     hash: ContentHash,
     size: u64,
@@ -298,8 +361,8 @@ struct Entry {
 /// unfinished, it leaves nothing behind.
 pub struct BlobWriter {
     store: BlobStore,
-    tmp: PathBuf,
-    file: Option<File>,
+    /// The temporary file, from the first bytes on.
+    tmp: Option<(PathBuf, File)>,
     hasher: Sha256,
     len: u64,
 }
@@ -307,12 +370,12 @@ pub struct BlobWriter {
 impl BlobWriter {
     /// Appends bytes.
     pub fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let file = self
-            .file
-            .as_mut()
-            .expect("a writer is not used after finishing");
+        let (path, file) = match &mut self.tmp {
+            Some(tmp) => tmp,
+            None => self.tmp.insert(self.store.create_tmp()?),
+        };
         file.write_all(bytes)
-            .map_err(Error::io("cannot write", &self.tmp))?;
+            .map_err(Error::io("cannot write", &*path))?;
         self.hasher.update(bytes);
         self.len += bytes.len() as u64;
         Ok(())
@@ -331,7 +394,6 @@ impl BlobWriter {
     /// Stores the blob if its bytes hash to `expected`; otherwise discards
     /// them and says so.
     pub fn finish(mut self, expected: &ContentHash) -> Result<ContentHash, Error> {
-        drop(self.file.take());
         let actual = ContentHash::from_digest(std::mem::take(&mut self.hasher).finalize().into());
         if actual != *expected {
             return Err(Error::HashMismatch {
@@ -340,16 +402,22 @@ impl BlobWriter {
                 actual,
             });
         }
-        let path = self.store.blob_path(expected);
-        self.store.move_into_place(&self.tmp, &path)?;
+        // The empty blob gets its file here, as nothing was written.
+        let (tmp, file) = match self.tmp.take() {
+            Some(tmp) => tmp,
+            None => self.store.create_tmp()?,
+        };
+        drop(file);
+        self.store
+            .move_into_place(&tmp, &self.store.blob_path(expected))?;
         Ok(actual)
     }
 }
 
 impl Drop for BlobWriter {
     fn drop(&mut self) {
-        // After a successful finish the file was renamed away and this fails
-        // harmlessly.
-        let _ = std::fs::remove_file(&self.tmp);
+        if let Some((path, _)) = &self.tmp {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }

@@ -139,9 +139,19 @@ pub fn encode<T: Serialize>(message: &T) -> Vec<u8> {
     rmp_serde::to_vec_named(message).expect("protocol messages always serialize")
 }
 
-/// Decodes a MessagePack message.
+/// Decodes a MessagePack message, refusing bytes after it.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ProtocolError> {
-    rmp_serde::from_slice(bytes).map_err(|e| ProtocolError(e.to_string()))
+    let mut rest = bytes;
+    // The reason may quote the sender's bytes, line breaks and all.
+    let message = rmp_serde::from_read(&mut rest)
+        .map_err(|e| ProtocolError(ferry_host::one_line(&e.to_string())))?;
+    if !rest.is_empty() {
+        return Err(ProtocolError(format!(
+            "{} bytes follow the message",
+            rest.len()
+        )));
+    }
+    Ok(message)
 }
 
 /// Whether `presented` is the token. Compares digests in constant time, so
@@ -169,6 +179,57 @@ pub fn blob_path(hash: &ContentHash) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every message a worker or client decodes, from well-formed examples
+    /// broken every which way: no panic, one-line errors.
+    #[test]
+    fn fuzzed_messages_are_refused_in_one_line() {
+        use ferry_test_support::fuzz::fuzz;
+        let hash = ContentHash::of(b"module");
+        let run = encode(&RunRequest {
+            closure: Bytes::from_static(b"FERRYCL1 closure bytes"),
+            inputs: vec![
+                Payload::Inline(Bytes::from_static(&[0x92, 1, 2])),
+                Payload::Blob(hash),
+            ],
+            reduce: Some(Bytes::from_static(b"reducer")),
+        });
+        fuzz("run requests", &[run], |bytes| {
+            decode::<RunRequest>(bytes).map(drop)
+        });
+        let missing = encode(&MissingRequest {
+            hashes: vec![hash, hash],
+        });
+        fuzz("missing requests", &[missing], |bytes| {
+            decode::<MissingRequest>(bytes).map(drop)
+        });
+        let done = encode(&RunResponse::Done {
+            value: Payload::Inline(Bytes::from_static(&[0x01])),
+            stdout: Bytes::from_static(b"out"),
+            stderr: Bytes::new(),
+        });
+        let failed = encode(&RunResponse::Failed(CallFailure {
+            function: "f".into(),
+            kind: ferry_host::FailureKind::Panic {
+                message: "boom".into(),
+                location: ferry_host::Location::default(),
+            },
+            stdout: Vec::new(),
+            stderr: b"err".to_vec(),
+        }));
+        fuzz("run responses", &[done, failed], |bytes| {
+            decode::<RunResponse>(bytes).map(drop)
+        });
+        let problem = serde_json::to_vec(&Problem {
+            error: "missing".into(),
+            message: "upload it".into(),
+            missing: vec![hash],
+        })
+        .unwrap();
+        fuzz("problems", &[problem], |bytes| {
+            serde_json::from_slice::<Problem>(bytes).map(drop)
+        });
+    }
 
     #[test]
     fn tokens_match_only_themselves() {

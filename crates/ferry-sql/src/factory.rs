@@ -43,7 +43,18 @@ impl WasmFunctionFactory {
             Some((reference, function)) => (reference, function),
             None => (source, name),
         };
+        let from_source = self.functions.from_source;
+        let by_path = !reference.starts_with("sha256:");
         let refused = |e: ModuleRefError| match e {
+            // Whether a path exists, is a directory or a crate, or is
+            // readable is not the SQL user's to learn.
+            _ if by_path && from_source == FromSource::Refuse => Error::Create {
+                name: name.to_owned(),
+                reason: format!(
+                    "'{reference}' is not a .wasm or closure file this session may load; \
+                     name a module or closure file, or sha256:<hash> from the store"
+                ),
+            },
             ModuleRefError::Load(e) => Error::Ferry(e),
             e => Error::Create {
                 name: name.to_owned(),
@@ -51,11 +62,8 @@ impl WasmFunctionFactory {
             },
         };
         let store = self.functions.store.as_ref();
-        let reference: ModuleRef = reference.parse().map_err(refused)?;
-        match reference
-            .resolve(store, FromSource::Build)
-            .map_err(refused)?
-        {
+        let parsed: ModuleRef = reference.parse().map_err(refused)?;
+        match parsed.resolve(store, from_source).map_err(refused)? {
             Resolved::Module(module) => {
                 if let Some(store) = store {
                     store.put(module.bytes())?;

@@ -63,7 +63,7 @@ use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionConfig;
-use ferry_host::{BlobStore, Closure, FunctionKind, Module, Runtime, Sandbox};
+use ferry_host::{BlobStore, Closure, FromSource, FunctionKind, Module, Runtime, Sandbox};
 use std::sync::Arc;
 
 /// Why a ferry function could not be made or run in SQL.
@@ -133,6 +133,7 @@ pub struct WasmFunctions {
     sandbox: Sandbox,
     store: Option<BlobStore>,
     budget: pool::IdleBudget,
+    from_source: FromSource,
 }
 
 impl WasmFunctions {
@@ -145,7 +146,29 @@ impl WasmFunctions {
             runtime,
             sandbox: Sandbox::default(),
             store,
+            from_source: FromSource::Refuse,
         }
+    }
+
+    /// Whether `CREATE FUNCTION` may name a guest crate and build it. By
+    /// default ([`FromSource::Refuse`]) whoever writes the SQL is not
+    /// trusted with this machine: nothing is built (building runs the
+    /// crate's build scripts), and a path that holds nothing loadable gets
+    /// one message whatever the reason, so SQL cannot probe the file system.
+    /// A tool whose SQL comes from its own user, as `ferry sql` does, passes
+    /// [`FromSource::Build`].
+    ///
+    /// ```
+    /// use ferry_host::{FromSource, Runtime, RuntimeConfig};
+    /// use ferry_sql::WasmFunctions;
+    ///
+    /// let functions = WasmFunctions::new(Runtime::new(RuntimeConfig::default())?)
+    ///     .from_source(FromSource::Build);
+    /// # Ok::<(), ferry_host::Error>(())
+    /// ```
+    pub fn from_source(mut self, from_source: FromSource) -> WasmFunctions {
+        self.from_source = from_source;
+        self
     }
 
     /// Runs the functions in `sandbox` instead: per-batch time limit,

@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 mod data;
+pub mod fuzz;
 mod guests;
 mod native;
 

@@ -14,7 +14,6 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 type Reply = Response<Body>;
@@ -92,8 +91,8 @@ fn info(state: &State) -> Reply {
             .keys()
             .map(ContentHash::to_string)
             .collect(),
-        cache_bytes: state.cache_bytes.load(Ordering::Relaxed),
-        cache_limit: state.config.cache_limit,
+        cache_bytes: state.cache.used(),
+        cache_limit: state.cache.limit(),
     };
     json(StatusCode::OK, &info)
 }
@@ -116,6 +115,14 @@ async fn run(state: Arc<State>, request: Request<impl RequestBody>) -> Reply {
         Ok(run) => run,
         Err(reply) => return reply,
     };
+    let input_blobs: Vec<ContentHash> = run
+        .inputs
+        .iter()
+        .filter_map(|input| match input {
+            Payload::Blob(hash) => Some(*hash),
+            Payload::Inline(_) => None,
+        })
+        .collect();
     // Usually every module is in memory and no blob is involved; only when
     // something must be read and hashed from disk does resolving move off
     // the threads that serve requests.
@@ -134,6 +141,7 @@ async fn run(state: Arc<State>, request: Request<impl RequestBody>) -> Reply {
         Ok(job) => job,
         Err(e) => return refusal(e),
     };
+    let _pinned = state.cache.pin(needs(&job, input_blobs));
     // If the client goes away, the job is cancelled: skipped if still queued.
     let outcome = CancelOnDrop(Some(state.executor.submit_job(job))).await;
     let response = match outcome {
@@ -151,7 +159,24 @@ async fn run(state: Arc<State>, request: Request<impl RequestBody>) -> Reply {
         Err(Error::Call(failure)) => RunResponse::Failed(*failure),
         Err(e) => return refusal(e),
     };
+    let recount = state.clone();
+    blocking(move || {
+        recount
+            .cache
+            .recount_now_and_then(|hash| recount.in_memory(hash))
+    })
+    .await;
     msgpack(&response)
+}
+
+/// What a job reads from the store: its modules, its blobs and the blobs
+/// its inputs came in.
+fn needs(job: &Job, input_blobs: Vec<ContentHash>) -> Vec<ContentHash> {
+    let closures = std::iter::once(&job.closure).chain(&job.reduce);
+    let code = closures.flat_map(|closure| {
+        std::iter::once(closure.module().id()).chain(closure.blobs().values().map(|b| b.id()))
+    });
+    code.chain(input_blobs).collect()
 }
 
 /// Resolves a run request into a job; a reference the store cannot resolve
@@ -193,9 +218,11 @@ async fn payload(state: &Arc<State>, value: Value) -> Result<Payload, Error> {
     let state = state.clone();
     blocking(move || {
         let hash = state.config.store.put(value.as_bytes())?;
-        state
-            .cache_bytes
-            .fetch_add(value.as_bytes().len() as u64, Ordering::Relaxed);
+        // Kept until the next eviction, which takes it last: the client
+        // downloads it at once.
+        state.cache.added(value.as_bytes().len() as u64, |stored| {
+            *stored == hash || state.in_memory(stored)
+        });
         Ok(Payload::Blob(hash))
     })
     .await
@@ -230,7 +257,7 @@ impl Resolve for InMemory<'_> {
     }
 }
 
-async fn upload(state: &State, hex: &str, request: Request<impl RequestBody>) -> Reply {
+async fn upload(state: &Arc<State>, hex: &str, request: Request<impl RequestBody>) -> Reply {
     let Ok(expected) = hex.parse::<ContentHash>() else {
         return problem(
             StatusCode::BAD_REQUEST,
@@ -238,7 +265,8 @@ async fn upload(state: &State, hex: &str, request: Request<impl RequestBody>) ->
             format!("`{hex}` is not a SHA-256 in hex"),
         );
     };
-    let limit = state.config.max_blob;
+    // A blob the cache could not hold is refused before it is read.
+    let limit = state.config.max_blob.min(state.cache.limit());
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -250,24 +278,13 @@ async fn upload(state: &State, hex: &str, request: Request<impl RequestBody>) ->
     if state.config.store.contains(&expected) {
         return Response::new(Body::default());
     }
-    let mut writer = match state.config.store.writer() {
-        Ok(writer) => writer,
-        Err(e) => return refusal(e),
-    };
+    let mut writer = state.config.store.writer();
     let mut body = request.into_body();
-    while let Some(frame) = body.frame().await {
-        let data = match frame {
-            Ok(frame) => match frame.into_data() {
-                Ok(data) => data,
-                Err(_) => continue,
-            },
-            Err(e) => {
-                return problem(
-                    StatusCode::BAD_REQUEST,
-                    "interrupted",
-                    format!("the upload broke off: {e}"),
-                );
-            }
+    loop {
+        let data = match next_data(state, &mut body).await {
+            Ok(Some(data)) => data,
+            Ok(None) => break,
+            Err(reply) => return reply,
         };
         if writer.len() + data.len() as u64 > limit {
             return too_large("blob", limit);
@@ -281,23 +298,13 @@ async fn upload(state: &State, hex: &str, request: Request<impl RequestBody>) ->
     if let Err(e) = blocking(move || writer.finish(&expected)).await {
         return refusal(e);
     }
-    let used = state.cache_bytes.fetch_add(size, Ordering::Relaxed) + size;
-    if used > state.config.cache_limit {
-        let store = state.config.store.clone();
-        let keep: std::collections::HashSet<ContentHash> = state
-            .modules
-            .lock()
-            .keys()
-            .copied()
-            .chain([expected])
-            .collect();
-        let limit = state.config.cache_limit;
-        let freed = blocking(move || store.evict(limit, |hash| keep.contains(hash))).await;
-        state
-            .cache_bytes
-            .fetch_sub(freed.min(used), Ordering::Relaxed);
-        tracing::info!(freed, "evicted from the cache");
-    }
+    let counted = state.clone();
+    blocking(move || {
+        counted
+            .cache
+            .added(size, |hash| *hash == expected || counted.in_memory(hash))
+    })
+    .await;
     let mut reply = Response::new(Body::default());
     *reply.status_mut() = StatusCode::CREATED;
     reply
@@ -336,22 +343,50 @@ async fn read_message<T: serde::de::DeserializeOwned>(
     request: Request<impl RequestBody>,
 ) -> Result<T, Reply> {
     let limit = state.config.max_request;
-    let body = http_body_util::Limited::new(request.into_body(), limit);
-    let bytes: Bytes = match body.collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+    let mut body = request.into_body();
+    let mut bytes = Vec::new();
+    while let Some(data) = next_data(state, &mut body).await? {
+        if bytes.len() + data.len() > limit {
             return Err(too_large("request", limit as u64));
         }
-        Err(e) => {
-            return Err(problem(
-                StatusCode::BAD_REQUEST,
-                "interrupted",
-                format!("the request broke off: {e}"),
-            ));
-        }
-    };
+        bytes.extend_from_slice(&data);
+    }
     ferry_protocol::decode(&bytes)
         .map_err(|e| problem(StatusCode::BAD_REQUEST, "malformed", e.to_string()))
+}
+
+/// The next piece of a request body, `None` at its end. A body that sends
+/// nothing for the worker's body time-out is cut off, so stalled uploads
+/// and requests do not hold memory, files or streams.
+async fn next_data(state: &State, body: &mut impl RequestBody) -> Result<Option<Bytes>, Reply> {
+    let idle = state.config.body_timeout;
+    loop {
+        let frame = match tokio::time::timeout(idle, body.frame()).await {
+            Ok(Some(Ok(frame))) => frame,
+            Ok(None) => return Ok(None),
+            Ok(Some(Err(e))) => {
+                return Err(problem(
+                    StatusCode::BAD_REQUEST,
+                    "interrupted",
+                    format!("the request body broke off: {e}"),
+                ));
+            }
+            Err(_) => {
+                return Err(problem(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "timed_out",
+                    format!(
+                        "the request body sent nothing for {} s; send bodies without pausing",
+                        idle.as_secs_f64()
+                    ),
+                ));
+            }
+        };
+        // Trailers carry nothing the worker reads.
+        if let Ok(data) = frame.into_data() {
+            return Ok(Some(data));
+        }
+    }
 }
 
 /// The answer to an error that is not the guest's.

@@ -27,9 +27,11 @@
 
 #![deny(missing_docs)]
 
+mod cache;
 mod connection;
 mod handler;
 
+use cache::DiskCache;
 use connection::{Permits, Server};
 pub use ferry_protocol::TOKEN_ENV;
 pub use handler::RequestBody;
@@ -43,7 +45,6 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use tokio::net::TcpListener;
 
 /// How a worker is set up.
@@ -72,12 +73,18 @@ pub struct WorkerConfig {
     /// How long a new connection may take to send its first request before
     /// it is closed.
     pub handshake_timeout: std::time::Duration,
+    /// How long a request body may send nothing before it is cut off.
+    pub body_timeout: std::time::Duration,
+    /// The largest module compiled, in bytes (see
+    /// [`RuntimeConfig::max_module`]).
+    pub max_module: u64,
 }
 
 impl WorkerConfig {
     /// Defaults: 127.0.0.1:7878, one slot per core, a 2 GiB cache, 8 MiB
     /// requests, 1 GiB blobs, the default sandbox, 1024 connections, 10 s
-    /// to a first request.
+    /// to a first request, 30 s of silence inside a request body, 64 MiB
+    /// modules.
     pub fn new(token: String, store: BlobStore) -> WorkerConfig {
         WorkerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
@@ -90,6 +97,8 @@ impl WorkerConfig {
             sandbox: Sandbox::default(),
             max_connections: 1024,
             handshake_timeout: std::time::Duration::from_secs(10),
+            body_timeout: std::time::Duration::from_secs(30),
+            max_module: RuntimeConfig::default().max_module,
         }
     }
 }
@@ -132,8 +141,16 @@ pub(crate) struct State {
     /// Modules read from the store, so a request does not re-read and re-hash
     /// a module from disk.
     modules: Mutex<HashMap<ContentHash, Module>>,
-    /// Bytes in the store, kept current as blobs arrive.
-    cache_bytes: AtomicU64,
+    /// The store's bound, and what a job in flight keeps from eviction.
+    cache: Arc<DiskCache>,
+}
+
+impl State {
+    /// Whether eviction must spare `hash` besides what is pinned: modules
+    /// held in memory.
+    fn in_memory(&self, hash: &ContentHash) -> bool {
+        self.modules.lock().contains_key(hash)
+    }
 }
 
 /// Modules kept in memory; past this, one is dropped (it stays on disk).
@@ -165,19 +182,26 @@ impl WorkerService {
         if config.token.is_empty() {
             return Err(WorkerError::NoToken);
         }
-        let runtime = Runtime::new(RuntimeConfig::with_store(config.store.clone()))?;
+        let runtime = Runtime::new(RuntimeConfig {
+            max_module: config.max_module,
+            ..RuntimeConfig::with_store(config.store.clone())
+        })?;
         let executor = LocalExecutor::builder()
             .threads(config.slots)
             .runtime(runtime)
             .sandbox(config.sandbox.clone())
             .build()?;
-        let cache_bytes = AtomicU64::new(config.store.usage());
+        let orphans = config.store.remove_orphans();
+        if orphans > 0 {
+            tracing::info!(orphans, "removed temporary files left by a crash");
+        }
+        let cache = Arc::new(DiskCache::new(config.store.clone(), config.cache_limit));
         Ok(WorkerService {
             state: Arc::new(State {
                 config,
                 executor,
                 modules: Mutex::default(),
-                cache_bytes,
+                cache,
             }),
         })
     }
@@ -315,6 +339,7 @@ impl Resolve for State {
             return Ok(module.clone());
         }
         let module = self.config.store.module(hash)?;
+        self.config.store.touch(hash);
         let mut modules = self.modules.lock();
         if modules.len() >= MODULES_IN_MEMORY
             && let Some(evict) = modules.keys().next().copied()
@@ -326,6 +351,8 @@ impl Resolve for State {
     }
 
     fn blob(&self, hash: &ContentHash) -> Result<Vec<u8>, Error> {
-        Resolve::blob(&self.config.store, hash)
+        let bytes = Resolve::blob(&self.config.store, hash)?;
+        self.config.store.touch(hash);
+        Ok(bytes)
     }
 }

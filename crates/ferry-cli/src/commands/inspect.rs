@@ -4,19 +4,25 @@ use crate::args::load_module;
 use crate::out;
 use anyhow::Result;
 use clap::Args;
-use ferry_host::{BlobStore, FunctionKind, Module};
+use ferry_host::{BlobStore, FromSource, FunctionKind, Module};
 use std::io::Write;
 
 /// `ferry inspect`'s arguments.
 #[derive(Args)]
 pub struct InspectArgs {
-    /// A .wasm file, a guest crate directory, or sha256:… from the store.
+    /// A .wasm file or sha256:… from the store (a guest crate is not built
+    /// here: `ferry build` builds and describes it).
     module: String,
 }
 
 /// Describes the module.
 pub fn run(args: InspectArgs, store: &BlobStore) -> Result<()> {
-    describe(&load_module(&args.module, store)?, store)
+    // Inspecting runs nothing, so it does not build a crate either: that
+    // would run the crate's build scripts.
+    describe(
+        &load_module(&args.module, store, FromSource::Refuse)?,
+        store,
+    )
 }
 
 /// Prints the module's id, size, place in the store, and functions.

@@ -34,6 +34,12 @@ pub struct WorkerArgs {
     /// is closed.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     handshake_timeout: f64,
+    /// Seconds a request body may send nothing before it is cut off.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    body_timeout: f64,
+    /// Largest module compiled, in MiB; larger ones are refused.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    max_module: u64,
     #[command(flatten)]
     sandbox: SandboxArgs,
 }
@@ -49,6 +55,8 @@ pub fn run(args: WorkerArgs, store: &BlobStore) -> Result<()> {
     config.sandbox = args.sandbox.to_sandbox()?;
     config.max_connections = args.max_connections.max(1);
     config.handshake_timeout = seconds("--handshake-timeout", args.handshake_timeout)?;
+    config.body_timeout = seconds("--body-timeout", args.body_timeout)?;
+    config.max_module = mebibytes("--max-module", args.max_module)?;
     if let Some(slots) = args.slots {
         config.slots = slots.max(1);
     }

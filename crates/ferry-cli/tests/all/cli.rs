@@ -83,8 +83,16 @@ fn build_inspect_and_call() {
         inspected.contains(&id) && inspected.contains("in the store"),
         "{inspected}"
     );
+    // Inspecting builds nothing (a build runs the crate's build scripts).
+    let err = ferry.fails(&["inspect", "examples/udfs"]);
+    assert!(
+        err.contains("ferry build") && !err.trim_end().contains('\n'),
+        "{err}"
+    );
     // SQL functions show their kind, and whether an aggregate can slide.
-    let udfs = ferry.ok(&["inspect", "examples/udfs"]);
+    let udfs_wasm = ferry.path("udfs.wasm");
+    ferry.ok(&["build", "examples/udfs", "--out", &udfs_wasm]);
+    let udfs = ferry.ok(&["inspect", &udfs_wasm]);
     let line = |name: &str| {
         udfs.lines()
             .find(|l| l.trim_start().starts_with(&format!("{name} ")))

@@ -768,3 +768,277 @@ fn the_token_scheme_is_case_insensitive_and_a_409_names_hashes_as_text() {
         serde_json::json!([add.module().id().to_string()])
     );
 }
+
+/// A request body that never sends a byte and never ends.
+struct Stalled;
+
+impl http_body::Body for Stalled {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        std::task::Poll::Pending
+    }
+}
+
+/// Files the process `pid` has open.
+fn open_files(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
+
+#[test]
+fn idle_uploads_hold_no_files_and_are_cut_off() {
+    let store = tempfile::tempdir().unwrap();
+    // A temporary file a crashed worker left behind (no process has this id).
+    let orphan = store.path().join("tmp/4194304999-0");
+    std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
+    std::fs::write(&orphan, b"half an upload").unwrap();
+    let worker = Worker::start(store.path(), &["--body-timeout", "3"]);
+    assert!(
+        !orphan.exists(),
+        "the orphaned temporary file is still there"
+    );
+    let pid = worker.child.id();
+    let before = open_files(pid);
+
+    const UPLOADS: usize = 500;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let address = worker.address.clone();
+    let answers = runtime.block_on(async move {
+        let stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let (sender, connection) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(stream),
+        )
+        .await
+        .unwrap();
+        tokio::spawn(connection);
+        let uploads: Vec<_> = (0..UPLOADS)
+            .map(|i| {
+                let mut sender = sender.clone();
+                let hash = ferry_host::ContentHash::of(&i.to_le_bytes()).to_hex();
+                let request = http::Request::put(format!("http://{address}/v1/blobs/{hash}"))
+                    .header("authorization", bearer())
+                    .body(Stalled)
+                    .unwrap();
+                tokio::spawn(async move { sender.send_request(request).await })
+            })
+            .collect();
+        // While they all wait: few files open, and a client is served.
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let during = open_files(pid);
+        let served = tokio::task::spawn_blocking({
+            let address = address.clone();
+            move || {
+                let client = Remote::builder()
+                    .worker(address)
+                    .token(TOKEN)
+                    .build()
+                    .unwrap();
+                let add = Closure::new(&guest(), "add").unwrap();
+                client.call::<_, i64>(&add, &(2, 3)).unwrap().value
+            }
+        })
+        .await
+        .unwrap();
+        let mut answers = Vec::new();
+        for upload in uploads {
+            let response = upload.await.unwrap().unwrap();
+            let status = response.status().as_u16();
+            let body = http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            answers.push((status, String::from_utf8_lossy(&body).into_owned()));
+        }
+        (during, served, answers)
+    });
+    let (during, served, answers) = answers;
+    assert!(
+        during < before + 50,
+        "{UPLOADS} idle uploads hold {} more files open",
+        during - before
+    );
+    assert_eq!(served, 5);
+    assert_eq!(answers.len(), UPLOADS);
+    for (status, body) in answers {
+        assert_eq!(status, 408, "{body}");
+        assert!(
+            body.contains("timed_out") && body.contains("sent nothing"),
+            "{body}"
+        );
+    }
+    let left = std::fs::read_dir(store.path().join("tmp")).unwrap().count();
+    assert_eq!(
+        left, 0,
+        "temporary files left after the uploads were cut off"
+    );
+}
+
+/// The by-hand guest, with its answer (the MessagePack byte at 1024)
+/// changed to `answer`.
+fn by_hand_answering(answer: u8) -> Module {
+    let text = std::fs::read_to_string(
+        ferry_test_support::workspace_root().join("examples/wat/by-hand.wat"),
+    )
+    .unwrap();
+    let text = text.replace(
+        r#"(data (i32.const 1024) "\2a")"#,
+        &format!(r#"(data (i32.const 1024) "\{answer:02x}")"#),
+    );
+    Module::from_bytes(wat::parse_str(text).unwrap()).unwrap()
+}
+
+#[test]
+fn precompiled_code_moved_under_another_modules_name_is_not_run() {
+    let store = tempfile::tempdir().unwrap();
+    let (honest, other) = (by_hand_answering(42), by_hand_answering(7));
+    let answer = |worker: &Worker, module: &Module| {
+        let closure = Closure::new(module, "answer").unwrap();
+        remote(&[worker])
+            .call::<_, u8>(&closure, &())
+            .unwrap()
+            .value
+    };
+    {
+        let worker = Worker::start(store.path(), &[]);
+        assert_eq!(answer(&worker, &honest), 42);
+        assert_eq!(answer(&worker, &other), 7);
+    }
+    let compiled = |module: &Module| {
+        let name = format!("{}.cwasm", module.id().to_hex());
+        let engines = std::fs::read_dir(store.path().join("compiled")).unwrap();
+        engines
+            .flatten()
+            .map(|engine| engine.path().join(&name))
+            .find(|path| path.is_file())
+            .expect("the worker kept precompiled code")
+    };
+    // Someone with write access to the store swaps the code.
+    std::fs::copy(compiled(&other), compiled(&honest)).unwrap();
+
+    let worker = Worker::start(store.path(), &[]);
+    assert_eq!(answer(&worker, &honest), 42);
+    assert_eq!(answer(&worker, &other), 7);
+}
+
+#[test]
+fn a_module_over_the_compile_limit_is_refused_before_compiling() {
+    let store = tempfile::tempdir().unwrap();
+    let worker = Worker::start(store.path(), &["--max-module", "1"]);
+    // The by-hand guest padded past 1 MiB with a custom section of its own.
+    let mut bytes =
+        wat::parse_file(ferry_test_support::workspace_root().join("examples/wat/by-hand.wat"))
+            .unwrap();
+    let name = b"padding";
+    let payload = vec![0u8; 3 << 19];
+    let mut size = (1 + name.len() + payload.len()) as u32;
+    bytes.push(0);
+    loop {
+        let byte = (size & 0x7f) as u8;
+        size >>= 7;
+        bytes.push(if size == 0 { byte } else { byte | 0x80 });
+        if size == 0 {
+            break;
+        }
+    }
+    bytes.push(name.len() as u8);
+    bytes.extend_from_slice(name);
+    bytes.extend_from_slice(&payload);
+    let big = Module::from_bytes(bytes).unwrap();
+
+    let client = remote(&[&worker]);
+    let err = client
+        .call::<_, u8>(&Closure::new(&big, "answer").unwrap(), &())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("over the limit of 1048576 bytes for compiling") && !err.contains('\n'),
+        "{err}"
+    );
+    let add = Closure::new(&guest(), "add").unwrap();
+    assert_eq!(client.call::<_, i64>(&add, &(2, 3)).unwrap().value, 5);
+}
+
+/// Bytes of blobs and precompiled code in a worker's store.
+fn store_usage(store: &Path) -> u64 {
+    fn walk(dir: &Path) -> u64 {
+        std::fs::read_dir(dir).map_or(0, |entries| {
+            entries
+                .flatten()
+                .map(|e| match e.metadata() {
+                    Ok(meta) if meta.is_dir() => walk(&e.path()),
+                    Ok(meta) => meta.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+    }
+    walk(&store.join("blobs")) + walk(&store.join("compiled"))
+}
+
+#[test]
+fn results_count_against_the_disk_bound_and_recent_code_outlives_other_uploads() {
+    const MIB: u64 = 1 << 20;
+    let store = tempfile::tempdir().unwrap();
+    let worker = Worker::start(store.path(), &["--cache-size", "8"]);
+    let client = remote(&[&worker]);
+
+    // Results over 1 MiB are stored for the client to download: 30 MiB of
+    // them against an 8 MiB bound.
+    let bytes = Closure::new(&guest(), "bytes").unwrap();
+    for i in 0..10 {
+        client
+            .call::<_, serde::de::IgnoredAny>(&bytes, &(3 * MIB + i))
+            .unwrap();
+        let used = store_usage(store.path());
+        assert!(used <= 8 * MIB, "{used} bytes stored against 8 MiB");
+    }
+
+    // One client uses its 2 MiB table again and again while another
+    // uploads 3 MiB blobs: the table, used a moment ago, is never the one
+    // evicted, so it is uploaded once.
+    let table = Closure::new(&guest(), "blob_size")
+        .unwrap()
+        .with_blob("table", vec![1u8; 2 << 20]);
+    let before = client.uploaded_bytes();
+    for i in 0..6u8 {
+        assert_eq!(
+            client
+                .call::<_, Option<u64>>(&table, &"table")
+                .unwrap()
+                .value,
+            Some(2 << 20)
+        );
+        let other = vec![i; 3 << 20];
+        let hash = ferry_host::ContentHash::of(&other).to_hex();
+        let (status, body) = raw(
+            &worker.address,
+            "PUT",
+            &format!("/v1/blobs/{hash}"),
+            Some(&bearer()),
+            other,
+        );
+        assert_eq!(status, 201, "{body}");
+        assert!(store_usage(store.path()) <= 8 * MIB);
+    }
+    assert_eq!(client.uploaded_bytes() - before, 2 << 20);
+
+    // A blob larger than the whole cache is refused before it is read.
+    let (status, body) = raw(
+        &worker.address,
+        "PUT",
+        &format!("/v1/blobs/{}", "ab".repeat(32)),
+        Some(&bearer()),
+        vec![0; 9 << 20],
+    );
+    assert_eq!(status, 413, "{body}");
+}

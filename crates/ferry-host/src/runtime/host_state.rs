@@ -148,6 +148,6 @@ fn with_backtrace(message: String, error: &wasmtime::Error) -> String {
     let wanted = std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0");
     match error.downcast_ref::<WasmBacktrace>() {
         Some(backtrace) if wanted => format!("{message}\n{backtrace}"),
-        _ => message.replace('\n', " "),
+        _ => crate::one_line(&message),
     }
 }

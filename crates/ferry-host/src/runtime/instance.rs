@@ -97,9 +97,9 @@ impl Instance {
             }
             // The host's: the instance pool is exhausted, say.
             Err(e) => {
-                return Err(Error::Engine(format!(
+                return Err(Error::Engine(crate::one_line(&format!(
                     "cannot instantiate the module: {e:#}"
-                )));
+                ))));
             }
         };
         // WASI reactors (Rust cdylibs among them) run their static

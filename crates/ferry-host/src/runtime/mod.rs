@@ -34,6 +34,7 @@ mod sandbox;
 pub use instance::Instance;
 pub use sandbox::{DirGrant, Grants, Limits, Sandbox};
 
+use crate::one_line;
 use crate::{BlobStore, Closure, ContentHash, Error, Module, Output, Value};
 use host_state::HostState;
 use parking_lot::Mutex;
@@ -59,6 +60,10 @@ pub struct RuntimeConfig {
     pub max_instances: u32,
     /// How often the deadline clock ticks: the resolution of timeouts.
     pub epoch_tick: Duration,
+    /// The largest module compiled, in bytes. Compiling takes time and
+    /// memory that grow with the module and cannot be cut short, so larger
+    /// ones are refused before compiling starts.
+    pub max_module: u64,
 }
 
 impl Default for RuntimeConfig {
@@ -68,6 +73,7 @@ impl Default for RuntimeConfig {
             max_memory: 4 << 30,
             max_instances: 256,
             epoch_tick: Duration::from_millis(1),
+            max_module: 64 << 20,
         }
     }
 }
@@ -135,7 +141,7 @@ pub(crate) struct Compiled {
 impl Runtime {
     /// Sets up the engine, the pooling allocator and the deadline clock.
     pub fn new(config: RuntimeConfig) -> Result<Runtime, Error> {
-        let engine_error = |e: wasmtime::Error| Error::Engine(format!("{e:#}"));
+        let engine_error = |e: wasmtime::Error| Error::Engine(one_line(&format!("{e:#}")));
         let max_memory = usize::try_from(config.max_memory).unwrap_or(usize::MAX);
         let mut pool = wasmtime::PoolingAllocationConfig::new();
         pool.total_memories(config.max_instances)
@@ -258,8 +264,8 @@ impl Runtime {
             && let Some(code) = store.load_compiled(&inner.engine_key, &id)
         {
             // SAFETY: the bytes were produced by `wasmtime::Module::serialize`
-            // under the same engine settings (the key) and checked against the
-            // digest stored with them, so they are wasmtime's own output.
+            // under the same engine settings, for this module: the store's
+            // keyed seal over all three was checked when they were read.
             match unsafe { wasmtime::Module::deserialize(&inner.engine, &code) } {
                 Ok(code) => return Ok((code, Preparation::FromStore)),
                 Err(e) => {
@@ -267,11 +273,19 @@ impl Runtime {
                 }
             }
         }
+        let size = module.bytes().len() as u64;
+        if size > inner.config.max_module {
+            return Err(Error::ModuleTooLarge {
+                module: id,
+                size,
+                limit: inner.config.max_module,
+            });
+        }
         let started = std::time::Instant::now();
         let code =
             wasmtime::Module::new(&inner.engine, module.bytes()).map_err(|e| Error::Compile {
                 module: id,
-                reason: format!("{e:#}"),
+                reason: one_line(&format!("{e:#}")),
             })?;
         tracing::debug!(module = %id, elapsed = ?started.elapsed(), "compiled module");
         if let Some(store) = &inner.config.store {

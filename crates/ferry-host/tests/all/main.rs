@@ -5,6 +5,7 @@
 mod batch;
 mod closures;
 mod executor;
+mod fuzz;
 mod malformed;
 mod precompiled;
 mod sandbox;

@@ -102,10 +102,29 @@ async fn create_function_resolves_paths_hashes_and_closures() {
         (format!("CREATE FUNCTION nope AS '{path}' LANGUAGE wasm"), "has no function `nope`"),
         (format!("CREATE FUNCTION gcd2 AS '{path}#gcd' LANGUAGE python"), "LANGUAGE wasm, not python"),
         ("CREATE FUNCTION gcd2 AS 'sha256:00000000000000000000000000000000000000000000000000000000000000aa' LANGUAGE wasm".into(), "is not in the store"),
-        ("CREATE FUNCTION gcd2 AS '/no/such/file.wasm' LANGUAGE wasm".into(), "cannot read /no/such/file.wasm"),
     ] {
         let err = execute(&ctx, &sql).await.unwrap_err().to_string();
         assert!(err.contains(expected), "{sql}: {err}");
+    }
+
+    // SQL builds nothing, reads no device without end, and cannot tell a
+    // missing path from a directory, a crate or a device.
+    let udfs_crate = ferry_test_support::workspace_root().join("examples/udfs");
+    let udfs_crate = udfs_crate.display();
+    for target in [
+        "/no/such/file.wasm".to_owned(),
+        "/dev/zero".to_owned(),
+        "/tmp".to_owned(),
+        udfs_crate.to_string(),
+    ] {
+        let sql = format!("CREATE FUNCTION probe AS '{target}' LANGUAGE wasm");
+        let err = execute(&ctx, &sql).await.unwrap_err().to_string();
+        assert_eq!(
+            err.replace(&target, "PATH"),
+            "External error: cannot create function `probe`: 'PATH' is not a .wasm or closure \
+             file this session may load; name a module or closure file, or sha256:<hash> from the store",
+            "{sql}"
+        );
     }
     assert!(execute(&ctx, "SELECT gcd2(1, 2)").await.is_err());
 

@@ -10,7 +10,7 @@ use crate::out::note;
 use anyhow::{Context, Result};
 use clap::Args;
 use datafusion::prelude::SessionConfig;
-use ferry_host::{BlobStore, Module, Runtime, RuntimeConfig, Sandbox};
+use ferry_host::{BlobStore, FromSource, Module, Runtime, RuntimeConfig, Sandbox};
 use ferry_sql::WasmFunctions;
 use print::Format;
 use session::Session;
@@ -54,7 +54,7 @@ pub fn run(args: SqlArgs, store: &BlobStore) -> Result<()> {
     let modules = args
         .modules
         .iter()
-        .map(|reference| load_module(reference, store))
+        .map(|reference| load_module(reference, store, FromSource::Build))
         .collect::<Result<Vec<_>>>()?;
     let runtime = Runtime::new(RuntimeConfig::with_store(store.clone()))?;
     let sandbox = args.sandbox.to_sandbox()?;
@@ -71,7 +71,10 @@ async fn run_async(
     runtime: Runtime,
     sandbox: Sandbox,
 ) -> Result<()> {
-    let functions = WasmFunctions::new(runtime).with_sandbox(sandbox);
+    // The SQL is this user's own, so it may build the crates it names.
+    let functions = WasmFunctions::new(runtime)
+        .with_sandbox(sandbox)
+        .from_source(FromSource::Build);
     let config = SessionConfig::new().with_information_schema(true);
     let ctx = match &args.cluster {
         None => functions.session_with(config),
