@@ -273,8 +273,17 @@ impl Closure {
         };
         let mut blob_bytes = body.blob_bytes.into_iter();
         let mut blobs = BTreeMap::new();
+        // One blob under several names is read and held once.
+        let mut read: std::collections::HashMap<ContentHash, Blob> = Default::default();
         for (name, hash) in body.blobs {
-            let bytes = match blob_bytes.next() {
+            let given = blob_bytes.next();
+            if given.is_none()
+                && let Some(same) = read.get(&hash)
+            {
+                blobs.insert(name, same.clone());
+                continue;
+            }
+            let bytes = match given {
                 Some(BlobBytes(bytes)) => bytes,
                 None => need(resolver, "blob", &hash)?.blob(&hash)?,
             };
@@ -286,6 +295,7 @@ impl Closure {
                     actual: blob.id,
                 });
             }
+            read.insert(hash, blob.clone());
             blobs.insert(name, blob);
         }
         module.record(&body.function)?;

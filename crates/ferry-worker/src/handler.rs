@@ -130,10 +130,11 @@ async fn run(state: Arc<State>, request: Request<impl RequestBody>) -> Reply {
         state: &state,
         missed: Cell::new(false),
     };
-    let resolved = match job(&in_memory, &run) {
+    let max_inputs = state.config.max_blob.min(state.cache.limit());
+    let resolved = match job(&in_memory, &run, max_inputs) {
         Err(_) if in_memory.missed.get() => {
             let state = state.clone();
-            blocking(move || job(&*state, &run)).await
+            blocking(move || job(&*state, &run, max_inputs)).await
         }
         resolved => resolved,
     };
@@ -181,19 +182,33 @@ fn needs(job: &Job, input_blobs: Vec<ContentHash>) -> Vec<ContentHash> {
 
 /// Resolves a run request into a job; a reference the store cannot resolve
 /// becomes a `missing` answer naming it.
-fn job(resolver: &dyn Resolve, run: &RunRequest) -> Result<Job, Error> {
+/// Inputs held in memory for one job come to at most `max_inputs` bytes.
+fn job(resolver: &dyn Resolve, run: &RunRequest, max_inputs: u64) -> Result<Job, Error> {
     let closure = Closure::from_bytes_with(&run.closure, Some(resolver))?;
     let reduce = run
         .reduce
         .as_ref()
         .map(|bytes| Closure::from_bytes_with(bytes, Some(resolver)))
         .transpose()?;
+    let mut held = 0;
     let inputs = run
         .inputs
         .iter()
-        .map(|input| match input {
-            Payload::Inline(bytes) => Ok(Value::from_msgpack(bytes.to_vec())),
-            Payload::Blob(hash) => resolver.blob(hash).map(Value::from_msgpack),
+        .map(|input| {
+            let value = match input {
+                Payload::Inline(bytes) => Value::from_msgpack(bytes.to_vec()),
+                Payload::Blob(hash) => resolver.blob(hash).map(Value::from_msgpack)?,
+            };
+            held += value.as_bytes().len() as u64;
+            if held > max_inputs {
+                return Err(Error::Decode {
+                    what: "run request",
+                    reason: format!(
+                        "its inputs come to more than {max_inputs} bytes, the most one blob may have"
+                    ),
+                });
+            }
+            Ok(value)
         })
         .collect::<Result<Vec<_>, _>>()?;
     if inputs.is_empty() {
@@ -318,14 +333,37 @@ fn download(state: &State, hex: &str) -> Reply {
             format!("`{hex}` is not a SHA-256 in hex"),
         );
     };
+    // Clients downloading one blob at once share one copy of it.
+    let slot = {
+        let mut downloads = state.downloads.lock();
+        downloads.retain(|_, slot| Arc::strong_count(slot) > 1 || slot.lock().strong_count() > 0);
+        downloads.entry(hash).or_default().clone()
+    };
+    let mut shared = slot.lock();
+    if let Some(bytes) = shared.upgrade() {
+        return Response::new(Body::new(Bytes::from_owner(Shared(bytes))));
+    }
     match state.config.store.get(&hash) {
-        Ok(Some(bytes)) => Response::new(Body::new(bytes)),
+        Ok(Some(bytes)) => {
+            let bytes = Arc::new(bytes);
+            *shared = Arc::downgrade(&bytes);
+            Response::new(Body::new(Bytes::from_owner(Shared(bytes))))
+        }
         Ok(None) => problem(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("no blob {hash}"),
         ),
         Err(e) => refusal(e),
+    }
+}
+
+/// A blob's bytes, owned by every response that sends them.
+struct Shared(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for Shared {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
     }
 }
 
@@ -345,10 +383,24 @@ async fn read_message<T: serde::de::DeserializeOwned>(
     let limit = state.config.max_request;
     let mut body = request.into_body();
     let mut bytes = Vec::new();
+    // Held until the message is decoded: bodies trickling in on many
+    // streams hold at most the worker's receiving budget between them.
+    let mut held = Vec::new();
     while let Some(data) = next_data(state, &mut body).await? {
         if bytes.len() + data.len() > limit {
             return Err(too_large("request", limit as u64));
         }
+        let Ok(permit) = state.receiving.try_acquire_many(data.len() as u32) else {
+            return Err(problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                format!(
+                    "busy receiving {} requests' worth of bodies; retry",
+                    crate::RECEIVING_REQUESTS
+                ),
+            ));
+        };
+        held.push(permit);
         bytes.extend_from_slice(&data);
     }
     ferry_protocol::decode(&bytes)

@@ -10,7 +10,7 @@
 //! - Modules and blobs live in a content-addressed [`BlobStore`] on disk, with
 //!   precompiled code beside them, so a restarted worker needs neither
 //!   uploads nor compiles for code it has seen. The store has a size bound;
-//!   the least recently written entries go first.
+//!   the least recently written or used entries go first.
 //! - Shutdown is graceful: no new connections, in-flight requests finish.
 //!
 //! ```no_run
@@ -143,7 +143,21 @@ pub(crate) struct State {
     modules: Mutex<HashMap<ContentHash, Module>>,
     /// The store's bound, and what a job in flight keeps from eviction.
     cache: Arc<DiskCache>,
+    /// Bytes of request bodies being received at once, across every
+    /// connection: [`RECEIVING_REQUESTS`] requests of the largest size.
+    receiving: tokio::sync::Semaphore,
+    /// Blobs being downloaded, read and held once however many clients
+    /// read them at the same time: one slot per blob, locked while it is
+    /// read from disk.
+    downloads: Mutex<HashMap<ContentHash, DownloadSlot>>,
 }
+
+/// One blob's bytes while any download holds them.
+type DownloadSlot = Arc<Mutex<std::sync::Weak<Vec<u8>>>>;
+
+/// How many run requests of the largest size may be received at once;
+/// more bytes than that in flight are refused as busy (503, retried).
+pub(crate) const RECEIVING_REQUESTS: usize = 32;
 
 impl State {
     /// Whether eviction must spare `hash` besides what is pinned: modules
@@ -196,12 +210,16 @@ impl WorkerService {
             tracing::info!(orphans, "removed temporary files left by a crash");
         }
         let cache = Arc::new(DiskCache::new(config.store.clone(), config.cache_limit));
+        let receiving = (config.max_request.saturating_mul(RECEIVING_REQUESTS))
+            .min(tokio::sync::Semaphore::MAX_PERMITS);
         Ok(WorkerService {
             state: Arc::new(State {
-                config,
                 executor,
                 modules: Mutex::default(),
                 cache,
+                receiving: tokio::sync::Semaphore::new(receiving),
+                downloads: Mutex::default(),
+                config,
             }),
         })
     }

@@ -77,6 +77,18 @@ fn raw(
     authorization: Option<&str>,
     body: Vec<u8>,
 ) -> (u16, String) {
+    let (status, body) = raw_bytes(address, method, path, authorization, body);
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// [`raw`], with the answer's body as bytes.
+fn raw_bytes(
+    address: &str,
+    method: &str,
+    path: &str,
+    authorization: Option<&str>,
+    body: Vec<u8>,
+) -> (u16, Vec<u8>) {
     use http_body_util::BodyExt;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -103,7 +115,7 @@ fn raw(
             .unwrap();
         let status = response.status().as_u16();
         let body = response.into_body().collect().await.unwrap().to_bytes();
-        (status, String::from_utf8_lossy(&body).into_owned())
+        (status, body.to_vec())
     })
 }
 
@@ -1041,4 +1053,181 @@ fn results_count_against_the_disk_bound_and_recent_code_outlives_other_uploads()
         vec![0; 9 << 20],
     );
     assert_eq!(status, 413, "{body}");
+}
+
+/// The most memory the process `pid` has held, in bytes.
+fn peak_memory(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib << 10
+}
+
+/// A run request for `closure` on `inputs`, as a client would send it.
+fn run_request(closure: &Closure, inputs: Vec<ferry_protocol::Payload>) -> Vec<u8> {
+    ferry_protocol::encode(&ferry_protocol::RunRequest {
+        closure: closure.to_bytes(ferry_host::Encoding::ByReference).into(),
+        inputs,
+        reduce: None,
+    })
+}
+
+fn put_blob(worker: &Worker, bytes: Vec<u8>) -> ferry_host::ContentHash {
+    let hash = ferry_host::ContentHash::of(&bytes);
+    let path = format!("/v1/blobs/{}", hash.to_hex());
+    let (status, body) = raw(&worker.address, "PUT", &path, Some(&bearer()), bytes);
+    assert!(status == 201 || status == 200, "{body}");
+    hash
+}
+
+#[test]
+fn what_one_request_names_many_times_is_held_once_and_a_job_is_bounded_as_a_call() {
+    const MIB: usize = 1 << 20;
+    let store = tempfile::tempdir().unwrap();
+    let worker = Worker::start(store.path(), &["--cache-size", "64"]);
+    let pid = worker.child.id();
+    let client = remote(&[&worker]);
+    let add = Closure::new(&guest(), "add").unwrap();
+    assert_eq!(client.call::<_, i64>(&add, &(2, 3)).unwrap().value, 5);
+
+    // One 40 MiB blob, downloaded by 16 clients at once: held once.
+    let blob = put_blob(&worker, vec![9u8; 40 * MIB]);
+    let before = peak_memory(pid);
+    let downloads: Vec<_> = (0..16)
+        .map(|_| {
+            let address = worker.address.clone();
+            std::thread::spawn(move || {
+                let path = format!("/v1/blobs/{}", blob.to_hex());
+                raw_bytes(&address, "GET", &path, Some(&bearer()), Vec::new())
+            })
+        })
+        .collect();
+    for download in downloads {
+        let (status, bytes) = download.join().unwrap();
+        assert_eq!((status, bytes.len()), (200, 40 * MIB));
+    }
+    let grew = peak_memory(pid).saturating_sub(before);
+    assert!(
+        grew < 200 * MIB as u64,
+        "16 downloads of 40 MiB took {} MiB more",
+        grew >> 20
+    );
+
+    // A 24 MiB input named three times is more than one blob may be.
+    let input = put_blob(
+        &worker,
+        Value::encode(&"x".repeat(24 * MIB)).unwrap().into_bytes(),
+    );
+    let concat = Closure::new(&guest(), "concat").unwrap();
+    client.call::<_, String>(&concat, &("a", "b")).unwrap();
+    let blobs = (0..3)
+        .map(|_| ferry_protocol::Payload::Blob(input))
+        .collect();
+    let (status, body) = raw(
+        &worker.address,
+        "POST",
+        ferry_protocol::RUN,
+        Some(&bearer()),
+        run_request(&concat, blobs),
+    );
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("inputs come to more than"), "{body}");
+
+    // Thirty results of 3 MiB in one job are more than one call's 64 MiB.
+    let bytes = Closure::new(&guest(), "bytes").unwrap();
+    client.call::<_, serde::de::IgnoredAny>(&bytes, &1).unwrap();
+    let inputs = (0..30)
+        .map(|i| {
+            ferry_protocol::Payload::Inline(
+                Value::encode(&(3 * MIB + i)).unwrap().into_bytes().into(),
+            )
+        })
+        .collect();
+    let (status, body) = raw_bytes(
+        &worker.address,
+        "POST",
+        ferry_protocol::RUN,
+        Some(&bearer()),
+        run_request(&bytes, inputs),
+    );
+    assert_eq!(status, 200);
+    match ferry_protocol::decode::<ferry_protocol::RunResponse>(&body).unwrap() {
+        ferry_protocol::RunResponse::Failed(failure) => assert!(
+            matches!(failure.kind, FailureKind::ResultTooLarge { limit, .. } if limit == 64 << 20),
+            "{failure:?}"
+        ),
+        other => panic!("a job of 90 MiB of results was not refused: {other:?}"),
+    }
+    assert_eq!(client.call::<_, i64>(&add, &(2, 3)).unwrap().value, 5);
+}
+
+/// A request body that sends `first` and then nothing, never ending.
+struct SendsThenStalls(Option<bytes::Bytes>);
+
+impl http_body::Body for SendsThenStalls {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        match self.0.take() {
+            Some(first) => std::task::Poll::Ready(Some(Ok(http_body::Frame::data(first)))),
+            None => std::task::Poll::Pending,
+        }
+    }
+}
+
+#[test]
+fn request_bodies_trickling_in_on_many_streams_hold_a_bounded_total() {
+    let store = tempfile::tempdir().unwrap();
+    // 32 requests of at most 1 MiB may be received at once.
+    let worker = Worker::start(store.path(), &["--max-request", "1", "--body-timeout", "5"]);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let address = worker.address.clone();
+    let statuses = runtime.block_on(async move {
+        let stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let (sender, connection) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(stream),
+        )
+        .await
+        .unwrap();
+        tokio::spawn(connection);
+        let requests: Vec<_> = (0..48)
+            .map(|_| {
+                let mut sender = sender.clone();
+                let body = SendsThenStalls(Some(vec![0x91; 1000 << 10].into()));
+                let request =
+                    http::Request::post(format!("http://{address}{}", ferry_protocol::RUN))
+                        .header("authorization", bearer())
+                        .body(body)
+                        .unwrap();
+                tokio::spawn(async move {
+                    sender
+                        .send_request(request)
+                        .await
+                        .unwrap()
+                        .status()
+                        .as_u16()
+                })
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for request in requests {
+            statuses.push(request.await.unwrap());
+        }
+        statuses
+    });
+    let busy = statuses.iter().filter(|&&s| s == 503).count();
+    let cut_off = statuses.iter().filter(|&&s| s == 408).count();
+    assert!(busy >= 48 - 32, "{statuses:?}");
+    assert_eq!(busy + cut_off, 48, "{statuses:?}");
+    let client = remote(&[&worker]);
+    let add = Closure::new(&guest(), "add").unwrap();
+    assert_eq!(client.call::<_, i64>(&add, &(2, 3)).unwrap().value, 5);
 }

@@ -1,6 +1,6 @@
 //! What an executor runs.
 
-use crate::{Closure, Error, Output, Value};
+use crate::{CallFailure, Closure, Error, FailureKind, Limits, Output, Value};
 
 /// A closure applied to one or more inputs. With one input the result is the
 /// call's. With several, the results are folded left to right by `reduce`,
@@ -32,28 +32,58 @@ impl Job {
     }
 
     /// Runs the job with `call` making each call, collecting what the guests
-    /// printed across all of them.
+    /// printed across all of them. The job as a whole keeps to `limits` as
+    /// one call does: what all its calls print, and the array of their
+    /// results, are bounded as one call's output and result are.
     pub fn run(
         &self,
+        limits: &Limits,
         mut call: impl FnMut(&Closure, &Value) -> Result<Output, Error>,
     ) -> Result<Output, Error> {
         let mut stdout = Vec::new();
         let mut stderr = Vec::new();
-        let mut collect = |output: Output| {
-            stdout.extend_from_slice(&output.stdout);
-            stderr.extend_from_slice(&output.stderr);
-            output.value
+        let mut collect = |closure: &Closure, output: Output| {
+            for (stream, kept, more) in [
+                ("stdout", &mut stdout, &output.stdout),
+                ("stderr", &mut stderr, &output.stderr),
+            ] {
+                if (kept.len() + more.len()) as u64 > limits.output {
+                    return Err(job_failure(
+                        closure,
+                        FailureKind::OutputLimit {
+                            stream: stream.into(),
+                            limit: limits.output,
+                        },
+                    ));
+                }
+                kept.extend_from_slice(more);
+            }
+            Ok(output.value)
         };
         let mut folded: Option<Value> = None;
         let mut results = Vec::new();
+        let mut results_size = 0;
         for input in &self.inputs {
-            let value = collect(call(&self.closure, input)?);
+            let value = collect(&self.closure, call(&self.closure, input)?)?;
             match (&self.reduce, folded.take()) {
                 (Some(reduce), Some(acc)) => {
-                    folded = Some(collect(call(reduce, &Value::array(&[acc, value]))?));
+                    let pair = Value::array(&[acc, value]);
+                    folded = Some(collect(reduce, call(reduce, &pair)?)?);
                 }
                 (Some(_), None) => folded = Some(value),
-                (None, _) => results.push(value),
+                (None, _) => {
+                    results_size += value.as_bytes().len() as u64;
+                    if results_size > limits.result {
+                        return Err(job_failure(
+                            &self.closure,
+                            FailureKind::ResultTooLarge {
+                                size: results_size,
+                                limit: limits.result,
+                            },
+                        ));
+                    }
+                    results.push(value);
+                }
             }
         }
         let value = match folded {
@@ -67,4 +97,14 @@ impl Job {
             stderr,
         })
     }
+}
+
+/// A job's own failure: its calls together went past a limit each kept to.
+fn job_failure(closure: &Closure, kind: FailureKind) -> Error {
+    Error::Call(Box::new(CallFailure {
+        function: closure.function().to_owned(),
+        kind,
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+    }))
 }

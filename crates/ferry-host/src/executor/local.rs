@@ -200,8 +200,9 @@ impl PoolThread {
             self.load.running.fetch_add(1, Ordering::Relaxed);
             // A panic here is a bug in ferry, not the guest's doing; it must
             // cost one job, not the thread, or the pool shrinks for good.
+            let limits = self.sandbox.limits.clone();
             let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                job.run(|closure, input| {
+                job.run(&limits, |closure, input| {
                     if done.is_cancelled() {
                         return Err(Error::Cancelled);
                     }

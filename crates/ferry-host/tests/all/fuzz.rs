@@ -36,6 +36,16 @@ fn closures() {
     assert!(outcome.accepted >= 2, "{outcome:?}");
 }
 
+/// Found by the fuzzer: a function name with a newline in it made the
+/// error naming it two lines long.
+#[test]
+fn a_function_name_with_control_characters_is_escaped_in_errors() {
+    let err = Closure::new(&small_module(), "e\nho")
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains('\n') && err.contains(r"`e\nho`"), "{err}");
+}
+
 #[test]
 fn messagepack_values() {
     let seeds: Vec<Vec<u8>> = [
