@@ -5,7 +5,7 @@
 //! runs the plan, so the network calls run on a small runtime of the peer's
 //! own and the calling thread waits for them.
 
-use ferry_host::{BlobStore, Closure, ContentHash, Error, Module, Resolve};
+use ferry_host::{Blob, BlobStore, Closure, ContentHash, Error, Module, Resolve};
 use ferry_remote::Blobs;
 use parking_lot::Mutex;
 use std::future::Future;
@@ -88,7 +88,7 @@ impl Resolve for Fetching<'_> {
         self.resolve("module", hash, |store| store.module(hash))
     }
 
-    fn blob(&self, hash: &ContentHash) -> Result<Vec<u8>, Error> {
+    fn blob(&self, hash: &ContentHash) -> Result<Blob, Error> {
         self.resolve("blob", hash, |store| Resolve::blob(store, hash))
     }
 }

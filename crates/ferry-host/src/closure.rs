@@ -65,6 +65,39 @@ impl Blob {
     pub fn bytes(&self) -> &Arc<[u8]> {
         &self.bytes
     }
+
+    /// Bytes already checked against `id` (by the store, as it read them).
+    pub(crate) fn verified(id: ContentHash, bytes: Vec<u8>) -> Blob {
+        Blob {
+            id,
+            bytes: bytes.into(),
+        }
+    }
+
+    /// A reference that does not keep the bytes alive: a cache of blobs
+    /// that holds each one only while someone uses it.
+    pub fn downgrade(&self) -> WeakBlob {
+        WeakBlob {
+            id: self.id,
+            bytes: Arc::downgrade(&self.bytes),
+        }
+    }
+}
+
+/// A [`Blob`] held by others, if anyone still holds it.
+#[derive(Clone, Debug)]
+pub struct WeakBlob {
+    id: ContentHash,
+    bytes: std::sync::Weak<[u8]>,
+}
+
+impl WeakBlob {
+    /// The blob, if anyone still holds it.
+    pub fn upgrade(&self) -> Option<Blob> {
+        self.bytes
+            .upgrade()
+            .map(|bytes| Blob { id: self.id, bytes })
+    }
 }
 
 impl std::fmt::Debug for Blob {
@@ -276,18 +309,11 @@ impl Closure {
         // One blob under several names is read and held once.
         let mut read: std::collections::HashMap<ContentHash, Blob> = Default::default();
         for (name, hash) in body.blobs {
-            let given = blob_bytes.next();
-            if given.is_none()
-                && let Some(same) = read.get(&hash)
-            {
-                blobs.insert(name, same.clone());
-                continue;
-            }
-            let bytes = match given {
-                Some(BlobBytes(bytes)) => bytes,
-                None => need(resolver, "blob", &hash)?.blob(&hash)?,
+            let blob = match (blob_bytes.next(), read.get(&hash)) {
+                (Some(BlobBytes(bytes)), _) => Blob::new(bytes),
+                (None, Some(same)) => same.clone(),
+                (None, None) => need(resolver, "blob", &hash)?.blob(&hash)?,
             };
-            let blob = Blob::new(bytes);
             if blob.id != hash {
                 return Err(Error::HashMismatch {
                     what: "blob",

@@ -53,7 +53,7 @@ mod seal;
 mod store;
 mod value;
 
-pub use closure::{Blob, Closure, Encoding};
+pub use closure::{Blob, Closure, Encoding, WeakBlob};
 pub use error::{CallFailure, Error, FailureKind, Location, one_line};
 pub use executor::{Executor, ExecutorExt, Job, LocalExecutor, Task};
 pub use ferry_abi::{ABI_VERSION, FunctionKind, FunctionRecord};

@@ -8,7 +8,7 @@
 //! `closure.rs`.
 
 use crate::seal::StoreKey;
-use crate::{ContentHash, Error, Module};
+use crate::{Blob, ContentHash, Error, Module};
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::Write;
@@ -20,7 +20,7 @@ pub trait Resolve {
     /// The module `hash` names, checked against it.
     fn module(&self, hash: &ContentHash) -> Result<Module, Error>;
     /// The blob `hash` names, checked against it.
-    fn blob(&self, hash: &ContentHash) -> Result<Vec<u8>, Error>;
+    fn blob(&self, hash: &ContentHash) -> Result<Blob, Error>;
 }
 
 impl Resolve for BlobStore {
@@ -28,8 +28,9 @@ impl Resolve for BlobStore {
         BlobStore::module(self, hash)
     }
 
-    fn blob(&self, hash: &ContentHash) -> Result<Vec<u8>, Error> {
+    fn blob(&self, hash: &ContentHash) -> Result<Blob, Error> {
         self.require("blob", hash)
+            .map(|bytes| Blob::verified(*hash, bytes))
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::State;
 use bytes::Bytes;
-use ferry_host::{Closure, ContentHash, Error, Executor, Job, Resolve, Task, Value};
+use ferry_host::{Blob, Closure, ContentHash, Error, Executor, Job, Resolve, Task, Value};
 use ferry_protocol::{
     BLOBS, Body, INFO, INLINE_LIMIT, Info, MISSING, MSGPACK, MissingRequest, MissingResponse,
     Payload, Problem, RUN, RunRequest, RunResponse,
@@ -197,7 +197,7 @@ fn job(resolver: &dyn Resolve, run: &RunRequest, max_inputs: u64) -> Result<Job,
         .map(|input| {
             let value = match input {
                 Payload::Inline(bytes) => Value::from_msgpack(bytes.to_vec()),
-                Payload::Blob(hash) => resolver.blob(hash).map(Value::from_msgpack)?,
+                Payload::Blob(hash) => Value::from_msgpack(resolver.blob(hash)?.bytes().to_vec()),
             };
             held += value.as_bytes().len() as u64;
             if held > max_inputs {
@@ -267,8 +267,9 @@ impl Resolve for InMemory<'_> {
         cached.ok_or_else(|| self.miss("module", hash))
     }
 
-    fn blob(&self, hash: &ContentHash) -> Result<Vec<u8>, Error> {
-        Err(self.miss("blob", hash))
+    fn blob(&self, hash: &ContentHash) -> Result<Blob, Error> {
+        let held = self.state.blobs.held(hash);
+        held.ok_or_else(|| self.miss("blob", hash))
     }
 }
 
@@ -334,22 +335,9 @@ fn download(state: &State, hex: &str) -> Reply {
         );
     };
     // Clients downloading one blob at once share one copy of it.
-    let slot = {
-        let mut downloads = state.downloads.lock();
-        downloads.retain(|_, slot| Arc::strong_count(slot) > 1 || slot.lock().strong_count() > 0);
-        downloads.entry(hash).or_default().clone()
-    };
-    let mut shared = slot.lock();
-    if let Some(bytes) = shared.upgrade() {
-        return Response::new(Body::new(Bytes::from_owner(Shared(bytes))));
-    }
-    match state.config.store.get(&hash) {
-        Ok(Some(bytes)) => {
-            let bytes = Arc::new(bytes);
-            *shared = Arc::downgrade(&bytes);
-            Response::new(Body::new(Bytes::from_owner(Shared(bytes))))
-        }
-        Ok(None) => problem(
+    match Resolve::blob(state, &hash) {
+        Ok(blob) => Response::new(Body::new(Bytes::from_owner(BlobBytes(blob)))),
+        Err(Error::NotInStore { .. }) => problem(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("no blob {hash}"),
@@ -358,12 +346,12 @@ fn download(state: &State, hex: &str) -> Reply {
     }
 }
 
-/// A blob's bytes, owned by every response that sends them.
-struct Shared(Arc<Vec<u8>>);
+/// A blob, owned by every response that sends it.
+struct BlobBytes(Blob);
 
-impl AsRef<[u8]> for Shared {
+impl AsRef<[u8]> for BlobBytes {
     fn as_ref(&self) -> &[u8] {
-        &self.0
+        self.0.bytes()
     }
 }
 

@@ -30,14 +30,17 @@
 mod cache;
 mod connection;
 mod handler;
+mod shared_blobs;
 
 use cache::DiskCache;
 use connection::{Permits, Server};
 pub use ferry_protocol::TOKEN_ENV;
 pub use handler::RequestBody;
+use shared_blobs::SharedBlobs;
 
 use ferry_host::{
-    BlobStore, ContentHash, Error, LocalExecutor, Module, Resolve, Runtime, RuntimeConfig, Sandbox,
+    Blob, BlobStore, ContentHash, Error, LocalExecutor, Module, Resolve, Runtime, RuntimeConfig,
+    Sandbox,
 };
 use hyper_util::rt::TokioExecutor;
 use parking_lot::Mutex;
@@ -146,14 +149,9 @@ pub(crate) struct State {
     /// Bytes of request bodies being received at once, across every
     /// connection: [`RECEIVING_REQUESTS`] requests of the largest size.
     receiving: tokio::sync::Semaphore,
-    /// Blobs being downloaded, read and held once however many clients
-    /// read them at the same time: one slot per blob, locked while it is
-    /// read from disk.
-    downloads: Mutex<HashMap<ContentHash, DownloadSlot>>,
+    /// Blobs held by jobs in flight and downloads, one copy each.
+    blobs: SharedBlobs,
 }
-
-/// One blob's bytes while any download holds them.
-type DownloadSlot = Arc<Mutex<std::sync::Weak<Vec<u8>>>>;
 
 /// How many run requests of the largest size may be received at once;
 /// more bytes than that in flight are refused as busy (503, retried).
@@ -218,7 +216,7 @@ impl WorkerService {
                 modules: Mutex::default(),
                 cache,
                 receiving: tokio::sync::Semaphore::new(receiving),
-                downloads: Mutex::default(),
+                blobs: SharedBlobs::default(),
                 config,
             }),
         })
@@ -368,9 +366,11 @@ impl Resolve for State {
         Ok(module)
     }
 
-    fn blob(&self, hash: &ContentHash) -> Result<Vec<u8>, Error> {
-        let bytes = Resolve::blob(&self.config.store, hash)?;
+    fn blob(&self, hash: &ContentHash) -> Result<Blob, Error> {
+        let blob = self
+            .blobs
+            .get(hash, || Resolve::blob(&self.config.store, hash))?;
         self.config.store.touch(hash);
-        Ok(bytes)
+        Ok(blob)
     }
 }

@@ -28,6 +28,21 @@ impl Ferry {
         self.command().args(args).output().unwrap()
     }
 
+    /// `ferry` with `args`, reading `input` from standard input.
+    fn run_with_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
     /// Runs and expects success; returns stdout.
     fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
@@ -480,25 +495,13 @@ fn the_parquet_example_runs() {
 
 #[test]
 fn the_sql_shell_reads_statements_and_survives_errors() {
-    use std::io::Write;
     let ferry = Ferry::new();
-    let mut child = ferry
-        .command()
-        .args(["sql", "--functions", "examples/udfs"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
     // A statement over two lines, a `;` inside a string, an error, and a
     // statement after it.
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"SELECT gcd(12,\n  18) AS g;\nSELECT normalize('  A;\n B ') AS n;\nSELECT nope(1);\nSELECT add(1, 2) AS s;\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = ferry.run_with_stdin(
+        &["sql", "--functions", "examples/udfs"],
+        b"SELECT gcd(12,\n  18) AS g;\nSELECT normalize('  A;\n B ') AS n;\nSELECT nope(1);\nSELECT add(1, 2) AS s;\n",
+    );
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
@@ -772,21 +775,10 @@ fn closure_files_blobs_and_json_files_go_wherever_a_module_does() {
     std::fs::write(&file, &text).unwrap();
     let counts = json(&ferry.ok(&["call", &wasm, "word_count", "--input", &format!("@{file}")]));
     assert_eq!(counts["be"], 20_000);
-    let mut child = ferry
-        .command()
-        .args(["call", &wasm, "word_count", "--input", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = ferry.run_with_stdin(
+        &["call", &wasm, "word_count", "--input", "-"],
+        text.as_bytes(),
+    );
     assert!(out.status.success());
     assert_eq!(json(&String::from_utf8(out.stdout).unwrap())["to"], 20_000);
     let env = ferry.path("env.json");

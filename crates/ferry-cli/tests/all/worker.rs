@@ -90,19 +90,9 @@ fn raw_bytes(
     body: Vec<u8>,
 ) -> (u16, Vec<u8>) {
     use http_body_util::BodyExt;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = client_runtime();
     runtime.block_on(async {
-        let stream = tokio::net::TcpStream::connect(address).await.unwrap();
-        let (mut sender, connection) = hyper::client::conn::http2::handshake(
-            hyper_util::rt::TokioExecutor::new(),
-            hyper_util::rt::TokioIo::new(stream),
-        )
-        .await
-        .unwrap();
-        tokio::spawn(connection);
+        let mut sender = connect(address).await;
         let mut request = http::Request::builder()
             .method(method)
             .uri(format!("http://{address}{path}"));
@@ -117,6 +107,32 @@ fn raw_bytes(
         let body = response.into_body().collect().await.unwrap().to_bytes();
         (status, body.to_vec())
     })
+}
+
+/// A runtime for a test's own HTTP/2 client.
+fn client_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// One HTTP/2 connection to `address`, driven in the background.
+async fn connect<B>(address: &str) -> hyper::client::conn::http2::SendRequest<B>
+where
+    B: http_body::Body + Send + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let (sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    sender
 }
 
 fn spec() -> HistSpec {
@@ -508,26 +524,6 @@ fn tasks_time_out_and_cancel_on_the_client() {
         .task_timeout(Duration::from_millis(300))
         .build()
         .unwrap();
-    // A result that breaks the ABI is refused on the worker as it is
-    // locally, in one line.
-    let text = ferry_test_support::workspace_root().join("examples/wat/malformed.wat");
-    let malformed = Module::from_bytes(wat::parse_file(text).unwrap()).unwrap();
-    for (function, expected) in [
-        ("trailing_bytes", "the value has 2 bytes after its end"),
-        (
-            "outside",
-            "the buffer passed to `result` lies outside the guest's memory",
-        ),
-    ] {
-        let closure = Closure::new(&malformed, function).unwrap();
-        let err = client.call::<_, u32>(&closure, &()).unwrap_err();
-        assert!(err.failure().is_some(), "{function}: {err}");
-        let message = err.to_string();
-        assert!(
-            message.contains(expected) && !message.contains('\n'),
-            "{message}"
-        );
-    }
 
     let spin = Closure::new(&guest(), "spin").unwrap();
     let err = client.call::<_, u64>(&spin, &()).unwrap_err();
@@ -758,22 +754,10 @@ fn the_token_scheme_is_case_insensitive_and_a_409_names_hashes_as_text() {
     // A closure by reference to a module the worker lacks: the answer names
     // the module as docs/protocol.md says, `sha256:<hex>`.
     let add = Closure::new(&guest(), "add").unwrap();
-    let request = ferry_protocol::RunRequest {
-        closure: add.to_bytes(ferry_host::Encoding::ByReference).into(),
-        inputs: vec![ferry_protocol::Payload::Inline(
-            Value::encode(&(1, 2)).unwrap().into_bytes().into(),
-        )],
-        reduce: None,
-    };
-    let (status, body) = raw(
-        &worker.address,
-        "POST",
-        ferry_protocol::RUN,
-        Some(&bearer()),
-        ferry_protocol::encode(&request),
-    );
-    assert_eq!(status, 409, "{body}");
-    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let by_reference = add.to_bytes(ferry_host::Encoding::ByReference);
+    let (status, body) = post_run(&worker, by_reference, vec![inline(&(1, 2))]);
+    assert_eq!(status, 409);
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(body["error"], "missing");
     assert_eq!(
         body["missing"],
@@ -819,20 +803,10 @@ fn idle_uploads_hold_no_files_and_are_cut_off() {
     let before = open_files(pid);
 
     const UPLOADS: usize = 500;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = client_runtime();
     let address = worker.address.clone();
     let answers = runtime.block_on(async move {
-        let stream = tokio::net::TcpStream::connect(&address).await.unwrap();
-        let (sender, connection) = hyper::client::conn::http2::handshake(
-            hyper_util::rt::TokioExecutor::new(),
-            hyper_util::rt::TokioIo::new(stream),
-        )
-        .await
-        .unwrap();
-        tokio::spawn(connection);
+        let sender = connect(&address).await;
         let uploads: Vec<_> = (0..UPLOADS)
             .map(|i| {
                 let mut sender = sender.clone();
@@ -874,6 +848,7 @@ fn idle_uploads_hold_no_files_and_are_cut_off() {
         (during, served, answers)
     });
     let (during, served, answers) = answers;
+    eprintln!("{UPLOADS} idle uploads: {before} files open before, {during} during");
     assert!(
         during < before + 50,
         "{UPLOADS} idle uploads hold {} more files open",
@@ -1007,13 +982,19 @@ fn results_count_against_the_disk_bound_and_recent_code_outlives_other_uploads()
     // Results over 1 MiB are stored for the client to download: 30 MiB of
     // them against an 8 MiB bound.
     let bytes = Closure::new(&guest(), "bytes").unwrap();
+    let mut most = 0;
     for i in 0..10 {
         client
             .call::<_, serde::de::IgnoredAny>(&bytes, &(3 * MIB + i))
             .unwrap();
         let used = store_usage(store.path());
+        most = most.max(used);
         assert!(used <= 8 * MIB, "{used} bytes stored against 8 MiB");
     }
+    eprintln!(
+        "30 MiB of results, 8 MiB bound: at most {} KiB stored",
+        most >> 10
+    );
 
     // One client uses its 2 MiB table again and again while another
     // uploads 3 MiB blobs: the table, used a moment ago, is never the one
@@ -1063,13 +1044,25 @@ fn peak_memory(pid: u32) -> u64 {
     kib << 10
 }
 
-/// A run request for `closure` on `inputs`, as a client would send it.
-fn run_request(closure: &Closure, inputs: Vec<ferry_protocol::Payload>) -> Vec<u8> {
-    ferry_protocol::encode(&ferry_protocol::RunRequest {
-        closure: closure.to_bytes(ferry_host::Encoding::ByReference).into(),
+/// Posts a run request for the closure `closure` encodes, as a client
+/// would, and returns the answer's status and body.
+fn post_run(
+    worker: &Worker,
+    closure: Vec<u8>,
+    inputs: Vec<ferry_protocol::Payload>,
+) -> (u16, Vec<u8>) {
+    let request = ferry_protocol::encode(&ferry_protocol::RunRequest {
+        closure: closure.into(),
         inputs,
         reduce: None,
-    })
+    });
+    let run = ferry_protocol::RUN;
+    raw_bytes(&worker.address, "POST", run, Some(&bearer()), request)
+}
+
+/// An input sent inline.
+fn inline(value: &impl serde::Serialize) -> ferry_protocol::Payload {
+    ferry_protocol::Payload::Inline(Value::encode(value).unwrap().into_bytes().into())
 }
 
 fn put_blob(worker: &Worker, bytes: Vec<u8>) -> ferry_host::ContentHash {
@@ -1107,6 +1100,8 @@ fn what_one_request_names_many_times_is_held_once_and_a_job_is_bounded_as_a_call
         assert_eq!((status, bytes.len()), (200, 40 * MIB));
     }
     let grew = peak_memory(pid).saturating_sub(before);
+    // Shown with --nocapture, for docs/perf.md.
+    eprintln!("16 downloads of a 40 MiB blob: peak +{} MiB", grew >> 20);
     assert!(
         grew < 200 * MIB as u64,
         "16 downloads of 40 MiB took {} MiB more",
@@ -1123,32 +1118,23 @@ fn what_one_request_names_many_times_is_held_once_and_a_job_is_bounded_as_a_call
     let blobs = (0..3)
         .map(|_| ferry_protocol::Payload::Blob(input))
         .collect();
-    let (status, body) = raw(
-        &worker.address,
-        "POST",
-        ferry_protocol::RUN,
-        Some(&bearer()),
-        run_request(&concat, blobs),
+    let (status, body) = post_run(
+        &worker,
+        concat.to_bytes(ferry_host::Encoding::ByReference),
+        blobs,
     );
+    let body = String::from_utf8_lossy(&body);
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("inputs come to more than"), "{body}");
 
     // Thirty results of 3 MiB in one job are more than one call's 64 MiB.
     let bytes = Closure::new(&guest(), "bytes").unwrap();
     client.call::<_, serde::de::IgnoredAny>(&bytes, &1).unwrap();
-    let inputs = (0..30)
-        .map(|i| {
-            ferry_protocol::Payload::Inline(
-                Value::encode(&(3 * MIB + i)).unwrap().into_bytes().into(),
-            )
-        })
-        .collect();
-    let (status, body) = raw_bytes(
-        &worker.address,
-        "POST",
-        ferry_protocol::RUN,
-        Some(&bearer()),
-        run_request(&bytes, inputs),
+    let inputs = (0..30).map(|i| inline(&(3 * MIB + i))).collect();
+    let (status, body) = post_run(
+        &worker,
+        bytes.to_bytes(ferry_host::Encoding::ByReference),
+        inputs,
     );
     assert_eq!(status, 200);
     match ferry_protocol::decode::<ferry_protocol::RunResponse>(&body).unwrap() {
@@ -1184,20 +1170,10 @@ fn request_bodies_trickling_in_on_many_streams_hold_a_bounded_total() {
     let store = tempfile::tempdir().unwrap();
     // 32 requests of at most 1 MiB may be received at once.
     let worker = Worker::start(store.path(), &["--max-request", "1", "--body-timeout", "5"]);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = client_runtime();
     let address = worker.address.clone();
     let statuses = runtime.block_on(async move {
-        let stream = tokio::net::TcpStream::connect(&address).await.unwrap();
-        let (sender, connection) = hyper::client::conn::http2::handshake(
-            hyper_util::rt::TokioExecutor::new(),
-            hyper_util::rt::TokioIo::new(stream),
-        )
-        .await
-        .unwrap();
-        tokio::spawn(connection);
+        let sender = connect(&address).await;
         let requests: Vec<_> = (0..48)
             .map(|_| {
                 let mut sender = sender.clone();
@@ -1230,4 +1206,157 @@ fn request_bodies_trickling_in_on_many_streams_hold_a_bounded_total() {
     let client = remote(&[&worker]);
     let add = Closure::new(&guest(), "add").unwrap();
     assert_eq!(client.call::<_, i64>(&add, &(2, 3)).unwrap().value, 5);
+}
+
+#[test]
+fn queued_requests_for_a_closure_with_a_large_blob_share_one_copy() {
+    const MIB: u64 = 1 << 20;
+    let store = tempfile::tempdir().unwrap();
+    let worker = Worker::start(store.path(), &["--slots", "2", "--grant-clock"]);
+    let pid = worker.child.id();
+    let nap = Closure::new(&guest(), "nap")
+        .unwrap()
+        .with_blob("table", vec![3u8; 40 << 20]);
+    // Upload once, so that what follows measures requests, not uploads.
+    let client = remote(&[&worker]);
+    assert_eq!(client.call::<_, u64>(&nap, &0).unwrap().value, 0);
+    let before = peak_memory(pid);
+    // Twelve clients, two slots: most requests wait in the queue, each
+    // holding its closure, blob and all.
+    let clients: Vec<_> = (0..12)
+        .map(|_| {
+            let (client, nap) = (remote(&[&worker]), nap.clone());
+            std::thread::spawn(move || client.call::<_, u64>(&nap, &1).unwrap().value)
+        })
+        .collect();
+    for client in clients {
+        assert_eq!(client.join().unwrap(), 1);
+    }
+    let grew = peak_memory(pid).saturating_sub(before);
+    eprintln!(
+        "12 queued requests, a 40 MiB blob: peak +{} MiB",
+        grew >> 20
+    );
+    assert!(
+        grew < 160 * MIB,
+        "12 queued requests for a 40 MiB blob took {} MiB more",
+        grew >> 20
+    );
+}
+
+/// Bytes of memory the process `pid` holds now.
+fn resident_memory(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib << 10
+}
+
+/// One client's share of the soak: good calls checked, evil ones refused
+/// the way they should be.
+fn soak_client(worker: &Worker, client: usize, rounds: usize) {
+    let remote = remote(&[worker]);
+    let module = guest();
+    let closure = |name: &str| Closure::new(&module, name).unwrap();
+    let (add, spin, hog, boom, chatter) = (
+        closure("add"),
+        closure("spin"),
+        closure("hog"),
+        closure("boom"),
+        closure("chatter"),
+    );
+    let failure = |result: Result<ferry_host::Output<u64>, Error>| {
+        result
+            .unwrap_err()
+            .failure()
+            .expect("a guest failure")
+            .kind
+            .clone()
+    };
+    // The module is on the worker, so a corrupted closure is refused for
+    // what it is, not for naming something missing.
+    assert_eq!(remote.call::<_, i64>(&add, &(0, 0)).unwrap().value, 0);
+    for round in 0..rounds {
+        let n = (client * rounds + round) as i64;
+        match (client + round) % 7 {
+            0 => assert!(matches!(
+                failure(remote.call(&spin, &())),
+                FailureKind::Timeout { .. }
+            )),
+            1 => assert!(matches!(
+                failure(remote.call(&hog, &())),
+                // On a loaded machine the deadline may come first.
+                FailureKind::MemoryLimit { .. } | FailureKind::Timeout { .. }
+            )),
+            2 => assert!(matches!(
+                failure(remote.call(&boom, &"evil")),
+                FailureKind::Panic { .. }
+            )),
+            3 => assert!(matches!(
+                failure(remote.call(&chatter, &1_000_000u64)),
+                FailureKind::OutputLimit { .. } | FailureKind::Timeout { .. }
+            )),
+            4 => {
+                let mut bytes = add.to_bytes(ferry_host::Encoding::ByReference);
+                let last = bytes.len() - 1;
+                bytes[last] ^= 0xff;
+                let (status, body) = post_run(worker, bytes, vec![inline(&(1, 2))]);
+                assert_eq!(status, 422, "{}", String::from_utf8_lossy(&body));
+            }
+            5 => {
+                let (status, _) = raw(
+                    &worker.address,
+                    "GET",
+                    ferry_protocol::INFO,
+                    Some("Bearer wrong"),
+                    Vec::new(),
+                );
+                assert_eq!(status, 401);
+            }
+            _ => {}
+        }
+        // Every round, whatever came before, a good call answered right.
+        assert_eq!(remote.call::<_, i64>(&add, &(n, 1)).unwrap().value, n + 1);
+    }
+}
+
+#[test]
+fn a_soak_of_good_and_evil_calls_from_32_clients_leaves_the_worker_as_it_was() {
+    let store = tempfile::tempdir().unwrap();
+    let worker = Worker::start(
+        store.path(),
+        &["--slots", "2", "--timeout", "0.2", "--memory", "64"],
+    );
+    let pid = worker.child.id();
+    let soak = |rounds: usize| {
+        std::thread::scope(|scope| {
+            for client in 0..32 {
+                let worker = &worker;
+                scope.spawn(move || soak_client(worker, client, rounds));
+            }
+        });
+    };
+    // A first pass warms what is kept on purpose (compiled code, pooled
+    // instances, buffers); the second must not add to it.
+    soak(7);
+    let (memory, files) = (resident_memory(pid), open_files(pid));
+    let started = std::time::Instant::now();
+    soak(21);
+    let (memory_after, files_after) = (resident_memory(pid), open_files(pid));
+    eprintln!(
+        "soak: 32 clients x 21 rounds in {:.1?}: {} -> {} MiB resident, {files} -> {files_after} files open",
+        started.elapsed(),
+        memory >> 20,
+        memory_after >> 20
+    );
+    assert!(
+        files_after <= files + 4,
+        "{files} -> {files_after} files open"
+    );
+    assert!(
+        memory_after <= memory + (64 << 20),
+        "{} -> {} MiB resident",
+        memory >> 20,
+        memory_after >> 20
+    );
 }
