@@ -45,6 +45,7 @@ mod error;
 pub mod executor;
 pub mod guest;
 mod hash;
+mod lru;
 mod module;
 mod module_ref;
 mod msgpack;
@@ -58,6 +59,7 @@ pub use error::{CallFailure, Error, FailureKind, Location, one_line};
 pub use executor::{Executor, ExecutorExt, Job, LocalExecutor, Task};
 pub use ferry_abi::{ABI_VERSION, FunctionKind, FunctionRecord};
 pub use hash::{ContentHash, ParseHashError};
+pub use lru::Lru;
 pub use module::Module;
 pub use module_ref::{FromSource, ModuleRef, ModuleRefError, Resolved};
 pub use runtime::{

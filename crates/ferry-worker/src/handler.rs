@@ -263,7 +263,7 @@ impl InMemory<'_> {
 
 impl Resolve for InMemory<'_> {
     fn module(&self, hash: &ContentHash) -> Result<ferry_host::Module, Error> {
-        let cached = self.state.modules.lock().get(hash).cloned();
+        let cached = self.state.modules.lock().get(hash);
         cached.ok_or_else(|| self.miss("module", hash))
     }
 

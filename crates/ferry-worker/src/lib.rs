@@ -39,12 +39,11 @@ pub use handler::RequestBody;
 use shared_blobs::SharedBlobs;
 
 use ferry_host::{
-    Blob, BlobStore, ContentHash, Error, LocalExecutor, Module, Resolve, Runtime, RuntimeConfig,
-    Sandbox,
+    Blob, BlobStore, ContentHash, Error, LocalExecutor, Lru, Module, Resolve, Runtime,
+    RuntimeConfig, Sandbox,
 };
 use hyper_util::rt::TokioExecutor;
 use parking_lot::Mutex;
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -143,7 +142,7 @@ pub(crate) struct State {
     executor: LocalExecutor,
     /// Modules read from the store, so a request does not re-read and re-hash
     /// a module from disk.
-    modules: Mutex<HashMap<ContentHash, Module>>,
+    modules: Mutex<Lru<ContentHash, Module>>,
     /// The store's bound, and what a job in flight keeps from eviction.
     cache: Arc<DiskCache>,
     /// Bytes of request bodies being received at once, across every
@@ -161,12 +160,13 @@ impl State {
     /// Whether eviction must spare `hash` besides what is pinned: modules
     /// held in memory.
     fn in_memory(&self, hash: &ContentHash) -> bool {
-        self.modules.lock().contains_key(hash)
+        self.modules.lock().contains(hash)
     }
 }
 
-/// Modules kept in memory; past this, one is dropped (it stays on disk).
-const MODULES_IN_MEMORY: usize = 256;
+/// Bytes of modules kept in memory; past this, the least recently used are
+/// dropped (they stay on disk).
+const MODULES_IN_MEMORY: u64 = 256 << 20;
 
 /// A worker's endpoints without a listener of their own, to be served
 /// beside other services on one port: `ferry scheduler` serves them next to
@@ -213,7 +213,7 @@ impl WorkerService {
         Ok(WorkerService {
             state: Arc::new(State {
                 executor,
-                modules: Mutex::default(),
+                modules: Mutex::new(Lru::new(MODULES_IN_MEMORY)),
                 cache,
                 receiving: tokio::sync::Semaphore::new(receiving),
                 blobs: SharedBlobs::default(),
@@ -352,17 +352,12 @@ pub async fn shutdown_signal() {
 impl Resolve for State {
     fn module(&self, hash: &ContentHash) -> Result<Module, Error> {
         if let Some(module) = self.modules.lock().get(hash) {
-            return Ok(module.clone());
+            return Ok(module);
         }
         let module = self.config.store.module(hash)?;
         self.config.store.touch(hash);
-        let mut modules = self.modules.lock();
-        if modules.len() >= MODULES_IN_MEMORY
-            && let Some(evict) = modules.keys().next().copied()
-        {
-            modules.remove(&evict);
-        }
-        modules.insert(*hash, module.clone());
+        let size = module.bytes().len() as u64;
+        self.modules.lock().insert(*hash, module.clone(), size);
         Ok(module)
     }
 

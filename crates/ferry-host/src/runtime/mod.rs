@@ -35,10 +35,9 @@ pub use instance::Instance;
 pub use sandbox::{DirGrant, Grants, Limits, Sandbox};
 
 use crate::one_line;
-use crate::{BlobStore, Closure, ContentHash, Error, Module, Output, Value};
+use crate::{BlobStore, Closure, ContentHash, Error, Lru, Module, Output, Value};
 use host_state::HostState;
 use parking_lot::Mutex;
-use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
@@ -123,11 +122,14 @@ struct Inner {
     engine_key: String,
     /// One slot per module, so that two threads asking for the same new
     /// module compile it once while other modules compile in parallel.
-    modules: Mutex<HashMap<ContentHash, CompileSlot>>,
+    modules: Mutex<Lru<ContentHash, CompileSlot>>,
 }
 
-/// Compiled modules kept in memory per runtime; past this, one is dropped.
-const COMPILED_IN_MEMORY: usize = 256;
+/// Bytes of modules and their compiled code kept in memory per runtime;
+/// past this, the least recently used are dropped. Instances hold their
+/// module's code themselves, so dropping one costs only a reload (from the
+/// store, when there is one).
+const COMPILED_IN_MEMORY: u64 = 1 << 30;
 
 /// Filled once with the compiled module; locked while it is being compiled.
 type CompileSlot = Arc<Mutex<Option<Arc<Compiled>>>>;
@@ -136,6 +138,14 @@ type CompileSlot = Arc<Mutex<Option<Arc<Compiled>>>>;
 pub(crate) struct Compiled {
     module: Module,
     pre: InstancePre<HostState>,
+}
+
+impl Compiled {
+    /// Bytes it holds: the module and its machine code.
+    fn size(&self) -> u64 {
+        let code = self.pre.module().image_range();
+        (self.module.bytes().len() + (code.end as usize - code.start as usize)) as u64
+    }
 }
 
 impl Runtime {
@@ -168,7 +178,7 @@ impl Runtime {
                 linker,
                 config,
                 engine_key,
-                modules: Mutex::default(),
+                modules: Mutex::new(Lru::new(COMPILED_IN_MEMORY)),
             }),
         })
     }
@@ -213,27 +223,32 @@ impl Runtime {
     }
 
     fn compiled(&self, module: &Module) -> Result<(Arc<Compiled>, Preparation), Error> {
+        let id = module.id();
         let slot = {
             let mut modules = self.inner.modules.lock();
-            if modules.len() >= COMPILED_IN_MEMORY && !modules.contains_key(&module.id()) {
-                // Instances hold their module's code themselves, so dropping an
-                // entry costs only a reload (from the store, when there is one).
-                if let Some(evict) = modules.keys().next().copied() {
-                    modules.remove(&evict);
+            match modules.get(&id) {
+                Some(slot) => slot,
+                None => {
+                    // Sized once compiled; until then it takes no room.
+                    let slot = CompileSlot::default();
+                    modules.insert(id, slot.clone(), 0);
+                    slot
                 }
             }
-            modules.entry(module.id()).or_default().clone()
         };
-        let mut slot = slot.lock();
-        if let Some(compiled) = slot.as_ref() {
+        let mut filled = slot.lock();
+        if let Some(compiled) = filled.as_ref() {
             return Ok((compiled.clone(), Preparation::InMemory));
         }
         let prepared = self.prepare_code(module);
         if prepared.is_err() {
-            self.inner.modules.lock().remove(&module.id());
+            self.inner.modules.lock().remove(&id);
         }
         let (compiled, how) = prepared?;
-        *slot = Some(compiled.clone());
+        *filled = Some(compiled.clone());
+        drop(filled);
+        let size = compiled.size();
+        self.inner.modules.lock().insert(id, slot, size);
         Ok((compiled, how))
     }
 
@@ -323,6 +338,15 @@ fn check_exports(module: &Module, code: &wasmtime::Module) -> Result<(), Error> 
     let violation = |reason: String| Err(Error::AbiViolation { reason });
     if !matches!(code.get_export("memory"), Some(ExternType::Memory(_))) {
         return violation("the module exports no `memory`".into());
+    }
+    // A command's runtime expects `_start` to set it up and then exit; its
+    // exports called without that fail in ways no one could diagnose.
+    if code.get_export("_start").is_some() {
+        return violation(
+            "the module exports `_start`, so it is a WASI command, not a reactor; build it as one \
+             (C: `-mexec-model=reactor`; Rust: `crate-type = [\"cdylib\"]`)"
+                .into(),
+        );
     }
     if signature(ferry_abi::EXPORT_ALLOC) != Some((vec![true, true], vec![true])) {
         return violation(format!(

@@ -245,3 +245,20 @@ fn a_module_whose_memory_starts_over_the_cap_is_named_before_it_runs() {
     );
     assert!(err.to_string().contains("raise the memory limit"), "{err}");
 }
+
+#[test]
+fn a_wasi_command_is_refused_when_it_is_loaded() {
+    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+    let command = crate::support::by_hand(|text| {
+        text.replace(
+            "(func (export \"ferry_free\")",
+            "(func (export \"_start\"))\n  (func (export \"ferry_free\")",
+        )
+    });
+    let module = Module::from_bytes(command).unwrap();
+    let err = runtime.prepare(&module).unwrap_err().to_string();
+    assert!(
+        err.contains("exports `_start`, so it is a WASI command") && !err.contains('\n'),
+        "{err}"
+    );
+}
