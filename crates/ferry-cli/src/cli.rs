@@ -50,6 +50,10 @@ pub enum Command {
     Executor(ExecutorArgs),
     /// Load a closure written by `ferry pickle` and run it.
     Run(RunArgs),
+    /// Compile the module on standard input and write its code: a worker
+    /// runs this to bound what compiling takes.
+    #[command(hide = true)]
+    CompileModule,
 }
 
 impl Cli {

@@ -39,6 +39,10 @@ fn main() {
 
 /// Hands the subcommand to its module.
 fn execute(cli: Cli) -> Result<()> {
+    if let Command::CompileModule = cli.command {
+        // A worker's child: it touches no store.
+        return Ok(ferry_host::runtime::serve_compile()?);
+    }
     let store = cli.store()?;
     match cli.command {
         Command::Build(args) => build::run(args, &store),
@@ -51,5 +55,6 @@ fn execute(cli: Cli) -> Result<()> {
         Command::Scheduler(args) => scheduler::run(args, &store),
         Command::Executor(args) => executor::run(args, &store),
         Command::Run(args) => run::run(args, &store),
+        Command::CompileModule => unreachable!("handled before the store is opened"),
     }
 }

@@ -4,23 +4,9 @@
 //! Figures are recorded in docs/perf.md.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use ferry_host::{BlobStore, Closure, Module, Runtime, RuntimeConfig, Sandbox, Value};
-use ferry_test_support::{Random, example_guest, udfs};
+use ferry_host::{BlobStore, Closure, Runtime, RuntimeConfig, Sandbox, Value};
+use ferry_test_support::{Random, example_guest, udfs, unseen};
 use std::hint::black_box;
-
-/// The same module under a new name: a custom section carrying `n` changes
-/// its hash, so the runtime has never seen it.
-fn unseen(module: &Module, n: u64) -> Module {
-    let name = b"bench.nonce";
-    let payload = n.to_le_bytes();
-    let mut bytes = module.bytes().to_vec();
-    bytes.push(0); // custom section id
-    bytes.push((1 + name.len() + payload.len()) as u8);
-    bytes.push(name.len() as u8);
-    bytes.extend_from_slice(name);
-    bytes.extend_from_slice(&payload);
-    Module::from_bytes(bytes).unwrap()
-}
 
 /// What the guest's `add` does, natively, with the same MessagePack encoding
 /// and decoding on both sides: the floor a wasm call is measured against.

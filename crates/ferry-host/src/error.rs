@@ -123,6 +123,18 @@ pub enum Error {
         limit: u64,
     },
 
+    /// Compiling a module in a bounded child stopped at a limit.
+    #[error(
+        "cannot compile module {module:?}: {reason}; raise the limit \
+         (`ferry worker --compile-timeout`, `--compile-memory`) for modules you trust"
+    )]
+    CompileLimit {
+        /// The module.
+        module: ContentHash,
+        /// Which limit, and its value.
+        reason: String,
+    },
+
     /// Bytes that are not an encoded closure at all.
     #[error("not a ferry closure: the bytes do not start with the closure magic number")]
     NotAClosure,

@@ -54,6 +54,7 @@ mod statement;
 
 pub use arrow::{column_type, data_type};
 pub use factory::WasmFunctionFactory;
+pub use scalar::ArrayFunction;
 pub use statement::{execute, split_statements};
 
 use function::Function;
@@ -108,6 +109,15 @@ pub enum Error {
         /// The function's SQL name.
         name: String,
         /// Why.
+        reason: String,
+    },
+
+    /// A direct call on arrays that do not fit the function.
+    #[error("`{function}` cannot be called on these arrays: {reason}")]
+    Arguments {
+        /// The function.
+        function: String,
+        /// How the arrays and the signature differ.
         reason: String,
     },
 
@@ -187,6 +197,14 @@ impl WasmFunctions {
     pub fn udf(&self, name: &str, closure: Closure) -> Result<ScalarUDF, Error> {
         let function = Function::new(name, closure, FunctionKind::Scalar, self)?;
         Ok(ScalarUDF::new_from_impl(scalar::WasmScalar(function)))
+    }
+
+    /// `closure`, a scalar function, to call on Arrow arrays directly
+    /// (see [`ArrayFunction`]).
+    pub fn array_function(&self, closure: Closure) -> Result<ArrayFunction, Error> {
+        let name = closure.function().to_owned();
+        let function = Function::new(&name, closure, FunctionKind::Scalar, self)?;
+        Ok(ArrayFunction(function))
     }
 
     /// An aggregate UDF named `name` that runs `closure`, an aggregate

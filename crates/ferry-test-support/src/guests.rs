@@ -1,6 +1,7 @@
 //! The workspace's example guests, compiled from source by cargo the first
 //! time a process asks for them.
 
+use ferry_host::Module;
 use ferry_host::guest::{BuiltGuest, build_crate};
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -25,4 +26,18 @@ pub fn udfs() -> &'static BuiltGuest {
 
 fn build(dir: &str) -> BuiltGuest {
     build_crate(workspace_root().join(dir)).unwrap_or_else(|e| panic!("{dir} does not build: {e}"))
+}
+
+/// `module` under a new name: a custom section carrying `n` changes its
+/// hash, so a runtime has never seen it and must compile it.
+pub fn unseen(module: &Module, n: u64) -> Module {
+    let name = b"bench.nonce";
+    let payload = n.to_le_bytes();
+    let mut bytes = module.bytes().to_vec();
+    bytes.push(0); // custom section id
+    bytes.push((1 + name.len() + payload.len()) as u8);
+    bytes.push(name.len() as u8);
+    bytes.extend_from_slice(name);
+    bytes.extend_from_slice(&payload);
+    Module::from_bytes(bytes).expect("a custom section keeps a module valid")
 }

@@ -19,5 +19,5 @@ mod guests;
 mod native;
 
 pub use data::{Random, int64_batches};
-pub use guests::{example_guest, udfs, workspace_root};
+pub use guests::{example_guest, udfs, unseen, workspace_root};
 pub use native::native_gcd;

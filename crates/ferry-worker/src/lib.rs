@@ -38,6 +38,7 @@ pub use ferry_protocol::TOKEN_ENV;
 pub use handler::RequestBody;
 use shared_blobs::SharedBlobs;
 
+use ferry_host::runtime::Compiler;
 use ferry_host::{
     Blob, BlobStore, ContentHash, Error, LocalExecutor, Lru, Module, Resolve, Runtime,
     RuntimeConfig, Sandbox,
@@ -80,13 +81,16 @@ pub struct WorkerConfig {
     /// The largest module compiled, in bytes (see
     /// [`RuntimeConfig::max_module`]).
     pub max_module: u64,
+    /// Where modules are compiled (see [`Compiler`]).
+    pub compiler: Compiler,
 }
 
 impl WorkerConfig {
     /// Defaults: 127.0.0.1:7878, one slot per core, a 2 GiB cache, 8 MiB
     /// requests, 1 GiB blobs, the default sandbox, 1024 connections, 10 s
     /// to a first request, 30 s of silence inside a request body, 64 MiB
-    /// modules.
+    /// modules compiled in this process (`ferry worker` compiles in a
+    /// bounded child).
     pub fn new(token: String, store: BlobStore) -> WorkerConfig {
         WorkerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
@@ -101,6 +105,7 @@ impl WorkerConfig {
             handshake_timeout: std::time::Duration::from_secs(10),
             body_timeout: std::time::Duration::from_secs(30),
             max_module: RuntimeConfig::default().max_module,
+            compiler: Compiler::InProcess,
         }
     }
 }
@@ -196,6 +201,7 @@ impl WorkerService {
         }
         let runtime = Runtime::new(RuntimeConfig {
             max_module: config.max_module,
+            compiler: config.compiler.clone(),
             ..RuntimeConfig::with_store(config.store.clone())
         })?;
         let executor = LocalExecutor::builder()

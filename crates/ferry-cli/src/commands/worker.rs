@@ -4,6 +4,7 @@ use crate::args::{SandboxArgs, mebibytes, read_token, seconds};
 use anyhow::{Context, Result};
 use clap::Args;
 use ferry_host::BlobStore;
+use ferry_host::runtime::{ChildCompiler, Compiler};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -40,6 +41,12 @@ pub struct WorkerArgs {
     /// Largest module compiled, in MiB; larger ones are refused.
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     max_module: u64,
+    /// Most memory compiling one module may take, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 2048)]
+    compile_memory: u64,
+    /// Seconds compiling one module may take.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    compile_timeout: f64,
     #[command(flatten)]
     sandbox: SandboxArgs,
 }
@@ -57,6 +64,14 @@ pub fn run(args: WorkerArgs, store: &BlobStore) -> Result<()> {
     config.handshake_timeout = seconds("--handshake-timeout", args.handshake_timeout)?;
     config.body_timeout = seconds("--body-timeout", args.body_timeout)?;
     config.max_module = mebibytes("--max-module", args.max_module)?;
+    // Modules come from clients: compile each in a child of this same
+    // program, where its time and memory can be bounded.
+    config.compiler = Compiler::Child(ChildCompiler {
+        program: std::env::current_exe().context("cannot find this program to compile in")?,
+        args: vec!["compile-module".into()],
+        memory: mebibytes("--compile-memory", args.compile_memory)?,
+        timeout: seconds("--compile-timeout", args.compile_timeout)?,
+    });
     if let Some(slots) = args.slots {
         config.slots = slots.max(1);
     }

@@ -871,23 +871,66 @@ fn idle_uploads_hold_no_files_and_are_cut_off() {
 }
 
 /// The by-hand guest, with its answer (the MessagePack byte at 1024)
-/// changed to `answer`.
-fn by_hand_answering(answer: u8) -> Module {
+/// changed to `answer` and `bulk` more functions of arithmetic that
+/// Cranelift takes time and memory in proportion to compile.
+fn by_hand(answer: u8, bulk: usize) -> Module {
     let text = std::fs::read_to_string(
         ferry_test_support::workspace_root().join("examples/wat/by-hand.wat"),
     )
     .unwrap();
-    let text = text.replace(
+    let mut text = text.replace(
         r#"(data (i32.const 1024) "\2a")"#,
         &format!(r#"(data (i32.const 1024) "\{answer:02x}")"#),
     );
+    // Many values live at once, so the register allocator has work to do.
+    let body = format!(
+        "(func (param i32) (result i32) {} {})\n",
+        "local.get 0 i32.const 3 i32.mul ".repeat(BULK_VALUES),
+        "i32.add ".repeat(BULK_VALUES - 1)
+    );
+    let at = text.find("(@custom").unwrap();
+    text.insert_str(at, &body.repeat(bulk));
     Module::from_bytes(wat::parse_str(text).unwrap()).unwrap()
+}
+
+/// Values each bulk function keeps live.
+const BULK_VALUES: usize = 200;
+
+#[test]
+fn compiling_stops_at_the_workers_time_and_memory_limits_and_it_serves_on() {
+    let store = tempfile::tempdir().unwrap();
+    // About 10 MB: 1.8 s and 140 MB to compile on a 2-core machine.
+    let (bulky, small) = (by_hand(42, 8000), by_hand(7, 0));
+    let answer = |client: &Remote, module: &Module| {
+        client.call::<_, u8>(&Closure::new(module, "answer").unwrap(), &())
+    };
+    for (limit, said) in [
+        ("--compile-timeout=0.2", "compiling took longer than 200ms"),
+        ("--compile-memory=64", "compiling needed more than 64 MiB"),
+    ] {
+        let worker = Worker::start(store.path(), &[limit]);
+        let client = remote(&[&worker]);
+        let err = answer(&client, &bulky).unwrap_err().to_string();
+        assert!(err.contains(said) && !err.contains('\n'), "{limit}: {err}");
+        assert_eq!(answer(&client, &small).unwrap().value, 7, "{limit}");
+    }
+    // Within the default limits the same module compiles and runs, and
+    // what compiling took is the child's, not the worker's.
+    let worker = Worker::start(store.path(), &[]);
+    let before = peak_memory(worker.child.id());
+    assert_eq!(answer(&remote(&[&worker]), &bulky).unwrap().value, 42);
+    let grown = peak_memory(worker.child.id()) - before;
+    eprintln!(
+        "a 10 MB module compiled in a child: worker peak +{} MiB",
+        grown >> 20
+    );
+    assert!(grown < 96 << 20, "the worker grew by {} MiB", grown >> 20);
 }
 
 #[test]
 fn precompiled_code_moved_under_another_modules_name_is_not_run() {
     let store = tempfile::tempdir().unwrap();
-    let (honest, other) = (by_hand_answering(42), by_hand_answering(7));
+    let (honest, other) = (by_hand(42, 0), by_hand(7, 0));
     let answer = |worker: &Worker, module: &Module| {
         let closure = Closure::new(module, "answer").unwrap();
         remote(&[worker])

@@ -22,6 +22,7 @@
 //! [`FailureKind::Timeout`]: crate::FailureKind::Timeout
 
 mod capture;
+mod compiler;
 mod frozen_clock;
 mod guest_memory;
 mod host_state;
@@ -31,6 +32,7 @@ mod memory_cap;
 mod poll_oneoff;
 mod sandbox;
 
+pub use compiler::{ChildCompiler, Compiler, serve_compile};
 pub use instance::Instance;
 pub use sandbox::{DirGrant, Grants, Limits, Sandbox};
 
@@ -63,6 +65,9 @@ pub struct RuntimeConfig {
     /// memory that grow with the module and cannot be cut short, so larger
     /// ones are refused before compiling starts.
     pub max_module: u64,
+    /// Where modules are compiled: in a [`ChildCompiler`] to bound the time
+    /// and memory a module may take.
+    pub compiler: Compiler,
 }
 
 impl Default for RuntimeConfig {
@@ -73,6 +78,7 @@ impl Default for RuntimeConfig {
             max_instances: 256,
             epoch_tick: Duration::from_millis(1),
             max_module: 64 << 20,
+            compiler: Compiler::InProcess,
         }
     }
 }
@@ -158,10 +164,8 @@ impl Runtime {
             .total_tables(config.max_instances)
             .total_core_instances(config.max_instances)
             .max_memory_size(max_memory);
-        let mut wasm = wasmtime::Config::new();
-        wasm.epoch_interruption(true)
-            .cranelift_opt_level(wasmtime::OptLevel::Speed)
-            .allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        let mut wasm = compiler::engine_settings();
+        wasm.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&wasm).map_err(engine_error)?;
 
         let mut linker = Linker::new(&engine);
@@ -297,21 +301,37 @@ impl Runtime {
             });
         }
         let started = std::time::Instant::now();
-        let code =
-            wasmtime::Module::new(&inner.engine, module.bytes()).map_err(|e| Error::Compile {
-                module: id,
-                reason: one_line(&format!("{e:#}")),
-            })?;
+        let compile_error = |e: wasmtime::Error| Error::Compile {
+            module: id,
+            reason: one_line(&format!("{e:#}")),
+        };
+        let (code, serialized) = match &inner.config.compiler {
+            Compiler::InProcess => {
+                let code =
+                    wasmtime::Module::new(&inner.engine, module.bytes()).map_err(compile_error)?;
+                (code, None)
+            }
+            Compiler::Child(child) => {
+                let serialized = child.compile(module)?;
+                // SAFETY: the bytes are what `Engine::precompile_module`
+                // made in the child, from this module under the same
+                // engine settings, passed over a pipe only we hold.
+                let code = unsafe { wasmtime::Module::deserialize(&inner.engine, &serialized) }
+                    .map_err(compile_error)?;
+                (code, Some(serialized))
+            }
+        };
         tracing::debug!(module = %id, elapsed = ?started.elapsed(), "compiled module");
         if let Some(store) = &inner.config.store {
-            let saved = code
-                .serialize()
-                .map_err(|e| e.to_string())
-                .and_then(|bytes| {
-                    store
-                        .save_compiled(&inner.engine_key, &id, &bytes)
-                        .map_err(|e| e.to_string())
-                });
+            let saved = match serialized {
+                Some(bytes) => Ok(bytes),
+                None => code.serialize().map_err(|e| e.to_string()),
+            }
+            .and_then(|bytes| {
+                store
+                    .save_compiled(&inner.engine_key, &id, &bytes)
+                    .map_err(|e| e.to_string())
+            });
             if let Err(e) = saved {
                 tracing::warn!(module = %id, error = %e, "could not keep precompiled code");
             }
