@@ -179,6 +179,25 @@ impl Closure {
         out.to_data().to_pyarrow(py)
     }
 
+    /// A scalar function's argument and result types as pyarrow types:
+    /// `([pa.int64(), pa.int64()], pa.int64())` for `gcd`.
+    fn arrow_signature<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let (runtime, _) = host()?;
+        let function = ferry_sql::WasmFunctions::new(runtime.clone())
+            .array_function(self.0.clone())
+            .map_err(sql_to_python)?;
+        let arguments = function
+            .arguments()
+            .iter()
+            .map(|t| t.to_pyarrow(py))
+            .collect::<PyResult<Vec<_>>>()?;
+        (
+            PyList::new(py, arguments)?,
+            function.returns().to_pyarrow(py)?,
+        )
+            .into_pyobject(py)
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "<ferry.Closure {:?}: `{}` of module {:?}>",

@@ -14,6 +14,7 @@ mod closure;
 mod errors;
 mod module;
 mod sandbox;
+mod signals;
 mod value;
 
 use ferry_host::{BlobStore, Runtime, RuntimeConfig};
@@ -25,6 +26,8 @@ use std::sync::OnceLock;
 fn host() -> PyResult<&'static (Runtime, Option<BlobStore>)> {
     static HOST: OnceLock<(Runtime, Option<BlobStore>)> = OnceLock::new();
     if let Some(host) = HOST.get() {
+        // Every call comes through here first.
+        signals::restore();
         return Ok(host);
     }
     // Without a usable store (no cache directory, say), compiled code is
@@ -35,6 +38,7 @@ fn host() -> PyResult<&'static (Runtime, Option<BlobStore>)> {
         None => RuntimeConfig::default(),
     };
     let runtime = Runtime::new(config).map_err(errors::to_python)?;
+    signals::remember();
     Ok(HOST.get_or_init(|| (runtime, store)))
 }
 

@@ -8,6 +8,7 @@ import pyarrow as pa
 import pytest
 
 import ferry
+from conftest import haversine
 
 
 def test_gcd_over_a_batch_equals_python(udfs):
@@ -24,13 +25,6 @@ def test_haversine_over_a_record_batch(udfs):
     cols = [[rng.uniform(-90, 90) for _ in range(1000)] for _ in range(4)]
     batch = pa.RecordBatch.from_arrays([pa.array(c) for c in cols], names=["a", "b", "c", "d"])
     out = udfs.closure("haversine").call_arrow(batch).to_pylist()
-
-    def haversine(lat1, lon1, lat2, lon2):
-        p1, p2 = math.radians(lat1), math.radians(lat2)
-        dp, dl = math.radians(lat2 - lat1), math.radians(lon2 - lon1)
-        h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-        return 2 * 6371.0088 * math.asin(math.sqrt(h))
-
     for got, row in zip(out, zip(*cols)):
         assert got == pytest.approx(haversine(*row), rel=1e-12)
 

@@ -6,6 +6,7 @@ import hashlib
 import pytest
 
 import ferry
+from conftest import HISTOGRAM, ranges
 
 
 def test_a_module_is_named_by_the_hash_of_its_bytes(guest):
@@ -37,10 +38,9 @@ def test_a_closure_carries_its_environment_and_blobs(guest):
 
 
 def test_histogram_fill_and_merge_as_a_map_reduce(guest):
-    spec = {"bins": 20, "lo": 0.0, "hi": 200.0, "peak": 91.2, "width": 2.5, "seed": 7}
-    fill = guest.closure("fill", env=spec)
+    fill = guest.closure("fill", env=HISTOGRAM)
     merge = guest.closure("merge")
-    parts = [fill({"start": s, "end": s + 2500}) for s in range(0, 10000, 2500)]
+    parts = [fill(r) for r in ranges(10000, 4)]
     total = parts[0]
     for part in parts[1:]:
         total = merge(total, part)
