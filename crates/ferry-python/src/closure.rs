@@ -7,10 +7,12 @@ use crate::{host, sandbox, value};
 use arrow_array::{ArrayRef, RecordBatch, make_array};
 use arrow_data::ArrayData;
 use arrow_pyarrow::{FromPyArrow, ToPyArrow};
-use ferry_host::{Encoding, Value};
+use ferry_host::{Encoding, Sandbox, Value};
+use ferry_sql::ArrayFunction;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use std::sync::OnceLock;
 
 /// A function of a module with its captured environment and data blobs:
 /// the unit ferry ships. Call it like a function; its keyword arguments
@@ -20,10 +22,29 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 /// >>> fill = guest.closure("fill", env={"lo": 0, "hi": 10, "bins": 5})
 /// >>> fill([1.0, 2.5])
 #[pyclass(name = "Closure", module = "ferry", frozen, skip_from_py_object)]
-#[derive(Clone)]
-pub struct Closure(pub ferry_host::Closure);
+pub struct Closure(
+    pub ferry_host::Closure,
+    /// Made on the first batch call in the default sandbox and kept, with
+    /// its pool of warm instances, for the next.
+    OnceLock<ArrayFunction>,
+);
+
+impl From<ferry_host::Closure> for Closure {
+    fn from(closure: ferry_host::Closure) -> Closure {
+        Closure(closure, OnceLock::new())
+    }
+}
 
 impl Closure {
+    /// The closure as a function on arrays, running in `sandbox`.
+    fn array_function(&self, sandbox: Sandbox) -> PyResult<ArrayFunction> {
+        let (runtime, _) = host()?;
+        ferry_sql::WasmFunctions::new(runtime.clone())
+            .with_sandbox(sandbox)
+            .array_function(self.0.clone())
+            .map_err(sql_to_python)
+    }
+
     /// `function` of `module`, with `env` captured and `blobs` attached.
     pub fn new(
         module: &Module,
@@ -40,7 +61,7 @@ impl Closure {
             let bytes: Vec<u8> = bytes.cast::<PyBytes>()?.as_bytes().to_vec();
             closure = closure.with_blob(name, bytes);
         }
-        Ok(Closure(closure))
+        Ok(closure.into())
     }
 }
 
@@ -59,13 +80,16 @@ impl Closure {
 
     /// The same function with `env` captured instead.
     fn with_env(&self, env: &Bound<'_, PyAny>) -> PyResult<Closure> {
-        Ok(Closure(self.0.clone().with_env_value(encode(env)?)))
+        Ok(self.0.clone().with_env_value(encode(env)?).into())
     }
 
     /// The same closure with a data blob `name` attached, which the guest
     /// reads with `ferry::blob(name)`.
     fn with_blob(&self, name: String, data: &Bound<'_, PyBytes>) -> Closure {
-        Closure(self.0.clone().with_blob(name, data.as_bytes().to_vec()))
+        self.0
+            .clone()
+            .with_blob(name, data.as_bytes().to_vec())
+            .into()
     }
 
     /// `sha256:` and the hash of the closure's encoding by reference.
@@ -127,7 +151,7 @@ impl Closure {
     fn from_bytes(data: &[u8]) -> PyResult<Closure> {
         let (_, store) = host()?;
         ferry_host::Closure::from_bytes(data, store.as_ref())
-            .map(Closure)
+            .map(Closure::from)
             .map_err(to_python)
     }
 
@@ -165,16 +189,22 @@ impl Closure {
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let arrays = arrays(data)?;
-        let sandbox = sandbox::from_keywords(options)?;
-        let (runtime, _) = host()?;
-        let functions = ferry_sql::WasmFunctions::new(runtime.clone()).with_sandbox(sandbox);
-        let closure = self.0.clone();
+        let fresh;
+        let function = match options {
+            Some(options) if !options.is_empty() => {
+                fresh = self.array_function(sandbox::from_keywords(Some(options))?)?;
+                &fresh
+            }
+            _ => match self.1.get() {
+                Some(function) => function,
+                None => {
+                    let function = self.array_function(Sandbox::default())?;
+                    self.1.get_or_init(|| function)
+                }
+            },
+        };
         let out = py
-            .detach(|| {
-                functions
-                    .array_function(closure)
-                    .and_then(|function| function.call(&arrays))
-            })
+            .detach(|| function.call(&arrays))
             .map_err(sql_to_python)?;
         out.to_data().to_pyarrow(py)
     }
@@ -182,10 +212,7 @@ impl Closure {
     /// A scalar function's argument and result types as pyarrow types:
     /// `([pa.int64(), pa.int64()], pa.int64())` for `gcd`.
     fn arrow_signature<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        let (runtime, _) = host()?;
-        let function = ferry_sql::WasmFunctions::new(runtime.clone())
-            .array_function(self.0.clone())
-            .map_err(sql_to_python)?;
+        let function = self.array_function(Sandbox::default())?;
         let arguments = function
             .arguments()
             .iter()

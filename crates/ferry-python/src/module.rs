@@ -118,6 +118,6 @@ pub fn load<'py>(py: Python<'py>, reference: &str) -> PyResult<Bound<'py, PyAny>
         .map_err(refused)?
     {
         Resolved::Module(module) => Ok(Bound::new(py, Module(module))?.into_any()),
-        Resolved::Closure(closure) => Ok(Bound::new(py, Closure(closure))?.into_any()),
+        Resolved::Closure(closure) => Ok(Bound::new(py, Closure::from(closure))?.into_any()),
     }
 }

@@ -7,6 +7,9 @@
 //! same with `DISTINCT`; and over a sliding window of 100,000 of those rows,
 //! with and without `DISTINCT`.
 //!
+//! And `gcd` called on Arrow arrays outside a query (`ArrayFunction`, what the
+//! Python package's `call_arrow` runs), 1M rows in batches of 8192.
+//!
 //! `cargo bench -p ferry-sql --bench sql` (one group: `-- grouped`)
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -82,6 +85,45 @@ fn sql(c: &mut Criterion) {
     ] {
         group.bench_function(name, |bench| bench.iter(|| run(query)));
     }
+    group.finish();
+}
+
+/// `gcd` on 1M rows of arrays, a call per batch, as Python's `call_arrow`
+/// makes it; beside it the same Rust function in a loop over the arrays.
+fn arrays(c: &mut Criterion) {
+    let functions = WasmFunctions::new(Runtime::new(RuntimeConfig::default()).unwrap());
+    let gcd = functions
+        .array_function(ferry_host::Closure::new(&udfs().module, "gcd").unwrap())
+        .unwrap();
+    let batches: Vec<[ArrayRef; 2]> = int64_batches(1_000_000, BATCH)
+        .into_iter()
+        .map(|(a, b)| -> [ArrayRef; 2] {
+            [Arc::new(Int64Array::from(a)), Arc::new(Int64Array::from(b))]
+        })
+        .collect();
+    let native = |[a, b]: &[ArrayRef; 2]| -> Int64Array {
+        let (a, b) = (as_int64_array(a).unwrap(), as_int64_array(b).unwrap());
+        a.iter()
+            .zip(b.iter())
+            .map(|(a, b)| Some(ferry_example_udfs::gcd(a?, b?)))
+            .collect()
+    };
+    let mut group = c.benchmark_group("array_function_1m_int64_rows");
+    group.sample_size(20);
+    group.bench_function("gcd/ferry", |bench| {
+        bench.iter(|| {
+            for batch in &batches {
+                std::hint::black_box(gcd.call(batch).unwrap());
+            }
+        })
+    });
+    group.bench_function("gcd/native_loop", |bench| {
+        bench.iter(|| {
+            for batch in &batches {
+                std::hint::black_box(native(batch));
+            }
+        })
+    });
     group.finish();
 }
 
@@ -190,5 +232,5 @@ fn grouped(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, sql, grouped);
+criterion_group!(benches, sql, grouped, arrays);
 criterion_main!(benches);
