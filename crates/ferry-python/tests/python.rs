@@ -36,6 +36,7 @@ fn the_python_package_passes_its_tests() {
         )
         .env("FERRY_TEST_UDFS", &ferry_test_support::udfs().path)
         .env("FERRY_TEST_RUST_CLOSURE", &rust_closure)
+        .env("FERRY_TEST_ROOT", &root)
         .status()
         .expect("cannot run pytest");
     assert!(

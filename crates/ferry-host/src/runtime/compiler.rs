@@ -130,10 +130,11 @@ impl ChildCompiler {
             let most = (module.bytes().len() as u64).saturating_mul(64) + (1 << 20);
             let answer = scope.spawn(move || read_at_most(stdout, most));
             let stderr = scope.spawn(move || read_at_most(stderr, 64 << 10));
-            if let Some(mut stdin) = child.stdin.take() {
-                // A child that stopped early says why on standard error.
-                let _ = stdin.write_all(module.bytes());
-            }
+            // Written from a thread of its own, so that a child that reads
+            // nothing still meets the deadline; one that stopped early says
+            // why on standard error.
+            let stdin = child.stdin.take();
+            scope.spawn(move || stdin.map(|mut stdin| stdin.write_all(module.bytes())));
             let status = wait_until(&mut child, deadline);
             let answer = answer.join().unwrap_or_default();
             let stderr = stderr.join().unwrap_or_default();

@@ -95,3 +95,16 @@ def test_what_ferry_cannot_take_is_refused_in_one_line(guest):
         guest.closure("add")(2**70, 1)
     with pytest.raises(ferry.FerryError, match="not a ferry closure"):
         ferry.Closure.from_bytes(b"pickle? no")
+
+
+def test_load_takes_what_the_cli_takes(guest, tmp_path):
+    import os
+
+    crate = os.path.join(os.environ["FERRY_TEST_ROOT"], "examples", "guest")
+    assert ferry.load(crate) == guest  # built from source, the same bytes
+    assert ferry.load(os.environ["FERRY_TEST_GUEST"]) == guest
+    pickled = tmp_path / "hello.closure"
+    pickled.write_bytes(guest.closure("greet", env="Hi").to_bytes())
+    assert ferry.load(str(pickled))("Bo") == "Hi, Bo!"
+    with pytest.raises(ferry.FerryError, match="no such file"):
+        ferry.load(str(tmp_path / "missing.wasm"))
