@@ -16,7 +16,7 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 /// Everything a store carries for one instance.
 pub(crate) struct HostState {
-    pub wasi: WasiP1Ctx,
+    wasi: Wasi,
     pub memory_cap: MemoryCap,
     pub stdout: Capture,
     pub stderr: Capture,
@@ -42,42 +42,15 @@ impl HostState {
     pub fn new(limits: &Limits, grants: &Grants) -> Result<HostState, Error> {
         let stdout = Capture::new("stdout", limits.output);
         let stderr = Capture::new("stderr", limits.output);
-        let mut wasi = WasiCtxBuilder::new();
-        wasi.stdout(stdout.clone())
-            .stderr(stderr.clone())
-            .arg("ferry")
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false);
-        for (key, value) in &grants.env {
-            wasi.env(key, value);
-        }
-        for dir in &grants.dirs {
-            let perms = if dir.writable {
-                FsPerms::ReadWrite
-            } else {
-                FsPerms::ReadOnly
-            };
-            wasi.preopened_dir(&dir.host, &dir.guest, perms)
-                .map_err(|e| Error::Io {
-                    action: "cannot grant the guest the directory",
-                    path: dir.host.clone(),
-                    source: std::io::Error::other(e.to_string()),
-                })?;
-        }
-        if !grants.clock {
-            wasi.wall_clock(FrozenClock).monotonic_clock(FrozenClock);
-        }
-        if !grants.random {
-            // Fixed bytes make guests that seed hash maps or shuffle data
-            // reproducible, which the closed sandbox promises.
-            let fixed = b"ferry deterministic random bytes".to_vec();
-            wasi.secure_random(wasmtime_wasi::Deterministic::new(fixed.clone()))
-                .insecure_random(wasmtime_wasi::Deterministic::new(fixed))
-                .insecure_random_seed(0);
-        }
+        // Opening granted directories can fail, and that is the caller's
+        // error to see now, not the guest's at its first file call.
+        let wasi = if grants.dirs.is_empty() {
+            Wasi::Unbuilt(grants.clone())
+        } else {
+            Wasi::Built(Box::new(wasi_context(grants, &stdout, &stderr)?))
+        };
         Ok(HostState {
-            wasi: wasi.build_p1(),
+            wasi,
             memory_cap: MemoryCap::new(limits.memory),
             stdout,
             stderr,
@@ -90,6 +63,20 @@ impl HostState {
             clock_granted: grants.clock,
             timeout: limits.timeout,
         })
+    }
+
+    /// The guest's WASI context, built on its first WASI call: building one
+    /// is most of what a fresh instance costs, and most guests make none.
+    pub fn wasi(&mut self) -> &mut WasiP1Ctx {
+        if let Wasi::Unbuilt(grants) = &self.wasi {
+            let context = wasi_context(grants, &self.stdout, &self.stderr)
+                .expect("a WASI context without directories always builds");
+            self.wasi = Wasi::Built(Box::new(context));
+        }
+        match &mut self.wasi {
+            Wasi::Built(context) => context,
+            Wasi::Unbuilt(_) => unreachable!("built just above"),
+        }
     }
 
     /// Whether the memory cap refused to grow memory.
@@ -140,6 +127,51 @@ impl HostState {
             message: with_backtrace(message, error),
         }
     }
+}
+
+/// A store's WASI context, or what it will be built from.
+enum Wasi {
+    Unbuilt(Grants),
+    Built(Box<WasiP1Ctx>),
+}
+
+/// The WASI context `grants` allow, its output going to the captures.
+fn wasi_context(grants: &Grants, stdout: &Capture, stderr: &Capture) -> Result<WasiP1Ctx, Error> {
+    let mut wasi = WasiCtxBuilder::new();
+    wasi.stdout(stdout.clone())
+        .stderr(stderr.clone())
+        .arg("ferry")
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false);
+    for (key, value) in &grants.env {
+        wasi.env(key, value);
+    }
+    for dir in &grants.dirs {
+        let perms = if dir.writable {
+            FsPerms::ReadWrite
+        } else {
+            FsPerms::ReadOnly
+        };
+        wasi.preopened_dir(&dir.host, &dir.guest, perms)
+            .map_err(|e| Error::Io {
+                action: "cannot grant the guest the directory",
+                path: dir.host.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+    }
+    if !grants.clock {
+        wasi.wall_clock(FrozenClock).monotonic_clock(FrozenClock);
+    }
+    if !grants.random {
+        // Fixed bytes make guests that seed hash maps or shuffle data
+        // reproducible, which the closed sandbox promises.
+        let fixed = b"ferry deterministic random bytes".to_vec();
+        wasi.secure_random(wasmtime_wasi::Deterministic::new(fixed.clone()))
+            .insecure_random(wasmtime_wasi::Deterministic::new(fixed))
+            .insecure_random_seed(0);
+    }
+    Ok(wasi.build_p1())
 }
 
 /// A trap's message is one line; the guest's stack is added on request

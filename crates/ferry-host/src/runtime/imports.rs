@@ -12,7 +12,7 @@ use wasmtime::{Caller, Linker};
 
 /// Adds WASI preview 1 and the `ferry_v1` imports to `linker`.
 pub(crate) fn add_imports(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    wasmtime_wasi::p1::add_to_linker_sync(linker, |state| &mut state.wasi)?;
+    wasmtime_wasi::p1::add_to_linker_sync(linker, HostState::wasi)?;
     // A wait inside a host call is out of reach of epoch interruption, so
     // WASI's own `poll_oneoff` would let a guest sleep past its deadline.
     linker.allow_shadowing(true);

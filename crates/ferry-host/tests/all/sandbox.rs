@@ -379,3 +379,49 @@ fn host_files_environment_and_clock_are_closed_unless_granted() {
     );
     assert!(call("now", "", &granted).decode::<u64>().unwrap() > 1_600_000_000);
 }
+
+#[test]
+fn a_fresh_instance_sees_none_of_what_earlier_calls_wrote() {
+    // `bump` grows memory to 6 MiB, adds one to a byte of its data segment
+    // and to the last byte of memory, and returns their sum: 42 + 1 + 0 + 1
+    // on memory as the module defines it. Memory is reset in place up to
+    // some size and handed back to the kernel past it; both must forget.
+    let bytes = support::by_hand(|text| {
+        let bump = r#"
+  (func (export "ferry_fn_bump") (param i32 i32 i32 i32) (result i32)
+    (if (i32.lt_u (memory.size) (i32.const 96))
+      (then (drop (memory.grow (i32.sub (i32.const 96) (memory.size))))))
+    (i32.store8 (i32.const 1024) (i32.add (i32.load8_u (i32.const 1024)) (i32.const 1)))
+    (i32.store8 (i32.const 0x5fffff) (i32.add (i32.load8_u (i32.const 0x5fffff)) (i32.const 1)))
+    (i32.store8 (i32.const 1026)
+      (i32.add (i32.load8_u (i32.const 1024)) (i32.load8_u (i32.const 0x5fffff))))
+    (call $result (i32.const 1026) (i32.const 1))
+    (i32.const 0))
+"#;
+        let record = r#"    "{\"abi\":1,\"name\":\"bump\",\"kind\":\"value\",\"export\":\"ferry_fn_bump\",\"input\":\"()\",\"output\":\"u8\"}\n""#;
+        let text = text.replace("  (@custom", &format!("{bump}\n  (@custom"));
+        let at = text.rfind(')').unwrap();
+        let at = text[..at].rfind(')').unwrap();
+        format!("{}\n{record}{}", &text[..at], &text[at..])
+    });
+    let module = Module::from_bytes(bytes).unwrap();
+    let bump = Closure::new(&module, "bump").unwrap();
+    let runtime = runtime();
+    let fresh: Vec<u8> = (0..4)
+        .map(|_| {
+            let out = runtime.call(&bump, &Value::nil(), &Sandbox::default());
+            out.unwrap().value.decode().unwrap()
+        })
+        .collect();
+    assert_eq!(fresh, [44, 44, 44, 44]);
+    // The same calls on one kept instance do carry over, so the test sees
+    // what it means to see.
+    let mut kept = runtime.instantiate(&module, &Sandbox::default()).unwrap();
+    let reused: Vec<u8> = (0..3)
+        .map(|_| {
+            let out = kept.call("bump", &Value::nil(), &Value::nil());
+            out.unwrap().value.decode().unwrap()
+        })
+        .collect();
+    assert_eq!(reused, [44, 46, 48]);
+}
