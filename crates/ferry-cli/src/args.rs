@@ -5,8 +5,9 @@ use clap::Args;
 use ferry_host::{
     BlobStore, Closure, DirGrant, FromSource, Module, ModuleRef, Resolved, Sandbox, Value,
 };
+use ferry_protocol::signature::{ModuleSignature, read_signatures};
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A function to run: `call`, `pickle` and `map` take it alike.
@@ -24,6 +25,33 @@ pub struct FunctionArgs {
     /// Attach a data blob read from a file, as NAME=FILE.
     #[arg(long = "blob", value_name = "NAME=FILE")]
     blobs: Vec<String>,
+}
+
+/// How a client reaches workers over TLS.
+#[derive(Args)]
+pub struct ClientTlsArgs {
+    /// Reach the workers over TLS, trusting certificates from this CA
+    /// (PEM).
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// Mutual TLS: the certificate to show the workers (PEM).
+    #[arg(long, value_name = "FILE", requires_all = ["tls_ca", "tls_client_key"])]
+    tls_client_cert: Option<PathBuf>,
+    /// Mutual TLS: that certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_client_cert")]
+    tls_client_key: Option<PathBuf>,
+}
+
+impl ClientTlsArgs {
+    /// The client's TLS settings, if the flags ask for TLS.
+    pub fn to_tls(&self) -> Option<ferry_protocol::tls::ClientTls> {
+        let ca = self.tls_ca.clone()?;
+        let identity = self
+            .tls_client_cert
+            .clone()
+            .zip(self.tls_client_key.clone());
+        Some(ferry_protocol::tls::ClientTls { ca, identity })
+    }
 }
 
 /// What the guest may do.
@@ -93,6 +121,23 @@ impl FunctionArgs {
             Ok(closure.with_blob(name, bytes))
         })
     }
+
+    /// The signatures in `MODULE.sig` beside the module argument, if there
+    /// is such a file: workers that run only signed code need them.
+    pub fn signatures(&self) -> Result<Vec<ModuleSignature>> {
+        let file = with_suffix(Path::new(self.module.trim_end_matches('/')), ".sig");
+        if !file.exists() {
+            return Ok(Vec::new());
+        }
+        Ok(read_signatures(&file)?)
+    }
+}
+
+/// `path` with `suffix` added to its name: `key` becomes `key.pub`.
+pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 impl SandboxArgs {
@@ -189,9 +234,16 @@ pub fn mebibytes(flag: &str, mib: u64) -> Result<u64> {
 pub fn read_token(file: Option<&Path>) -> Result<Option<String>> {
     match file {
         Some(file) => {
-            let token = std::fs::read_to_string(file)
+            let text = std::fs::read_to_string(file)
                 .with_context(|| format!("cannot read the token file {}", file.display()))?;
-            Ok(Some(token.trim().to_owned()))
+            // A worker's token file lists tokens with their scopes; a
+            // client takes the first token.
+            let token = text
+                .lines()
+                .filter_map(|line| line.split('#').next()?.split_whitespace().next())
+                .next()
+                .with_context(|| format!("the token file {} holds no token", file.display()))?;
+            Ok(Some(token.to_owned()))
         }
         None => Ok(std::env::var(ferry_worker::TOKEN_ENV).ok()),
     }

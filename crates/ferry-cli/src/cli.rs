@@ -3,7 +3,8 @@
 
 use crate::commands::{
     build::BuildArgs, call::CallArgs, executor::ExecutorArgs, inspect::InspectArgs, map::MapArgs,
-    pickle::PickleArgs, run::RunArgs, scheduler::SchedulerArgs, sql::SqlArgs, worker::WorkerArgs,
+    pickle::PickleArgs, run::RunArgs, scheduler::SchedulerArgs, sign::KeygenArgs, sign::SignArgs,
+    sql::SqlArgs, worker::WorkerArgs,
 };
 use clap::{Parser, Subcommand};
 use ferry_host::BlobStore;
@@ -50,6 +51,11 @@ pub enum Command {
     Executor(ExecutorArgs),
     /// Load a closure written by `ferry pickle` and run it.
     Run(RunArgs),
+    /// Make an Ed25519 key pair for signing modules.
+    Keygen(KeygenArgs),
+    /// Sign a module, for workers that run only code signed by keys they
+    /// trust (`ferry worker --trust`); clients send MODULE.sig with it.
+    Sign(SignArgs),
     /// Compile the module on standard input and write its code: a worker
     /// runs this to bound what compiling takes.
     #[command(hide = true)]

@@ -3,7 +3,7 @@
 use anyhow::Result;
 use clap::Parser;
 use cli::{Cli, Command};
-use commands::{build, call, executor, inspect, map, pickle, run, scheduler, sql, worker};
+use commands::{build, call, executor, inspect, map, pickle, run, scheduler, sign, sql, worker};
 use out::note;
 use std::io::IsTerminal;
 
@@ -55,6 +55,8 @@ fn execute(cli: Cli) -> Result<()> {
         Command::Scheduler(args) => scheduler::run(args, &store),
         Command::Executor(args) => executor::run(args, &store),
         Command::Run(args) => run::run(args, &store),
+        Command::Keygen(args) => sign::keygen(args),
+        Command::Sign(args) => sign::sign(args, &store),
         Command::CompileModule => unreachable!("handled before the store is opened"),
     }
 }

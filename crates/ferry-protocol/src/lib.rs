@@ -10,7 +10,7 @@
 //! ```
 //! use ferry_protocol::{Payload, RunRequest, decode, encode};
 //!
-//! let request = RunRequest { closure: vec![1, 2, 3].into(), inputs: vec![Payload::Inline(vec![0xc0].into())], reduce: None };
+//! let request = RunRequest { closure: vec![1, 2, 3].into(), inputs: vec![Payload::Inline(vec![0xc0].into())], reduce: None, signatures: vec![] };
 //! let back: RunRequest = decode(&encode(&request))?;
 //! assert_eq!(back.inputs.len(), 1);
 //! # Ok::<(), ferry_protocol::ProtocolError>(())
@@ -19,6 +19,9 @@
 #![deny(missing_docs)]
 
 mod body;
+pub mod signature;
+pub mod tls;
+pub mod watched;
 
 pub use body::Body;
 
@@ -68,6 +71,10 @@ pub struct RunRequest {
     pub inputs: Vec<Payload>,
     /// A reducer folding the results, encoded by reference.
     pub reduce: Option<Bytes>,
+    /// Signatures of the modules of `closure` and `reduce`, for a worker
+    /// that runs only signed code (`ferry worker --trust`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signatures: Vec<signature::ModuleSignature>,
 }
 
 /// Bytes, either in the message or uploaded separately under their hash.
@@ -193,6 +200,7 @@ mod tests {
                 Payload::Blob(hash),
             ],
             reduce: Some(Bytes::from_static(b"reducer")),
+            signatures: vec![signature::SecretKey::generate().unwrap().0.sign(&hash)],
         });
         fuzz("run requests", &[run], |bytes| {
             decode::<RunRequest>(bytes).map(drop)

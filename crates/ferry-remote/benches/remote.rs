@@ -1,11 +1,14 @@
-//! Remote execution over loopback: a synchronous round trip, pipelined
-//! throughput from one client, and a worker's first result for a module it
+//! Remote execution over loopback: a synchronous round trip and pipelined
+//! throughput from one client, each in cleartext and over TLS, and a
+//! worker's first result for a module it
 //! has never seen and after a restart with its disk cache warm. Figures are
 //! recorded in docs/perf.md.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use ferry_host::{BlobStore, Closure, Executor, ExecutorExt, LocalExecutor, Module, Value};
+use ferry_protocol::tls::{ClientTls, ServerTls};
 use ferry_remote::Remote;
+use ferry_test_support::tls::Authority;
 use ferry_worker::{Worker, WorkerConfig};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -21,8 +24,13 @@ struct LocalWorker {
 
 impl LocalWorker {
     fn start(store: &Path) -> LocalWorker {
+        LocalWorker::start_with(store, None)
+    }
+
+    fn start_with(store: &Path, tls: Option<ServerTls>) -> LocalWorker {
         let mut config = WorkerConfig::new(TOKEN.into(), BlobStore::open(store).unwrap());
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.tls = tls;
         let (address_tx, address_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -49,11 +57,19 @@ impl LocalWorker {
     }
 
     fn client(&self) -> Remote {
-        Remote::builder()
+        self.client_with(None)
+    }
+
+    fn client_with(&self, tls: Option<ClientTls>) -> Remote {
+        let builder = Remote::builder()
             .worker(self.address.to_string())
-            .token(TOKEN)
-            .build()
-            .unwrap()
+            .token(TOKEN);
+        match tls {
+            Some(tls) => builder.tls(tls),
+            None => builder,
+        }
+        .build()
+        .unwrap()
     }
 }
 
@@ -129,15 +145,37 @@ fn remote(c: &mut Criterion) {
     let worker = LocalWorker::start(store.path());
     let client = worker.client();
     client.call::<_, i64>(&add, &(1, 2)).unwrap();
+    let pki = tempfile::tempdir().unwrap();
+    let ca = Authority::new(pki.path(), "bench");
+    let (cert, key) = ca.issue(pki.path(), "worker", &["127.0.0.1"]);
+    let tls_store = tempfile::tempdir().unwrap();
+    let tls_worker = LocalWorker::start_with(
+        tls_store.path(),
+        Some(ServerTls {
+            cert,
+            key,
+            client_ca: None,
+        }),
+    );
+    let tls_client = tls_worker.client_with(Some(ClientTls {
+        ca: ca.pem.clone(),
+        identity: None,
+    }));
+    tls_client.call::<_, i64>(&add, &(1, 2)).unwrap();
 
     let mut group = c.benchmark_group("remote_round_trip");
     let local = LocalExecutor::builder().threads(2).build().unwrap();
     group.bench_function("local_executor", |b| {
         b.iter(|| local.submit(&add, input.clone()).wait().unwrap())
     });
-    group.bench_function("loopback_worker", |b| {
-        b.iter(|| client.submit(&add, input.clone()).wait().unwrap())
-    });
+    for (name, client) in [
+        ("loopback_worker", &client),
+        ("loopback_worker_tls", &tls_client),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| client.submit(&add, input.clone()).wait().unwrap())
+        });
+    }
     group.finish();
 
     let mut group = c.benchmark_group("remote_pipelined");
@@ -147,6 +185,7 @@ fn remote(c: &mut Criterion) {
     for (name, executor) in [
         ("local_executor", &local as &dyn Executor),
         ("loopback_worker", &client),
+        ("loopback_worker_tls", &tls_client),
     ] {
         group.bench_function(name, |b| {
             b.iter(|| {

@@ -35,7 +35,7 @@ impl Blobs {
     /// the token it expects.
     pub fn new(address: &str, token: &str) -> Result<Blobs, Error> {
         Ok(Blobs {
-            link: Link::new(address, token)?,
+            link: Link::new(address, token, Default::default(), None)?,
             uploaded: AtomicU64::new(0),
         })
     }

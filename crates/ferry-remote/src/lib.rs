@@ -37,8 +37,11 @@ pub use blobs::Blobs;
 pub use error::RemoteError;
 
 use ferry_host::executor::{Completer, Executor, Job, Task};
-use ferry_host::{Error, Output};
+use ferry_host::{ContentHash, Error, Output};
+use ferry_protocol::signature::ModuleSignature;
+use ferry_protocol::tls::ClientTls;
 use link::{Attempt, Link};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -64,10 +67,13 @@ pub struct RemoteBuilder {
     attempts: u32,
     backoff: Duration,
     task_timeout: Option<Duration>,
+    signatures: HashMap<ContentHash, Vec<ModuleSignature>>,
+    tls: Option<ClientTls>,
 }
 
 impl RemoteBuilder {
-    /// Adds a worker, as `http://host:port` or `host:port`.
+    /// Adds a worker, as `host:port`, `http://host:port` or
+    /// `https://host:port` (see [`tls`](Self::tls)).
     pub fn worker(mut self, address: impl Into<String>) -> Self {
         self.workers.push(address.into());
         self
@@ -99,6 +105,27 @@ impl RemoteBuilder {
         self
     }
 
+    /// Sends `signatures` with every job whose modules they sign, for
+    /// workers that run only signed code (`ferry worker --trust`); see
+    /// [`ferry_protocol::signature`].
+    pub fn signatures(mut self, signatures: impl IntoIterator<Item = ModuleSignature>) -> Self {
+        for signature in signatures {
+            let held = self.signatures.entry(signature.module).or_default();
+            if !held.contains(&signature) {
+                held.push(signature);
+            }
+        }
+        self
+    }
+
+    /// Reaches every worker over TLS, trusting certificates from `tls.ca`
+    /// (and showing `tls.identity` to workers that ask for one). Without
+    /// this, `https://` addresses are refused.
+    pub fn tls(mut self, tls: ClientTls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
     /// Starts the client. Connections are made on first use.
     pub fn build(self) -> Result<Remote, Error> {
         let token = match self.token {
@@ -110,10 +137,18 @@ impl RemoteBuilder {
                 "a remote executor needs at least one worker".into(),
             ));
         }
+        let signatures = Arc::new(self.signatures);
+        let tls = self
+            .tls
+            .map(|tls| tls.config())
+            .transpose()
+            .map_err(|e| Error::Engine(e.to_string()))?;
         let links = self
             .workers
             .iter()
-            .map(|address| Link::new(address, &token).map(Arc::new))
+            .map(|address| {
+                Link::new(address, &token, signatures.clone(), tls.clone()).map(Arc::new)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -147,6 +182,8 @@ impl Remote {
             attempts: 5,
             backoff: Duration::from_millis(50),
             task_timeout: None,
+            signatures: HashMap::new(),
+            tls: None,
         }
     }
 

@@ -5,6 +5,7 @@ use crate::RemoteError;
 use bytes::Bytes;
 use ferry_host::executor::Job;
 use ferry_host::{Closure, ContentHash, Encoding, Error, Output, Value};
+use ferry_protocol::signature::ModuleSignature;
 use ferry_protocol::{
     Body, INFO, INLINE_LIMIT, Info, MISSING, MSGPACK, MissingRequest, MissingResponse, Payload,
     Problem, RUN, RunRequest, RunResponse,
@@ -14,7 +15,8 @@ use http_body_util::BodyExt;
 use hyper::client::conn::http2::SendRequest;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use parking_lot::Mutex;
-use std::collections::HashSet;
+use rustls::pki_types::ServerName;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -52,11 +54,24 @@ pub(crate) struct Link {
     down: Mutex<Option<(Instant, Instant)>>,
     in_flight: AtomicUsize,
     slots: AtomicUsize,
+    /// Signatures of modules, sent with the jobs that use them.
+    signatures: Arc<HashMap<ContentHash, Vec<ModuleSignature>>>,
+    /// How to speak TLS to the worker, and the name its certificate has.
+    tls: Option<(tokio_rustls::TlsConnector, ServerName<'static>)>,
 }
 
 impl Link {
-    pub fn new(address: &str, token: &str) -> Result<Link, Error> {
-        let authority = address.trim_start_matches("http://").trim_end_matches('/');
+    pub fn new(
+        address: &str,
+        token: &str,
+        signatures: Arc<HashMap<ContentHash, Vec<ModuleSignature>>>,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Result<Link, Error> {
+        let secure = address.starts_with("https://");
+        let authority = address
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .trim_end_matches('/');
         let bad = |reason: String| {
             Error::Engine(format!(
                 "`{address}` is not a worker address (host:port): {reason}"
@@ -68,13 +83,31 @@ impl Link {
         if parsed.port_u16().is_none() {
             return Err(bad("it has no port".into()));
         }
+        let tls = match tls {
+            Some(config) => {
+                let host = parsed.host().trim_start_matches('[').trim_end_matches(']');
+                let name = ServerName::try_from(host.to_owned())
+                    .map_err(|e| bad(format!("`{host}` cannot name a TLS server: {e}")))?;
+                Some((tokio_rustls::TlsConnector::from(config), name))
+            }
+            None if secure => {
+                return Err(bad(
+                    "it is https, but no CA to check its certificate against was given (--tls-ca, RemoteBuilder::tls)"
+                        .into(),
+                ));
+            }
+            None => None,
+        };
         let authorization =
             HeaderValue::from_str(&ferry_protocol::bearer(token)).map_err(|_| {
                 Error::Engine("the token contains characters a header cannot carry".into())
             })?;
         Ok(Link {
             address: authority.to_owned(),
-            base: format!("http://{authority}"),
+            base: format!(
+                "{}://{authority}",
+                if tls.is_some() { "https" } else { "http" }
+            ),
             authorization,
             sender: Mutex::default(),
             connecting: tokio::sync::Mutex::default(),
@@ -83,6 +116,8 @@ impl Link {
             down: Mutex::default(),
             in_flight: AtomicUsize::new(0),
             slots: AtomicUsize::new(DEFAULT_SLOTS),
+            signatures,
+            tls,
         })
     }
 
@@ -158,6 +193,12 @@ impl Link {
                 .reduce
                 .as_ref()
                 .map(|r| r.to_bytes(Encoding::ByReference).into()),
+            signatures: job
+                .closures()
+                .filter_map(|closure| self.signatures.get(&closure.module().id()))
+                .flatten()
+                .cloned()
+                .collect(),
         };
         // Another round only if the worker lost code it was thought to have
         // (evicted from its cache, or restarted on an empty disk): then all of
@@ -376,17 +417,40 @@ impl Link {
         .map_err(|_| retry(format!("no connection within {CONNECT_TIMEOUT:?}")))?
         .map_err(|e| retry(e.to_string()))?;
         let _ = stream.set_nodelay(true);
+        let sender = match &self.tls {
+            None => self.handshake(stream).await,
+            Some((connector, name)) => {
+                let stream = connector.connect(name.clone(), stream).await.map_err(|e| {
+                    let reason = format!("TLS handshake failed: {e}");
+                    // A certificate the client cannot trust will not
+                    // become trustworthy on the next attempt.
+                    match e.kind() {
+                        std::io::ErrorKind::InvalidData => Attempt::Final(self.transport(reason)),
+                        _ => retry(reason),
+                    }
+                })?;
+                self.handshake(stream).await
+            }
+        }
+        .map_err(|e| retry(e.to_string()))?;
+        *self.sender.lock() = Some(sender.clone());
+        Ok(sender)
+    }
+
+    /// HTTP/2 over `stream`, its connection driven in the background.
+    async fn handshake<S>(&self, stream: S) -> Result<SendRequest<Body>, hyper::Error>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let (sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
             .handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| retry(e.to_string()))?;
+            .await?;
         let address = self.address.clone();
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(worker = address, error = %e, "connection ended");
             }
         });
-        *self.sender.lock() = Some(sender.clone());
         Ok(sender)
     }
 

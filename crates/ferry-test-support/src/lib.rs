@@ -17,6 +17,7 @@ mod data;
 pub mod fuzz;
 mod guests;
 mod native;
+pub mod tls;
 
 pub use data::{Random, int64_batches};
 pub use guests::{example_guest, udfs, unseen, workspace_root};

@@ -1,6 +1,6 @@
-//! One client connection, from `accept` to close: how long it may take to
-//! say anything, which of the worker's connection permits it holds, and how
-//! a drain ends it.
+//! One client connection, from `accept` to close: its TLS handshake, how
+//! long it may take to say anything, which of the worker's connection
+//! permits it holds, and how a drain ends it.
 //!
 //! A connection that has not yet sent a request costs the worker a
 //! descriptor and proves nothing, so it is *pending*: pending connections
@@ -59,46 +59,90 @@ pub(crate) struct Server {
 
 /// Serves one accepted connection until it ends, is closed for saying
 /// nothing within the handshake time-out, or is closed by a drain before it
-/// said anything. `pending` is the permit taken to accept it.
+/// said anything. `pending` is the permit taken to accept it. With `tls`,
+/// the TLS handshake comes first, and must also end within the time-out.
 pub(crate) fn serve(
     server: &Server,
     stream: TcpStream,
     peer: SocketAddr,
     pending: OwnedSemaphorePermit,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) -> impl std::future::Future<Output = ()> + Send + 'static {
     let _ = stream.set_nodelay(true);
-    let state = server.state.clone();
-    let established = server.established.clone();
-    let handshake = server.handshake;
-    let mut stopping = server.stopping.clone();
-    let standing = Arc::new(Standing {
-        spoke: AtomicBool::new(false),
-        pending: Mutex::new(Some(pending)),
-        established: Mutex::new(None),
-    });
-    let service = {
-        let standing = standing.clone();
-        hyper::service::service_fn(move |request: http::Request<Incoming>| {
-            let state = state.clone();
-            let standing = standing.clone();
-            let established = established.clone();
-            async move {
-                if !standing.spoke.swap(true, Ordering::AcqRel) {
-                    // The first request: from pending to established,
-                    // waiting for a permit if every one is held.
-                    if let Ok(permit) = established.acquire_owned().await {
-                        *standing.established.lock() = Some(permit);
-                    }
-                    standing.pending.lock().take();
-                }
-                crate::handler::handle(state, request).await
-            }
-        })
+    let connection = Connection {
+        http: server.http.clone(),
+        watcher: server.graceful.watcher(),
+        state: server.state.clone(),
+        established: server.established.clone(),
+        handshake: server.handshake,
+        stopping: server.stopping.clone(),
+        standing: Arc::new(Standing {
+            spoke: AtomicBool::new(false),
+            pending: Mutex::new(Some(pending)),
+            established: Mutex::new(None),
+        }),
     };
-    let connection = server
-        .graceful
-        .watch(server.http.serve_connection(TokioIo::new(stream), service));
     async move {
+        let Some(tls) = tls else {
+            return connection.run(stream, peer).await;
+        };
+        let handshake = connection.handshake;
+        let accepting = tokio_rustls::TlsAcceptor::from(tls).accept(stream);
+        match tokio::time::timeout(handshake, accepting).await {
+            Ok(Ok(stream)) => connection.run(stream, peer).await,
+            Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+            Err(_) => {
+                tracing::debug!(%peer, ?handshake, "closed: no TLS handshake within the handshake time-out")
+            }
+        }
+    }
+}
+
+/// What serving one connection needs of the server.
+struct Connection {
+    http: hyper::server::conn::http2::Builder<hyper_util::rt::TokioExecutor>,
+    watcher: hyper_util::server::graceful::Watcher,
+    state: Arc<crate::State>,
+    established: Arc<Semaphore>,
+    handshake: Duration,
+    stopping: watch::Receiver<bool>,
+    standing: Arc<Standing>,
+}
+
+impl Connection {
+    async fn run<S>(self, stream: S, peer: SocketAddr)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let Connection {
+            http,
+            watcher,
+            state,
+            established,
+            handshake,
+            mut stopping,
+            standing,
+        } = self;
+        let service = {
+            let standing = standing.clone();
+            hyper::service::service_fn(move |request: http::Request<Incoming>| {
+                let state = state.clone();
+                let standing = standing.clone();
+                let established = established.clone();
+                async move {
+                    if !standing.spoke.swap(true, Ordering::AcqRel) {
+                        // The first request: from pending to established,
+                        // waiting for a permit if every one is held.
+                        if let Ok(permit) = established.acquire_owned().await {
+                            *standing.established.lock() = Some(permit);
+                        }
+                        standing.pending.lock().take();
+                    }
+                    crate::handler::handle(state, request).await
+                }
+            })
+        };
+        let connection = watcher.watch(http.serve_connection(TokioIo::new(stream), service));
         let deadline = tokio::time::sleep(handshake);
         tokio::pin!(connection, deadline);
         let mut waiting_for_first_request = true;

@@ -1,8 +1,10 @@
 //! Request handling: authentication, then one function per endpoint.
 
 use crate::State;
+use crate::tokens::Scope;
 use bytes::Bytes;
 use ferry_host::{Blob, Closure, ContentHash, Error, Executor, Job, Resolve, Task, Value};
+use ferry_protocol::signature::ModuleSignature;
 use ferry_protocol::{
     BLOBS, Body, INFO, INLINE_LIMIT, Info, MISSING, MSGPACK, MissingRequest, MissingResponse,
     Payload, Problem, RUN, RunRequest, RunResponse,
@@ -36,14 +38,32 @@ pub(crate) async fn handle(
     state: Arc<State>,
     request: Request<impl RequestBody>,
 ) -> Result<Reply, Infallible> {
-    if !authorized(&state, &request) {
+    let path = request.uri().path().to_owned();
+    let needs = match (request.method(), path.as_str()) {
+        (&Method::GET, INFO) => [Scope::Run, Scope::Admin].as_slice(),
+        _ => &[Scope::Run],
+    };
+    let Some(scopes) =
+        presented_token(&request).and_then(|token| state.config.tokens.scopes(token))
+    else {
         return Ok(problem(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "missing or wrong token: send `authorization: Bearer <token>`".into(),
         ));
+    };
+    if !needs.iter().any(|&scope| scopes.contains(scope)) {
+        let names: Vec<_> = needs.iter().map(|scope| scope.name()).collect();
+        return Ok(problem(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "{} {path} needs a token with the `{}` scope; this token has not",
+                request.method(),
+                names.join("` or `")
+            ),
+        ));
     }
-    let path = request.uri().path().to_owned();
     let reply = match (request.method(), path.as_str()) {
         (&Method::GET, INFO) => info(&state),
         (&Method::POST, MISSING) => missing(&state, request).await,
@@ -65,7 +85,8 @@ pub(crate) async fn handle(
     Ok(reply)
 }
 
-fn authorized<B>(state: &State, request: &Request<B>) -> bool {
+/// The bearer token of `request`, if it has one.
+fn presented_token<B>(request: &Request<B>) -> Option<&str> {
     request
         .headers()
         .get(header::AUTHORIZATION)
@@ -74,7 +95,30 @@ fn authorized<B>(state: &State, request: &Request<B>) -> bool {
         // The scheme is case-insensitive (RFC 9110, 11.1).
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim_start_matches(' '))
-        .is_some_and(|presented| ferry_protocol::token_matches(&state.config.token, presented))
+}
+
+/// The refusal for a job with a module no trusted key signed, if the worker
+/// runs only signed code. A module's signature is checked once; later jobs
+/// of it need not carry it.
+fn untrusted(state: &State, job: &Job, signatures: &[ModuleSignature]) -> Option<Reply> {
+    let trust = state.config.trust.as_ref()?;
+    let unsigned = job.closures().map(|c| c.module().id()).find(|module| {
+        if state.signed.lock().contains(module) {
+            return false;
+        }
+        let admitted = trust.admits(module, signatures);
+        if admitted {
+            state.signed.lock().insert(*module);
+        }
+        !admitted
+    })?;
+    Some(problem(
+        StatusCode::FORBIDDEN,
+        "untrusted_module",
+        format!(
+            "module {unsigned} is not signed by a key this worker trusts; sign it with `ferry sign` and send its signature with the job"
+        ),
+    ))
 }
 
 fn info(state: &State) -> Reply {
@@ -111,10 +155,11 @@ async fn missing(state: &State, request: Request<impl RequestBody>) -> Reply {
 }
 
 async fn run(state: Arc<State>, request: Request<impl RequestBody>) -> Reply {
-    let run: RunRequest = match read_message(&state, request).await {
+    let mut run: RunRequest = match read_message(&state, request).await {
         Ok(run) => run,
         Err(reply) => return reply,
     };
+    let signatures = std::mem::take(&mut run.signatures);
     let input_blobs: Vec<ContentHash> = run
         .inputs
         .iter()
@@ -142,6 +187,9 @@ async fn run(state: Arc<State>, request: Request<impl RequestBody>) -> Reply {
         Ok(job) => job,
         Err(e) => return refusal(e),
     };
+    if let Some(refused) = untrusted(&state, &job, &signatures) {
+        return refused;
+    }
     let _pinned = state.cache.pin(needs(&job, input_blobs));
     // If the client goes away, the job is cancelled: skipped if still queued.
     let outcome = CancelOnDrop(Some(state.executor.submit_job(job))).await;

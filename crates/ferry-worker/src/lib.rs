@@ -3,14 +3,19 @@
 //! inside the sandbox, and sends back results, guest failures and captured
 //! output.
 //!
-//! - Every request must carry the shared token; without it the answer is 401
-//!   and nothing is stored or run.
+//! - Every request must carry a token the worker accepts; without one the
+//!   answer is 401 and nothing is stored or run. Tokens have scopes (see
+//!   [`Tokens`]); one without the scope an endpoint needs gets 403.
+//! - With [`WorkerConfig::trust`] set, only modules signed by a trusted key
+//!   run: others are refused (403) before they are compiled.
 //! - A fixed number of execution slots: further requests wait in a queue
 //!   (backpressure), they do not fail.
 //! - Modules and blobs live in a content-addressed [`BlobStore`] on disk, with
 //!   precompiled code beside them, so a restarted worker needs neither
 //!   uploads nor compiles for code it has seen. The store has a size bound;
 //!   the least recently written or used entries go first.
+//! - TLS (rustls) when given a certificate, mutual TLS when given a client
+//!   CA; cleartext only on loopback unless [`WorkerConfig::insecure`].
 //! - Shutdown is graceful: no new connections, in-flight requests finish.
 //!
 //! ```no_run
@@ -31,18 +36,21 @@ mod cache;
 mod connection;
 mod handler;
 mod shared_blobs;
+mod tokens;
 
 use cache::DiskCache;
 use connection::{Permits, Server};
 pub use ferry_protocol::TOKEN_ENV;
 pub use handler::RequestBody;
 use shared_blobs::SharedBlobs;
+pub use tokens::{Scope, Scopes, TokenError, Tokens};
 
 use ferry_host::runtime::Compiler;
 use ferry_host::{
     Blob, BlobStore, ContentHash, Error, LocalExecutor, Lru, Module, Resolve, Runtime,
     RuntimeConfig, Sandbox,
 };
+use ferry_protocol::tls::{ServerTls, ServerTlsConfig, TlsError};
 use hyper_util::rt::TokioExecutor;
 use parking_lot::Mutex;
 use std::future::Future;
@@ -55,8 +63,10 @@ use tokio::net::TcpListener;
 pub struct WorkerConfig {
     /// Where to listen; loopback unless told otherwise.
     pub listen: SocketAddr,
-    /// The shared secret every request must present.
-    pub token: String,
+    /// The tokens requests may present, and what each allows.
+    pub tokens: Tokens,
+    /// Keys whose signatures make a module runnable; `None` runs any.
+    pub trust: Option<ferry_protocol::signature::TrustedKeys>,
     /// The disk cache of modules, blobs and precompiled code.
     pub store: BlobStore,
     /// Calls run at once; further requests wait.
@@ -83,10 +93,18 @@ pub struct WorkerConfig {
     pub max_module: u64,
     /// Where modules are compiled (see [`Compiler`]).
     pub compiler: Compiler,
+    /// TLS on the listener: the certificate, its key, and for mutual TLS
+    /// the CA clients' certificates must come from.
+    pub tls: Option<ServerTls>,
+    /// Serve cleartext on an address other than loopback. Without TLS or
+    /// this, such a worker refuses to start: its tokens and closures would
+    /// cross the network readable by anyone on the path.
+    pub insecure: bool,
 }
 
 impl WorkerConfig {
-    /// Defaults: 127.0.0.1:7878, one slot per core, a 2 GiB cache, 8 MiB
+    /// Defaults: `token` with every scope, any module runs,
+    /// 127.0.0.1:7878, one slot per core, a 2 GiB cache, 8 MiB
     /// requests, 1 GiB blobs, the default sandbox, 1024 connections, 10 s
     /// to a first request, 30 s of silence inside a request body, 64 MiB
     /// modules compiled in this process (`ferry worker` compiles in a
@@ -94,7 +112,8 @@ impl WorkerConfig {
     pub fn new(token: String, store: BlobStore) -> WorkerConfig {
         WorkerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
-            token,
+            tokens: Tokens::one(token),
+            trust: None,
             store,
             slots: std::thread::available_parallelism().map_or(1, |n| n.get()),
             cache_limit: 2 << 30,
@@ -106,6 +125,8 @@ impl WorkerConfig {
             body_timeout: std::time::Duration::from_secs(30),
             max_module: RuntimeConfig::default().max_module,
             compiler: Compiler::InProcess,
+            tls: None,
+            insecure: false,
         }
     }
 }
@@ -119,6 +140,14 @@ pub enum WorkerError {
         ferry_protocol::TOKEN_ENV
     )]
     NoToken,
+    /// Cleartext was asked for off loopback without `insecure`.
+    #[error(
+        "refusing to serve cleartext on {0}, which is not a loopback address: give a certificate (--tls-cert, --tls-key) or say --insecure"
+    )]
+    Cleartext(SocketAddr),
+    /// The TLS files are not usable.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -139,6 +168,7 @@ pub enum WorkerError {
 pub struct Worker {
     listener: TcpListener,
     state: Arc<State>,
+    tls: Option<ServerTlsConfig>,
 }
 
 /// What every request handler shares.
@@ -155,6 +185,8 @@ pub(crate) struct State {
     receiving: tokio::sync::Semaphore,
     /// Blobs held by jobs in flight and downloads, one copy each.
     blobs: SharedBlobs,
+    /// Modules whose signature by a trusted key has been checked.
+    signed: Mutex<std::collections::HashSet<ContentHash>>,
 }
 
 /// How many run requests of the largest size may be received at once;
@@ -196,7 +228,7 @@ pub struct WorkerService {
 impl WorkerService {
     /// Sets up the runtime over the store; refuses an empty token.
     pub fn new(config: WorkerConfig) -> Result<WorkerService, WorkerError> {
-        if config.token.is_empty() {
+        if config.tokens.is_empty() {
             return Err(WorkerError::NoToken);
         }
         let runtime = Runtime::new(RuntimeConfig {
@@ -223,6 +255,7 @@ impl WorkerService {
                 cache,
                 receiving: tokio::sync::Semaphore::new(receiving),
                 blobs: SharedBlobs::default(),
+                signed: Mutex::default(),
                 config,
             }),
         })
@@ -245,6 +278,10 @@ impl Worker {
     /// Binds the listener and sets up the runtime over the store.
     pub async fn bind(config: WorkerConfig) -> Result<Worker, WorkerError> {
         let listen = config.listen;
+        if config.tls.is_none() && !config.insecure && !listen.ip().is_loopback() {
+            return Err(WorkerError::Cleartext(listen));
+        }
+        let tls = config.tls.as_ref().map(ServerTls::load).transpose()?;
         let service = WorkerService::new(config)?;
         let listener = TcpListener::bind(listen)
             .await
@@ -255,6 +292,7 @@ impl Worker {
         Ok(Worker {
             listener,
             state: service.state,
+            tls,
         })
     }
 
@@ -297,7 +335,10 @@ impl Worker {
                 accepted = self.listener.accept() => {
                     match accepted {
                         Ok((stream, peer)) => {
-                            tokio::spawn(connection::serve(&server, stream, peer, pending));
+                            // Certificates renewed on disk apply from the
+                            // next connection on.
+                            let tls = self.tls.as_ref().map(|tls| tls.get());
+                            tokio::spawn(connection::serve(&server, stream, peer, pending, tls));
                         }
                         Err(e) => {
                             // Out of descriptors, typically: pause rather than spin.

@@ -1,7 +1,7 @@
 //! `ferry map`: a function over every line of a JSON-lines file, locally or
 //! on workers, optionally reduced to one result.
 
-use crate::args::{FunctionArgs, SandboxArgs, read_token};
+use crate::args::{ClientTlsArgs, FunctionArgs, SandboxArgs, read_token};
 use crate::out;
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -34,6 +34,8 @@ pub struct MapArgs {
     /// File holding the workers' token [default: $FERRY_TOKEN].
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
+    #[command(flatten)]
+    tls: ClientTlsArgs,
     /// The sandbox of local runs; with --workers, each worker's own
     /// sandbox applies.
     #[command(flatten)]
@@ -43,6 +45,7 @@ pub struct MapArgs {
 /// Runs the job on a local pool, or on the workers.
 pub fn run(args: MapArgs, store: &BlobStore) -> Result<()> {
     let mapper = args.function.closure(store)?;
+    let signatures = args.function.signatures()?;
     let reducer = args
         .reduce
         .map(|name| Closure::new(mapper.module(), &name))
@@ -61,12 +64,15 @@ pub fn run(args: MapArgs, store: &BlobStore) -> Result<()> {
             .build()?;
         job.run(&pool)
     } else {
-        let mut remote = ferry_remote::Remote::builder();
+        let mut remote = ferry_remote::Remote::builder().signatures(signatures);
         for worker in args.workers {
             remote = remote.worker(worker);
         }
         if let Some(token) = read_token(args.token_file.as_deref())? {
             remote = remote.token(token);
+        }
+        if let Some(tls) = args.tls.to_tls() {
+            remote = remote.tls(tls);
         }
         job.run(&remote.build()?)
     }

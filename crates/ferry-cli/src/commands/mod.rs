@@ -9,5 +9,6 @@ pub mod map;
 pub mod pickle;
 pub mod run;
 pub mod scheduler;
+pub mod sign;
 pub mod sql;
 pub mod worker;

@@ -1,10 +1,13 @@
 //! `ferry worker`: serve closures to clients.
 
-use crate::args::{SandboxArgs, mebibytes, read_token, seconds};
+use crate::args::{SandboxArgs, mebibytes, seconds};
 use anyhow::{Context, Result};
 use clap::Args;
 use ferry_host::BlobStore;
 use ferry_host::runtime::{ChildCompiler, Compiler};
+use ferry_protocol::signature::TrustedKeys;
+use ferry_protocol::tls::ServerTls;
+use ferry_worker::Tokens;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,9 +18,15 @@ pub struct WorkerArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:7878")]
     listen: SocketAddr,
-    /// File holding the token clients must present [default: $FERRY_TOKEN].
+    /// File of the tokens clients may present, one a line with its scopes
+    /// (`TOKEN run,deploy,admin`; none means all), reread when it changes
+    /// [default: $FERRY_TOKEN, every scope].
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
+    /// Run only modules signed by a key in this file (`ferry keygen` makes
+    /// one, `ferry sign` signs); repeat for more files.
+    #[arg(long, value_name = "KEY.pub")]
+    trust: Vec<PathBuf>,
     /// Calls run at once; more wait [default: one per core].
     #[arg(long)]
     slots: Option<usize>,
@@ -47,14 +56,45 @@ pub struct WorkerArgs {
     /// Seconds compiling one module may take.
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
     compile_timeout: f64,
+    /// Serve TLS with this certificate chain (PEM); reloaded when the
+    /// file changes.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Mutual TLS: accept only clients with a certificate from this CA.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
+    /// Serve cleartext on an address other than loopback.
+    #[arg(long, conflicts_with = "tls_cert")]
+    insecure: bool,
     #[command(flatten)]
     sandbox: SandboxArgs,
 }
 
 /// Serves until the process is told to stop, caching in `store`.
 pub fn run(args: WorkerArgs, store: &BlobStore) -> Result<()> {
-    let token = read_token(args.token_file.as_deref())?.unwrap_or_default();
-    let mut config = ferry_worker::WorkerConfig::new(token, store.clone());
+    let mut config = ferry_worker::WorkerConfig::new(String::new(), store.clone());
+    config.tokens = match &args.token_file {
+        Some(file) => Tokens::from_file(file)?,
+        None => Tokens::one(std::env::var(ferry_worker::TOKEN_ENV).unwrap_or_default()),
+    };
+    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
+        config.tls = Some(ServerTls {
+            cert,
+            key,
+            client_ca: args.tls_client_ca,
+        });
+    }
+    config.insecure = args.insecure;
+    if !args.trust.is_empty() {
+        let keys = TrustedKeys::from_files(&args.trust)?;
+        if keys.is_empty() {
+            anyhow::bail!("--trust names no key: the worker would run nothing");
+        }
+        config.trust = Some(keys);
+    }
     config.listen = args.listen;
     config.cache_limit = mebibytes("--cache-size", args.cache_size)?;
     config.max_request = usize::try_from(mebibytes("--max-request", args.max_request as u64)?)

@@ -3,5 +3,6 @@
 
 mod cli;
 mod cluster;
+mod security;
 mod support;
 mod worker;

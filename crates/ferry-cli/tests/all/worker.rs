@@ -10,25 +10,25 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const TOKEN: &str = "correct horse battery staple";
+pub(crate) const TOKEN: &str = "correct horse battery staple";
 
 /// The `authorization` header that carries the token.
 fn bearer() -> String {
     format!("Bearer {TOKEN}")
 }
 
-fn guest() -> Module {
+pub(crate) fn guest() -> Module {
     ferry_test_support::example_guest().module.clone()
 }
 
 /// A `ferry worker` process; killed when dropped.
-struct Worker {
+pub(crate) struct Worker {
     child: Child,
-    address: String,
+    pub address: String,
 }
 
 impl Worker {
-    fn start(store: &Path, args: &[&str]) -> Worker {
+    pub fn start(store: &Path, args: &[&str]) -> Worker {
         let mut child = ferry()
             .args(["worker", "--listen", "127.0.0.1:0", "--store"])
             .arg(store)
@@ -70,7 +70,7 @@ fn remote(workers: &[&Worker]) -> Remote {
 }
 
 /// One raw HTTP/2 request, for what the client library would never send.
-fn raw(
+pub(crate) fn raw(
     address: &str,
     method: &str,
     path: &str,
@@ -1098,6 +1098,7 @@ fn post_run(
         closure: closure.into(),
         inputs,
         reduce: None,
+        signatures: Vec::new(),
     });
     let run = ferry_protocol::RUN;
     raw_bytes(&worker.address, "POST", run, Some(&bearer()), request)
