@@ -58,7 +58,7 @@ pub(crate) async fn handle(
             StatusCode::FORBIDDEN,
             "forbidden",
             format!(
-                "{} {path} needs a token with the `{}` scope; this token has not",
+                "{} {path} needs a token with the `{}` scope, which this token lacks",
                 request.method(),
                 names.join("` or `")
             ),
