@@ -16,7 +16,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use ferry_ballista::{ExecutorConfig, NativeFunctions, Scheduler, SchedulerConfig, run_executor};
+use ferry_ballista::{
+    Credentials, ExecutorConfig, NativeFunctions, Scheduler, SchedulerConfig, run_executor,
+};
 use ferry_host::{BlobStore, Runtime, RuntimeConfig, Sandbox};
 use ferry_sql::WasmFunctions;
 use ferry_test_support::{native_gcd, udfs};
@@ -85,6 +87,7 @@ async fn start_cluster(dir: &Path) -> String {
             store: BlobStore::open(dir.join(format!("executor-{n}"))).unwrap(),
             work_dir: dir.join(format!("work-{n}")),
             sandbox: Sandbox::default(),
+            trust: None,
             native: native(),
         }));
     }
@@ -97,9 +100,13 @@ async fn session(dir: &Path, data: &Path, cluster: Option<&str>) -> SessionConte
     let store = BlobStore::open(dir.join("client")).unwrap();
     let functions = WasmFunctions::new(Runtime::new(RuntimeConfig::with_store(store)).unwrap());
     let ctx = match cluster {
-        Some(address) => {
-            ferry_ballista::connect(address, &functions, SessionConfig::new(), TOKEN).unwrap()
-        }
+        Some(address) => ferry_ballista::connect(
+            address,
+            &functions,
+            SessionConfig::new(),
+            &Credentials::token(TOKEN),
+        )
+        .unwrap(),
         None => functions.session(),
     };
     functions.register_module(&ctx, &udfs().module).unwrap();

@@ -13,7 +13,8 @@ use datafusion::logical_expr::{AggregateUDF, Extension, LogicalPlan, ScalarUDF};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
-use ferry_host::{BlobStore, Closure};
+use ferry_host::{BlobStore, Closure, ContentHash};
+use ferry_protocol::signature::{ModuleSignature, TrustedKeys};
 use ferry_sql::WasmFunctions;
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -36,6 +37,12 @@ use std::sync::Arc;
 /// A decoded function is kept, per name and closure, so that every task
 /// of a process shares one compiled module and one pool of instances. The
 /// sandbox is the decoding process's own: nothing in a plan widens it.
+///
+/// Signatures made by `ferry sign` travel in the plan beside each function
+/// ([`with_signatures`](FerryCodec::with_signatures)); an executor's codec
+/// made [`with_trust`](FerryCodec::with_trust) makes only functions whose
+/// module one of its keys signed, and refuses the others before compiling
+/// them.
 ///
 /// ```no_run
 /// use ferry_ballista::FerryCodec;
@@ -60,6 +67,12 @@ pub struct FerryCodec {
     uploads_to: Option<Peer>,
     /// Where code the store lacks is fetched from (an executor).
     fetches_from: Option<Peer>,
+    /// Signatures sent with the functions of the modules they sign: the
+    /// client's own, and those that came in decoded plans, so that a
+    /// scheduler passes them on to the executors.
+    signatures: Mutex<HashMap<ContentHash, Vec<ModuleSignature>>>,
+    /// With these keys, only functions of modules signed by one are made.
+    trust: Option<TrustedKeys>,
     scalars: Made<ScalarUDF>,
     aggregates: Made<AggregateUDF>,
 }
@@ -110,9 +123,46 @@ impl FerryCodec {
             store,
             uploads_to,
             fetches_from,
+            signatures: Mutex::default(),
+            trust: None,
             scalars: Mutex::default(),
             aggregates: Mutex::default(),
         })
+    }
+
+    /// Sends `signatures` in plans, each with the functions of the module it
+    /// signs.
+    pub fn with_signatures(
+        self,
+        signatures: impl IntoIterator<Item = ModuleSignature>,
+    ) -> FerryCodec {
+        self.learn(signatures);
+        self
+    }
+
+    fn learn(&self, signatures: impl IntoIterator<Item = ModuleSignature>) {
+        let mut known = self.signatures.lock();
+        for signature in signatures {
+            let of_module = known.entry(signature.module).or_default();
+            if !of_module.contains(&signature) {
+                of_module.push(signature);
+            }
+        }
+    }
+
+    /// Makes only functions whose module is signed, in the plan, by one of
+    /// `keys`; others are refused before they are compiled.
+    pub fn with_trust(mut self, keys: TrustedKeys) -> FerryCodec {
+        self.trust = Some(keys);
+        self
+    }
+
+    fn signatures_of(&self, closure: &Closure) -> Vec<ModuleSignature> {
+        let known = self.signatures.lock();
+        known
+            .get(&closure.module().id())
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Uploads the closure's code if this is a client's codec.
@@ -131,7 +181,7 @@ impl FerryCodec {
             return Ok(());
         };
         self.ship(closure)?;
-        definition::write_scalar(closure, buf);
+        definition::write_scalar(closure, &self.signatures_of(closure), buf);
         Ok(())
     }
 
@@ -140,7 +190,7 @@ impl FerryCodec {
             return Ok(());
         };
         self.ship(closure)?;
-        definition::write_aggregate(closure, empty, buf)
+        definition::write_aggregate(closure, &self.signatures_of(closure), empty, buf)
     }
 
     /// The ferry function `buf` defines, made once per name and closure.
@@ -158,6 +208,7 @@ impl FerryCodec {
         let Some(Definition {
             kind: found,
             closure,
+            signatures,
             empty,
         }) = definition::read(buf)?
         else {
@@ -168,6 +219,7 @@ impl FerryCodec {
                 "`{name}` is sent as a {found:?} function where a {kind:?} one is expected"
             )));
         }
+        self.learn(signatures.iter().cloned());
         let key = (name.to_owned(), closure.to_vec());
         if let Some(function) = made.lock().get(&key) {
             return Ok(Some(function.clone()));
@@ -181,6 +233,18 @@ impl FerryCodec {
                 "cannot make function `{name}`: {e}"
             )))
         })?;
+        let module = closure.module().id();
+        if let Some(trust) = &self.trust
+            && !trust.admits(&module, &signatures)
+        {
+            // Ballista reports a task's error with `{:?}`: only a message
+            // in a string reads well to the user at the other end.
+            let refusal = Error::Untrusted {
+                function: name.to_owned(),
+                module,
+            };
+            return Err(DataFusionError::Plan(refusal.to_string()));
+        }
         tracing::debug!(function = name, closure = %closure.id(), "made a function from a plan");
         let function = Arc::new(make(closure, empty).map_err(external)?);
         Ok(Some(made.lock().entry(key).or_insert(function).clone()))

@@ -39,6 +39,19 @@ pub enum Error {
     /// The server failed while serving.
     #[error("the scheduler stopped serving: {0}")]
     Serve(std::io::Error),
+    /// An executor that runs only signed code was sent a function whose
+    /// module no key it trusts has signed.
+    #[error(
+        "function `{function}`: module {module} is not signed by a key this executor trusts; \
+         sign it with `ferry sign` and send the signature with the query (MODULE.sig beside \
+         --functions, or --signatures)"
+    )]
+    Untrusted {
+        /// The function's SQL name.
+        function: String,
+        /// The module's hash.
+        module: ferry_host::ContentHash,
+    },
     /// Functions that travel between processes need a store to keep their
     /// code in.
     #[error("the functions have no store: make their runtime with `RuntimeConfig::with_store`")]

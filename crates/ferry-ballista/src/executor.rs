@@ -4,6 +4,7 @@ use crate::{Error, FerryCodec, NativeFunctions};
 use ballista_core::config::TaskSchedulingPolicy;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
 use ferry_host::{BlobStore, Runtime, RuntimeConfig, Sandbox};
+use ferry_protocol::signature::TrustedKeys;
 use ferry_sql::WasmFunctions;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,6 +32,9 @@ pub struct ExecutorConfig {
     pub work_dir: PathBuf,
     /// What guests may do, and their limits.
     pub sandbox: Sandbox,
+    /// With keys, only functions whose module one of them signed run; the
+    /// signatures come in the plan (`ferry sign`, [`Credentials`](crate::Credentials)).
+    pub trust: Option<TrustedKeys>,
     /// Functions compiled into every process of the cluster.
     pub native: NativeFunctions,
 }
@@ -53,6 +57,7 @@ pub struct ExecutorConfig {
 ///     store: BlobStore::open("/tmp/ferry-executor")?,
 ///     work_dir: "/tmp/ferry-executor/work".into(),
 ///     sandbox: Sandbox::default(),
+///     trust: None,
 ///     native: NativeFunctions::default(),
 /// })
 /// .await
@@ -62,11 +67,15 @@ pub async fn run_executor(config: ExecutorConfig) -> Result<(), Error> {
     let (scheduler_host, scheduler_port) = crate::error::scheduler_address(&config.scheduler)?;
     let functions = WasmFunctions::new(Runtime::new(RuntimeConfig::with_store(config.store))?)
         .with_sandbox(config.sandbox);
-    let codec = Arc::new(FerryCodec::executor(
+    let mut codec = FerryCodec::executor(
         functions,
         &format!("{scheduler_host}:{scheduler_port}"),
         &config.token,
-    )?);
+    )?;
+    if let Some(keys) = config.trust {
+        codec = codec.with_trust(keys);
+    }
+    let codec = Arc::new(codec);
     std::fs::create_dir_all(&config.work_dir).map_err(|source| ferry_host::Error::Io {
         action: "cannot make the work directory",
         path: config.work_dir.clone(),

@@ -33,7 +33,7 @@ mod native;
 mod peer;
 mod scheduler;
 
-pub use client::connect;
+pub use client::{Credentials, connect};
 pub use codec::FerryCodec;
 pub use error::Error;
 pub use executor::{ExecutorConfig, run_executor};

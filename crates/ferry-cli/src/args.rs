@@ -5,7 +5,7 @@ use clap::Args;
 use ferry_host::{
     BlobStore, Closure, DirGrant, FromSource, Module, ModuleRef, Resolved, Sandbox, Value,
 };
-use ferry_protocol::signature::{ModuleSignature, read_signatures};
+use ferry_protocol::signature::{ModuleSignature, TrustedKeys, read_signatures};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -125,12 +125,30 @@ impl FunctionArgs {
     /// The signatures in `MODULE.sig` beside the module argument, if there
     /// is such a file: workers that run only signed code need them.
     pub fn signatures(&self) -> Result<Vec<ModuleSignature>> {
-        let file = with_suffix(Path::new(self.module.trim_end_matches('/')), ".sig");
-        if !file.exists() {
-            return Ok(Vec::new());
-        }
-        Ok(read_signatures(&file)?)
+        signatures_beside(&self.module)
     }
+}
+
+/// The signatures in `MODULE.sig` beside a module argument (a file or a
+/// crate directory), if there is such a file.
+pub fn signatures_beside(module: &str) -> Result<Vec<ModuleSignature>> {
+    let file = with_suffix(Path::new(module.trim_end_matches('/')), ".sig");
+    if !file.exists() {
+        return Ok(Vec::new());
+    }
+    Ok(read_signatures(&file)?)
+}
+
+/// The keys in `--trust` files; `None` without any.
+pub fn trusted_keys(files: &[PathBuf]) -> Result<Option<TrustedKeys>> {
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let keys = TrustedKeys::from_files(files)?;
+    if keys.is_empty() {
+        bail!("--trust names no key: nothing would run");
+    }
+    Ok(Some(keys))
 }
 
 /// `path` with `suffix` added to its name: `key` becomes `key.pub`.

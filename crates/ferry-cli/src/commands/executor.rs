@@ -1,7 +1,7 @@
 //! `ferry executor`: a Ballista executor that runs the ferry functions in
 //! the plans it receives.
 
-use crate::args::{SandboxArgs, read_token};
+use crate::args::{SandboxArgs, read_token, trusted_keys};
 use anyhow::{Context, Result};
 use clap::Args;
 use ferry_ballista::ExecutorConfig;
@@ -30,6 +30,10 @@ pub struct ExecutorArgs {
     /// File holding the scheduler's token [default: $FERRY_TOKEN].
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
+    /// Run only functions whose module is signed by a key in this file
+    /// (`ferry keygen`, `ferry sign`); repeat for more files.
+    #[arg(long, value_name = "KEY.pub")]
+    trust: Vec<PathBuf>,
     /// Directory for shuffle files [default: executor-<PORT> in the store].
     #[arg(long, value_name = "DIR")]
     work_dir: Option<PathBuf>,
@@ -59,6 +63,7 @@ pub fn run(args: ExecutorArgs, store: &BlobStore) -> Result<()> {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         store: store.clone(),
         sandbox: args.sandbox.to_sandbox()?,
+        trust: trusted_keys(&args.trust)?,
         native: Default::default(),
     };
     let tokio = tokio::runtime::Builder::new_multi_thread()

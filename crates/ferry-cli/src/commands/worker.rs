@@ -1,11 +1,10 @@
 //! `ferry worker`: serve closures to clients.
 
-use crate::args::{SandboxArgs, mebibytes, seconds};
+use crate::args::{SandboxArgs, mebibytes, seconds, trusted_keys};
 use anyhow::{Context, Result};
 use clap::Args;
 use ferry_host::BlobStore;
 use ferry_host::runtime::{ChildCompiler, Compiler};
-use ferry_protocol::signature::TrustedKeys;
 use ferry_protocol::tls::ServerTls;
 use ferry_worker::Tokens;
 use std::io::Write;
@@ -88,13 +87,7 @@ pub fn run(args: WorkerArgs, store: &BlobStore) -> Result<()> {
         });
     }
     config.insecure = args.insecure;
-    if !args.trust.is_empty() {
-        let keys = TrustedKeys::from_files(&args.trust)?;
-        if keys.is_empty() {
-            anyhow::bail!("--trust names no key: the worker would run nothing");
-        }
-        config.trust = Some(keys);
-    }
+    config.trust = trusted_keys(&args.trust)?;
     config.listen = args.listen;
     config.cache_limit = mebibytes("--cache-size", args.cache_size)?;
     config.max_request = usize::try_from(mebibytes("--max-request", args.max_request as u64)?)

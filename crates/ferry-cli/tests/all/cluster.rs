@@ -3,6 +3,7 @@
 //! result compared with the same query run by a local `ferry sql`.
 
 use crate::support::{ferry, listening_address};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 
@@ -65,13 +66,14 @@ impl Cluster {
             executors: Vec::new(),
         };
         for _ in 0..executors {
-            cluster.add_executor(|_| {});
+            cluster.add_executor(&[], |_| {});
         }
         cluster
     }
 
-    /// Starts an executor; `prepare` may put things in its store first.
-    fn add_executor(&mut self, prepare: impl FnOnce(&Path)) {
+    /// Starts an executor with `extra` arguments; `prepare` may put things
+    /// in its store first.
+    fn add_executor(&mut self, extra: &[&OsStr], prepare: impl FnOnce(&Path)) {
         let n = self.executors.len();
         let store = self.executor_store(n);
         std::fs::create_dir_all(&store).unwrap();
@@ -81,6 +83,7 @@ impl Cluster {
             .args(["executor", "--scheduler", &self.address, "--slots", "2"])
             .args(["--flight-port", &free_port().to_string(), "--store"])
             .arg(&store)
+            .args(extra)
             .env("FERRY_TOKEN", TOKEN)
             .env("FERRY_LOG", "ferry_ballista=info,warn")
             .stdout(Stdio::null())
@@ -269,7 +272,7 @@ fn an_executor_refuses_a_module_whose_bytes_do_not_match_its_hash() {
     let module = &ferry_test_support::udfs().module;
     let hex = module.id().to_hex();
     // The executor's store holds something else under the module's hash.
-    cluster.add_executor(|store| {
+    cluster.add_executor(&[], |store| {
         let path = store.join("blobs").join(&hex[..2]);
         std::fs::create_dir_all(&path).unwrap();
         std::fs::write(path.join(&hex), b"not the module").unwrap();
@@ -287,6 +290,85 @@ fn an_executor_refuses_a_module_whose_bytes_do_not_match_its_hash() {
         stdout_of(&local, "locally", &cluster)
     );
     assert_eq!(cluster.fetches(), [1], "{}", cluster.logs());
+}
+
+#[test]
+fn an_executor_that_trusts_a_key_runs_only_functions_whose_module_it_signed() {
+    let mut cluster = Cluster::start(0);
+    let dir = cluster.dir.path().to_owned();
+    let ferry_ok = |args: &[&OsStr]| {
+        let out = ferry().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let (ours, theirs) = (dir.join("ours"), dir.join("theirs"));
+    for key in [&ours, &theirs] {
+        ferry_ok(&["keygen".as_ref(), key.as_os_str()]);
+    }
+    cluster.add_executor(
+        &["--trust".as_ref(), dir.join("ours.pub").as_os_str()],
+        |_| {},
+    );
+    let module = &ferry_test_support::udfs().module;
+    let module_file = dir.join("udfs.wasm");
+    std::fs::write(&module_file, module.bytes()).unwrap();
+    let sign = |key: &Path, out: &Path| {
+        ferry_ok(&[
+            "sign".as_ref(),
+            module_file.as_os_str(),
+            "--key".as_ref(),
+            key.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ])
+    };
+    let query = format!(
+        "{} SELECT g, sum(gcd(a, b)) FROM t GROUP BY g ORDER BY g",
+        table(&dir)
+    );
+    let run = |cluster: Option<&Cluster>, extra: &[&OsStr]| {
+        let mut command = ferry();
+        command
+            .args(["sql", "--format", "csv", "-c", &query, "--functions"])
+            .arg(&module_file)
+            .args(extra);
+        if let Some(cluster) = cluster {
+            command
+                .args(["--cluster", &format!("df://{}", cluster.address)])
+                .env("FERRY_TOKEN", TOKEN);
+        }
+        command.output().unwrap()
+    };
+    let on_cluster = |extra: &[&OsStr]| run(Some(&cluster), extra);
+    let refused = |output: std::process::Output, what: &str| {
+        let message = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{what}: {message}");
+        let says = format!(
+            "function `gcd`: module {} is not signed by a key this executor trusts",
+            module.id()
+        );
+        assert!(message.contains(&says), "{what}: {message}");
+    };
+
+    // Unsigned, then signed by a key the executor does not trust (sent
+    // with --signatures): refused, naming the function and the module.
+    refused(on_cluster(&[]), "unsigned");
+    let theirs_sig = dir.join("theirs.sig");
+    sign(&theirs, &theirs_sig);
+    refused(
+        on_cluster(&["--signatures".as_ref(), theirs_sig.as_os_str()]),
+        "signed by another key",
+    );
+    // Signed by the trusted key, in `MODULE.sig` beside --functions: runs,
+    // with the local answer.
+    sign(&ours, &dir.join("udfs.wasm.sig"));
+    assert_eq!(
+        stdout_of(&on_cluster(&[]), "signed", &cluster),
+        stdout_of(&run(None, &[]), "locally", &cluster)
+    );
 }
 
 #[test]

@@ -5,12 +5,13 @@ mod session;
 mod shell;
 mod table;
 
-use crate::args::{SandboxArgs, load_module, read_token};
+use crate::args::{SandboxArgs, load_module, read_token, signatures_beside};
 use crate::out::note;
 use anyhow::{Context, Result};
 use clap::Args;
 use datafusion::prelude::SessionConfig;
 use ferry_host::{BlobStore, FromSource, Module, Runtime, RuntimeConfig, Sandbox};
+use ferry_protocol::signature::read_signatures;
 use ferry_sql::WasmFunctions;
 use print::Format;
 use session::Session;
@@ -44,6 +45,12 @@ pub struct SqlArgs {
     /// File holding the cluster's token [default: $FERRY_TOKEN].
     #[arg(long, value_name = "FILE", requires = "cluster")]
     token_file: Option<PathBuf>,
+    /// Send the signatures in this file (`ferry sign`) with the functions
+    /// of the modules they sign, for executors that run only signed code;
+    /// may be repeated. `MODULE.sig` beside a --functions module is sent
+    /// without it.
+    #[arg(long, value_name = "FILE.sig", requires = "cluster")]
+    signatures: Vec<PathBuf>,
     /// The sandbox of each batch call.
     #[command(flatten)]
     sandbox: SandboxArgs,
@@ -84,7 +91,14 @@ async fn run_async(
                 .context(
                     "--cluster needs the scheduler's token: set $FERRY_TOKEN or pass --token-file",
                 )?;
-            ferry_ballista::connect(scheduler, &functions, config, &token)?
+            let mut credentials = ferry_ballista::Credentials::token(token);
+            for file in &args.signatures {
+                credentials.signatures.extend(read_signatures(file)?);
+            }
+            for module in &args.modules {
+                credentials.signatures.extend(signatures_beside(module)?);
+            }
+            ferry_ballista::connect(scheduler, &functions, config, &credentials)?
         }
     };
     let session = Session {
