@@ -87,6 +87,8 @@ async fn start_cluster(dir: &Path) -> String {
             store: BlobStore::open(dir.join(format!("executor-{n}"))).unwrap(),
             work_dir: dir.join(format!("work-{n}")),
             sandbox: Sandbox::default(),
+            tls: None,
+            insecure: false,
             trust: None,
             native: native(),
         }));

@@ -5,6 +5,7 @@ use ballista_core::extension::{SessionConfigExt, SessionStateExt};
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::SessionConfig;
 use ferry_protocol::signature::ModuleSignature;
+use ferry_protocol::tls::ClientTls;
 use ferry_sql::WasmFunctions;
 use std::sync::Arc;
 
@@ -16,6 +17,9 @@ pub struct Credentials {
     /// Signatures of the client's modules (`ferry sign`), sent in the plan
     /// with the functions of each, for executors that run only signed code.
     pub signatures: Vec<ModuleSignature>,
+    /// For a cluster that speaks TLS: the CA that signed its certificates,
+    /// and the client's own certificate if the cluster asks for one.
+    pub tls: Option<ClientTls>,
 }
 
 impl Credentials {
@@ -24,6 +28,7 @@ impl Credentials {
         Credentials {
             token: token.into(),
             signatures: Vec::new(),
+            tls: None,
         }
     }
 }
@@ -64,18 +69,28 @@ pub fn connect(
             functions.clone(),
             &format!("{host}:{port}"),
             &credentials.token,
+            credentials.tls.as_ref(),
         )?
         .with_signatures(credentials.signatures.iter().cloned()),
     );
-    let config = config
+    let mut config = config
         .with_ballista_logical_extension_codec(codec.clone())
         .with_ballista_physical_extension_codec(codec);
+    let mut scheme = "http";
+    if let Some(tls) = &credentials.tls {
+        config = config
+            .with_ballista_use_tls(true)
+            .with_ballista_override_create_grpc_client_endpoint(crate::tls::endpoint_override(
+                tls,
+            )?);
+        scheme = "https";
+    }
     // The upgrade replaces the session's function lists with Ballista's;
     // ferry functions are registered afterwards, and CREATE FUNCTION's
     // factory is kept.
     let state = functions
         .session_with(config)
         .state()
-        .upgrade_for_ballista(format!("http://{host}:{port}"))?;
+        .upgrade_for_ballista(format!("{scheme}://{host}:{port}"))?;
     Ok(SessionContext::new_with_state(state))
 }

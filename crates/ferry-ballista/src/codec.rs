@@ -15,6 +15,7 @@ use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use ferry_host::{BlobStore, Closure, ContentHash};
 use ferry_protocol::signature::{ModuleSignature, TrustedKeys};
+use ferry_protocol::tls::ClientTls;
 use ferry_sql::WasmFunctions;
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -53,7 +54,7 @@ use std::sync::Arc;
 /// # fn demo() -> Result<(), ferry_ballista::Error> {
 /// let store = BlobStore::open("/tmp/ferry-executor")?;
 /// let functions = WasmFunctions::new(Runtime::new(RuntimeConfig::with_store(store))?);
-/// let codec = Arc::new(FerryCodec::executor(functions, "127.0.0.1:50050", "s3cret")?);
+/// let codec = Arc::new(FerryCodec::executor(functions, "127.0.0.1:50050", "s3cret", None)?);
 /// // ExecutorProcessConfig { override_logical_codec: Some(codec.clone()),
 /// //                         override_physical_codec: Some(codec), .. }
 /// # Ok(()) }
@@ -83,13 +84,20 @@ type Made<T> = Mutex<HashMap<(String, Vec<u8>), Arc<T>>>;
 impl FerryCodec {
     /// A client's codec: before a function goes into a plan, its module and
     /// blobs are uploaded to the scheduler at `scheduler` (`host:port`)
-    /// unless it has them.
+    /// unless it has them; over TLS with `tls`. It fails at once, saying
+    /// why, if the scheduler cannot be reached or refuses the token.
     pub fn client(
         functions: WasmFunctions,
         scheduler: &str,
         token: &str,
+        tls: Option<&ClientTls>,
     ) -> Result<FerryCodec, Error> {
-        let peer = Peer::new(scheduler, token)?;
+        let peer = Peer::new(scheduler, token, tls)?;
+        peer.check().map_err(|source| Error::Scheduler {
+            address: scheduler.to_owned(),
+            tls: tls.is_some(),
+            source,
+        })?;
         FerryCodec::new(functions, Some(peer), None)
     }
 
@@ -100,13 +108,15 @@ impl FerryCodec {
     }
 
     /// An executor's codec: code the functions' store lacks is fetched from
-    /// the scheduler at `scheduler` (`host:port`), checked, and kept.
+    /// the scheduler at `scheduler` (`host:port`, over TLS with `tls`),
+    /// checked, and kept.
     pub fn executor(
         functions: WasmFunctions,
         scheduler: &str,
         token: &str,
+        tls: Option<&ClientTls>,
     ) -> Result<FerryCodec, Error> {
-        let peer = Peer::new(scheduler, token)?;
+        let peer = Peer::new(scheduler, token, tls)?;
         FerryCodec::new(functions, None, Some(peer))
     }
 

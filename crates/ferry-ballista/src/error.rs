@@ -14,6 +14,29 @@ pub enum Error {
     /// The worker endpoints the scheduler serves could not be set up.
     #[error(transparent)]
     Worker(#[from] ferry_worker::WorkerError),
+    /// A client could not reach the scheduler's code endpoints, or they
+    /// refused it.
+    #[error(
+        "cannot use the scheduler at {address}: {source}{}",
+        if *.tls { "" } else { " (if the cluster speaks TLS, give its CA: --tls-ca)" }
+    )]
+    Scheduler {
+        /// The scheduler, as `host:port`.
+        address: String,
+        /// Whether the client spoke TLS.
+        tls: bool,
+        /// What failed.
+        source: ferry_host::Error,
+    },
+    /// Cleartext was asked for off loopback without `insecure`.
+    #[error(
+        "refusing to serve cleartext on {0}, which is not a loopback address: give TLS files \
+         (--tls-cert, --tls-key, --tls-ca) or say --insecure"
+    )]
+    Cleartext(String),
+    /// The TLS files could not be read or do not fit together.
+    #[error(transparent)]
+    Tls(#[from] ferry_protocol::tls::TlsError),
     /// Ballista refused or failed.
     #[error("ballista: {0}")]
     Ballista(#[from] ballista_core::error::BallistaError),

@@ -1,13 +1,23 @@
 //! A Ballista executor that runs ferry functions it receives in plans.
 
+use crate::ClusterTls;
+use crate::tls::endpoint_override;
 use crate::{Error, FerryCodec, NativeFunctions};
+use arrow_flight::flight_service_server::FlightServiceServer;
 use ballista_core::config::TaskSchedulingPolicy;
+use ballista_core::error::BallistaError;
+use ballista_core::extension::{EndpointOverrideFn, SessionConfigExt};
+use ballista_executor::ArrowFlightServerProvider;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+use ballista_executor::flight_service::BallistaFlightService;
+use ballista_executor::shutdown::Shutdown;
+use datafusion::prelude::SessionConfig;
 use ferry_host::{BlobStore, Runtime, RuntimeConfig, Sandbox};
 use ferry_protocol::signature::TrustedKeys;
 use ferry_sql::WasmFunctions;
 use std::path::PathBuf;
 use std::sync::Arc;
+use tokio::net::TcpListener;
 
 /// How an executor is set up.
 #[derive(Clone, Debug)]
@@ -32,6 +42,11 @@ pub struct ExecutorConfig {
     pub work_dir: PathBuf,
     /// What guests may do, and their limits.
     pub sandbox: Sandbox,
+    /// TLS for the Flight port and for connections to the scheduler and to
+    /// other executors.
+    pub tls: Option<ClusterTls>,
+    /// Serve cleartext on an address other than loopback.
+    pub insecure: bool,
     /// With keys, only functions whose module one of them signed run; the
     /// signatures come in the plan (`ferry sign`, [`Credentials`](crate::Credentials)).
     pub trust: Option<TrustedKeys>,
@@ -57,6 +72,8 @@ pub struct ExecutorConfig {
 ///     store: BlobStore::open("/tmp/ferry-executor")?,
 ///     work_dir: "/tmp/ferry-executor/work".into(),
 ///     sandbox: Sandbox::default(),
+///     tls: None,
+///     insecure: false,
 ///     trust: None,
 ///     native: NativeFunctions::default(),
 /// })
@@ -65,12 +82,20 @@ pub struct ExecutorConfig {
 /// ```
 pub async fn run_executor(config: ExecutorConfig) -> Result<(), Error> {
     let (scheduler_host, scheduler_port) = crate::error::scheduler_address(&config.scheduler)?;
+    let loopback = config.bind_host == "localhost"
+        || (config.bind_host.parse::<std::net::IpAddr>()).is_ok_and(|ip| ip.is_loopback());
+    if config.tls.is_none() && !config.insecure && !loopback {
+        return Err(Error::Cleartext(config.bind_host));
+    }
+    let client_tls = config.tls.as_ref().map(ClusterTls::client);
+    let endpoint = client_tls.as_ref().map(endpoint_override).transpose()?;
     let functions = WasmFunctions::new(Runtime::new(RuntimeConfig::with_store(config.store))?)
         .with_sandbox(config.sandbox);
     let mut codec = FerryCodec::executor(
         functions,
         &format!("{scheduler_host}:{scheduler_port}"),
         &config.token,
+        client_tls.as_ref(),
     )?;
     if let Some(keys) = config.trust {
         codec = codec.with_trust(keys);
@@ -97,5 +122,60 @@ pub async fn run_executor(config: ExecutorConfig) -> Result<(), Error> {
         override_function_registry: Some(Arc::new(config.native.registry()?)),
         ..Default::default()
     };
+    let ballista = match (&config.tls, endpoint) {
+        (Some(tls), Some(endpoint)) => secured(ballista, tls, endpoint)?,
+        _ => ballista,
+    };
     Ok(start_executor_process(Arc::new(ballista)).await?)
+}
+
+/// `ballista` with TLS: its Flight server serves it, and its connections (to
+/// the scheduler; to other executors, for shuffle data) speak it.
+fn secured(
+    ballista: ExecutorProcessConfig,
+    tls: &ClusterTls,
+    endpoint: EndpointOverrideFn,
+) -> Result<ExecutorProcessConfig, Error> {
+    let server = Arc::new(tls.server().load()?);
+    let (max_decoding, max_encoding) = (
+        ballista.grpc_max_decoding_message_size as usize,
+        ballista.grpc_max_encoding_message_size as usize,
+    );
+    let flight: Arc<ArrowFlightServerProvider> =
+        Arc::new(move |work_dir, address, mut shutdown: Shutdown, _| {
+            let server = server.clone();
+            tokio::spawn(async move {
+                let listener = TcpListener::bind(address)
+                    .await
+                    .map_err(BallistaError::IoError)?;
+                let mut routes = tonic::service::RoutesBuilder::default();
+                routes.add_service(
+                    FlightServiceServer::new(BallistaFlightService::new(work_dir))
+                        .max_decoding_message_size(max_decoding)
+                        .max_encoding_message_size(max_encoding),
+                );
+                let router = routes.routes().into_axum_router();
+                crate::tls::serve(
+                    listener,
+                    router,
+                    server,
+                    async move { shutdown.recv().await },
+                )
+                .await;
+                Ok(())
+            })
+        });
+    let tasks_endpoint = endpoint.clone();
+    Ok(ExecutorProcessConfig {
+        override_arrow_flight_service: Some(flight),
+        override_create_grpc_client_endpoint: Some(endpoint),
+        // Each task's session: shuffle reads from other executors go over
+        // TLS too.
+        override_config_producer: Some(Arc::new(move || {
+            SessionConfig::new_with_ballista()
+                .with_ballista_use_tls(true)
+                .with_ballista_override_create_grpc_client_endpoint(tasks_endpoint.clone())
+        })),
+        ..ballista
+    })
 }

@@ -32,6 +32,7 @@ mod executor;
 mod native;
 mod peer;
 mod scheduler;
+mod tls;
 
 pub use client::{Credentials, connect};
 pub use codec::FerryCodec;
@@ -39,3 +40,4 @@ pub use error::Error;
 pub use executor::{ExecutorConfig, run_executor};
 pub use native::NativeFunctions;
 pub use scheduler::{Scheduler, SchedulerConfig};
+pub use tls::ClusterTls;

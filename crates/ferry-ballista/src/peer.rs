@@ -6,6 +6,7 @@
 //! own and the calling thread waits for them.
 
 use ferry_host::{Blob, BlobStore, Closure, ContentHash, Error, Module, Resolve};
+use ferry_protocol::tls::ClientTls;
 use ferry_remote::Blobs;
 use parking_lot::Mutex;
 use std::future::Future;
@@ -21,7 +22,7 @@ pub(crate) struct Peer {
 }
 
 impl Peer {
-    pub fn new(address: &str, token: &str) -> Result<Peer, Error> {
+    pub fn new(address: &str, token: &str, tls: Option<&ClientTls>) -> Result<Peer, Error> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("ferry-code")
@@ -29,7 +30,7 @@ impl Peer {
             .build()
             .map_err(|e| Error::Engine(format!("cannot start the code fetcher's thread: {e}")))?;
         Ok(Peer {
-            blobs: Blobs::new(address, token)?,
+            blobs: Blobs::with_tls(address, token, tls)?,
             runtime: SideRuntime(Some(runtime)),
             fetching: Mutex::new(()),
         })
@@ -37,6 +38,12 @@ impl Peer {
 
     pub fn address(&self) -> &str {
         self.blobs.address()
+    }
+
+    /// Fails, saying why, unless the peer can be reached and takes the
+    /// token.
+    pub fn check(&self) -> Result<(), Error> {
+        self.runtime.wait(self.blobs.check())
     }
 
     /// Uploads the closure's module and blobs unless the peer has them.

@@ -1,14 +1,18 @@
 //! A Ballista scheduler that also serves the code its executors fetch.
 
+use crate::ClusterTls;
+use crate::tls::endpoint_override;
 use crate::{Error, FerryCodec, NativeFunctions};
 use arrow_flight::flight_service_server::FlightServiceServer;
 use ballista_core::config::TaskSchedulingPolicy;
+use ballista_core::extension::BallistaConfigGrpcEndpoint;
 use ballista_core::flight_proxy_service::BallistaFlightProxyService;
 use ballista_core::serde::protobuf::scheduler_grpc_server::SchedulerGrpcServer;
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::scheduler_process::create_scheduler;
 use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
 use ferry_host::{Runtime, RuntimeConfig};
+use ferry_protocol::tls::ServerTlsConfig;
 use ferry_sql::WasmFunctions;
 use ferry_worker::{WorkerConfig, WorkerService};
 use std::future::Future;
@@ -27,8 +31,14 @@ pub struct SchedulerConfig {
     /// at; the listening address's IP if `None`.
     pub advertise: Option<String>,
     /// ferry's side: the token, the store clients upload code to, its size
-    /// bound and the largest upload (`listen` is not used).
+    /// bound and the largest upload (its `listen`, `tls` and `insecure` are
+    /// not used: this config's are).
     pub worker: WorkerConfig,
+    /// TLS for everything on the port, and for the scheduler's own
+    /// connections to executors (results it passes on to clients).
+    pub tls: Option<ClusterTls>,
+    /// Serve cleartext on an address other than loopback.
+    pub insecure: bool,
     /// How long an executor may be silent before its tasks are given to
     /// others.
     pub executor_timeout: Duration,
@@ -44,6 +54,8 @@ impl SchedulerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 50050)),
             advertise: None,
             worker,
+            tls: None,
+            insecure: false,
             executor_timeout: Duration::from_secs(ballista.executor_timeout_seconds),
             native: NativeFunctions::default(),
         }
@@ -52,7 +64,8 @@ impl SchedulerConfig {
 
 /// A bound scheduler: Ballista's scheduler with ferry's codec, and on the
 /// same port the worker protocol's endpoints (`docs/protocol.md`), where
-/// clients upload code and executors fetch it, by hash, with the token.
+/// clients upload code and executors fetch it, by hash, with the token;
+/// all over TLS if the config has [`ClusterTls`].
 ///
 /// ```no_run
 /// use ferry_ballista::{Scheduler, SchedulerConfig};
@@ -69,12 +82,21 @@ impl SchedulerConfig {
 pub struct Scheduler {
     listener: TcpListener,
     router: axum::Router,
+    tls: Option<Arc<ServerTlsConfig>>,
 }
 
 impl Scheduler {
     /// Binds the listener and starts Ballista's scheduler (its event loop
     /// runs on the current async runtime from now on).
     pub async fn bind(config: SchedulerConfig) -> Result<Scheduler, Error> {
+        if config.tls.is_none() && !config.insecure && !config.listen.ip().is_loopback() {
+            return Err(Error::Cleartext(config.listen.ip().to_string()));
+        }
+        let tls = config
+            .tls
+            .as_ref()
+            .map(|tls| Ok::<_, Error>((tls.server().load()?, endpoint_override(&tls.client())?)))
+            .transpose()?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| Error::Bind {
@@ -109,6 +131,8 @@ impl Scheduler {
             override_logical_codec: Some(codec.clone()),
             override_physical_codec: Some(codec),
             override_session_builder: Some(Arc::new(move |session| native.session_state(session))),
+            use_tls: tls.is_some(),
+            override_create_grpc_client_endpoint: tls.as_ref().map(|(_, client)| client.clone()),
             ..Default::default()
         };
         let (max_decoding, max_encoding) = (
@@ -130,8 +154,9 @@ impl Scheduler {
             FlightServiceServer::new(BallistaFlightProxyService::new(
                 max_decoding,
                 max_encoding,
-                false,
-                None,
+                tls.is_some(),
+                tls.as_ref()
+                    .map(|(_, client)| Arc::new(BallistaConfigGrpcEndpoint::new(client.clone()))),
             ))
             .max_decoding_message_size(max_decoding)
             .max_encoding_message_size(max_encoding),
@@ -146,7 +171,11 @@ impl Scheduler {
                     let code = code.clone();
                     async move { code.handle(request).await }
                 });
-        Ok(Scheduler { listener, router })
+        Ok(Scheduler {
+            listener,
+            router,
+            tls: tls.map(|(server, _)| Arc::new(server)),
+        })
     }
 
     /// The address it listens on (useful after binding port 0).
@@ -162,13 +191,15 @@ impl Scheduler {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), Error> {
-        axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(Error::Serve)
+        match self.tls {
+            Some(tls) => {
+                crate::tls::serve(self.listener, self.router, tls, shutdown).await;
+                Ok(())
+            }
+            None => axum::serve(self.listener, self.router)
+                .with_graceful_shutdown(shutdown)
+                .await
+                .map_err(Error::Serve),
+        }
     }
 }

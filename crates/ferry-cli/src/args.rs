@@ -27,14 +27,15 @@ pub struct FunctionArgs {
     blobs: Vec<String>,
 }
 
-/// How a client reaches workers over TLS.
+/// How a client reaches workers, or a cluster, over TLS.
 #[derive(Args)]
 pub struct ClientTlsArgs {
-    /// Reach the workers over TLS, trusting certificates from this CA
-    /// (PEM).
+    /// Reach the workers (the cluster) over TLS, trusting certificates
+    /// from this CA (PEM).
     #[arg(long, value_name = "FILE")]
     tls_ca: Option<PathBuf>,
-    /// Mutual TLS: the certificate to show the workers (PEM).
+    /// Mutual TLS: the certificate to show the workers (the cluster),
+    /// PEM.
     #[arg(long, value_name = "FILE", requires_all = ["tls_ca", "tls_client_key"])]
     tls_client_cert: Option<PathBuf>,
     /// Mutual TLS: that certificate's private key (PEM).
@@ -51,6 +52,40 @@ impl ClientTlsArgs {
             .clone()
             .zip(self.tls_client_key.clone());
         Some(ferry_protocol::tls::ClientTls { ca, identity })
+    }
+}
+
+/// How a process of a cluster (scheduler, executor) speaks TLS.
+#[derive(Args)]
+pub struct ClusterTlsArgs {
+    /// Speak TLS with this certificate chain (PEM), reloaded when the file
+    /// changes.
+    #[arg(long, value_name = "FILE", requires_all = ["tls_key", "tls_ca"])]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// The CA that signed the cluster's certificates (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_ca: Option<PathBuf>,
+    /// Mutual TLS: accept only clients with a certificate from --tls-ca,
+    /// and show --tls-cert to the others.
+    #[arg(long, requires = "tls_cert")]
+    tls_mutual: bool,
+    /// Serve cleartext on an address other than loopback.
+    #[arg(long, conflicts_with = "tls_cert")]
+    pub insecure: bool,
+}
+
+impl ClusterTlsArgs {
+    /// The process's TLS files, if the flags ask for TLS.
+    pub fn to_tls(&self) -> Option<ferry_ballista::ClusterTls> {
+        Some(ferry_ballista::ClusterTls {
+            cert: self.tls_cert.clone()?,
+            key: self.tls_key.clone()?,
+            ca: self.tls_ca.clone()?,
+            mutual: self.tls_mutual,
+        })
     }
 }
 

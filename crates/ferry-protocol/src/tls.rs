@@ -25,6 +25,10 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
 
 /// Why TLS could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -163,5 +167,35 @@ impl ClientTls {
         };
         config.alpn_protocols = vec![b"h2".to_vec()];
         Ok(Arc::new(config))
+    }
+}
+
+/// Accepts a TLS connection on `stream` if its handshake ends within
+/// `within`; otherwise says why, in one line.
+///
+/// A client the handshake refuses (with TLS 1.3, for lacking a certificate:
+/// it learns only after it has sent its first request) is sent an alert
+/// saying why. Closing a socket with the client's bytes unread would reset
+/// the connection, and a reset throws the alert away before the client
+/// reads it, so what the client sends is read, for a moment, before the
+/// close.
+pub async fn accept(
+    config: Arc<ServerConfig>,
+    stream: TcpStream,
+    within: Duration,
+) -> Result<TlsStream<TcpStream>, String> {
+    let handshake = tokio_rustls::TlsAcceptor::from(config)
+        .accept(stream)
+        .into_fallible();
+    match tokio::time::timeout(within, handshake).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err((error, mut stream))) => {
+            let _ = stream.shutdown().await;
+            let mut sink = [0u8; 4096];
+            let drain = async { while stream.read(&mut sink).await.is_ok_and(|n| n > 0) {} };
+            let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+            Err(format!("TLS handshake failed: {error}"))
+        }
+        Err(_) => Err(format!("no TLS handshake within {within:?}")),
     }
 }

@@ -4,6 +4,7 @@
 use crate::link::Link;
 use bytes::Bytes;
 use ferry_host::{Closure, ContentHash, Error};
+use ferry_protocol::tls::ClientTls;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The blob endpoints of one server (a `ferry worker`, or a `ferry
@@ -34,8 +35,17 @@ impl Blobs {
     /// The server at `address` (`host:port` or `http://host:port`), with
     /// the token it expects.
     pub fn new(address: &str, token: &str) -> Result<Blobs, Error> {
+        Blobs::with_tls(address, token, None)
+    }
+
+    /// The server at `address`, over TLS with `tls` if given.
+    pub fn with_tls(address: &str, token: &str, tls: Option<&ClientTls>) -> Result<Blobs, Error> {
+        let tls = tls
+            .map(ClientTls::config)
+            .transpose()
+            .map_err(|e| Error::Engine(e.to_string()))?;
         Ok(Blobs {
-            link: Link::new(address, token, Default::default(), None)?,
+            link: Link::new(address, token, Default::default(), tls)?,
             uploaded: AtomicU64::new(0),
         })
     }
@@ -53,6 +63,14 @@ impl Blobs {
         closures: impl IntoIterator<Item = &'a Closure>,
     ) -> Result<(), Error> {
         Ok(self.link.ensure_code(closures, &self.uploaded).await?)
+    }
+
+    /// Makes sure the server can be reached, speaks the same TLS (or
+    /// cleartext) and takes the token, by asking it a question about
+    /// nothing.
+    pub async fn check(&self) -> Result<(), Error> {
+        self.link.missing(Vec::new()).await?;
+        Ok(())
     }
 
     /// Forgets that the server holds the code of `closures` (after it said

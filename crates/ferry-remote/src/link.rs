@@ -46,6 +46,9 @@ pub(crate) struct Link {
     base: String,
     authorization: HeaderValue,
     sender: Mutex<Option<SendRequest<Body>>>,
+    /// The task driving the connection, which says why it ended if it
+    /// failed: requests on it see only that it was closed.
+    driver: Mutex<Option<tokio::task::JoinHandle<Option<String>>>>,
     /// Held while connecting, so that one connection is made at a time.
     connecting: tokio::sync::Mutex<()>,
     /// Held while uploading code, so that concurrent first tasks upload once.
@@ -110,6 +113,7 @@ impl Link {
             ),
             authorization,
             sender: Mutex::default(),
+            driver: Mutex::default(),
             connecting: tokio::sync::Mutex::default(),
             uploading: tokio::sync::Mutex::default(),
             known: Mutex::default(),
@@ -264,9 +268,24 @@ impl Link {
         if unknown.is_empty() {
             return Ok(());
         }
-        let asked = MissingRequest {
-            hashes: unknown.iter().map(|(hash, _)| *hash).collect(),
-        };
+        let missing = self
+            .missing(unknown.iter().map(|(hash, _)| *hash).collect())
+            .await?;
+        for (hash, bytes) in &unknown {
+            if missing.contains(hash) {
+                self.upload(hash, bytes.clone(), uploaded).await?;
+            }
+        }
+        self.known
+            .lock()
+            .extend(unknown.into_iter().map(|(hash, _)| hash));
+        Ok(())
+    }
+
+    /// Which of `hashes` the worker lacks. Asked for none, it shows that the
+    /// worker can be reached and takes the token.
+    pub async fn missing(&self, hashes: Vec<ContentHash>) -> Result<Vec<ContentHash>, Attempt> {
+        let asked = MissingRequest { hashes };
         let (status, body) = self
             .send(
                 Method::POST,
@@ -278,15 +297,7 @@ impl Link {
             return Err(self.rejection(status, &body));
         }
         let missing: MissingResponse = self.decode(&body)?;
-        for (hash, bytes) in &unknown {
-            if missing.missing.contains(hash) {
-                self.upload(hash, bytes.clone(), uploaded).await?;
-            }
-        }
-        self.known
-            .lock()
-            .extend(unknown.into_iter().map(|(hash, _)| hash));
-        Ok(())
+        Ok(missing.missing)
     }
 
     /// Forgets that the worker holds the code of `closures`, so that the
@@ -383,20 +394,34 @@ impl Link {
             .header(header::CONTENT_TYPE, MSGPACK)
             .body(body)
             .map_err(|e| Attempt::Final(Error::Engine(e.to_string())))?;
-        let failed = |e: hyper::Error| {
-            self.sender.lock().take();
-            Attempt::Retry(self.transport(e.to_string()))
+        let exchange = async {
+            sender.ready().await?;
+            let response = sender.send_request(request).await?;
+            let status = response.status();
+            let body = response.into_body().collect().await?.to_bytes();
+            Ok::<_, hyper::Error>((status, body))
         };
-        sender.ready().await.map_err(failed)?;
-        let response = sender.send_request(request).await.map_err(failed)?;
-        let status = response.status();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(failed)?
-            .to_bytes();
-        Ok((status, body))
+        match exchange.await {
+            Ok(answer) => Ok(answer),
+            Err(e) => {
+                self.sender.lock().take();
+                let mut reason = with_causes(&e);
+                if (e.is_canceled() || e.is_closed())
+                    && let Some(why) = self.why_ended().await
+                {
+                    reason = format!("{reason}; the connection ended: {why}");
+                }
+                Err(Attempt::Retry(self.transport(reason)))
+            }
+        }
+    }
+
+    /// Why the connection ended, if its driver says so soon: it may still
+    /// be reading the last bytes (a TLS alert, say) when a request fails.
+    async fn why_ended(&self) -> Option<String> {
+        let driver = self.driver.lock().take()?;
+        let soon = tokio::time::timeout(Duration::from_millis(200), driver).await;
+        soon.ok()?.ok()?
     }
 
     /// The connection, made if there is none or the last one failed.
@@ -432,7 +457,7 @@ impl Link {
                 self.handshake(stream).await
             }
         }
-        .map_err(|e| retry(e.to_string()))?;
+        .map_err(|e| retry(with_causes(&e)))?;
         *self.sender.lock() = Some(sender.clone());
         Ok(sender)
     }
@@ -446,11 +471,12 @@ impl Link {
             .handshake(TokioIo::new(stream))
             .await?;
         let address = self.address.clone();
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(worker = address, error = %e, "connection ended");
-            }
+        let driver = tokio::spawn(async move {
+            let error = connection.await.err()?;
+            tracing::debug!(worker = address, error = %error, "connection ended");
+            Some(with_causes(&error))
         });
+        *self.driver.lock() = Some(driver);
         Ok(sender)
     }
 
@@ -490,6 +516,21 @@ impl Link {
             Attempt::Final(error)
         }
     }
+}
+
+/// An error and what caused it, on one line: hyper's own message is often
+/// just "connection error", and the reason (a TLS alert, say) is a cause.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        let more = next.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = next.source();
+    }
+    text
 }
 
 /// A closure's module and blobs, by hash, ready to upload without copying.

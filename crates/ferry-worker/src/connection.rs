@@ -86,14 +86,9 @@ pub(crate) fn serve(
         let Some(tls) = tls else {
             return connection.run(stream, peer).await;
         };
-        let handshake = connection.handshake;
-        let accepting = tokio_rustls::TlsAcceptor::from(tls).accept(stream);
-        match tokio::time::timeout(handshake, accepting).await {
-            Ok(Ok(stream)) => connection.run(stream, peer).await,
-            Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
-            Err(_) => {
-                tracing::debug!(%peer, ?handshake, "closed: no TLS handshake within the handshake time-out")
-            }
+        match ferry_protocol::tls::accept(tls, stream, connection.handshake).await {
+            Ok(stream) => connection.run(stream, peer).await,
+            Err(error) => tracing::debug!(%peer, %error, "closed"),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `ferry executor`: a Ballista executor that runs the ferry functions in
 //! the plans it receives.
 
-use crate::args::{SandboxArgs, read_token, trusted_keys};
+use crate::args::{ClusterTlsArgs, SandboxArgs, read_token, trusted_keys};
 use anyhow::{Context, Result};
 use clap::Args;
 use ferry_ballista::ExecutorConfig;
@@ -37,6 +37,8 @@ pub struct ExecutorArgs {
     /// Directory for shuffle files [default: executor-<PORT> in the store].
     #[arg(long, value_name = "DIR")]
     work_dir: Option<PathBuf>,
+    #[command(flatten)]
+    tls: ClusterTlsArgs,
     /// The sandbox of each batch call.
     #[command(flatten)]
     sandbox: SandboxArgs,
@@ -64,6 +66,8 @@ pub fn run(args: ExecutorArgs, store: &BlobStore) -> Result<()> {
         store: store.clone(),
         sandbox: args.sandbox.to_sandbox()?,
         trust: trusted_keys(&args.trust)?,
+        tls: args.tls.to_tls(),
+        insecure: args.tls.insecure,
         native: Default::default(),
     };
     let tokio = tokio::runtime::Builder::new_multi_thread()

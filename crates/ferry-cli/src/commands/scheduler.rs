@@ -1,7 +1,7 @@
 //! `ferry scheduler`: a Ballista scheduler that ships ferry functions to
 //! its executors.
 
-use crate::args::{mebibytes, read_token};
+use crate::args::{ClusterTlsArgs, mebibytes, read_token};
 use anyhow::{Context, Result};
 use clap::Args;
 use ferry_ballista::{Scheduler, SchedulerConfig};
@@ -31,6 +31,8 @@ pub struct SchedulerArgs {
     /// Seconds an executor may be silent before its tasks go to others.
     #[arg(long, value_name = "SECONDS", default_value_t = 180)]
     executor_timeout: u64,
+    #[command(flatten)]
+    tls: ClusterTlsArgs,
 }
 
 /// Serves until SIGINT or SIGTERM, keeping uploaded code in `store`.
@@ -42,6 +44,8 @@ pub fn run(args: SchedulerArgs, store: &BlobStore) -> Result<()> {
     config.listen = args.listen;
     config.advertise = args.advertise;
     config.executor_timeout = Duration::from_secs(args.executor_timeout);
+    config.tls = args.tls.to_tls();
+    config.insecure = args.tls.insecure;
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

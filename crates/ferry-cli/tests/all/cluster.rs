@@ -3,7 +3,8 @@
 //! result compared with the same query run by a local `ferry sql`.
 
 use crate::support::{ferry, listening_address};
-use std::ffi::OsStr;
+use ferry_test_support::tls::Authority;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 
@@ -35,11 +36,20 @@ struct Cluster {
     address: String,
     scheduler: Process,
     executors: Vec<Process>,
+    /// What every process of the cluster is given (its TLS files).
+    tls: Vec<OsString>,
 }
 
 impl Cluster {
     fn start(executors: usize) -> Cluster {
+        Cluster::start_with(executors, |_| Vec::new())
+    }
+
+    /// A cluster whose processes all get the arguments `tls` makes in the
+    /// cluster's directory.
+    fn start_with(executors: usize, tls: impl FnOnce(&Path) -> Vec<OsString>) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
+        let tls = tls(dir.path());
         let log = dir.path().join("scheduler.log");
         let mut child = ferry()
             .args([
@@ -51,6 +61,7 @@ impl Cluster {
             ])
             .arg("--store")
             .arg(dir.path().join("scheduler"))
+            .args(&tls)
             .env("FERRY_TOKEN", TOKEN)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -64,6 +75,7 @@ impl Cluster {
             address,
             scheduler,
             executors: Vec::new(),
+            tls,
         };
         for _ in 0..executors {
             cluster.add_executor(&[], |_| {});
@@ -83,6 +95,7 @@ impl Cluster {
             .args(["executor", "--scheduler", &self.address, "--slots", "2"])
             .args(["--flight-port", &free_port().to_string(), "--store"])
             .arg(&store)
+            .args(&self.tls)
             .args(extra)
             .env("FERRY_TOKEN", TOKEN)
             .env("FERRY_LOG", "ferry_ballista=info,warn")
@@ -368,6 +381,96 @@ fn an_executor_that_trusts_a_key_runs_only_functions_whose_module_it_signed() {
     assert_eq!(
         stdout_of(&on_cluster(&[]), "signed", &cluster),
         stdout_of(&run(None, &[]), "locally", &cluster)
+    );
+}
+
+#[test]
+fn a_cluster_speaks_mutual_tls_to_clients_and_between_its_processes() {
+    let (mut ca, mut client_cert) = (None, None);
+    let cluster = Cluster::start_with(2, |dir| {
+        let authority = Authority::new(dir, "cluster");
+        let (cert, key) = authority.issue(dir, "node", &["127.0.0.1", "localhost"]);
+        client_cert = Some(authority.issue(dir, "client", &["client"]));
+        ca = Some(authority.pem.clone());
+        let ca = authority.pem.as_os_str();
+        [
+            "--tls-cert".as_ref(),
+            cert.as_os_str(),
+            "--tls-key".as_ref(),
+            key.as_os_str(),
+        ]
+        .into_iter()
+        .chain(["--tls-ca".as_ref(), ca, "--tls-mutual".as_ref()])
+        .map(OsString::from)
+        .collect()
+    });
+    let (ca, (cert, key)) = (ca.unwrap(), client_cert.unwrap());
+    let setup = format!("{} {FUNCTIONS}", table(cluster.dir.path()));
+    // Partial aggregates on both executors, merged after a shuffle: the
+    // client, the scheduler and both executors all speak to each other.
+    let query = format!("{setup} SELECT g, sum(gcd(a, b)) FROM t GROUP BY g ORDER BY g");
+    let on_cluster = |tls: &[&OsStr]| {
+        ferry()
+            .args(["sql", "--format", "csv", "-c", &query])
+            .args(["--cluster", &format!("df://{}", cluster.address)])
+            .args(tls)
+            .env("FERRY_TOKEN", TOKEN)
+            .output()
+            .unwrap()
+    };
+    let with_certificate = on_cluster(&[
+        "--tls-ca".as_ref(),
+        ca.as_os_str(),
+        "--tls-client-cert".as_ref(),
+        cert.as_os_str(),
+        "--tls-client-key".as_ref(),
+        key.as_os_str(),
+    ]);
+    assert_eq!(
+        stdout_of(&with_certificate, "over mutual TLS", &cluster),
+        stdout_of(&sql(None, &query), "locally", &cluster)
+    );
+    assert!(
+        cluster.fetches().iter().sum::<usize>() >= 1,
+        "{}",
+        cluster.logs()
+    );
+
+    // Without the client certificate, and in cleartext: refused, saying
+    // why.
+    for (tls, says) in [
+        (
+            &["--tls-ca".as_ref(), ca.as_os_str()][..],
+            "CertificateRequired",
+        ),
+        (&[][..], "if the cluster speaks TLS, give its CA: --tls-ca"),
+    ] {
+        let refused = on_cluster(tls);
+        let message = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success(), "{message}");
+        let scheduler = format!("cannot use the scheduler at {}", cluster.address);
+        assert!(
+            message.contains(&scheduler) && message.contains(says),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn a_scheduler_off_loopback_refuses_cleartext_unless_told_insecure() {
+    let dir = tempfile::tempdir().unwrap();
+    let refused = ferry()
+        .args(["scheduler", "--listen", "0.0.0.0:0", "--store"])
+        .arg(dir.path())
+        .env("FERRY_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{message}");
+    assert!(
+        message.contains("refusing to serve cleartext on 0.0.0.0")
+            && message.contains("--insecure"),
+        "{message}"
     );
 }
 

@@ -5,7 +5,7 @@ mod session;
 mod shell;
 mod table;
 
-use crate::args::{SandboxArgs, load_module, read_token, signatures_beside};
+use crate::args::{ClientTlsArgs, SandboxArgs, load_module, read_token, signatures_beside};
 use crate::out::note;
 use anyhow::{Context, Result};
 use clap::Args;
@@ -51,6 +51,8 @@ pub struct SqlArgs {
     /// without it.
     #[arg(long, value_name = "FILE.sig", requires = "cluster")]
     signatures: Vec<PathBuf>,
+    #[command(flatten)]
+    tls: ClientTlsArgs,
     /// The sandbox of each batch call.
     #[command(flatten)]
     sandbox: SandboxArgs,
@@ -92,6 +94,7 @@ async fn run_async(
                     "--cluster needs the scheduler's token: set $FERRY_TOKEN or pass --token-file",
                 )?;
             let mut credentials = ferry_ballista::Credentials::token(token);
+            credentials.tls = args.tls.to_tls();
             for file in &args.signatures {
                 credentials.signatures.extend(read_signatures(file)?);
             }
