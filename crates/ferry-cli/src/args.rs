@@ -55,6 +55,35 @@ impl ClientTlsArgs {
     }
 }
 
+/// How a server (`ferry worker`, `ferry serve`) speaks TLS.
+#[derive(Args)]
+pub struct ServerTlsArgs {
+    /// Serve TLS with this certificate chain (PEM); reloaded when the
+    /// file changes.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Mutual TLS: accept only clients with a certificate from this CA.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
+    /// Serve cleartext on an address other than loopback.
+    #[arg(long, conflicts_with = "tls_cert")]
+    pub insecure: bool,
+}
+
+impl ServerTlsArgs {
+    /// The server's TLS files, if the flags ask for TLS.
+    pub fn to_tls(&self) -> Option<ferry_protocol::tls::ServerTls> {
+        Some(ferry_protocol::tls::ServerTls {
+            cert: self.tls_cert.clone()?,
+            key: self.tls_key.clone()?,
+            client_ca: self.tls_client_ca.clone(),
+        })
+    }
+}
+
 /// How a process of a cluster (scheduler, executor) speaks TLS.
 #[derive(Args)]
 pub struct ClusterTlsArgs {

@@ -2,7 +2,8 @@
 //! own arguments declared in its module under [`crate::commands`].
 
 use crate::commands::{
-    build::BuildArgs, call::CallArgs, executor::ExecutorArgs, inspect::InspectArgs, map::MapArgs,
+    build::BuildArgs, call::CallArgs, endpoint::DeployArgs, endpoint::ServeArgs,
+    endpoint::UndeployArgs, executor::ExecutorArgs, inspect::InspectArgs, map::MapArgs,
     pickle::PickleArgs, run::RunArgs, scheduler::SchedulerArgs, sign::KeygenArgs, sign::SignArgs,
     sql::SqlArgs, worker::WorkerArgs,
 };
@@ -39,6 +40,14 @@ pub enum Command {
     Map(MapArgs),
     /// Serve closures to clients: a worker for `--workers` and `Remote`.
     Worker(WorkerArgs),
+    /// Deploy a function on workers as an HTTP endpoint: it answers
+    /// `POST /fn/NAME`, JSON in and JSON out, in a fresh sandbox per request.
+    Deploy(DeployArgs),
+    /// Take a deployed function off workers.
+    Undeploy(UndeployArgs),
+    /// Serve one function as an HTTP endpoint, without a worker:
+    /// `POST /fn/NAME`, JSON in and JSON out.
+    Serve(ServeArgs),
     /// Query CSV, Parquet and JSON files with SQL and ferry functions:
     /// `CREATE FUNCTION name AS 'module.wasm' LANGUAGE wasm`. Without -c or
     /// -f, reads statements from standard input.

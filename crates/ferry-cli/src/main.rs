@@ -3,7 +3,9 @@
 use anyhow::Result;
 use clap::Parser;
 use cli::{Cli, Command};
-use commands::{build, call, executor, inspect, map, pickle, run, scheduler, sign, sql, worker};
+use commands::{
+    build, call, endpoint, executor, inspect, map, pickle, run, scheduler, sign, sql, worker,
+};
 use out::note;
 use std::io::IsTerminal;
 
@@ -51,6 +53,9 @@ fn execute(cli: Cli) -> Result<()> {
         Command::Pickle(args) => pickle::run(args, &store),
         Command::Map(args) => map::run(args, &store),
         Command::Worker(args) => worker::run(args, &store),
+        Command::Deploy(args) => endpoint::deploy(args, &store),
+        Command::Undeploy(args) => endpoint::undeploy(args),
+        Command::Serve(args) => endpoint::serve(args, &store),
         Command::Sql(args) => sql::run(args, &store),
         Command::Scheduler(args) => scheduler::run(args, &store),
         Command::Executor(args) => executor::run(args, &store),

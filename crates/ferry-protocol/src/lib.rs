@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 mod body;
+pub mod endpoint;
 pub mod signature;
 pub mod tls;
 pub mod watched;

@@ -139,7 +139,8 @@ fn server_config(
     let mut config = builder
         .with_single_cert(certificates(cert)?, private_key(key)?)
         .map_err(config_error)?;
-    config.alpn_protocols = vec![b"h2".to_vec()];
+    // HTTP/1.1 for callers of deployed functions that do not speak HTTP/2.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
 }
 

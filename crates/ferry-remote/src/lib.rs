@@ -30,6 +30,7 @@
 #![deny(missing_docs)]
 
 mod blobs;
+mod deploy;
 mod error;
 mod link;
 

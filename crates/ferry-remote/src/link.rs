@@ -197,12 +197,7 @@ impl Link {
                 .reduce
                 .as_ref()
                 .map(|r| r.to_bytes(Encoding::ByReference).into()),
-            signatures: job
-                .closures()
-                .filter_map(|closure| self.signatures.get(&closure.module().id()))
-                .flatten()
-                .cloned()
-                .collect(),
+            signatures: self.signatures_of(job.closures()),
         };
         // Another round only if the worker lost code it was thought to have
         // (evicted from its cache, or restarted on an empty disk): then all of
@@ -243,6 +238,19 @@ impl Link {
                 status => return Err(self.rejection(status, &body)),
             }
         }
+    }
+
+    /// The signatures known for the modules of `closures`.
+    pub fn signatures_of<'a>(
+        &self,
+        closures: impl IntoIterator<Item = &'a Closure>,
+    ) -> Vec<ModuleSignature> {
+        closures
+            .into_iter()
+            .filter_map(|closure| self.signatures.get(&closure.module().id()))
+            .flatten()
+            .cloned()
+            .collect()
     }
 
     /// Uploads whatever modules and blobs of `closures` the worker lacks.
@@ -380,7 +388,7 @@ impl Link {
         Ok(body)
     }
 
-    async fn send(
+    pub async fn send(
         &self,
         method: Method,
         path: &str,
@@ -505,7 +513,7 @@ impl Link {
 
     /// A non-success answer: worth retrying elsewhere only if the worker
     /// itself is in trouble.
-    fn rejection(&self, status: StatusCode, body: &[u8]) -> Attempt {
+    pub fn rejection(&self, status: StatusCode, body: &[u8]) -> Attempt {
         let reason = serde_json::from_slice::<Problem>(body)
             .map(|problem| problem.message)
             .unwrap_or_else(|_| String::from_utf8_lossy(body).into_owned());

@@ -49,7 +49,7 @@ struct Standing {
 
 /// How the worker serves its connections.
 pub(crate) struct Server {
-    pub http: hyper::server::conn::http2::Builder<hyper_util::rt::TokioExecutor>,
+    pub http: hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
     pub graceful: GracefulShutdown,
     pub state: Arc<crate::State>,
     pub established: Arc<Semaphore>,
@@ -95,7 +95,7 @@ pub(crate) fn serve(
 
 /// What serving one connection needs of the server.
 struct Connection {
-    http: hyper::server::conn::http2::Builder<hyper_util::rt::TokioExecutor>,
+    http: hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
     watcher: hyper_util::server::graceful::Watcher,
     state: Arc<crate::State>,
     established: Arc<Semaphore>,

@@ -1,9 +1,10 @@
 //! Request handling: authentication, then one function per endpoint.
 
-use crate::State;
 use crate::tokens::Scope;
+use crate::{State, endpoints};
 use bytes::Bytes;
 use ferry_host::{Blob, Closure, ContentHash, Error, Executor, Job, Resolve, Task, Value};
+use ferry_protocol::endpoint::{ENDPOINTS, FUNCTIONS};
 use ferry_protocol::signature::ModuleSignature;
 use ferry_protocol::{
     BLOBS, Body, INFO, INLINE_LIMIT, Info, MISSING, MSGPACK, MissingRequest, MissingResponse,
@@ -18,7 +19,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-type Reply = Response<Body>;
+pub(crate) type Reply = Response<Body>;
 
 /// What a request's body may be: hyper's own, or that of a server the
 /// worker's endpoints are mounted in (see `WorkerService`).
@@ -39,8 +40,25 @@ pub(crate) async fn handle(
     request: Request<impl RequestBody>,
 ) -> Result<Reply, Infallible> {
     let path = request.uri().path().to_owned();
+    // A deployed function has its own callers, not the worker's.
+    if let Some(name) = path.strip_prefix(FUNCTIONS) {
+        return Ok(match *request.method() {
+            Method::POST => endpoints::invoke(state, name, request).await,
+            _ => problem(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("call a function with POST {path}"),
+            ),
+        });
+    }
+    let deployment = path == ENDPOINTS || path.starts_with(&format!("{ENDPOINTS}/"));
     let needs = match (request.method(), path.as_str()) {
         (&Method::GET, INFO) => [Scope::Run, Scope::Admin].as_slice(),
+        (&Method::GET, ENDPOINTS) => &[Scope::Deploy, Scope::Admin],
+        _ if deployment => &[Scope::Deploy],
+        // Code is uploaded to run it or to deploy it.
+        (_, MISSING) => &[Scope::Run, Scope::Deploy],
+        (_, path) if path.starts_with(BLOBS) => &[Scope::Run, Scope::Deploy],
         _ => &[Scope::Run],
     };
     let Some(scopes) =
@@ -76,6 +94,13 @@ pub(crate) async fn handle(
             let state = state.clone();
             blocking(move || download(&state, &hex)).await
         }
+        (&Method::GET, ENDPOINTS) => endpoints::list(&state),
+        (&Method::PUT, path) if deployment => {
+            endpoints::deploy(state.clone(), &path[ENDPOINTS.len() + 1..], request).await
+        }
+        (&Method::DELETE, path) if deployment => {
+            endpoints::undeploy(&state, &path[ENDPOINTS.len() + 1..])
+        }
         (method, path) => problem(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -86,7 +111,7 @@ pub(crate) async fn handle(
 }
 
 /// The bearer token of `request`, if it has one.
-fn presented_token<B>(request: &Request<B>) -> Option<&str> {
+pub(crate) fn presented_token<B>(request: &Request<B>) -> Option<&str> {
     request
         .headers()
         .get(header::AUTHORIZATION)
@@ -100,9 +125,14 @@ fn presented_token<B>(request: &Request<B>) -> Option<&str> {
 /// The refusal for a job with a module no trusted key signed, if the worker
 /// runs only signed code. A module's signature is checked once; later jobs
 /// of it need not carry it.
-fn untrusted(state: &State, job: &Job, signatures: &[ModuleSignature]) -> Option<Reply> {
+pub(crate) fn untrusted<'a>(
+    state: &State,
+    closures: impl IntoIterator<Item = &'a Closure>,
+    signatures: &[ModuleSignature],
+) -> Option<Reply> {
     let trust = state.config.trust.as_ref()?;
-    let unsigned = job.closures().map(|c| c.module().id()).find(|module| {
+    let mut modules = closures.into_iter().map(|c| c.module().id());
+    let unsigned = modules.find(|module| {
         if state.signed.lock().contains(module) {
             return false;
         }
@@ -187,7 +217,7 @@ async fn run(state: Arc<State>, request: Request<impl RequestBody>) -> Reply {
         Ok(job) => job,
         Err(e) => return refusal(e),
     };
-    if let Some(refused) = untrusted(&state, &job, &signatures) {
+    if let Some(refused) = untrusted(&state, job.closures(), &signatures) {
         return refused;
     }
     let _pinned = state.cache.pin(needs(&job, input_blobs));
@@ -220,7 +250,7 @@ async fn run(state: Arc<State>, request: Request<impl RequestBody>) -> Reply {
 
 /// What a job reads from the store: its modules, its blobs and the blobs
 /// its inputs came in.
-fn needs(job: &Job, input_blobs: Vec<ContentHash>) -> Vec<ContentHash> {
+pub(crate) fn needs(job: &Job, input_blobs: Vec<ContentHash>) -> Vec<ContentHash> {
     let closures = std::iter::once(&job.closure).chain(&job.reduce);
     let code = closures.flat_map(|closure| {
         std::iter::once(closure.module().id()).chain(closure.blobs().values().map(|b| b.id()))
@@ -405,17 +435,27 @@ impl AsRef<[u8]> for BlobBytes {
 
 /// Runs disk work (reading, hashing, writing, scanning) off the threads that
 /// serve requests.
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+pub(crate) async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(work)
         .await
         .expect("blocking work does not panic")
 }
 
 /// Reads a MessagePack request body of at most `max_request` bytes.
-async fn read_message<T: serde::de::DeserializeOwned>(
+pub(crate) async fn read_message<T: serde::de::DeserializeOwned>(
     state: &State,
     request: Request<impl RequestBody>,
 ) -> Result<T, Reply> {
+    let bytes = read_body(state, request).await?;
+    ferry_protocol::decode(&bytes)
+        .map_err(|e| problem(StatusCode::BAD_REQUEST, "malformed", e.to_string()))
+}
+
+/// Reads a request body of at most `max_request` bytes.
+pub(crate) async fn read_body(
+    state: &State,
+    request: Request<impl RequestBody>,
+) -> Result<Vec<u8>, Reply> {
     let limit = state.config.max_request;
     let mut body = request.into_body();
     let mut bytes = Vec::new();
@@ -439,8 +479,7 @@ async fn read_message<T: serde::de::DeserializeOwned>(
         held.push(permit);
         bytes.extend_from_slice(&data);
     }
-    ferry_protocol::decode(&bytes)
-        .map_err(|e| problem(StatusCode::BAD_REQUEST, "malformed", e.to_string()))
+    Ok(bytes)
 }
 
 /// The next piece of a request body, `None` at its end. A body that sends
@@ -478,7 +517,7 @@ async fn next_data(state: &State, body: &mut impl RequestBody) -> Result<Option<
 }
 
 /// The answer to an error that is not the guest's.
-fn refusal(error: Error) -> Reply {
+pub(crate) fn refusal(error: Error) -> Reply {
     match error {
         Error::NotInStore { hash, .. } => Response::builder()
             .status(StatusCode::CONFLICT)
@@ -528,7 +567,7 @@ fn too_large(what: &str, limit: u64) -> Reply {
     )
 }
 
-fn problem(status: StatusCode, error: &str, message: String) -> Reply {
+pub(crate) fn problem(status: StatusCode, error: &str, message: String) -> Reply {
     json(
         status,
         &Problem {
@@ -539,7 +578,7 @@ fn problem(status: StatusCode, error: &str, message: String) -> Reply {
     )
 }
 
-fn json(status: StatusCode, body: &impl serde::Serialize) -> Reply {
+pub(crate) fn json(status: StatusCode, body: &impl serde::Serialize) -> Reply {
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json")
@@ -558,7 +597,7 @@ fn msgpack(body: &impl serde::Serialize) -> Reply {
 
 /// A task that is cancelled if it is dropped before it finishes, which is
 /// what happens to a request whose client disconnects.
-struct CancelOnDrop(Option<Task>);
+pub(crate) struct CancelOnDrop(pub Option<Task>);
 
 impl Future for CancelOnDrop {
     type Output = Result<ferry_host::Output, Error>;

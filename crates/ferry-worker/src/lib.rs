@@ -34,6 +34,7 @@
 
 mod cache;
 mod connection;
+mod endpoints;
 mod handler;
 mod shared_blobs;
 mod tokens;
@@ -47,9 +48,10 @@ pub use tokens::{Scope, Scopes, TokenError, Tokens};
 
 use ferry_host::runtime::Compiler;
 use ferry_host::{
-    Blob, BlobStore, ContentHash, Error, LocalExecutor, Lru, Module, Resolve, Runtime,
+    Blob, BlobStore, Closure, ContentHash, Error, LocalExecutor, Lru, Module, Resolve, Runtime,
     RuntimeConfig, Sandbox,
 };
+use ferry_protocol::endpoint::{Deployed, Invoke};
 use ferry_protocol::tls::{ServerTls, ServerTlsConfig, TlsError};
 use hyper_util::rt::TokioExecutor;
 use parking_lot::Mutex;
@@ -159,6 +161,9 @@ pub enum WorkerError {
     /// Setting up the runtime or the store failed.
     #[error(transparent)]
     Ferry(#[from] Error),
+    /// A function could not be deployed.
+    #[error("{0}")]
+    Deploy(String),
     /// The async runtime could not start.
     #[error("cannot start the worker's threads: {0}")]
     Threads(std::io::Error),
@@ -187,6 +192,8 @@ pub(crate) struct State {
     blobs: SharedBlobs,
     /// Modules whose signature by a trusted key has been checked.
     signed: Mutex<std::collections::HashSet<ContentHash>>,
+    /// Functions deployed as HTTP endpoints.
+    endpoints: endpoints::Endpoints,
 }
 
 /// How many run requests of the largest size may be received at once;
@@ -256,6 +263,7 @@ impl WorkerService {
                 receiving: tokio::sync::Semaphore::new(receiving),
                 blobs: SharedBlobs::default(),
                 signed: Mutex::default(),
+                endpoints: Default::default(),
                 config,
             }),
         })
@@ -296,6 +304,21 @@ impl Worker {
         })
     }
 
+    /// Deploys `closure` as the HTTP function `name`, as `PUT
+    /// /v1/endpoints/<name>` would (`ferry serve` deploys its one function
+    /// this way, before serving).
+    pub fn deploy(
+        &self,
+        name: &str,
+        closure: Closure,
+        invoke: Invoke,
+    ) -> Result<Deployed, WorkerError> {
+        self.state
+            .endpoints
+            .deploy(name, closure, invoke)
+            .map_err(WorkerError::Deploy)
+    }
+
     /// The address it listens on (useful after binding port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
@@ -307,10 +330,14 @@ impl Worker {
     /// connections that never sent a request, lets in-flight requests
     /// finish, and returns.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), WorkerError> {
-        let mut http = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        // HTTP/2 for ferry's clients; HTTP/1.1 too, for anyone calling a
+        // deployed function (curl, browsers, load generators).
+        let mut http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        http.http1().timer(hyper_util::rt::TokioTimer::new());
         // Room for a client that pipelines many small tasks on one connection;
         // pings find peers that vanished without closing.
-        http.max_concurrent_streams(4096)
+        http.http2()
+            .max_concurrent_streams(4096)
             .timer(hyper_util::rt::TokioTimer::new())
             .keep_alive_interval(std::time::Duration::from_secs(20))
             .keep_alive_timeout(std::time::Duration::from_secs(20));
@@ -358,9 +385,13 @@ impl Worker {
     }
 }
 
-/// Runs a worker until SIGINT or SIGTERM, on its own threads; `ready` is told
-/// the address once it listens.
-pub fn run(config: WorkerConfig, ready: impl FnOnce(SocketAddr)) -> Result<(), WorkerError> {
+/// Runs a worker until SIGINT or SIGTERM, on its own threads; `ready` is
+/// given the worker once it listens (to print its address, or deploy
+/// functions on it) and may stop it from serving with an error.
+pub fn run(
+    config: WorkerConfig,
+    ready: impl FnOnce(&Worker) -> Result<(), WorkerError>,
+) -> Result<(), WorkerError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("ferry-worker-io")
@@ -368,7 +399,7 @@ pub fn run(config: WorkerConfig, ready: impl FnOnce(SocketAddr)) -> Result<(), W
         .map_err(WorkerError::Threads)?;
     runtime.block_on(async {
         let worker = Worker::bind(config).await?;
-        ready(worker.local_addr());
+        ready(&worker)?;
         worker.serve(shutdown_signal()).await
     })
 }

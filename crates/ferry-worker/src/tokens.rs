@@ -90,6 +90,7 @@ pub struct Tokens(Arc<Source>);
 
 #[derive(Debug)]
 enum Source {
+    None,
     One(String),
     File(Watched<Vec<(String, Scopes)>, TokenError>),
 }
@@ -100,6 +101,12 @@ impl Tokens {
         Tokens(Arc::new(Source::One(token)))
     }
 
+    /// No token at all: the protocol's endpoints refuse everyone, and only
+    /// deployed functions answer (`ferry serve`).
+    pub fn none() -> Tokens {
+        Tokens(Arc::new(Source::None))
+    }
+
     /// The tokens in `path`, read now (so a bad file stops the worker from
     /// starting) and again whenever the file changes.
     pub fn from_file(path: &Path) -> Result<Tokens, TokenError> {
@@ -107,11 +114,12 @@ impl Tokens {
         Ok(Tokens(Arc::new(Source::File(watched))))
     }
 
-    /// Whether no request could ever be let in.
+    /// Whether the one token is empty: a mistake (an unset variable, say),
+    /// not a wish to refuse everyone, which [`Tokens::none`] says.
     pub fn is_empty(&self) -> bool {
         match &*self.0 {
             Source::One(token) => token.is_empty(),
-            Source::File(_) => false,
+            Source::None | Source::File(_) => false,
         }
     }
 
@@ -119,6 +127,7 @@ impl Tokens {
     /// Every token is compared, each in constant time.
     pub fn scopes(&self, presented: &str) -> Option<Scopes> {
         match &*self.0 {
+            Source::None => None,
             Source::One(token) => {
                 ferry_protocol::token_matches(token, presented).then_some(Scopes::ALL)
             }

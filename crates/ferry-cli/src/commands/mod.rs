@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod call;
+pub mod endpoint;
 pub mod executor;
 pub mod inspect;
 pub mod map;

@@ -1,11 +1,10 @@
 //! `ferry worker`: serve closures to clients.
 
-use crate::args::{SandboxArgs, mebibytes, seconds, trusted_keys};
+use crate::args::{SandboxArgs, ServerTlsArgs, mebibytes, seconds, trusted_keys};
 use anyhow::{Context, Result};
 use clap::Args;
 use ferry_host::BlobStore;
 use ferry_host::runtime::{ChildCompiler, Compiler};
-use ferry_protocol::tls::ServerTls;
 use ferry_worker::Tokens;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -55,19 +54,8 @@ pub struct WorkerArgs {
     /// Seconds compiling one module may take.
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
     compile_timeout: f64,
-    /// Serve TLS with this certificate chain (PEM); reloaded when the
-    /// file changes.
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
-    tls_cert: Option<PathBuf>,
-    /// The certificate's private key (PEM).
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
-    tls_key: Option<PathBuf>,
-    /// Mutual TLS: accept only clients with a certificate from this CA.
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
-    tls_client_ca: Option<PathBuf>,
-    /// Serve cleartext on an address other than loopback.
-    #[arg(long, conflicts_with = "tls_cert")]
-    insecure: bool,
+    #[command(flatten)]
+    tls: ServerTlsArgs,
     #[command(flatten)]
     sandbox: SandboxArgs,
 }
@@ -79,14 +67,8 @@ pub fn run(args: WorkerArgs, store: &BlobStore) -> Result<()> {
         Some(file) => Tokens::from_file(file)?,
         None => Tokens::one(std::env::var(ferry_worker::TOKEN_ENV).unwrap_or_default()),
     };
-    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
-        config.tls = Some(ServerTls {
-            cert,
-            key,
-            client_ca: args.tls_client_ca,
-        });
-    }
-    config.insecure = args.insecure;
+    config.tls = args.tls.to_tls();
+    config.insecure = args.tls.insecure;
     config.trust = trusted_keys(&args.trust)?;
     config.listen = args.listen;
     config.cache_limit = mebibytes("--cache-size", args.cache_size)?;
@@ -108,10 +90,12 @@ pub fn run(args: WorkerArgs, store: &BlobStore) -> Result<()> {
     if let Some(slots) = args.slots {
         config.slots = slots.max(1);
     }
-    ferry_worker::run(config, |addr| {
+    ferry_worker::run(config, |worker| {
         // A worker serves on, whoever reads this line or not.
+        let addr = worker.local_addr();
         let _ = writeln!(std::io::stdout(), "ferry worker listening on {addr}");
         let _ = std::io::stdout().flush();
+        Ok(())
     })?;
     Ok(())
 }

@@ -4,5 +4,6 @@
 mod cli;
 mod cluster;
 mod security;
+mod services;
 mod support;
 mod worker;

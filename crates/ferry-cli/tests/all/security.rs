@@ -90,7 +90,10 @@ fn tokens_have_scopes_and_a_rewritten_token_file_takes_effect_without_a_restart(
     let watcher = client(&worker, "watcher").build().unwrap();
     let (status, message) = refusal(watcher.call::<_, i64>(&add, &(1, 2)));
     assert_eq!(status, 403, "{message}");
-    assert!(message.contains("`run` scope"), "{message}");
+    assert!(
+        message.contains("needs a token with the `run`"),
+        "{message}"
+    );
     let path = ferry_protocol::blob_path(&ferry_host::ContentHash::of(b"x"));
     let (status, body) = raw(
         &worker.address,
