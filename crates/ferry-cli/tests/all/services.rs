@@ -236,3 +236,39 @@ impl Drop for Guard {
         let _ = self.0.wait();
     }
 }
+
+#[test]
+fn a_worker_that_runs_only_signed_code_deploys_only_signed_functions() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("team");
+    let ferry_ok = |args: &[&std::ffi::OsStr]| succeeded(&ferry().args(args).output().unwrap());
+    ferry_ok(&["keygen".as_ref(), key.as_os_str()]);
+    let public = dir.path().join("team.pub");
+    let worker = Worker::start(
+        &dir.path().join("store"),
+        &["--trust", public.to_str().unwrap()],
+    );
+    let module = module_file(dir.path());
+
+    let refused = deploy(&worker, TOKEN, &module, &["add"]);
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{message}");
+    assert!(
+        message.contains("is not signed by a key this worker trusts"),
+        "{message}"
+    );
+    assert_eq!(post(&worker.address, "/fn/add", None, "[2, 3]").0, 404);
+
+    // Signed: `ferry deploy` sends guest.wasm.sig along.
+    ferry_ok(&[
+        "sign".as_ref(),
+        module.as_os_str(),
+        "--key".as_ref(),
+        key.as_os_str(),
+    ]);
+    succeeded(&deploy(&worker, TOKEN, &module, &["add"]));
+    assert_eq!(
+        post(&worker.address, "/fn/add", None, "[2, 3]"),
+        (200, "5".to_owned())
+    );
+}
