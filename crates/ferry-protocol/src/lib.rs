@@ -18,6 +18,7 @@
 
 #![deny(missing_docs)]
 
+pub mod actor;
 mod body;
 pub mod endpoint;
 pub mod signature;

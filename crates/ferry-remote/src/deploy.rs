@@ -7,7 +7,6 @@ use ferry_host::{Closure, Encoding, Error};
 use ferry_protocol::Body;
 use ferry_protocol::endpoint::{DeployRequest, Deployed, ENDPOINTS, Invoke};
 use http::{Method, StatusCode};
-use std::future::Future;
 use std::sync::atomic::AtomicU64;
 
 impl Link {
@@ -114,19 +113,5 @@ impl Remote {
             }
             Ok(())
         })
-    }
-
-    /// Runs `work` on the client's threads and waits for it, from any
-    /// thread, inside an async runtime or not.
-    fn wait<T: Send + 'static>(
-        &self,
-        work: impl Future<Output = Result<T, Attempt>> + Send + 'static,
-    ) -> Result<T, Error> {
-        let runtime = self.runtime.as_ref().ok_or(Error::ShutDown)?;
-        let (done, result) = std::sync::mpsc::channel();
-        runtime.spawn(async move {
-            let _ = done.send(work.await.map_err(Error::from));
-        });
-        result.recv().map_err(|_| Error::ShutDown)?
     }
 }

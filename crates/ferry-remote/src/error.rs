@@ -51,6 +51,55 @@ pub enum RemoteError {
     },
 }
 
+/// How an actor's call went wrong, beside a guest failure that left it as
+/// it was (that one is an ordinary [`Error::Call`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ActorError {
+    /// The call trapped; the actor started again from its initial state.
+    #[error(
+        "actor {actor}: {failure}; it started again from its initial state (restart {restarts})"
+    )]
+    Restarted {
+        /// The actor's id.
+        actor: String,
+        /// The failure.
+        failure: ferry_host::CallFailure,
+        /// Restarts so far.
+        restarts: u32,
+    },
+    /// The call trapped once more than the actor may restart: it is gone.
+    #[error("actor {actor} died: {failure}")]
+    Died {
+        /// The actor's id.
+        actor: String,
+        /// The last failure.
+        failure: ferry_host::CallFailure,
+    },
+    /// The actor is not on its worker: stopped, idle past its time-out,
+    /// died earlier, or the worker restarted.
+    #[error("actor {actor} is gone: {reason}")]
+    Gone {
+        /// The actor's id.
+        actor: String,
+        /// The worker's explanation.
+        reason: String,
+    },
+}
+
+impl ActorError {
+    /// The actor's error inside `error`, if it carries one.
+    pub fn of(error: &Error) -> Option<&ActorError> {
+        error.executor_error()
+    }
+}
+
+impl From<ActorError> for Error {
+    fn from(error: ActorError) -> Error {
+        Error::Executor(Box::new(error))
+    }
+}
+
 impl RemoteError {
     /// The remote executor's error inside `error`, if it carries one.
     pub fn of(error: &Error) -> Option<&RemoteError> {

@@ -29,13 +29,15 @@
 
 #![deny(missing_docs)]
 
+mod actor;
 mod blobs;
 mod deploy;
 mod error;
 mod link;
 
+pub use actor::{ActorHandle, ActorOptions};
 pub use blobs::Blobs;
-pub use error::RemoteError;
+pub use error::{ActorError, RemoteError};
 
 use ferry_host::executor::{Completer, Executor, Job, Task};
 use ferry_host::{ContentHash, Error, Output};
@@ -43,6 +45,7 @@ use ferry_protocol::signature::ModuleSignature;
 use ferry_protocol::tls::ClientTls;
 use link::{Attempt, Link};
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -191,6 +194,20 @@ impl Remote {
     /// Bytes of modules, blobs and large inputs uploaded so far.
     pub fn uploaded_bytes(&self) -> u64 {
         self.shared.uploaded.load(Ordering::Relaxed)
+    }
+
+    /// Runs `work` on the client's threads and waits for it, from any
+    /// thread, inside an async runtime or not.
+    pub(crate) fn wait<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = Result<T, Attempt>> + Send + 'static,
+    ) -> Result<T, Error> {
+        let runtime = self.runtime.as_ref().ok_or(Error::ShutDown)?;
+        let (done, result) = std::sync::mpsc::channel();
+        runtime.spawn(async move {
+            let _ = done.send(work.await.map_err(Error::from));
+        });
+        result.recv().map_err(|_| Error::ShutDown)?
     }
 
     /// The workers' addresses.

@@ -1,9 +1,10 @@
 //! Request handling: authentication, then one function per endpoint.
 
 use crate::tokens::Scope;
-use crate::{State, endpoints};
+use crate::{State, actors, endpoints};
 use bytes::Bytes;
 use ferry_host::{Blob, Closure, ContentHash, Error, Executor, Job, Resolve, Task, Value};
+use ferry_protocol::actor::ACTORS;
 use ferry_protocol::endpoint::{ENDPOINTS, FUNCTIONS};
 use ferry_protocol::signature::ModuleSignature;
 use ferry_protocol::{
@@ -52,10 +53,18 @@ pub(crate) async fn handle(
         });
     }
     let deployment = path == ENDPOINTS || path.starts_with(&format!("{ENDPOINTS}/"));
+    // `/v1/actors/<id>` and `/v1/actors/<id>/call`.
+    let actor = path
+        .strip_prefix(ACTORS)
+        .and_then(|rest| rest.strip_prefix('/'));
+    let actor_call = actor.and_then(|rest| rest.strip_suffix("/call"));
     let needs = match (request.method(), path.as_str()) {
         (&Method::GET, INFO) => [Scope::Run, Scope::Admin].as_slice(),
-        (&Method::GET, ENDPOINTS) => &[Scope::Deploy, Scope::Admin],
+        (&Method::GET, ENDPOINTS | ACTORS) => &[Scope::Deploy, Scope::Admin],
         _ if deployment => &[Scope::Deploy],
+        (&Method::POST, ACTORS) => &[Scope::Deploy],
+        _ if actor_call.is_some() => &[Scope::Run],
+        _ if actor.is_some() => &[Scope::Deploy],
         // Code is uploaded to run it or to deploy it.
         (_, MISSING) => &[Scope::Run, Scope::Deploy],
         (_, path) if path.starts_with(BLOBS) => &[Scope::Run, Scope::Deploy],
@@ -95,6 +104,15 @@ pub(crate) async fn handle(
             blocking(move || download(&state, &hex)).await
         }
         (&Method::GET, ENDPOINTS) => endpoints::list(&state),
+        (&Method::GET, ACTORS) => actors::list(&state),
+        (&Method::POST, ACTORS) => actors::spawn(state.clone(), request).await,
+        (&Method::POST, _) if actor_call.is_some() => {
+            let id = actor_call.unwrap_or_default().to_owned();
+            actors::call(state.clone(), &id, request).await
+        }
+        (&Method::DELETE, _) if actor.is_some() && actor_call.is_none() => {
+            actors::stop(&state, actor.unwrap_or_default())
+        }
         (&Method::PUT, path) if deployment => {
             endpoints::deploy(state.clone(), &path[ENDPOINTS.len() + 1..], request).await
         }
@@ -588,7 +606,7 @@ pub(crate) fn json(status: StatusCode, body: &impl serde::Serialize) -> Reply {
         .expect("a valid response")
 }
 
-fn msgpack(body: &impl serde::Serialize) -> Reply {
+pub(crate) fn msgpack(body: &impl serde::Serialize) -> Reply {
     Response::builder()
         .header(header::CONTENT_TYPE, MSGPACK)
         .body(Body::new(ferry_protocol::encode(body)))

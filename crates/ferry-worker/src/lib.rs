@@ -32,6 +32,7 @@
 
 #![deny(missing_docs)]
 
+mod actors;
 mod cache;
 mod connection;
 mod endpoints;
@@ -194,6 +195,10 @@ pub(crate) struct State {
     signed: Mutex<std::collections::HashSet<ContentHash>>,
     /// Functions deployed as HTTP endpoints.
     endpoints: endpoints::Endpoints,
+    /// Live actors.
+    actors: actors::Actors,
+    /// The runtime of the executor, for actors' instances.
+    runtime: Runtime,
 }
 
 /// How many run requests of the largest size may be received at once;
@@ -245,7 +250,7 @@ impl WorkerService {
         })?;
         let executor = LocalExecutor::builder()
             .threads(config.slots)
-            .runtime(runtime)
+            .runtime(runtime.clone())
             .sandbox(config.sandbox.clone())
             .build()?;
         let orphans = config.store.remove_orphans();
@@ -264,6 +269,8 @@ impl WorkerService {
                 blobs: SharedBlobs::default(),
                 signed: Mutex::default(),
                 endpoints: Default::default(),
+                actors: Default::default(),
+                runtime,
                 config,
             }),
         })

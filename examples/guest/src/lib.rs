@@ -2,10 +2,12 @@
 //!
 //! The first functions are ordinary work; the histogram pair is the shape of a
 //! physics analysis (a mapper with captured state and an associative merge);
-//! the last group misbehaves on purpose, to show what the sandbox does.
+//! a counter keeps state in an actor; the last group misbehaves on purpose,
+//! to show what the sandbox does.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 // ---- arithmetic -----------------------------------------------------------
 
@@ -205,6 +207,26 @@ fn now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+// ---- an actor's state: a counter ---------------------------------------------
+
+/// The count of a counter actor. Each call of a function runs in a fresh
+/// instance, so this starts at zero every time, except in an actor, whose
+/// one instance keeps its memory from call to call.
+static COUNT: AtomicI64 = AtomicI64::new(0);
+
+/// Starts a counter actor at `env`: the closure an actor is spawned from.
+#[ferry::function]
+fn counter(env: i64) -> i64 {
+    COUNT.store(env, Ordering::Relaxed);
+    env
+}
+
+/// Adds `n` to the count, and says the new count.
+#[ferry::function]
+fn counter_add(n: i64) -> i64 {
+    COUNT.fetch_add(n, Ordering::Relaxed) + n
 }
 
 // ---- misbehaviour, on purpose ------------------------------------------------

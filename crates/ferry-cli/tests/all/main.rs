@@ -1,6 +1,7 @@
 //! The `ferry` command's integration tests, in one binary: each former test
 //! file is a module.
 
+mod actors;
 mod cli;
 mod cluster;
 mod security;

@@ -1,0 +1,141 @@
+//! Actors on real `ferry worker` processes: one instance each, its memory
+//! kept between calls.
+
+use crate::worker::{TOKEN, Worker, guest};
+use ferry_host::{Closure, ExecutorExt, FailureKind};
+use ferry_remote::{ActorError, ActorHandle, ActorOptions, Remote};
+use std::time::Duration;
+
+fn remote(worker: &Worker) -> Remote {
+    Remote::builder()
+        .worker(worker.address.clone())
+        .token(TOKEN)
+        .build()
+        .unwrap()
+}
+
+fn counter(start: i64) -> Closure {
+    Closure::new(&guest(), "counter")
+        .unwrap()
+        .with_env(&start)
+        .unwrap()
+}
+
+fn add(remote: &Remote, actor: &ActorHandle, n: i64) -> Result<i64, ferry_host::Error> {
+    Ok(remote.call_actor::<_, i64>(actor, "counter_add", &n)?.value)
+}
+
+#[test]
+fn an_actor_keeps_its_state_and_each_callers_calls_keep_their_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let worker = Worker::start(&dir.path().join("store"), &[]);
+    let remote = remote(&worker);
+    let actor = remote
+        .spawn(&counter(100), ActorOptions::default())
+        .unwrap();
+
+    // Four callers at once, each one call after another: each sees the
+    // count rise with every call of its own.
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                let seen: Vec<i64> = (0..50).map(|_| add(&remote, &actor, 1).unwrap()).collect();
+                assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+            });
+        }
+    });
+    assert_eq!(add(&remote, &actor, 0).unwrap(), 300);
+
+    // The handle travels as data: another client, given it, calls the same
+    // actor.
+    let json = serde_json::to_string(&actor).unwrap();
+    let passed: ActorHandle = serde_json::from_str(&json).unwrap();
+    assert_eq!(add(&self::remote(&worker), &passed, 1).unwrap(), 301);
+
+    // An ordinary call of the same function runs in a fresh instance.
+    let fresh = Closure::new(&guest(), "counter_add").unwrap();
+    assert_eq!(remote.call::<_, i64>(&fresh, &1).unwrap().value, 1);
+}
+
+#[test]
+fn an_actor_that_traps_starts_again_from_its_initial_state_until_it_dies() {
+    let dir = tempfile::tempdir().unwrap();
+    let worker = Worker::start(&dir.path().join("store"), &[]);
+    let remote = remote(&worker);
+    let options = ActorOptions {
+        max_restarts: 1,
+        ..Default::default()
+    };
+    let actor = remote.spawn(&counter(5), options).unwrap();
+    assert_eq!(add(&remote, &actor, 3).unwrap(), 8);
+
+    // A function that returns an error leaves the actor as it was.
+    let error = remote
+        .call_actor::<_, i64>(&actor, "divide", &(1, 0))
+        .unwrap_err();
+    let failure = error.failure().expect("the guest's own error");
+    assert!(matches!(failure.kind, FailureKind::Error { .. }), "{error}");
+    assert_eq!(add(&remote, &actor, 1).unwrap(), 9);
+
+    // A panic traps: the actor restarts from its closure, at 5.
+    let error = remote
+        .call_actor::<_, i64>(&actor, "boom", &"on purpose")
+        .unwrap_err();
+    match ActorError::of(&error) {
+        Some(ActorError::Restarted {
+            restarts, failure, ..
+        }) => {
+            assert_eq!(*restarts, 1);
+            assert!(failure.to_string().contains("on purpose"), "{failure}");
+        }
+        _ => panic!("not a restart: {error}"),
+    }
+    assert_eq!(add(&remote, &actor, 1).unwrap(), 6);
+
+    // Past its restarts, it dies, and is gone.
+    let error = remote
+        .call_actor::<_, i64>(&actor, "boom", &"again")
+        .unwrap_err();
+    assert!(
+        matches!(ActorError::of(&error), Some(ActorError::Died { .. })),
+        "{error}"
+    );
+    let error = add(&remote, &actor, 1).unwrap_err();
+    assert!(
+        matches!(ActorError::of(&error), Some(ActorError::Gone { .. })),
+        "{error}"
+    );
+}
+
+#[test]
+fn actors_are_found_by_name_stopped_and_freed_when_idle() {
+    let dir = tempfile::tempdir().unwrap();
+    let worker = Worker::start(&dir.path().join("store"), &[]);
+    let remote = remote(&worker);
+    let named = ActorOptions {
+        name: Some("tally".into()),
+        ..Default::default()
+    };
+    let first = remote.spawn(&counter(0), named.clone()).unwrap();
+    assert_eq!(add(&remote, &first, 2).unwrap(), 2);
+    let again = remote.spawn(&counter(0), named).unwrap();
+    assert_eq!(again, first, "get-or-create finds the live one");
+    assert_eq!(add(&remote, &again, 2).unwrap(), 4);
+
+    remote.stop(&first).unwrap();
+    let error = add(&remote, &first, 1).unwrap_err();
+    assert!(
+        matches!(ActorError::of(&error), Some(ActorError::Gone { .. })),
+        "{error}"
+    );
+
+    let idle = ActorOptions {
+        idle_timeout: Some(Duration::from_millis(300)),
+        ..Default::default()
+    };
+    let forgotten = remote.spawn(&counter(0), idle).unwrap();
+    assert_eq!(add(&remote, &forgotten, 1).unwrap(), 1);
+    std::thread::sleep(Duration::from_millis(1200));
+    let error = add(&remote, &forgotten, 1).unwrap_err();
+    assert!(error.to_string().contains("is gone"), "{error}");
+}

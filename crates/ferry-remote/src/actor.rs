@@ -1,0 +1,223 @@
+//! Actors on workers: spawned from a closure, called by handle, stopped
+//! (`docs/protocol.md`, "Actors").
+
+use crate::link::{Attempt, Link};
+use crate::{ActorError, Remote};
+use ferry_host::{Closure, ContentHash, Encoding, Error, Output, Value};
+use ferry_protocol::Body;
+use ferry_protocol::actor::{ACTORS, ActorCall, ActorInfo, ActorReply, SpawnRequest};
+use http::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where an actor lives: enough to call it from any client that reaches
+/// its worker. It serializes, so it can travel in a closure's environment
+/// or a task's input.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActorHandle {
+    /// The worker, as `host:port`.
+    pub worker: String,
+    /// The actor's id there.
+    pub id: String,
+    /// Its module.
+    pub module: ContentHash,
+}
+
+/// How an actor is spawned.
+#[derive(Clone, Debug, Default)]
+pub struct ActorOptions {
+    /// With a name, spawning finds the live actor of that name instead of
+    /// making another (named get-or-create).
+    pub name: Option<String>,
+    /// Calls that trap restart the actor from its initial state this many
+    /// times; the next one kills it.
+    pub max_restarts: u32,
+    /// Stop the actor after this long without calls; the worker's default
+    /// (10 minutes) otherwise.
+    pub idle_timeout: Option<Duration>,
+}
+
+impl Remote {
+    /// Spawns an actor on the least loaded worker: one instance of the
+    /// closure's module, started by calling the closure (whose environment
+    /// is the initial state) and kept for the calls that follow, which see
+    /// whatever the guest kept in its memory. Needs the `deploy` scope.
+    ///
+    /// ```no_run
+    /// use ferry_host::{Closure, Module};
+    /// use ferry_remote::{ActorOptions, Remote};
+    ///
+    /// # fn demo() -> Result<(), ferry_host::Error> {
+    /// let module = Module::from_file("target/wasm32-wasip1/release/ferry_example_guest.wasm")?;
+    /// let remote = Remote::builder().worker("127.0.0.1:7878").token("s3cret").build()?;
+    /// let counter = remote.spawn(&Closure::new(&module, "counter")?.with_env(&10)?, ActorOptions::default())?;
+    /// assert_eq!(remote.call_actor::<_, i64>(&counter, "counter_add", &5)?.value, 15);
+    /// assert_eq!(remote.call_actor::<_, i64>(&counter, "counter_add", &1)?.value, 16);
+    /// remote.stop(&counter)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn spawn(&self, closure: &Closure, options: ActorOptions) -> Result<ActorHandle, Error> {
+        let link = self.shared.pick();
+        let worker = link.address().to_owned();
+        let shared = self.shared.clone();
+        let closure = closure.clone();
+        let info = self.wait(async move {
+            let request = SpawnRequest {
+                closure: closure.to_bytes(Encoding::ByReference).into(),
+                name: options.name,
+                max_restarts: options.max_restarts,
+                idle_timeout_ms: options
+                    .idle_timeout
+                    .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
+                signatures: link.signatures_of([&closure]),
+            };
+            let mut retried = false;
+            loop {
+                link.ensure_code([&closure], &shared.uploaded).await?;
+                let body = Body::new(ferry_protocol::encode(&request));
+                let (status, body) = link.send(Method::POST, ACTORS, body).await?;
+                match status {
+                    StatusCode::OK => return json::<ActorInfo>(&link, &body),
+                    StatusCode::CONFLICT if !retried && is_missing(&body) => {
+                        retried = true;
+                        link.forget_code([&closure]);
+                    }
+                    status => return Err(link.rejection(status, &body)),
+                }
+            }
+        })?;
+        let module = info.module.parse().map_err(|e| {
+            Error::Engine(format!("the worker named the actor's module oddly: {e}"))
+        })?;
+        Ok(ActorHandle {
+            worker,
+            id: info.id,
+            module,
+        })
+    }
+
+    /// Calls `function` of the actor's module on the actor, with `input`.
+    /// Calls run one at a time on the actor, in the order they reach it; a
+    /// caller's own calls, made one after another, keep their order. At
+    /// most once: a call that fails is not sent again.
+    pub fn call_actor<I: Serialize + ?Sized, O: DeserializeOwned>(
+        &self,
+        actor: &ActorHandle,
+        function: &str,
+        input: &I,
+    ) -> Result<Output<O>, Error> {
+        let link = self.link_for(actor)?;
+        let request = ActorCall {
+            function: function.to_owned(),
+            input: Value::encode(input)?.into_bytes().into(),
+        };
+        let path = format!("{ACTORS}/{}/call", actor.id);
+        let id = actor.id.clone();
+        let reply = self.wait(async move {
+            let body = Body::new(ferry_protocol::encode(&request));
+            let (status, body) = link.send(Method::POST, &path, body).await?;
+            match status {
+                StatusCode::OK => ferry_protocol::decode::<ActorReply>(&body).map_err(|e| {
+                    Attempt::Final(Error::Engine(format!("a malformed actor reply: {e}")))
+                }),
+                StatusCode::GONE => Err(Attempt::Final(
+                    ActorError::Gone {
+                        actor: id,
+                        reason: problem_message(&body),
+                    }
+                    .into(),
+                )),
+                status => Err(link.rejection(status, &body)),
+            }
+        })?;
+        let actor = actor.id.clone();
+        let output = match reply {
+            ActorReply::Done {
+                value,
+                stdout,
+                stderr,
+            } => Output {
+                value: Value::from_msgpack(value.to_vec()),
+                stdout: stdout.into(),
+                stderr: stderr.into(),
+            },
+            ActorReply::Failed(failure) => return Err(Error::Call(Box::new(failure))),
+            ActorReply::Restarted { failure, restarts } => {
+                return Err(ActorError::Restarted {
+                    actor,
+                    failure,
+                    restarts,
+                }
+                .into());
+            }
+            ActorReply::Died(failure) => return Err(ActorError::Died { actor, failure }.into()),
+        };
+        output.value.check()?;
+        let value = output.value.decode()?;
+        Ok(Output {
+            value,
+            stdout: output.stdout,
+            stderr: output.stderr,
+        })
+    }
+
+    /// Stops the actor: calls already in its mailbox finish, later ones
+    /// find it gone.
+    pub fn stop(&self, actor: &ActorHandle) -> Result<(), Error> {
+        let link = self.link_for(actor)?;
+        let path = format!("{ACTORS}/{}", actor.id);
+        let id = actor.id.clone();
+        self.wait(async move {
+            let (status, body) = link.send(Method::DELETE, &path, Body::default()).await?;
+            match status {
+                StatusCode::OK => Ok(()),
+                StatusCode::GONE => Err(Attempt::Final(
+                    ActorError::Gone {
+                        actor: id,
+                        reason: problem_message(&body),
+                    }
+                    .into(),
+                )),
+                status => Err(link.rejection(status, &body)),
+            }
+        })
+    }
+
+    /// The connection to the actor's worker, which must be one of this
+    /// client's.
+    fn link_for(&self, actor: &ActorHandle) -> Result<Arc<Link>, Error> {
+        self.shared
+            .links
+            .iter()
+            .find(|link| link.address() == actor.worker)
+            .cloned()
+            .ok_or_else(|| {
+                Error::Engine(format!(
+                    "actor {} lives on worker {}, which this client does not reach: add it with RemoteBuilder::worker",
+                    actor.id, actor.worker
+                ))
+            })
+    }
+}
+
+fn json<T: DeserializeOwned>(link: &Link, body: &[u8]) -> Result<T, Attempt> {
+    serde_json::from_slice(body).map_err(|e| {
+        Attempt::Final(Error::Engine(format!(
+            "worker {} answered with something else: {e}",
+            link.address()
+        )))
+    })
+}
+
+fn is_missing(body: &[u8]) -> bool {
+    serde_json::from_slice::<ferry_protocol::Problem>(body).is_ok_and(|p| p.error == "missing")
+}
+
+fn problem_message(body: &[u8]) -> String {
+    serde_json::from_slice::<ferry_protocol::Problem>(body).map_or_else(
+        |_| String::from_utf8_lossy(body).into_owned(),
+        |p| p.message,
+    )
+}

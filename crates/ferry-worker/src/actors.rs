@@ -1,0 +1,314 @@
+//! Actors: one instance of a module per actor, kept between calls, so that
+//! what the guest keeps in its memory is the actor's state.
+//!
+//! Each actor is a task that owns its instance and reads a bounded mailbox:
+//! calls run one at a time, in the order they arrive, and a caller whose
+//! call finds the mailbox full waits (backpressure). A call that traps
+//! leaves the instance unusable: the actor starts again from its closure, up
+//! to its `max_restarts`, and then dies. An actor not called for its idle
+//! time-out stops, so forgotten actors do not hold memory for ever.
+
+use crate::State;
+use crate::handler::{
+    Reply, RequestBody, blocking, json, msgpack, problem, read_message, refusal, untrusted,
+};
+use ferry_host::{CallFailure, Closure, Error, FailureKind, Instance, Output, Value};
+use ferry_protocol::actor::{ActorCall, ActorInfo, ActorReply, SpawnRequest};
+use http::{Request, StatusCode};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// Calls waiting for an actor beyond the one it is running.
+const MAILBOX: usize = 64;
+/// How long an actor lives without calls, unless it was spawned with a time-out
+/// of its own.
+pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The worker's live actors.
+#[derive(Default)]
+pub(crate) struct Actors {
+    live: Mutex<HashMap<String, Arc<Actor>>>,
+    next_id: AtomicU64,
+}
+
+/// A live actor, as the worker finds it by id: its mailbox, and what it
+/// shares with its task (which alone holds the instance). Dropping the last
+/// mailbox sender, once the actor is stopped and its last caller is done,
+/// ends the task.
+struct Actor {
+    shared: Arc<Shared>,
+    mailbox: mpsc::Sender<Call>,
+}
+
+struct Shared {
+    info: Mutex<ActorInfo>,
+    closure: Closure,
+}
+
+struct Call {
+    function: String,
+    input: Value,
+    reply: oneshot::Sender<ActorReply>,
+}
+
+/// `POST /v1/actors`: a new actor, or the live one of that name.
+pub(crate) async fn spawn(state: Arc<State>, request: Request<impl RequestBody>) -> Reply {
+    let mut spawn: SpawnRequest = match read_message(&state, request).await {
+        Ok(spawn) => spawn,
+        Err(reply) => return reply,
+    };
+    if let Some(name) = &spawn.name
+        && let Err(message) = ferry_protocol::endpoint::valid_name(name)
+    {
+        return problem(StatusCode::BAD_REQUEST, "bad_name", message);
+    }
+    let resolving = state.clone();
+    let bytes = spawn.closure.clone();
+    let closure = match blocking(move || Closure::from_bytes_with(&bytes, Some(&*resolving))).await
+    {
+        Ok(closure) => closure,
+        Err(e) => return refusal(e),
+    };
+    let signatures = std::mem::take(&mut spawn.signatures);
+    if let Some(refused) = untrusted(&state, [&closure], &signatures) {
+        return refused;
+    }
+    if let Some(name) = &spawn.name
+        && let Some(actor) = state.actors.named(name)
+    {
+        if actor.closure.id() != closure.id() {
+            return problem(
+                StatusCode::CONFLICT,
+                "name_taken",
+                format!("actor {name:?} exists with another closure; stop it first"),
+            );
+        }
+        return json(StatusCode::OK, &*actor.info.lock());
+    }
+    // The first call, the closure itself, makes the initial state.
+    let starting = (state.clone(), closure.clone());
+    let instance = match blocking(move || start(&starting.0, &starting.1)).await {
+        Ok(instance) => instance,
+        Err(Error::Call(failure)) => {
+            return problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "start_failed",
+                format!("the actor could not start: {failure}"),
+            );
+        }
+        Err(e) => return refusal(e),
+    };
+    let id = format!(
+        "a{}",
+        state.actors.next_id.fetch_add(1, Ordering::Relaxed) + 1
+    );
+    let info = ActorInfo {
+        id: id.clone(),
+        name: spawn.name.clone(),
+        module: closure.module().id().to_string(),
+        function: closure.function().to_owned(),
+        restarts: 0,
+        created: false,
+    };
+    let (mailbox, calls) = mpsc::channel(MAILBOX);
+    let shared = Arc::new(Shared {
+        info: Mutex::new(info.clone()),
+        closure,
+    });
+    let actor = Arc::new(Actor {
+        shared: shared.clone(),
+        mailbox,
+    });
+    state.actors.live.lock().insert(id.clone(), actor);
+    let idle = spawn
+        .idle_timeout_ms
+        .map_or(IDLE_TIMEOUT, Duration::from_millis);
+    tokio::spawn(run(
+        state,
+        id,
+        shared,
+        instance,
+        calls,
+        spawn.max_restarts,
+        idle,
+    ));
+    json(
+        StatusCode::OK,
+        &ActorInfo {
+            created: true,
+            ..info
+        },
+    )
+}
+
+/// An instance of the actor's module, started by its closure.
+fn start(state: &State, closure: &Closure) -> Result<Instance, Error> {
+    let mut instance = state
+        .runtime
+        .instantiate(closure.module(), &state.config.sandbox)?;
+    instance.call_closure(closure, &Value::nil())?;
+    Ok(instance)
+}
+
+/// The actor's life: its calls, one at a time, until it is stopped, sits
+/// idle past `idle`, or dies.
+async fn run(
+    state: Arc<State>,
+    id: String,
+    actor: Arc<Shared>,
+    mut instance: Instance,
+    mut calls: mpsc::Receiver<Call>,
+    max_restarts: u32,
+    idle: Duration,
+) {
+    let end = loop {
+        let call = match tokio::time::timeout(idle, calls.recv()).await {
+            Ok(Some(call)) => call,
+            Ok(None) => break "stopped",
+            Err(_) => break "idle",
+        };
+        let Call {
+            function,
+            input,
+            reply,
+        } = call;
+        let (returned, result) = blocking(move || {
+            let result = instance.call(&function, &Value::nil(), &input);
+            (instance, result)
+        })
+        .await;
+        let (answer, next) = outcome(&state, &actor, returned, result, max_restarts).await;
+        let _ = reply.send(answer);
+        match next {
+            Some(next) => instance = next,
+            None => break "died",
+        }
+    };
+    state.actors.live.lock().remove(&id);
+    tracing::info!(actor = id, end, "actor ended");
+}
+
+/// What a call's caller is told, and the instance the actor goes on with
+/// (`None`: it died).
+async fn outcome(
+    state: &Arc<State>,
+    actor: &Arc<Shared>,
+    instance: Instance,
+    result: Result<Output, Error>,
+    max_restarts: u32,
+) -> (ActorReply, Option<Instance>) {
+    let failure = match result {
+        Ok(output) => {
+            let done = ActorReply::Done {
+                value: output.value.into_bytes().into(),
+                stdout: output.stdout.into(),
+                stderr: output.stderr.into(),
+            };
+            return (done, Some(instance));
+        }
+        Err(Error::Call(failure)) => *failure,
+        // Not the guest's doing (no such function, say): the instance is
+        // as it was.
+        Err(other) => CallFailure {
+            function: actor.closure.function().to_owned(),
+            kind: FailureKind::Error {
+                message: other.to_string(),
+            },
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        },
+    };
+    if !instance.is_poisoned() {
+        return (ActorReply::Failed(failure), Some(instance));
+    }
+    drop(instance);
+    let restarts = actor.info.lock().restarts + 1;
+    if restarts > max_restarts {
+        return (ActorReply::Died(failure), None);
+    }
+    let starting = (state.clone(), actor.closure.clone());
+    match blocking(move || start(&starting.0, &starting.1)).await {
+        Ok(fresh) => {
+            actor.info.lock().restarts = restarts;
+            (ActorReply::Restarted { failure, restarts }, Some(fresh))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "an actor could not start again");
+            (ActorReply::Died(failure), None)
+        }
+    }
+}
+
+/// `POST /v1/actors/<id>/call`.
+pub(crate) async fn call(state: Arc<State>, id: &str, request: Request<impl RequestBody>) -> Reply {
+    let Some(actor) = state.actors.live.lock().get(id).cloned() else {
+        return gone(id);
+    };
+    let call: ActorCall = match read_message(&state, request).await {
+        Ok(call) => call,
+        Err(reply) => return reply,
+    };
+    let input = Value::from_msgpack(call.input.to_vec());
+    if let Err(e) = input.check() {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            format!("the input: {e}"),
+        );
+    }
+    let (reply, answer) = oneshot::channel();
+    let call = Call {
+        function: call.function,
+        input,
+        reply,
+    };
+    if actor.mailbox.send(call).await.is_err() {
+        return gone(id);
+    }
+    match answer.await {
+        Ok(answer) => msgpack(&answer),
+        Err(_) => gone(id),
+    }
+}
+
+/// `DELETE /v1/actors/<id>`: the actor finishes the calls in its mailbox,
+/// takes no more, and ends.
+pub(crate) fn stop(state: &State, id: &str) -> Reply {
+    match state.actors.live.lock().remove(id) {
+        Some(actor) => json(StatusCode::OK, &*actor.shared.info.lock()),
+        None => gone(id),
+    }
+}
+
+/// `GET /v1/actors`.
+pub(crate) fn list(state: &State) -> Reply {
+    let live = state.actors.live.lock();
+    let infos: Vec<ActorInfo> = live
+        .values()
+        .map(|actor| actor.shared.info.lock().clone())
+        .collect();
+    json(StatusCode::OK, &infos)
+}
+
+impl Actors {
+    fn named(&self, name: &str) -> Option<Arc<Shared>> {
+        let live = self.live.lock();
+        live.values()
+            .find(|actor| actor.shared.info.lock().name.as_deref() == Some(name))
+            .map(|actor| actor.shared.clone())
+    }
+}
+
+fn gone(id: &str) -> Reply {
+    problem(
+        StatusCode::GONE,
+        "gone",
+        format!(
+            "actor {id:?} is not on this worker: stopped, idle past its time-out, died, or never spawned here"
+        ),
+    )
+}
