@@ -63,7 +63,8 @@ pub use lru::Lru;
 pub use module::Module;
 pub use module_ref::{FromSource, ModuleRef, ModuleRefError, Resolved};
 pub use runtime::{
-    DirGrant, Grants, Instance, Limits, Preparation, Runtime, RuntimeConfig, Sandbox,
+    DirGrant, GlobalValue, Grants, Instance, InstanceState, Limits, Preparation, Runtime,
+    RuntimeConfig, Sandbox,
 };
 pub use store::{BlobStore, BlobWriter, Resolve, STORE_ENV};
 pub use value::{Output, Value};

@@ -4,7 +4,7 @@
 //! ```
 //! use ferry_protocol::actor::{ActorCall, SpawnRequest};
 //!
-//! let spawn = SpawnRequest { closure: vec![1].into(), name: Some("counter".into()), max_restarts: 3, idle_timeout_ms: None, signatures: vec![] };
+//! let spawn = SpawnRequest { closure: vec![1].into(), name: Some("counter".into()), max_restarts: 3, idle_timeout_ms: None, signatures: vec![], snapshot: None };
 //! let back: SpawnRequest = ferry_protocol::decode(&ferry_protocol::encode(&spawn))?;
 //! assert_eq!(back.max_restarts, 3);
 //! let call = ActorCall { function: "counter_add".into(), input: vec![0x01].into() };
@@ -15,7 +15,7 @@
 
 use crate::signature::ModuleSignature;
 use bytes::Bytes;
-use ferry_host::CallFailure;
+use ferry_host::{CallFailure, ContentHash, InstanceState};
 use serde::{Deserialize, Serialize};
 
 /// `POST` a [`SpawnRequest`] (scope `deploy`) to start an actor, or find
@@ -43,6 +43,34 @@ pub struct SpawnRequest {
     /// Signatures of its module, for a worker that runs only signed code.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signatures: Vec<ModuleSignature>,
+    /// A [`Snapshot`] blob to continue from, in the worker's store: the
+    /// actor starts from its closure, then takes the snapshot's state (and
+    /// takes it again on each restart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<ContentHash>,
+}
+
+/// `POST /v1/actors/<id>/snapshot` (scope `deploy`): the actor's state,
+/// taken between two calls, stored as a blob; the answer is JSON
+/// [`SnapshotInfo`]. Download it (`GET /v1/blobs/<hex>`) to move it.
+pub const SNAPSHOT: &str = "snapshot";
+
+/// A stored actor state: MessagePack, the blob a snapshot is.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The module whose instance it was taken from.
+    pub module: ContentHash,
+    /// The instance's memory and globals.
+    pub state: InstanceState,
+}
+
+/// Where a snapshot was stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotInfo {
+    /// The snapshot blob's hash, `sha256:…`.
+    pub snapshot: String,
+    /// Its size.
+    pub bytes: u64,
 }
 
 /// An actor, as spawning and listing report it (JSON).

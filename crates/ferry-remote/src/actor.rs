@@ -5,7 +5,9 @@ use crate::link::{Attempt, Link};
 use crate::{ActorError, Remote};
 use ferry_host::{Closure, ContentHash, Encoding, Error, Output, Value};
 use ferry_protocol::Body;
-use ferry_protocol::actor::{ACTORS, ActorCall, ActorInfo, ActorReply, SpawnRequest};
+use ferry_protocol::actor::{
+    ACTORS, ActorCall, ActorInfo, ActorReply, SNAPSHOT, SnapshotInfo, SpawnRequest,
+};
 use http::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -25,6 +27,17 @@ pub struct ActorHandle {
     pub module: ContentHash,
 }
 
+/// An actor's state, stored on the worker it was taken on: memory and
+/// globals, as a blob named by its hash. It serializes, so it can be kept
+/// and restored later, on any worker.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActorSnapshot {
+    /// The blob.
+    pub hash: ContentHash,
+    /// The worker that holds it, as `host:port`.
+    pub worker: String,
+}
+
 /// How an actor is spawned.
 #[derive(Clone, Debug, Default)]
 pub struct ActorOptions {
@@ -37,6 +50,12 @@ pub struct ActorOptions {
     /// Stop the actor after this long without calls; the worker's default
     /// (10 minutes) otherwise.
     pub idle_timeout: Option<Duration>,
+    /// The worker to spawn on, as `host:port`; the least loaded otherwise.
+    pub worker: Option<String>,
+    /// Continue from this state (of the same module) rather than from the
+    /// closure's; restarts go back to it too. Its blob moves to the
+    /// worker if that lacks it.
+    pub snapshot: Option<ActorSnapshot>,
 }
 
 impl Remote {
@@ -59,12 +78,27 @@ impl Remote {
     /// # Ok(()) }
     /// ```
     pub fn spawn(&self, closure: &Closure, options: ActorOptions) -> Result<ActorHandle, Error> {
-        let link = self.shared.pick();
+        let link = match &options.worker {
+            Some(worker) => self.link_to(worker)?,
+            None => self.shared.pick(),
+        };
         let worker = link.address().to_owned();
+        let source = options
+            .snapshot
+            .as_ref()
+            .map(|snapshot| Ok::<_, Error>((snapshot.hash, self.link_to(&snapshot.worker)?)))
+            .transpose()?;
         let shared = self.shared.clone();
         let closure = closure.clone();
         let info = self.wait(async move {
+            if let Some((hash, source)) = &source
+                && !link.missing(vec![*hash]).await?.is_empty()
+            {
+                let bytes = source.download(hash, "snapshot").await?;
+                link.upload(hash, bytes, &shared.uploaded).await?;
+            }
             let request = SpawnRequest {
+                snapshot: source.map(|(hash, _)| hash),
                 closure: closure.to_bytes(Encoding::ByReference).into(),
                 name: options.name,
                 max_restarts: options.max_restarts,
@@ -122,13 +156,7 @@ impl Remote {
                 StatusCode::OK => ferry_protocol::decode::<ActorReply>(&body).map_err(|e| {
                     Attempt::Final(Error::Engine(format!("a malformed actor reply: {e}")))
                 }),
-                StatusCode::GONE => Err(Attempt::Final(
-                    ActorError::Gone {
-                        actor: id,
-                        reason: problem_message(&body),
-                    }
-                    .into(),
-                )),
+                StatusCode::GONE => Err(gone(id, &body)),
                 status => Err(link.rejection(status, &body)),
             }
         })?;
@@ -163,6 +191,30 @@ impl Remote {
         })
     }
 
+    /// Takes the actor's state between two of its calls and stores it on
+    /// its worker: spawn with [`ActorOptions::snapshot`] to continue from
+    /// it, there or on another worker. Needs the `deploy` scope.
+    pub fn snapshot(&self, actor: &ActorHandle) -> Result<ActorSnapshot, Error> {
+        let link = self.link_for(actor)?;
+        let path = format!("{ACTORS}/{}/{SNAPSHOT}", actor.id);
+        let id = actor.id.clone();
+        let info: SnapshotInfo = self.wait(async move {
+            let (status, body) = link.send(Method::POST, &path, Body::default()).await?;
+            match status {
+                StatusCode::OK => json(&link, &body),
+                StatusCode::GONE => Err(gone(id, &body)),
+                status => Err(link.rejection(status, &body)),
+            }
+        })?;
+        Ok(ActorSnapshot {
+            hash: info
+                .snapshot
+                .parse()
+                .map_err(|e| Error::Engine(format!("the worker named the snapshot oddly: {e}")))?,
+            worker: actor.worker.clone(),
+        })
+    }
+
     /// Stops the actor: calls already in its mailbox finish, later ones
     /// find it gone.
     pub fn stop(&self, actor: &ActorHandle) -> Result<(), Error> {
@@ -173,30 +225,27 @@ impl Remote {
             let (status, body) = link.send(Method::DELETE, &path, Body::default()).await?;
             match status {
                 StatusCode::OK => Ok(()),
-                StatusCode::GONE => Err(Attempt::Final(
-                    ActorError::Gone {
-                        actor: id,
-                        reason: problem_message(&body),
-                    }
-                    .into(),
-                )),
+                StatusCode::GONE => Err(gone(id, &body)),
                 status => Err(link.rejection(status, &body)),
             }
         })
     }
 
-    /// The connection to the actor's worker, which must be one of this
-    /// client's.
+    /// The connection to the actor's worker.
     fn link_for(&self, actor: &ActorHandle) -> Result<Arc<Link>, Error> {
+        self.link_to(&actor.worker)
+    }
+
+    /// The connection to `worker`, which must be one of this client's.
+    fn link_to(&self, worker: &str) -> Result<Arc<Link>, Error> {
         self.shared
             .links
             .iter()
-            .find(|link| link.address() == actor.worker)
+            .find(|link| link.address() == worker)
             .cloned()
             .ok_or_else(|| {
                 Error::Engine(format!(
-                    "actor {} lives on worker {}, which this client does not reach: add it with RemoteBuilder::worker",
-                    actor.id, actor.worker
+                    "worker {worker} is not one this client reaches: add it with RemoteBuilder::worker"
                 ))
             })
     }
@@ -215,9 +264,11 @@ fn is_missing(body: &[u8]) -> bool {
     serde_json::from_slice::<ferry_protocol::Problem>(body).is_ok_and(|p| p.error == "missing")
 }
 
-fn problem_message(body: &[u8]) -> String {
-    serde_json::from_slice::<ferry_protocol::Problem>(body).map_or_else(
+/// The actor is not on its worker, which says why in `body`.
+fn gone(actor: String, body: &[u8]) -> Attempt {
+    let reason = serde_json::from_slice::<ferry_protocol::Problem>(body).map_or_else(
         |_| String::from_utf8_lossy(body).into_owned(),
         |p| p.message,
-    )
+    );
+    Attempt::Final(ActorError::Gone { actor, reason }.into())
 }

@@ -35,7 +35,7 @@ mod deploy;
 mod error;
 mod link;
 
-pub use actor::{ActorHandle, ActorOptions};
+pub use actor::{ActorHandle, ActorOptions, ActorSnapshot};
 pub use blobs::Blobs;
 pub use error::{ActorError, RemoteError};
 

@@ -333,7 +333,7 @@ impl Link {
         Ok(inputs)
     }
 
-    async fn upload(
+    pub async fn upload(
         &self,
         hash: &ContentHash,
         bytes: Bytes,

@@ -12,8 +12,13 @@ use crate::State;
 use crate::handler::{
     Reply, RequestBody, blocking, json, msgpack, problem, read_message, refusal, untrusted,
 };
-use ferry_host::{CallFailure, Closure, Error, FailureKind, Instance, Output, Value};
-use ferry_protocol::actor::{ActorCall, ActorInfo, ActorReply, SpawnRequest};
+use ferry_host::{
+    CallFailure, Closure, ContentHash, Error, FailureKind, Instance, InstanceState, Output,
+    Resolve, Value,
+};
+use ferry_protocol::actor::{
+    ActorCall, ActorInfo, ActorReply, Snapshot, SnapshotInfo, SpawnRequest,
+};
 use http::{Request, StatusCode};
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -41,18 +46,24 @@ pub(crate) struct Actors {
 /// ends the task.
 struct Actor {
     shared: Arc<Shared>,
-    mailbox: mpsc::Sender<Call>,
+    mailbox: mpsc::Sender<Message>,
 }
 
 struct Shared {
     info: Mutex<ActorInfo>,
     closure: Closure,
+    /// The state it was restored from, taken again on each restart.
+    restored: Option<InstanceState>,
 }
 
-struct Call {
-    function: String,
-    input: Value,
-    reply: oneshot::Sender<ActorReply>,
+/// What an actor's mailbox carries.
+enum Message {
+    Call {
+        function: String,
+        input: Value,
+        reply: oneshot::Sender<ActorReply>,
+    },
+    Snapshot(oneshot::Sender<Result<InstanceState, Error>>),
 }
 
 /// `POST /v1/actors`: a new actor, or the live one of that name.
@@ -89,19 +100,42 @@ pub(crate) async fn spawn(state: Arc<State>, request: Request<impl RequestBody>)
         }
         return json(StatusCode::OK, &*actor.info.lock());
     }
-    // The first call, the closure itself, makes the initial state.
-    let starting = (state.clone(), closure.clone());
-    let instance = match blocking(move || start(&starting.0, &starting.1)).await {
-        Ok(instance) => instance,
-        Err(Error::Call(failure)) => {
-            return problem(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "start_failed",
-                format!("the actor could not start: {failure}"),
-            );
+    let restored = match spawn.snapshot {
+        Some(hash) => {
+            let reading = state.clone();
+            match blocking(move || snapshot_state(&reading, &hash)).await {
+                Ok(snapshot) if snapshot.module == closure.module().id() => Some(snapshot.state),
+                Ok(snapshot) => {
+                    return problem(
+                        StatusCode::BAD_REQUEST,
+                        "wrong_snapshot",
+                        format!(
+                            "the snapshot is of module {}, the closure's is {}",
+                            snapshot.module,
+                            closure.module().id()
+                        ),
+                    );
+                }
+                Err(e) => return refusal(e),
+            }
         }
-        Err(e) => return refusal(e),
+        None => None,
     };
+    // The first call, the closure itself, makes the initial state, unless
+    // a snapshot's replaces it.
+    let starting = (state.clone(), closure.clone(), restored.clone());
+    let instance =
+        match blocking(move || start(&starting.0, &starting.1, starting.2.as_ref())).await {
+            Ok(instance) => instance,
+            Err(Error::Call(failure)) => {
+                return problem(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "start_failed",
+                    format!("the actor could not start: {failure}"),
+                );
+            }
+            Err(e) => return refusal(e),
+        };
     let id = format!(
         "a{}",
         state.actors.next_id.fetch_add(1, Ordering::Relaxed) + 1
@@ -118,6 +152,7 @@ pub(crate) async fn spawn(state: Arc<State>, request: Request<impl RequestBody>)
     let shared = Arc::new(Shared {
         info: Mutex::new(info.clone()),
         closure,
+        restored,
     });
     let actor = Arc::new(Actor {
         shared: shared.clone(),
@@ -145,13 +180,30 @@ pub(crate) async fn spawn(state: Arc<State>, request: Request<impl RequestBody>)
     )
 }
 
-/// An instance of the actor's module, started by its closure.
-fn start(state: &State, closure: &Closure) -> Result<Instance, Error> {
+/// An instance of the actor's module, started by its closure, then given
+/// the `restored` state if there is one.
+fn start(
+    state: &State,
+    closure: &Closure,
+    restored: Option<&InstanceState>,
+) -> Result<Instance, Error> {
     let mut instance = state
         .runtime
         .instantiate(closure.module(), &state.config.sandbox)?;
     instance.call_closure(closure, &Value::nil())?;
+    if let Some(restored) = restored {
+        instance.set_state(restored)?;
+    }
     Ok(instance)
+}
+
+/// The snapshot blob `hash`, from the store.
+fn snapshot_state(state: &State, hash: &ContentHash) -> Result<Snapshot, Error> {
+    let blob = Resolve::blob(state, hash)?;
+    ferry_protocol::decode(blob.bytes()).map_err(|e| Error::Decode {
+        what: "snapshot",
+        reason: e.to_string(),
+    })
 }
 
 /// The actor's life: its calls, one at a time, until it is stopped, sits
@@ -161,21 +213,33 @@ async fn run(
     id: String,
     actor: Arc<Shared>,
     mut instance: Instance,
-    mut calls: mpsc::Receiver<Call>,
+    mut calls: mpsc::Receiver<Message>,
     max_restarts: u32,
     idle: Duration,
 ) {
     let end = loop {
-        let call = match tokio::time::timeout(idle, calls.recv()).await {
-            Ok(Some(call)) => call,
+        let message = match tokio::time::timeout(idle, calls.recv()).await {
+            Ok(Some(message)) => message,
             Ok(None) => break "stopped",
             Err(_) => break "idle",
         };
-        let Call {
-            function,
-            input,
-            reply,
-        } = call;
+        let (function, input, reply) = match message {
+            Message::Call {
+                function,
+                input,
+                reply,
+            } => (function, input, reply),
+            Message::Snapshot(reply) => {
+                let (returned, taken) = blocking(move || {
+                    let taken = instance.state();
+                    (instance, taken)
+                })
+                .await;
+                instance = returned;
+                let _ = reply.send(taken);
+                continue;
+            }
+        };
         let (returned, result) = blocking(move || {
             let result = instance.call(&function, &Value::nil(), &input);
             (instance, result)
@@ -230,8 +294,16 @@ async fn outcome(
     if restarts > max_restarts {
         return (ActorReply::Died(failure), None);
     }
-    let starting = (state.clone(), actor.closure.clone());
-    match blocking(move || start(&starting.0, &starting.1)).await {
+    let starting = (state.clone(), actor.clone());
+    match blocking(move || {
+        start(
+            &starting.0,
+            &starting.1.closure,
+            starting.1.restored.as_ref(),
+        )
+    })
+    .await
+    {
         Ok(fresh) => {
             actor.info.lock().restarts = restarts;
             (ActorReply::Restarted { failure, restarts }, Some(fresh))
@@ -261,7 +333,7 @@ pub(crate) async fn call(state: Arc<State>, id: &str, request: Request<impl Requ
         );
     }
     let (reply, answer) = oneshot::channel();
-    let call = Call {
+    let call = Message::Call {
         function: call.function,
         input,
         reply,
@@ -272,6 +344,45 @@ pub(crate) async fn call(state: Arc<State>, id: &str, request: Request<impl Requ
     match answer.await {
         Ok(answer) => msgpack(&answer),
         Err(_) => gone(id),
+    }
+}
+
+/// `POST /v1/actors/<id>/snapshot`: the actor's state, taken after the
+/// calls before it in the mailbox and before those after, stored as a
+/// blob.
+pub(crate) async fn snapshot(state: Arc<State>, id: &str) -> Reply {
+    let Some(actor) = state.actors.live.lock().get(id).cloned() else {
+        return gone(id);
+    };
+    let (reply, answer) = oneshot::channel();
+    if actor.mailbox.send(Message::Snapshot(reply)).await.is_err() {
+        return gone(id);
+    }
+    let taken = match answer.await {
+        Ok(Ok(taken)) => taken,
+        Ok(Err(e)) => return refusal(e),
+        Err(_) => return gone(id),
+    };
+    let snapshot = Snapshot {
+        module: actor.shared.closure.module().id(),
+        state: taken,
+    };
+    let storing = state.clone();
+    let stored = blocking(move || {
+        let bytes = ferry_protocol::encode(&snapshot);
+        let hash = storing.config.store.put(&bytes)?;
+        storing.cache.added(bytes.len() as u64, |kept| {
+            *kept == hash || storing.in_memory(kept)
+        });
+        Ok::<_, Error>(SnapshotInfo {
+            snapshot: hash.to_string(),
+            bytes: bytes.len() as u64,
+        })
+    })
+    .await;
+    match stored {
+        Ok(info) => json(StatusCode::OK, &info),
+        Err(e) => refusal(e),
     }
 }
 

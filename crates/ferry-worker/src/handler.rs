@@ -4,7 +4,7 @@ use crate::tokens::Scope;
 use crate::{State, actors, endpoints};
 use bytes::Bytes;
 use ferry_host::{Blob, Closure, ContentHash, Error, Executor, Job, Resolve, Task, Value};
-use ferry_protocol::actor::ACTORS;
+use ferry_protocol::actor::{ACTORS, SNAPSHOT};
 use ferry_protocol::endpoint::{ENDPOINTS, FUNCTIONS};
 use ferry_protocol::signature::ModuleSignature;
 use ferry_protocol::{
@@ -58,6 +58,7 @@ pub(crate) async fn handle(
         .strip_prefix(ACTORS)
         .and_then(|rest| rest.strip_prefix('/'));
     let actor_call = actor.and_then(|rest| rest.strip_suffix("/call"));
+    let actor_snapshot = actor.and_then(|rest| rest.strip_suffix(&format!("/{SNAPSHOT}")));
     let needs = match (request.method(), path.as_str()) {
         (&Method::GET, INFO) => [Scope::Run, Scope::Admin].as_slice(),
         (&Method::GET, ENDPOINTS | ACTORS) => &[Scope::Deploy, Scope::Admin],
@@ -109,6 +110,9 @@ pub(crate) async fn handle(
         (&Method::POST, _) if actor_call.is_some() => {
             let id = actor_call.unwrap_or_default().to_owned();
             actors::call(state.clone(), &id, request).await
+        }
+        (&Method::POST, _) if actor_snapshot.is_some() => {
+            actors::snapshot(state.clone(), actor_snapshot.unwrap_or_default()).await
         }
         (&Method::DELETE, _) if actor.is_some() && actor_call.is_none() => {
             actors::stop(&state, actor.unwrap_or_default())

@@ -139,3 +139,65 @@ fn actors_are_found_by_name_stopped_and_freed_when_idle() {
     let error = add(&remote, &forgotten, 1).unwrap_err();
     assert!(error.to_string().contains("is gone"), "{error}");
 }
+
+#[test]
+fn a_snapshot_moves_an_actor_to_another_worker_with_its_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (
+        Worker::start(&dir.path().join("first"), &[]),
+        Worker::start(&dir.path().join("second"), &[]),
+    );
+    let remote = Remote::builder()
+        .worker(first.address.clone())
+        .worker(second.address.clone())
+        .token(TOKEN)
+        .build()
+        .unwrap();
+    let on = |worker: &Worker| ActorOptions {
+        worker: Some(worker.address.clone()),
+        max_restarts: 1,
+        ..Default::default()
+    };
+    let actor = remote.spawn(&counter(10), on(&first)).unwrap();
+    assert_eq!(add(&remote, &actor, 5).unwrap(), 15);
+    let snapshot = remote.snapshot(&actor).unwrap();
+    assert_eq!(snapshot.worker, first.address);
+
+    // On the other worker, from the snapshot: it goes on from 15.
+    let moved = remote
+        .spawn(
+            &counter(10),
+            ActorOptions {
+                snapshot: Some(snapshot.clone()),
+                ..on(&second)
+            },
+        )
+        .unwrap();
+    assert_eq!(moved.worker, second.address);
+    assert_eq!(add(&remote, &moved, 1).unwrap(), 16);
+    // The two go their own ways.
+    assert_eq!(add(&remote, &actor, 100).unwrap(), 115);
+    assert_eq!(add(&remote, &moved, 1).unwrap(), 17);
+    // A restart goes back to the snapshot, not to the closure's 10.
+    let error = remote
+        .call_actor::<_, i64>(&moved, "boom", &"on purpose")
+        .unwrap_err();
+    assert!(ActorError::of(&error).is_some(), "{error}");
+    assert_eq!(add(&remote, &moved, 1).unwrap(), 16);
+
+    // A snapshot of another module's actor does not fit.
+    let other = Closure::new(&ferry_test_support::udfs().module, "add").unwrap();
+    let error = remote
+        .spawn(
+            &other,
+            ActorOptions {
+                snapshot: Some(snapshot),
+                ..on(&second)
+            },
+        )
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("the snapshot is of module"),
+        "{error}"
+    );
+}

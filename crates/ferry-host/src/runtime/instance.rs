@@ -34,15 +34,15 @@ type ExportFunc = TypedFunc<(i32, i32, i32, i32), i32>;
 /// # Ok::<(), ferry_host::Error>(())
 /// ```
 pub struct Instance {
-    store: Store<HostState>,
-    memory: Memory,
+    pub(super) store: Store<HostState>,
+    pub(super) memory: Memory,
     alloc: TypedFunc<(i32, i32), i32>,
     functions: HashMap<String, ExportFunc>,
-    instance: wasmtime::Instance,
+    pub(super) instance: wasmtime::Instance,
     compiled: Arc<Compiled>,
     sandbox: Sandbox,
     deadline_ticks: u64,
-    poisoned: bool,
+    pub(super) poisoned: bool,
 }
 
 impl Instance {

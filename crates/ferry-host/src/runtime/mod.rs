@@ -31,10 +31,12 @@ mod instance;
 mod memory_cap;
 mod poll_oneoff;
 mod sandbox;
+mod snapshot;
 
 pub use compiler::{ChildCompiler, Compiler, serve_compile};
 pub use instance::Instance;
 pub use sandbox::{DirGrant, Grants, Limits, Sandbox};
+pub use snapshot::{GlobalValue, InstanceState};
 
 use crate::one_line;
 use crate::{BlobStore, Closure, ContentHash, Error, Lru, Module, Output, Value};
