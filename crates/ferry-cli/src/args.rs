@@ -27,6 +27,47 @@ pub struct FunctionArgs {
     blobs: Vec<String>,
 }
 
+/// Which workers a client uses, and how it reaches them.
+#[derive(Args)]
+pub struct WorkersArgs {
+    /// The workers, comma-separated.
+    #[arg(long, value_name = "URL,...", value_delimiter = ',')]
+    pub workers: Vec<String>,
+    /// File holding the workers' token (for deploying and spawning, one
+    /// with the `deploy` scope) [default: $FERRY_TOKEN].
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    #[command(flatten)]
+    tls: ClientTlsArgs,
+}
+
+impl WorkersArgs {
+    /// A client of the workers, and of `more`, sending `signatures` with
+    /// the modules they sign.
+    pub fn remote(
+        &self,
+        more: &[String],
+        signatures: Vec<ModuleSignature>,
+    ) -> Result<ferry_remote::Remote> {
+        let mut remote = ferry_remote::Remote::builder().signatures(signatures);
+        let mut workers: Vec<&String> = self.workers.iter().chain(more).collect();
+        workers.dedup();
+        if workers.is_empty() {
+            bail!("name the workers with --workers HOST:PORT,...");
+        }
+        for worker in workers {
+            remote = remote.worker(worker.clone());
+        }
+        if let Some(token) = read_token(self.token_file.as_deref())? {
+            remote = remote.token(token);
+        }
+        if let Some(tls) = self.tls.to_tls() {
+            remote = remote.tls(tls);
+        }
+        Ok(remote.build()?)
+    }
+}
+
 /// How a client reaches workers, or a cluster, over TLS.
 #[derive(Args)]
 pub struct ClientTlsArgs {

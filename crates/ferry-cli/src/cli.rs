@@ -2,7 +2,7 @@
 //! own arguments declared in its module under [`crate::commands`].
 
 use crate::commands::{
-    build::BuildArgs, call::CallArgs, endpoint::DeployArgs, endpoint::ServeArgs,
+    actor::ActorArgs, build::BuildArgs, call::CallArgs, endpoint::DeployArgs, endpoint::ServeArgs,
     endpoint::UndeployArgs, executor::ExecutorArgs, inspect::InspectArgs, map::MapArgs,
     pickle::PickleArgs, run::RunArgs, scheduler::SchedulerArgs, sign::KeygenArgs, sign::SignArgs,
     sql::SqlArgs, worker::WorkerArgs,
@@ -48,6 +48,9 @@ pub enum Command {
     /// Serve one function as an HTTP endpoint, without a worker:
     /// `POST /fn/NAME`, JSON in and JSON out.
     Serve(ServeArgs),
+    /// Actors on workers: one instance each, its memory kept between
+    /// calls (spawn, call, snapshot, stop).
+    Actor(ActorArgs),
     /// Query CSV, Parquet and JSON files with SQL and ferry functions:
     /// `CREATE FUNCTION name AS 'module.wasm' LANGUAGE wasm`. Without -c or
     /// -f, reads statements from standard input.

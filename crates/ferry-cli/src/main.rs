@@ -4,7 +4,7 @@ use anyhow::Result;
 use clap::Parser;
 use cli::{Cli, Command};
 use commands::{
-    build, call, endpoint, executor, inspect, map, pickle, run, scheduler, sign, sql, worker,
+    actor, build, call, endpoint, executor, inspect, map, pickle, run, scheduler, sign, sql, worker,
 };
 use out::note;
 use std::io::IsTerminal;
@@ -56,6 +56,7 @@ fn execute(cli: Cli) -> Result<()> {
         Command::Deploy(args) => endpoint::deploy(args, &store),
         Command::Undeploy(args) => endpoint::undeploy(args),
         Command::Serve(args) => endpoint::serve(args, &store),
+        Command::Actor(args) => actor::run(args, &store),
         Command::Sql(args) => sql::run(args, &store),
         Command::Scheduler(args) => scheduler::run(args, &store),
         Command::Executor(args) => executor::run(args, &store),

@@ -44,7 +44,7 @@ pub struct SpawnRequest {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signatures: Vec<ModuleSignature>,
     /// A [`Snapshot`] blob to continue from, in the worker's store: the
-    /// actor starts from its closure, then takes the snapshot's state (and
+    /// actor takes the snapshot's state instead of calling its closure (and
     /// takes it again on each restart).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<ContentHash>,

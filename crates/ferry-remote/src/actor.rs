@@ -142,10 +142,26 @@ impl Remote {
         function: &str,
         input: &I,
     ) -> Result<Output<O>, Error> {
+        let output = self.call_actor_value(actor, function, Value::encode(input)?)?;
+        Ok(Output {
+            value: output.value.decode()?,
+            stdout: output.stdout,
+            stderr: output.stderr,
+        })
+    }
+
+    /// [`call_actor`](Remote::call_actor) with the input and result as
+    /// MessagePack values.
+    pub fn call_actor_value(
+        &self,
+        actor: &ActorHandle,
+        function: &str,
+        input: Value,
+    ) -> Result<Output, Error> {
         let link = self.link_for(actor)?;
         let request = ActorCall {
             function: function.to_owned(),
-            input: Value::encode(input)?.into_bytes().into(),
+            input: input.into_bytes().into(),
         };
         let path = format!("{ACTORS}/{}/call", actor.id);
         let id = actor.id.clone();
@@ -183,12 +199,7 @@ impl Remote {
             ActorReply::Died(failure) => return Err(ActorError::Died { actor, failure }.into()),
         };
         output.value.check()?;
-        let value = output.value.decode()?;
-        Ok(Output {
-            value,
-            stdout: output.stdout,
-            stderr: output.stderr,
-        })
+        Ok(output)
     }
 
     /// Takes the actor's state between two of its calls and stores it on

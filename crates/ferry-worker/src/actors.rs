@@ -122,7 +122,7 @@ pub(crate) async fn spawn(state: Arc<State>, request: Request<impl RequestBody>)
         None => None,
     };
     // The first call, the closure itself, makes the initial state, unless
-    // a snapshot's replaces it.
+    // it comes from a snapshot.
     let starting = (state.clone(), closure.clone(), restored.clone());
     let instance =
         match blocking(move || start(&starting.0, &starting.1, starting.2.as_ref())).await {
@@ -180,8 +180,8 @@ pub(crate) async fn spawn(state: Arc<State>, request: Request<impl RequestBody>)
     )
 }
 
-/// An instance of the actor's module, started by its closure, then given
-/// the `restored` state if there is one.
+/// An instance of the actor's module, started by its closure, or given
+/// the `restored` state instead.
 fn start(
     state: &State,
     closure: &Closure,
@@ -190,9 +190,9 @@ fn start(
     let mut instance = state
         .runtime
         .instantiate(closure.module(), &state.config.sandbox)?;
-    instance.call_closure(closure, &Value::nil())?;
-    if let Some(restored) = restored {
-        instance.set_state(restored)?;
+    match restored {
+        Some(restored) => instance.set_state(restored)?,
+        None => drop(instance.call_closure(closure, &Value::nil())?),
     }
     Ok(instance)
 }

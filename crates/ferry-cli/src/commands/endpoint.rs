@@ -3,7 +3,7 @@
 //! without a worker. Each answers `POST /fn/<name>`, its input the JSON
 //! body and its result the JSON answer.
 
-use crate::args::{ClientTlsArgs, FunctionArgs, SandboxArgs, ServerTlsArgs, read_token};
+use crate::args::{FunctionArgs, SandboxArgs, ServerTlsArgs, WorkersArgs, read_token};
 use crate::out;
 use anyhow::{Context, Result};
 use clap::Args;
@@ -29,39 +29,6 @@ impl InvokeArgs {
         let file = self.invoke_token_file.as_deref();
         let token = file.map(|file| read_token(Some(file))).transpose()?;
         Ok(token.flatten().map_or(Invoke::Open, Invoke::Token))
-    }
-}
-
-/// Which workers, and how to reach them.
-#[derive(Args)]
-pub struct WorkersArgs {
-    /// The workers, comma-separated.
-    #[arg(long, value_name = "URL,...", value_delimiter = ',', required = true)]
-    workers: Vec<String>,
-    /// File holding a worker token with the `deploy` scope [default:
-    /// $FERRY_TOKEN].
-    #[arg(long, value_name = "FILE")]
-    token_file: Option<PathBuf>,
-    #[command(flatten)]
-    tls: ClientTlsArgs,
-}
-
-impl WorkersArgs {
-    fn remote(
-        &self,
-        signatures: Vec<ferry_protocol::signature::ModuleSignature>,
-    ) -> Result<ferry_remote::Remote> {
-        let mut remote = ferry_remote::Remote::builder().signatures(signatures);
-        for worker in &self.workers {
-            remote = remote.worker(worker.clone());
-        }
-        if let Some(token) = read_token(self.token_file.as_deref())? {
-            remote = remote.token(token);
-        }
-        if let Some(tls) = self.tls.to_tls() {
-            remote = remote.tls(tls);
-        }
-        Ok(remote.build()?)
     }
 }
 
@@ -117,7 +84,7 @@ pub struct ServeArgs {
 pub fn deploy(args: DeployArgs, store: &BlobStore) -> Result<()> {
     let closure = args.function.closure(store)?;
     let name = args.name.unwrap_or_else(|| closure.function().to_owned());
-    let remote = args.workers.remote(args.function.signatures()?)?;
+    let remote = args.workers.remote(&[], args.function.signatures()?)?;
     let deployed = remote.deploy(&name, &closure, args.invoke.invoke()?)?;
     let mut stdout = out::stdout();
     for (worker, deployed) in args.workers.workers.iter().zip(&deployed) {
@@ -128,7 +95,7 @@ pub fn deploy(args: DeployArgs, store: &BlobStore) -> Result<()> {
 
 /// Takes the function off every worker.
 pub fn undeploy(args: UndeployArgs) -> Result<()> {
-    args.workers.remote(Vec::new())?.undeploy(&args.name)?;
+    args.workers.remote(&[], Vec::new())?.undeploy(&args.name)?;
     writeln!(out::stdout(), "undeployed {}", args.name)?;
     Ok(())
 }

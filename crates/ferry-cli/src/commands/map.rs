@@ -1,7 +1,7 @@
 //! `ferry map`: a function over every line of a JSON-lines file, locally or
 //! on workers, optionally reduced to one result.
 
-use crate::args::{ClientTlsArgs, FunctionArgs, SandboxArgs, read_token};
+use crate::args::{FunctionArgs, SandboxArgs, WorkersArgs};
 use crate::out;
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -21,9 +21,9 @@ pub struct MapArgs {
     inputs: PathBuf,
     #[command(flatten)]
     function: FunctionArgs,
-    /// Run on these workers instead of locally, comma-separated.
-    #[arg(long, value_name = "URL,...", value_delimiter = ',')]
-    workers: Vec<String>,
+    /// Run on the workers instead of locally.
+    #[command(flatten)]
+    workers: WorkersArgs,
     /// Reduce the results with this function of the same module, which
     /// takes the pair (a, b) and must be associative.
     #[arg(long, value_name = "FUNCTION")]
@@ -31,11 +31,6 @@ pub struct MapArgs {
     /// Inputs per task, with --reduce.
     #[arg(long, value_name = "N", default_value_t = 1, requires = "reduce")]
     chunk_size: usize,
-    /// File holding the workers' token [default: $FERRY_TOKEN].
-    #[arg(long, value_name = "FILE")]
-    token_file: Option<PathBuf>,
-    #[command(flatten)]
-    tls: ClientTlsArgs,
     /// The sandbox of local runs; with --workers, each worker's own
     /// sandbox applies.
     #[command(flatten)]
@@ -56,7 +51,7 @@ pub fn run(args: MapArgs, store: &BlobStore) -> Result<()> {
         inputs: args.inputs,
         chunk_size: args.chunk_size,
     };
-    if args.workers.is_empty() {
+    if args.workers.workers.is_empty() {
         let runtime = Runtime::new(RuntimeConfig::with_store(store.clone()))?;
         let pool = LocalExecutor::builder()
             .runtime(runtime)
@@ -64,17 +59,7 @@ pub fn run(args: MapArgs, store: &BlobStore) -> Result<()> {
             .build()?;
         job.run(&pool)
     } else {
-        let mut remote = ferry_remote::Remote::builder().signatures(signatures);
-        for worker in args.workers {
-            remote = remote.worker(worker);
-        }
-        if let Some(token) = read_token(args.token_file.as_deref())? {
-            remote = remote.token(token);
-        }
-        if let Some(tls) = args.tls.to_tls() {
-            remote = remote.tls(tls);
-        }
-        job.run(&remote.build()?)
+        job.run(&args.workers.remote(&[], signatures)?)
     }
 }
 

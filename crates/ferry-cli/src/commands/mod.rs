@@ -1,6 +1,7 @@
 //! One module per subcommand, each with its arguments and a `run` that does
 //! what they ask.
 
+pub mod actor;
 pub mod build;
 pub mod call;
 pub mod endpoint;

@@ -201,3 +201,62 @@ fn a_snapshot_moves_an_actor_to_another_worker_with_its_state() {
         "{error}"
     );
 }
+
+#[test]
+fn ferry_actor_spawns_calls_snapshots_and_stops_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let worker = Worker::start(&dir.path().join("store"), &[]);
+    let module = dir.path().join("guest.wasm");
+    std::fs::write(&module, guest().bytes()).unwrap();
+    let run = |args: &[&std::ffi::OsStr]| {
+        let out = crate::support::ferry()
+            .arg("actor")
+            .args(args)
+            .env("FERRY_TOKEN", TOKEN)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (
+            out.status.success(),
+            String::from_utf8(out.stdout).unwrap().trim().to_owned(),
+            stderr,
+        )
+    };
+    let os = std::ffi::OsStr::new;
+    let (ok, handle, stderr) = run(&[
+        os("spawn"),
+        module.as_os_str(),
+        os("counter"),
+        os("--env"),
+        os("40"),
+        os("--workers"),
+        os(&worker.address),
+    ]);
+    assert!(ok, "{stderr}");
+    let call = |handle: &str| {
+        run(&[
+            os("call"),
+            os(handle),
+            os("counter_add"),
+            os("--input"),
+            os("2"),
+        ])
+    };
+    assert_eq!(call(&handle).1, "42");
+    let (ok, snapshot, stderr) = run(&[os("snapshot"), os(&handle)]);
+    assert!(ok, "{stderr}");
+    let (ok, _, stderr) = run(&[os("stop"), os(&handle)]);
+    assert!(ok, "{stderr}");
+    let (ok, _, stderr) = call(&handle);
+    assert!(!ok && stderr.contains("is gone"), "{stderr}");
+
+    let (ok, restored, stderr) = run(&[
+        os("spawn"),
+        module.as_os_str(),
+        os("counter"),
+        os("--snapshot"),
+        os(&snapshot),
+    ]);
+    assert!(ok, "{stderr}");
+    assert_eq!(call(&restored).1, "44");
+}
