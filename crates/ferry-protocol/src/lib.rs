@@ -42,6 +42,9 @@ pub const MISSING: &str = "/v1/missing";
 pub const BLOBS: &str = "/v1/blobs/";
 /// `POST` a [`RunRequest`]; the answer is a [`RunResponse`].
 pub const RUN: &str = "/v1/run";
+/// `GET`, without a token: `ok` while the worker serves, for load
+/// balancers and health checks.
+pub const HEALTH: &str = "/v1/health";
 
 /// Environment variable holding the shared token, for workers and clients.
 pub const TOKEN_ENV: &str = "FERRY_TOKEN";

@@ -1,5 +1,6 @@
-//! Remote execution over loopback: a synchronous round trip and pipelined
-//! throughput from one client, each in cleartext and over TLS, and a
+//! Remote execution over loopback: a synchronous round trip (a stateless
+//! call, and an actor's) and pipelined throughput from one client, each in
+//! cleartext and over TLS, and a
 //! worker's first result for a module it
 //! has never seen and after a restart with its disk cache warm. Figures are
 //! recorded in docs/perf.md.
@@ -176,6 +177,20 @@ fn remote(c: &mut Criterion) {
             b.iter(|| client.submit(&add, input.clone()).wait().unwrap())
         });
     }
+    // The same round trip to an actor: its instance is kept, no fresh one
+    // per call.
+    let counter = Closure::new(&ferry_test_support::example_guest().module, "counter")
+        .unwrap()
+        .with_env(&0)
+        .unwrap();
+    let actor = client.spawn(&counter, Default::default()).unwrap();
+    group.bench_function("loopback_worker_actor", |b| {
+        b.iter(|| {
+            client
+                .call_actor::<_, i64>(&actor, "counter_add", &1)
+                .unwrap()
+        })
+    });
     group.finish();
 
     let mut group = c.benchmark_group("remote_pipelined");

@@ -10,7 +10,7 @@
 
 use crate::State;
 use crate::handler::{
-    Reply, RequestBody, blocking, json, msgpack, problem, read_message, refusal, untrusted,
+    Reply, RequestBody, blocking, closure_to_keep, json, msgpack, problem, read_message, refusal,
 };
 use ferry_host::{
     CallFailure, Closure, ContentHash, Error, FailureKind, Instance, InstanceState, Output,
@@ -68,7 +68,7 @@ enum Message {
 
 /// `POST /v1/actors`: a new actor, or the live one of that name.
 pub(crate) async fn spawn(state: Arc<State>, request: Request<impl RequestBody>) -> Reply {
-    let mut spawn: SpawnRequest = match read_message(&state, request).await {
+    let spawn: SpawnRequest = match read_message(&state, request).await {
         Ok(spawn) => spawn,
         Err(reply) => return reply,
     };
@@ -77,17 +77,10 @@ pub(crate) async fn spawn(state: Arc<State>, request: Request<impl RequestBody>)
     {
         return problem(StatusCode::BAD_REQUEST, "bad_name", message);
     }
-    let resolving = state.clone();
-    let bytes = spawn.closure.clone();
-    let closure = match blocking(move || Closure::from_bytes_with(&bytes, Some(&*resolving))).await
-    {
+    let closure = match closure_to_keep(&state, spawn.closure.clone(), &spawn.signatures).await {
         Ok(closure) => closure,
-        Err(e) => return refusal(e),
+        Err(reply) => return reply,
     };
-    let signatures = std::mem::take(&mut spawn.signatures);
-    if let Some(refused) = untrusted(&state, [&closure], &signatures) {
-        return refused;
-    }
     if let Some(name) = &spawn.name
         && let Some(actor) = state.actors.named(name)
     {

@@ -8,8 +8,8 @@
 
 use crate::State;
 use crate::handler::{
-    CancelOnDrop, Reply, RequestBody, blocking, json, needs, problem, read_body, read_message,
-    refusal, untrusted,
+    CancelOnDrop, Reply, RequestBody, closure_to_keep, json, needs, problem, read_body,
+    read_message, refusal,
 };
 use ferry_host::{CallFailure, Closure, Error, Executor, FailureKind, Job, Value};
 use ferry_protocol::endpoint::{DeployRequest, Deployed, Invoke, valid_name};
@@ -80,21 +80,14 @@ pub(crate) async fn deploy(
     if let Err(message) = valid_name(name) {
         return problem(StatusCode::BAD_REQUEST, "bad_name", message);
     }
-    let mut deploy: DeployRequest = match read_message(&state, request).await {
+    let deploy: DeployRequest = match read_message(&state, request).await {
         Ok(deploy) => deploy,
         Err(reply) => return reply,
     };
-    let resolving = state.clone();
-    let bytes = deploy.closure.clone();
-    let closure = match blocking(move || Closure::from_bytes_with(&bytes, Some(&*resolving))).await
-    {
+    let closure = match closure_to_keep(&state, deploy.closure, &deploy.signatures).await {
         Ok(closure) => closure,
-        Err(e) => return refusal(e),
+        Err(reply) => return reply,
     };
-    let signatures = std::mem::take(&mut deploy.signatures);
-    if let Some(refused) = untrusted(&state, [&closure], &signatures) {
-        return refused;
-    }
     match state.endpoints.deploy(name, closure, deploy.invoke) {
         Ok(deployed) => json(StatusCode::OK, &deployed),
         Err(message) => problem(StatusCode::BAD_REQUEST, "bad_name", message),

@@ -8,8 +8,8 @@ use ferry_protocol::actor::{ACTORS, SNAPSHOT};
 use ferry_protocol::endpoint::{ENDPOINTS, FUNCTIONS};
 use ferry_protocol::signature::ModuleSignature;
 use ferry_protocol::{
-    BLOBS, Body, INFO, INLINE_LIMIT, Info, MISSING, MSGPACK, MissingRequest, MissingResponse,
-    Payload, Problem, RUN, RunRequest, RunResponse,
+    BLOBS, Body, HEALTH, INFO, INLINE_LIMIT, Info, MISSING, MSGPACK, MissingRequest,
+    MissingResponse, Payload, Problem, RUN, RunRequest, RunResponse,
 };
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
@@ -41,6 +41,9 @@ pub(crate) async fn handle(
     request: Request<impl RequestBody>,
 ) -> Result<Reply, Infallible> {
     let path = request.uri().path().to_owned();
+    if path == HEALTH && request.method() == Method::GET {
+        return Ok(Response::new(Body::new(b"ok".to_vec())));
+    }
     // A deployed function has its own callers, not the worker's.
     if let Some(name) = path.strip_prefix(FUNCTIONS) {
         return Ok(match *request.method() {
@@ -171,6 +174,24 @@ pub(crate) fn untrusted<'a>(
             "module {unsigned} is not signed by a key this worker trusts; sign it with `ferry sign` and send its signature with the job"
         ),
     ))
+}
+
+/// The closure `bytes` encode by reference, resolved from the store (off
+/// the serving threads), if the worker may run its module: what deploying
+/// a function and spawning an actor start from.
+pub(crate) async fn closure_to_keep(
+    state: &Arc<State>,
+    bytes: Bytes,
+    signatures: &[ModuleSignature],
+) -> Result<Closure, Reply> {
+    let resolving = state.clone();
+    let closure = blocking(move || Closure::from_bytes_with(&bytes, Some(&*resolving)))
+        .await
+        .map_err(refusal)?;
+    match untrusted(state, [&closure], signatures) {
+        Some(refused) => Err(refused),
+        None => Ok(closure),
+    }
 }
 
 fn info(state: &State) -> Reply {

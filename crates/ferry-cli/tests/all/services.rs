@@ -10,16 +10,26 @@ use std::path::Path;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// One HTTP/1.1 request on a connection of its own: the status and the
+/// One HTTP/1.1 `POST` on a connection of its own: the status and the
 /// body.
 fn post(address: &str, path: &str, bearer: Option<&str>, body: &str) -> (u16, String) {
+    request("POST", address, path, bearer, body)
+}
+
+fn request(
+    method: &str,
+    address: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: &str,
+) -> (u16, String) {
     let mut stream = std::net::TcpStream::connect(address).unwrap();
     let authorization = bearer.map_or(String::new(), |token| {
         format!("authorization: Bearer {token}\r\n")
     });
     write!(
         stream,
-        "POST {path} HTTP/1.1\r\nhost: {address}\r\n{authorization}content-type: application/json\r\n\
+        "{method} {path} HTTP/1.1\r\nhost: {address}\r\n{authorization}content-type: application/json\r\n\
          content-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     )
@@ -222,9 +232,12 @@ fn ferry_serve_answers_for_one_function_and_nothing_else() {
 
     let (status, body) = post(&address, "/fn/hello", None, r#""ferry""#);
     assert_eq!((status, body.as_str()), (200, r#""Hello, ferry!""#));
-    // The worker protocol is closed, whatever the token.
+    // The worker protocol is closed, whatever the token; its health check
+    // answers.
     let (status, _) = post(&address, "/v1/run", Some(TOKEN), "");
     assert_eq!(status, 401);
+    let health = request("GET", &address, ferry_protocol::HEALTH, None, "");
+    assert_eq!(health, (200, "ok".to_owned()));
 }
 
 /// Kills the child when dropped, so a failed assertion leaves no server.
