@@ -78,6 +78,9 @@ pub struct FerryCodec {
     aggregates: Made<AggregateUDF>,
 }
 
+/// Signatures kept for one module, the first ones learnt.
+const MAX_SIGNATURES: usize = 8;
+
 /// Functions made from plans, by SQL name and closure (by reference).
 type Made<T> = Mutex<HashMap<(String, Vec<u8>), Arc<T>>>;
 
@@ -95,7 +98,11 @@ impl FerryCodec {
         let peer = Peer::new(scheduler, token, tls)?;
         peer.check().map_err(|source| Error::Scheduler {
             address: scheduler.to_owned(),
-            tls: tls.is_some(),
+            hint: tls.is_none()
+                && matches!(
+                    ferry_remote::RemoteError::of(&source),
+                    Some(ferry_remote::RemoteError::Transport { .. })
+                ),
             source,
         })?;
         FerryCodec::new(functions, Some(peer), None)
@@ -154,7 +161,9 @@ impl FerryCodec {
         let mut known = self.signatures.lock();
         for signature in signatures {
             let of_module = known.entry(signature.module).or_default();
-            if !of_module.contains(&signature) {
+            // A plan could carry any number; a module needs few, and each
+            // rides in every task's plan.
+            if of_module.len() < MAX_SIGNATURES && !of_module.contains(&signature) {
                 of_module.push(signature);
             }
         }

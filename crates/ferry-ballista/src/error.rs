@@ -18,13 +18,14 @@ pub enum Error {
     /// refused it.
     #[error(
         "cannot use the scheduler at {address}: {source}{}",
-        if *.tls { "" } else { " (if the cluster speaks TLS, give its CA: --tls-ca)" }
+        if *.hint { " (if the cluster speaks TLS, give its CA: --tls-ca)" } else { "" }
     )]
     Scheduler {
         /// The scheduler, as `host:port`.
         address: String,
-        /// Whether the client spoke TLS.
-        tls: bool,
+        /// Whether the client spoke cleartext and the connection failed,
+        /// as it does against a TLS server.
+        hint: bool,
         /// What failed.
         source: ferry_host::Error,
     },

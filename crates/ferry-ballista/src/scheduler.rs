@@ -161,7 +161,9 @@ impl Scheduler {
             .max_decoding_message_size(max_decoding)
             .max_encoding_message_size(max_encoding),
         );
-        // Whatever is not Ballista's gRPC is ferry's: `/v1/...`.
+        // Whatever is not Ballista's gRPC is ferry's code endpoints, and
+        // only those: the scheduler runs no guest, so the worker's run,
+        // function and actor endpoints stay shut here.
         let code = WorkerService::new(config.worker)?;
         let router =
             routes
@@ -169,7 +171,21 @@ impl Scheduler {
                 .into_axum_router()
                 .fallback(move |request: axum::extract::Request| {
                     let code = code.clone();
-                    async move { code.handle(request).await }
+                    async move {
+                        let path = request.uri().path();
+                        let code_path = path == ferry_protocol::MISSING
+                            || path == ferry_protocol::HEALTH
+                            || path.starts_with(ferry_protocol::BLOBS);
+                        if code_path {
+                            code.handle(request).await
+                        } else {
+                            let message = format!("{path} is not served by a scheduler");
+                            axum::http::Response::builder()
+                                .status(axum::http::StatusCode::NOT_FOUND)
+                                .body(ferry_protocol::Body::new(message.into_bytes()))
+                                .expect("a valid response")
+                        }
+                    }
                 });
         Ok(Scheduler {
             listener,

@@ -125,8 +125,12 @@ pub(crate) async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut http = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
-    http.timer(hyper_util::rt::TokioTimer::new())
+    // HTTP/2 for gRPC and ferry's clients, HTTP/1.1 for health checks: the
+    // certificate's ALPN offers both.
+    let mut http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    http.http1().timer(hyper_util::rt::TokioTimer::new());
+    http.http2()
+        .timer(hyper_util::rt::TokioTimer::new())
         .keep_alive_interval(Duration::from_secs(20))
         .keep_alive_timeout(Duration::from_secs(20));
     tokio::pin!(shutdown);

@@ -7,7 +7,7 @@
 //! let spawn = SpawnRequest { closure: vec![1].into(), name: Some("counter".into()), max_restarts: 3, idle_timeout_ms: None, signatures: vec![], snapshot: None };
 //! let back: SpawnRequest = ferry_protocol::decode(&ferry_protocol::encode(&spawn))?;
 //! assert_eq!(back.max_restarts, 3);
-//! let call = ActorCall { function: "counter_add".into(), input: vec![0x01].into() };
+//! let call = ActorCall { function: "counter_add".into(), input: vec![0x01].into(), module: None };
 //! let back: ActorCall = ferry_protocol::decode(&ferry_protocol::encode(&call))?;
 //! assert_eq!(back.function, "counter_add");
 //! # Ok::<(), ferry_protocol::ProtocolError>(())
@@ -38,7 +38,7 @@ pub struct SpawnRequest {
     /// initial state before the actor dies.
     pub max_restarts: u32,
     /// An actor not called for this long is stopped; the worker's default
-    /// without it.
+    /// without it. At least 100 ms and at most a day.
     pub idle_timeout_ms: Option<u64>,
     /// Signatures of its module, for a worker that runs only signed code.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -98,6 +98,10 @@ pub struct ActorCall {
     pub function: String,
     /// Its input, MessagePack.
     pub input: Bytes,
+    /// The module the caller's handle names: an actor of another module
+    /// under the id is not the one meant, and the call finds it gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<ContentHash>,
 }
 
 /// The answer to an [`ActorCall`] that reached the actor.

@@ -178,6 +178,15 @@ pub fn token_matches(token: &str, presented: &str) -> bool {
         == 0
 }
 
+/// 128 random bits from the operating system, as 32 hex digits: a name
+/// nobody can guess (an actor's id, say).
+pub fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        .expect("the operating system gives random bytes");
+    hex::encode(bytes)
+}
+
 /// The `authorization` header value for `token`.
 pub fn bearer(token: &str) -> String {
     format!("Bearer {token}")

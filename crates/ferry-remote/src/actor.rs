@@ -162,6 +162,7 @@ impl Remote {
         let request = ActorCall {
             function: function.to_owned(),
             input: input.into_bytes().into(),
+            module: Some(actor.module),
         };
         let path = format!("{ACTORS}/{}/call", actor.id);
         let id = actor.id.clone();

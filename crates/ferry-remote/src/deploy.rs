@@ -43,12 +43,13 @@ impl Link {
         }
     }
 
-    /// Removes the function deployed as `name`.
-    async fn undeploy(&self, name: &str) -> Result<Deployed, Attempt> {
+    /// Removes the function deployed as `name`; a worker without it (one
+    /// restarted since, say) is as good as done.
+    async fn undeploy(&self, name: &str) -> Result<(), Attempt> {
         let path = format!("{ENDPOINTS}/{name}");
         let (status, body) = self.send(Method::DELETE, &path, Body::default()).await?;
         match status {
-            StatusCode::OK => self.answer(&body),
+            StatusCode::OK | StatusCode::NOT_FOUND => Ok(()),
             status => Err(self.rejection(status, &body)),
         }
     }
@@ -103,15 +104,20 @@ impl Remote {
         })
     }
 
-    /// Removes the HTTP function `name` from every worker.
+    /// Removes the HTTP function `name` from every worker that has it,
+    /// trying every worker even if one fails, and returning the first
+    /// failure.
     pub fn undeploy(&self, name: &str) -> Result<(), Error> {
         let shared = self.shared.clone();
         let name = name.to_owned();
         self.wait(async move {
+            let mut first_failure = None;
             for link in &shared.links {
-                link.undeploy(&name).await?;
+                if let Err(failed) = link.undeploy(&name).await {
+                    first_failure.get_or_insert(failed);
+                }
             }
-            Ok(())
+            first_failure.map_or(Ok(()), Err)
         })
     }
 }

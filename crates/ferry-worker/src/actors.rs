@@ -23,7 +23,6 @@ use http::{Request, StatusCode};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -33,11 +32,33 @@ const MAILBOX: usize = 64;
 /// of its own.
 pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// Live actors a worker keeps at most; spawning more is refused (503) until
+/// some end.
+const MAX_ACTORS: usize = 1024;
+/// The shortest and the longest idle time-out a spawn may ask for.
+const IDLE_BOUNDS: (Duration, Duration) =
+    (Duration::from_millis(100), Duration::from_secs(24 * 3600));
+
 /// The worker's live actors.
-#[derive(Default)]
 pub(crate) struct Actors {
     live: Mutex<HashMap<String, Arc<Actor>>>,
-    next_id: AtomicU64,
+    /// Held while a named actor is looked up and, if missing, made, so
+    /// that two spawns of one name make one actor.
+    naming: tokio::sync::Mutex<()>,
+    /// Actor calls running at once: as many as the worker has slots, so
+    /// that actors cannot take every blocking thread the worker's disk work
+    /// needs.
+    running: tokio::sync::Semaphore,
+}
+
+impl Actors {
+    pub fn new(slots: usize) -> Actors {
+        Actors {
+            live: Mutex::default(),
+            naming: tokio::sync::Mutex::new(()),
+            running: tokio::sync::Semaphore::new(slots.max(1)),
+        }
+    }
 }
 
 /// A live actor, as the worker finds it by id: its mailbox, and what it
@@ -53,7 +74,7 @@ struct Shared {
     info: Mutex<ActorInfo>,
     closure: Closure,
     /// The state it was restored from, taken again on each restart.
-    restored: Option<InstanceState>,
+    restored: Option<Arc<InstanceState>>,
 }
 
 /// What an actor's mailbox carries.
@@ -77,9 +98,26 @@ pub(crate) async fn spawn(state: Arc<State>, request: Request<impl RequestBody>)
     {
         return problem(StatusCode::BAD_REQUEST, "bad_name", message);
     }
+    let idle = spawn
+        .idle_timeout_ms
+        .map_or(IDLE_TIMEOUT, Duration::from_millis);
+    if idle < IDLE_BOUNDS.0 || idle > IDLE_BOUNDS.1 {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "bad_idle_timeout",
+            format!(
+                "an idle time-out of {idle:?} is outside {:?} to {:?}",
+                IDLE_BOUNDS.0, IDLE_BOUNDS.1
+            ),
+        );
+    }
     let closure = match closure_to_keep(&state, spawn.closure.clone(), &spawn.signatures).await {
         Ok(closure) => closure,
         Err(reply) => return reply,
+    };
+    let _naming = match spawn.name {
+        Some(_) => Some(state.actors.naming.lock().await),
+        None => None,
     };
     if let Some(name) = &spawn.name
         && let Some(actor) = state.actors.named(name)
@@ -97,7 +135,9 @@ pub(crate) async fn spawn(state: Arc<State>, request: Request<impl RequestBody>)
         Some(hash) => {
             let reading = state.clone();
             match blocking(move || snapshot_state(&reading, &hash)).await {
-                Ok(snapshot) if snapshot.module == closure.module().id() => Some(snapshot.state),
+                Ok(snapshot) if snapshot.module == closure.module().id() => {
+                    Some(Arc::new(snapshot.state))
+                }
                 Ok(snapshot) => {
                     return problem(
                         StatusCode::BAD_REQUEST,
@@ -114,11 +154,18 @@ pub(crate) async fn spawn(state: Arc<State>, request: Request<impl RequestBody>)
         }
         None => None,
     };
+    if state.actors.live.lock().len() >= MAX_ACTORS {
+        return problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_actors",
+            format!("this worker keeps at most {MAX_ACTORS} actors; stop some, or spawn elsewhere"),
+        );
+    }
     // The first call, the closure itself, makes the initial state, unless
     // it comes from a snapshot.
     let starting = (state.clone(), closure.clone(), restored.clone());
     let instance =
-        match blocking(move || start(&starting.0, &starting.1, starting.2.as_ref())).await {
+        match blocking(move || start(&starting.0, &starting.1, starting.2.as_deref())).await {
             Ok(instance) => instance,
             Err(Error::Call(failure)) => {
                 return problem(
@@ -129,10 +176,9 @@ pub(crate) async fn spawn(state: Arc<State>, request: Request<impl RequestBody>)
             }
             Err(e) => return refusal(e),
         };
-    let id = format!(
-        "a{}",
-        state.actors.next_id.fetch_add(1, Ordering::Relaxed) + 1
-    );
+    // Unguessable, and never the same twice: an old handle cannot reach an
+    // actor spawned after a restart.
+    let id = ferry_protocol::random_id();
     let info = ActorInfo {
         id: id.clone(),
         name: spawn.name.clone(),
@@ -152,11 +198,8 @@ pub(crate) async fn spawn(state: Arc<State>, request: Request<impl RequestBody>)
         mailbox,
     });
     state.actors.live.lock().insert(id.clone(), actor);
-    let idle = spawn
-        .idle_timeout_ms
-        .map_or(IDLE_TIMEOUT, Duration::from_millis);
     tokio::spawn(run(
-        state,
+        state.clone(),
         id,
         shared,
         instance,
@@ -233,12 +276,16 @@ async fn run(
                 continue;
             }
         };
+        let permit = state.actors.running.acquire().await;
+        let called = function.clone();
         let (returned, result) = blocking(move || {
-            let result = instance.call(&function, &Value::nil(), &input);
+            let result = instance.call(&called, &Value::nil(), &input);
             (instance, result)
         })
         .await;
-        let (answer, next) = outcome(&state, &actor, returned, result, max_restarts).await;
+        drop(permit);
+        let (answer, next) =
+            outcome(&state, &actor, &function, returned, result, max_restarts).await;
         let _ = reply.send(answer);
         match next {
             Some(next) => instance = next,
@@ -254,6 +301,7 @@ async fn run(
 async fn outcome(
     state: &Arc<State>,
     actor: &Arc<Shared>,
+    function: &str,
     instance: Instance,
     result: Result<Output, Error>,
     max_restarts: u32,
@@ -271,7 +319,7 @@ async fn outcome(
         // Not the guest's doing (no such function, say): the instance is
         // as it was.
         Err(other) => CallFailure {
-            function: actor.closure.function().to_owned(),
+            function: function.to_owned(),
             kind: FailureKind::Error {
                 message: other.to_string(),
             },
@@ -292,7 +340,7 @@ async fn outcome(
         start(
             &starting.0,
             &starting.1.closure,
-            starting.1.restored.as_ref(),
+            starting.1.restored.as_deref(),
         )
     })
     .await
@@ -317,6 +365,12 @@ pub(crate) async fn call(state: Arc<State>, id: &str, request: Request<impl Requ
         Ok(call) => call,
         Err(reply) => return reply,
     };
+    if call
+        .module
+        .is_some_and(|module| module != actor.shared.closure.module().id())
+    {
+        return gone(id);
+    }
     let input = Value::from_msgpack(call.input.to_vec());
     if let Err(e) = input.check() {
         return problem(

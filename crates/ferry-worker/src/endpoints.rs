@@ -48,6 +48,10 @@ impl Endpoints {
     /// Deploys `closure` as `name`, replacing what was there.
     pub fn deploy(&self, name: &str, closure: Closure, invoke: Invoke) -> Result<Deployed, String> {
         valid_name(name)?;
+        if invoke == Invoke::Token(String::new()) {
+            // An unset variable, most likely: not a wish to let everyone in.
+            return Err(format!("the token for calling {name:?} is empty"));
+        }
         let endpoint = Arc::new(Endpoint { closure, invoke });
         let replaced = self
             .0
@@ -90,7 +94,7 @@ pub(crate) async fn deploy(
     };
     match state.endpoints.deploy(name, closure, deploy.invoke) {
         Ok(deployed) => json(StatusCode::OK, &deployed),
-        Err(message) => problem(StatusCode::BAD_REQUEST, "bad_name", message),
+        Err(message) => problem(StatusCode::BAD_REQUEST, "bad_deployment", message),
     }
 }
 

@@ -55,7 +55,11 @@ pub(crate) async fn handle(
             ),
         });
     }
-    let deployment = path == ENDPOINTS || path.starts_with(&format!("{ENDPOINTS}/"));
+    // `/v1/endpoints/<name>`.
+    let endpoint = path
+        .strip_prefix(ENDPOINTS)
+        .and_then(|rest| rest.strip_prefix('/'));
+    let deployment = path == ENDPOINTS || endpoint.is_some();
     // `/v1/actors/<id>` and `/v1/actors/<id>/call`.
     let actor = path
         .strip_prefix(ACTORS)
@@ -120,11 +124,12 @@ pub(crate) async fn handle(
         (&Method::DELETE, _) if actor.is_some() && actor_call.is_none() => {
             actors::stop(&state, actor.unwrap_or_default())
         }
-        (&Method::PUT, path) if deployment => {
-            endpoints::deploy(state.clone(), &path[ENDPOINTS.len() + 1..], request).await
+        (&Method::PUT, _) if endpoint.is_some() => {
+            let name = endpoint.unwrap_or_default().to_owned();
+            endpoints::deploy(state.clone(), &name, request).await
         }
-        (&Method::DELETE, path) if deployment => {
-            endpoints::undeploy(&state, &path[ENDPOINTS.len() + 1..])
+        (&Method::DELETE, _) if endpoint.is_some() => {
+            endpoints::undeploy(&state, endpoint.unwrap_or_default())
         }
         (method, path) => problem(
             StatusCode::NOT_FOUND,
@@ -502,8 +507,8 @@ pub(crate) async fn read_body(
     let limit = state.config.max_request;
     let mut body = request.into_body();
     let mut bytes = Vec::new();
-    // Held until the message is decoded: bodies trickling in on many
-    // streams hold at most the worker's receiving budget between them.
+    // Held while the body comes in: bodies trickling in on many streams
+    // hold at most the worker's receiving budget between them.
     let mut held = Vec::new();
     while let Some(data) = next_data(state, &mut body).await? {
         if bytes.len() + data.len() > limit {

@@ -269,7 +269,7 @@ impl WorkerService {
                 blobs: SharedBlobs::default(),
                 signed: Mutex::default(),
                 endpoints: Default::default(),
-                actors: Default::default(),
+                actors: actors::Actors::new(config.slots),
                 runtime,
                 config,
             }),

@@ -52,6 +52,15 @@ fn an_actor_keeps_its_state_and_each_callers_calls_keep_their_order() {
     let passed: ActorHandle = serde_json::from_str(&json).unwrap();
     assert_eq!(add(&self::remote(&worker), &passed, 1).unwrap(), 301);
 
+    // A handle naming another module under the id is not this actor's.
+    let mut wrong = actor.clone();
+    wrong.module = ferry_test_support::udfs().module.id();
+    let error = add(&remote, &wrong, 1).unwrap_err();
+    assert!(
+        matches!(ActorError::of(&error), Some(ActorError::Gone { .. })),
+        "{error}"
+    );
+
     // An ordinary call of the same function runs in a fresh instance.
     let fresh = Closure::new(&guest(), "counter_add").unwrap();
     assert_eq!(remote.call::<_, i64>(&fresh, &1).unwrap().value, 1);

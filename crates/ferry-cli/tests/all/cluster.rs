@@ -243,6 +243,16 @@ fn sql_on_a_cluster_gives_the_local_answers_and_ships_each_module_once() {
         stdout_of(&with_flag(None), query, &cluster)
     );
 
+    // The scheduler serves code, and runs none itself.
+    let (status, body) = crate::services::request(
+        "POST",
+        &cluster.address,
+        ferry_protocol::RUN,
+        Some(TOKEN),
+        "",
+    );
+    assert_eq!(status, 404, "{body}");
+
     // The module reached each executor at most once, and some executor ran
     // it: fetched, checked and kept, never sent again.
     let fetches = cluster.fetches();

@@ -16,7 +16,9 @@ fn post(address: &str, path: &str, bearer: Option<&str>, body: &str) -> (u16, St
     request("POST", address, path, bearer, body)
 }
 
-fn request(
+/// One HTTP/1.1 request on a connection of its own: the status and the
+/// body.
+pub(crate) fn request(
     method: &str,
     address: &str,
     path: &str,
@@ -199,6 +201,20 @@ fn deploying_needs_the_deploy_scope_and_a_function_can_have_its_own_token() {
         "{message}"
     );
     succeeded(&deploy(&worker, "deployer", &module, &with_token));
+    // A deployment without a name is no route, not a crash.
+    let (status, body) = request(
+        "PUT",
+        &worker.address,
+        "/v1/endpoints",
+        Some("deployer"),
+        "",
+    );
+    assert_eq!(status, 404, "{body}");
+    // An empty token for callers would let everyone in: refused.
+    std::fs::write(&invoke_token, "\n").unwrap();
+    let refused = deploy(&worker, "deployer", &module, &with_token);
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{message}");
 
     // The function's callers need its token, not a worker's.
     for (bearer, status) in [
