@@ -62,6 +62,39 @@ pub mod imports {
     /// `result_column(descriptor_ptr: i32)`: a batch call's output column,
     /// described by a [`ColumnDescriptor`](crate::batch::ColumnDescriptor).
     pub const RESULT_COLUMN: &str = "result_column";
+    /// `actor_call(handle_ptr, handle_len, function_ptr, function_len,
+    /// input_ptr, input_len, reply_ptr) -> i32`: calls a function of an
+    /// actor the host can reach; see [`ActorCallStatus`](crate::ActorCallStatus).
+    pub const ACTOR_CALL: &str = "actor_call";
+}
+
+/// What `actor_call` returns. In each case the host has written the
+/// pointer and length (two little-endian `u32`s) of a reply it allocated
+/// with `ferry_alloc(len, 1)` at `reply_ptr`; the guest owns that buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
+pub enum ActorCallStatus {
+    /// The actor's function returned; the reply is its result, MessagePack.
+    Done = 0,
+    /// The call failed: the function returned an error, trapped (the actor
+    /// restarted or died), or the actor is gone; the reply is a UTF-8
+    /// message.
+    Failed = 1,
+    /// The host running the guest reaches no actors; the reply is a UTF-8
+    /// message.
+    NotGranted = 2,
+}
+
+impl ActorCallStatus {
+    /// The status for a raw return code, if it is one this ABI defines.
+    pub fn from_code(code: i32) -> Option<ActorCallStatus> {
+        match code {
+            0 => Some(ActorCallStatus::Done),
+            1 => Some(ActorCallStatus::Failed),
+            2 => Some(ActorCallStatus::NotGranted),
+            _ => None,
+        }
+    }
 }
 
 /// What a value call's export returns.

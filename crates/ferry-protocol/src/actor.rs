@@ -4,10 +4,10 @@
 //! ```
 //! use ferry_protocol::actor::{ActorCall, SpawnRequest};
 //!
-//! let spawn = SpawnRequest { closure: vec![1].into(), name: Some("counter".into()), max_restarts: 3, idle_timeout_ms: None, signatures: vec![], snapshot: None };
+//! let spawn = SpawnRequest { closure: vec![1].into(), name: Some("counter".into()), max_restarts: 3, max_task_retries: 0, idle_timeout_ms: None, signatures: vec![], snapshot: None };
 //! let back: SpawnRequest = ferry_protocol::decode(&ferry_protocol::encode(&spawn))?;
 //! assert_eq!(back.max_restarts, 3);
-//! let call = ActorCall { function: "counter_add".into(), input: vec![0x01].into(), module: None };
+//! let call = ActorCall { function: "counter_add".into(), input: vec![0x01].into(), module: None, order: None };
 //! let back: ActorCall = ferry_protocol::decode(&ferry_protocol::encode(&call))?;
 //! assert_eq!(back.function, "counter_add");
 //! # Ok::<(), ferry_protocol::ProtocolError>(())
@@ -37,6 +37,10 @@ pub struct SpawnRequest {
     /// How many times a call that traps may start the actor again from its
     /// initial state before the actor dies.
     pub max_restarts: u32,
+    /// How many times a call that traps is run again on the restarted
+    /// actor before its caller is told; 0, at most once, unless asked.
+    #[serde(default)]
+    pub max_task_retries: u32,
     /// An actor not called for this long is stopped; the worker's default
     /// without it. At least 100 ms and at most a day.
     pub idle_timeout_ms: Option<u64>,
@@ -73,6 +77,20 @@ pub struct SnapshotInfo {
     pub bytes: u64,
 }
 
+/// Where an actor lives: enough to call it from any client that reaches
+/// its worker. It serializes, so it can travel in a closure's environment
+/// or a task's input, and a task given it calls the actor from inside
+/// its guest (`actor_call`, `docs/abi.md` §4).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActorHandle {
+    /// The worker, as `host:port`.
+    pub worker: String,
+    /// The actor's id there.
+    pub id: String,
+    /// Its module.
+    pub module: ContentHash,
+}
+
 /// An actor, as spawning and listing report it (JSON).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActorInfo {
@@ -102,6 +120,20 @@ pub struct ActorCall {
     /// under the id is not the one meant, and the call finds it gone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub module: Option<ContentHash>,
+    /// Where the call stands among its caller's calls to this actor: the
+    /// worker puts a caller's calls in the mailbox in this order, however
+    /// their requests overtook each other on the way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<CallOrder>,
+}
+
+/// A call's place among one caller's calls to one actor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallOrder {
+    /// The caller, a random id it keeps for its life.
+    pub caller: String,
+    /// The call's number: 0 for its first call to the actor, then 1, 2, ...
+    pub seq: u64,
 }
 
 /// The answer to an [`ActorCall`] that reached the actor.

@@ -3,29 +3,18 @@
 
 use crate::link::{Attempt, Link};
 use crate::{ActorError, Remote};
+use ferry_host::executor::Task;
 use ferry_host::{Closure, ContentHash, Encoding, Error, Output, Value};
 use ferry_protocol::Body;
 use ferry_protocol::actor::{
-    ACTORS, ActorCall, ActorInfo, ActorReply, SNAPSHOT, SnapshotInfo, SpawnRequest,
+    ACTORS, ActorCall, ActorHandle, ActorInfo, ActorReply, CallOrder, SNAPSHOT, SnapshotInfo,
+    SpawnRequest,
 };
 use http::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Where an actor lives: enough to call it from any client that reaches
-/// its worker. It serializes, so it can travel in a closure's environment
-/// or a task's input.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ActorHandle {
-    /// The worker, as `host:port`.
-    pub worker: String,
-    /// The actor's id there.
-    pub id: String,
-    /// Its module.
-    pub module: ContentHash,
-}
 
 /// An actor's state, stored on the worker it was taken on: memory and
 /// globals, as a blob named by its hash. It serializes, so it can be kept
@@ -47,6 +36,10 @@ pub struct ActorOptions {
     /// Calls that trap restart the actor from its initial state this many
     /// times; the next one kills it.
     pub max_restarts: u32,
+    /// A call that traps runs again on the restarted actor, up to this
+    /// many times, before its caller hears of it: at least once instead of
+    /// at most once. Only for calls that may run twice.
+    pub max_task_retries: u32,
     /// Stop the actor after this long without calls; the worker's default
     /// (10 minutes) otherwise.
     pub idle_timeout: Option<Duration>,
@@ -102,6 +95,7 @@ impl Remote {
                 closure: closure.to_bytes(Encoding::ByReference).into(),
                 name: options.name,
                 max_restarts: options.max_restarts,
+                max_task_retries: options.max_task_retries,
                 idle_timeout_ms: options
                     .idle_timeout
                     .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
@@ -132,10 +126,13 @@ impl Remote {
         })
     }
 
-    /// Calls `function` of the actor's module on the actor, with `input`.
-    /// Calls run one at a time on the actor, in the order they reach it; a
-    /// caller's own calls, made one after another, keep their order. At
-    /// most once: a call that fails is not sent again.
+    /// Calls `function` of the actor's module on the actor, with `input`,
+    /// and waits for its result. Calls run one at a time on the actor; this
+    /// client's calls to it run in the order it made them, from however
+    /// many threads (see [`submit_actor`](Remote::submit_actor) to make
+    /// many without waiting). At most once: a call that fails is not sent
+    /// again, nor run again unless the actor was spawned with
+    /// [`ActorOptions::max_task_retries`].
     pub fn call_actor<I: Serialize + ?Sized, O: DeserializeOwned>(
         &self,
         actor: &ActorHandle,
@@ -158,49 +155,61 @@ impl Remote {
         function: &str,
         input: Value,
     ) -> Result<Output, Error> {
-        let link = self.link_for(actor)?;
+        self.submit_actor(actor, function, input).wait()
+    }
+
+    /// Sends a call to the actor without waiting for it: the calls this
+    /// client submits to one actor run in the order they were submitted,
+    /// as Ray's actor calls do, while their requests travel side by side.
+    ///
+    /// ```no_run
+    /// # use ferry_remote::{ActorHandle, Remote};
+    /// # use ferry_host::Value;
+    /// # fn demo(remote: &Remote, counter: &ActorHandle) -> Result<(), ferry_host::Error> {
+    /// let one = Value::encode(&1)?;
+    /// let calls: Vec<_> = (0..100)
+    ///     .map(|_| remote.submit_actor(counter, "counter_add", one.clone()))
+    ///     .collect();
+    /// let mut last = i64::MIN;
+    /// for call in calls {
+    ///     // Each call saw the ones submitted before it.
+    ///     let count: i64 = call.wait()?.value.decode()?;
+    ///     assert!(count > last);
+    ///     last = count;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn submit_actor(&self, actor: &ActorHandle, function: &str, input: Value) -> Task {
+        let (task, done) = Task::pending();
+        let (link, runtime) = match (self.link_for(actor), &self.runtime) {
+            (Ok(link), Some(runtime)) => (link, runtime),
+            (Err(e), _) => {
+                done.complete(Err(e));
+                return task;
+            }
+            // Dropping `done` ends the task as shut down.
+            (_, None) => return task,
+        };
+        let seq = {
+            let mut calls = self.shared.calls_to.lock();
+            let count = calls.entry(actor.id.clone()).or_default();
+            *count += 1;
+            *count - 1
+        };
         let request = ActorCall {
             function: function.to_owned(),
             input: input.into_bytes().into(),
             module: Some(actor.module),
+            order: Some(CallOrder {
+                caller: self.shared.caller.clone(),
+                seq,
+            }),
         };
-        let path = format!("{ACTORS}/{}/call", actor.id);
         let id = actor.id.clone();
-        let reply = self.wait(async move {
-            let body = Body::new(ferry_protocol::encode(&request));
-            let (status, body) = link.send(Method::POST, &path, body).await?;
-            match status {
-                StatusCode::OK => ferry_protocol::decode::<ActorReply>(&body).map_err(|e| {
-                    Attempt::Final(Error::Engine(format!("a malformed actor reply: {e}")))
-                }),
-                StatusCode::GONE => Err(gone(id, &body)),
-                status => Err(link.rejection(status, &body)),
-            }
-        })?;
-        let actor = actor.id.clone();
-        let output = match reply {
-            ActorReply::Done {
-                value,
-                stdout,
-                stderr,
-            } => Output {
-                value: Value::from_msgpack(value.to_vec()),
-                stdout: stdout.into(),
-                stderr: stderr.into(),
-            },
-            ActorReply::Failed(failure) => return Err(Error::Call(Box::new(failure))),
-            ActorReply::Restarted { failure, restarts } => {
-                return Err(ActorError::Restarted {
-                    actor,
-                    failure,
-                    restarts,
-                }
-                .into());
-            }
-            ActorReply::Died(failure) => return Err(ActorError::Died { actor, failure }.into()),
-        };
-        output.value.check()?;
-        Ok(output)
+        runtime.spawn(async move {
+            done.complete(call(&link, id, request).await.map_err(Error::from));
+        });
+        task
     }
 
     /// Takes the actor's state between two of its calls and stores it on
@@ -261,6 +270,47 @@ impl Remote {
                 ))
             })
     }
+}
+
+/// One call of an actor, and what its reply means.
+async fn call(link: &Link, id: String, request: ActorCall) -> Result<Output, Attempt> {
+    let path = format!("{ACTORS}/{id}/call");
+    let body = Body::new(ferry_protocol::encode(&request));
+    let (status, body) = link.send(Method::POST, &path, body).await?;
+    let reply = match status {
+        StatusCode::OK => ferry_protocol::decode::<ActorReply>(&body)
+            .map_err(|e| Attempt::Final(Error::Engine(format!("a malformed actor reply: {e}"))))?,
+        StatusCode::GONE => return Err(gone(id, &body)),
+        status => return Err(link.rejection(status, &body)),
+    };
+    let failed = |error: Error| Err(Attempt::Final(error));
+    let output = match reply {
+        ActorReply::Done {
+            value,
+            stdout,
+            stderr,
+        } => Output {
+            value: Value::from_msgpack(value.to_vec()),
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+        },
+        ActorReply::Failed(failure) => return failed(Error::Call(Box::new(failure))),
+        ActorReply::Restarted { failure, restarts } => {
+            return failed(
+                ActorError::Restarted {
+                    actor: id,
+                    failure,
+                    restarts,
+                }
+                .into(),
+            );
+        }
+        ActorReply::Died(failure) => {
+            return failed(ActorError::Died { actor: id, failure }.into());
+        }
+    };
+    output.value.check().map_err(Attempt::Final)?;
+    Ok(output)
 }
 
 fn json<T: DeserializeOwned>(link: &Link, body: &[u8]) -> Result<T, Attempt> {

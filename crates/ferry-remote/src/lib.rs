@@ -35,9 +35,10 @@ mod deploy;
 mod error;
 mod link;
 
-pub use actor::{ActorHandle, ActorOptions, ActorSnapshot};
+pub use actor::{ActorOptions, ActorSnapshot};
 pub use blobs::Blobs;
 pub use error::{ActorError, RemoteError};
+pub use ferry_protocol::actor::ActorHandle;
 
 use ferry_host::executor::{Completer, Executor, Job, Task};
 use ferry_host::{ContentHash, Error, Output};
@@ -62,6 +63,10 @@ struct Shared {
     backoff: Duration,
     task_timeout: Option<Duration>,
     uploaded: AtomicU64,
+    /// This client as an actor's caller, and its calls to each actor so
+    /// far: the worker keeps them in this order.
+    caller: String,
+    calls_to: parking_lot::Mutex<HashMap<String, u64>>,
 }
 
 /// Configures a [`Remote`].
@@ -166,6 +171,8 @@ impl RemoteBuilder {
             backoff: self.backoff,
             task_timeout: self.task_timeout,
             uploaded: AtomicU64::new(0),
+            caller: ferry_protocol::random_id(),
+            calls_to: Default::default(),
         });
         for link in &shared.links {
             runtime.spawn(link.clone().learn_slots());

@@ -9,21 +9,23 @@
 //! time-out stops, so forgotten actors do not hold memory for ever.
 
 use crate::State;
+use crate::call_order::Turns;
 use crate::handler::{
     Reply, RequestBody, blocking, closure_to_keep, json, msgpack, problem, read_message, refusal,
 };
+use ferry_host::runtime::{ActorAccess, ActorCallFailure, ActorCalls};
 use ferry_host::{
     CallFailure, Closure, ContentHash, Error, FailureKind, Instance, InstanceState, Output,
     Resolve, Value,
 };
 use ferry_protocol::actor::{
-    ActorCall, ActorInfo, ActorReply, Snapshot, SnapshotInfo, SpawnRequest,
+    ActorCall, ActorHandle, ActorInfo, ActorReply, Snapshot, SnapshotInfo, SpawnRequest,
 };
 use http::{Request, StatusCode};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 /// Calls waiting for an actor beyond the one it is running.
@@ -68,6 +70,10 @@ impl Actors {
 struct Actor {
     shared: Arc<Shared>,
     mailbox: mpsc::Sender<Message>,
+    /// The runtime its task runs on, which a guest's call waits on.
+    runtime: tokio::runtime::Handle,
+    /// The order of each caller's calls.
+    turns: Turns,
 }
 
 struct Shared {
@@ -83,6 +89,10 @@ enum Message {
         function: String,
         input: Value,
         reply: oneshot::Sender<ActorReply>,
+        /// Made by a guest, which holds a slot while it waits: the call
+        /// runs in that slot's stead, or a worker whose slots all wait on
+        /// actors would wait for ever.
+        lent_slot: bool,
     },
     Snapshot(oneshot::Sender<Result<InstanceState, Error>>),
 }
@@ -196,6 +206,8 @@ pub(crate) async fn spawn(state: Arc<State>, request: Request<impl RequestBody>)
     let actor = Arc::new(Actor {
         shared: shared.clone(),
         mailbox,
+        runtime: tokio::runtime::Handle::current(),
+        turns: Turns::new(),
     });
     state.actors.live.lock().insert(id.clone(), actor);
     tokio::spawn(run(
@@ -204,8 +216,11 @@ pub(crate) async fn spawn(state: Arc<State>, request: Request<impl RequestBody>)
         shared,
         instance,
         calls,
-        spawn.max_restarts,
-        idle,
+        Policy {
+            max_restarts: spawn.max_restarts,
+            max_task_retries: spawn.max_task_retries,
+            idle,
+        },
     ));
     json(
         StatusCode::OK,
@@ -242,29 +257,36 @@ fn snapshot_state(state: &State, hash: &ContentHash) -> Result<Snapshot, Error> 
     })
 }
 
+/// What an actor was spawned with.
+struct Policy {
+    max_restarts: u32,
+    max_task_retries: u32,
+    idle: Duration,
+}
+
 /// The actor's life: its calls, one at a time, until it is stopped, sits
-/// idle past `idle`, or dies.
+/// idle past its time-out, or dies.
 async fn run(
     state: Arc<State>,
     id: String,
     actor: Arc<Shared>,
     mut instance: Instance,
     mut calls: mpsc::Receiver<Message>,
-    max_restarts: u32,
-    idle: Duration,
+    policy: Policy,
 ) {
     let end = loop {
-        let message = match tokio::time::timeout(idle, calls.recv()).await {
+        let message = match tokio::time::timeout(policy.idle, calls.recv()).await {
             Ok(Some(message)) => message,
             Ok(None) => break "stopped",
             Err(_) => break "idle",
         };
-        let (function, input, reply) = match message {
+        let (function, mut input, reply, lent_slot) = match message {
             Message::Call {
                 function,
                 input,
                 reply,
-            } => (function, input, reply),
+                lent_slot,
+            } => (function, input, reply, lent_slot),
             Message::Snapshot(reply) => {
                 let (returned, taken) = blocking(move || {
                     let taken = instance.state();
@@ -276,17 +298,40 @@ async fn run(
                 continue;
             }
         };
-        let permit = state.actors.running.acquire().await;
-        let called = function.clone();
-        let (returned, result) = blocking(move || {
-            let result = instance.call(&called, &Value::nil(), &input);
-            (instance, result)
-        })
-        .await;
-        drop(permit);
-        let (answer, next) =
-            outcome(&state, &actor, &function, returned, result, max_restarts).await;
-        let _ = reply.send(answer);
+        let mut retries = policy.max_task_retries;
+        let next = loop {
+            let permit = match lent_slot {
+                true => None,
+                false => Some(state.actors.running.acquire().await),
+            };
+            let called = function.clone();
+            let (returned, given, result) = blocking(move || {
+                let result = instance.call(&called, &Value::nil(), &input);
+                (instance, input, result)
+            })
+            .await;
+            drop(permit);
+            input = given;
+            let (answer, next) = outcome(
+                &state,
+                &actor,
+                &function,
+                returned,
+                result,
+                policy.max_restarts,
+            )
+            .await;
+            match (answer, next) {
+                (ActorReply::Restarted { .. }, Some(fresh)) if retries > 0 => {
+                    retries -= 1;
+                    instance = fresh;
+                }
+                (answer, next) => {
+                    let _ = reply.send(answer);
+                    break next;
+                }
+            }
+        };
         match next {
             Some(next) => instance = next,
             None => break "died",
@@ -379,13 +424,22 @@ pub(crate) async fn call(state: Arc<State>, id: &str, request: Request<impl Requ
             format!("the input: {e}"),
         );
     }
+    let turn = match call.order {
+        Some(order) => Some(actor.turns.turn(order).await),
+        None => None,
+    };
     let (reply, answer) = oneshot::channel();
     let call = Message::Call {
         function: call.function,
         input,
         reply,
+        lent_slot: false,
     };
-    if actor.mailbox.send(call).await.is_err() {
+    let sent = actor.mailbox.send(call).await;
+    // In the mailbox: the caller's next call may follow, while this one
+    // runs.
+    drop(turn);
+    if sent.is_err() {
         return gone(id);
     }
     match answer.await {
@@ -450,6 +504,75 @@ pub(crate) fn list(state: &State) -> Reply {
         .map(|actor| actor.shared.info.lock().clone())
         .collect();
     json(StatusCode::OK, &infos)
+}
+
+/// What a guest's `actor_call` reaches on this worker: the worker's own
+/// actors.
+pub(crate) fn reach(actors: &Arc<Actors>) -> ActorAccess {
+    ActorAccess::new(Reach(Arc::downgrade(actors)))
+}
+
+/// Weak, so that the sandbox the worker's own state holds does not keep
+/// that state alive.
+struct Reach(std::sync::Weak<Actors>);
+
+impl ActorCalls for Reach {
+    fn call(
+        &self,
+        handle: &[u8],
+        function: &str,
+        input: Value,
+        deadline: Option<Instant>,
+    ) -> Result<Value, ActorCallFailure> {
+        let failed = |message: String| Err(ActorCallFailure::Failed(message));
+        let handle: ActorHandle = match ferry_protocol::decode(handle) {
+            Ok(handle) => handle,
+            Err(e) => return failed(format!("not an actor handle: {e}")),
+        };
+        let actor = self.0.upgrade().and_then(|actors| {
+            let live = actors.live.lock();
+            live.get(&handle.id)
+                .filter(|actor| actor.shared.closure.module().id() == handle.module)
+                .cloned()
+        });
+        let Some(actor) = actor else {
+            return failed(format!(
+                "actor {:?} is not on the worker running this task (its handle names {}); \
+                 a task calls only actors of its own worker, and this one may have ended",
+                handle.id, handle.worker
+            ));
+        };
+        let (reply, answer) = oneshot::channel();
+        let message = Message::Call {
+            function: function.to_owned(),
+            input,
+            reply,
+            lent_slot: true,
+        };
+        let asked = async {
+            actor.mailbox.send(message).await.ok()?;
+            answer.await.ok()
+        };
+        // Made inside `block_on`: a timer needs the runtime it waits on.
+        let answer = actor
+            .runtime
+            .block_on(async {
+                match deadline {
+                    Some(deadline) => tokio::time::timeout_at(deadline.into(), asked).await,
+                    None => Ok(asked.await),
+                }
+            })
+            .map_err(|_| ActorCallFailure::TimedOut)?;
+        match answer {
+            Some(ActorReply::Done { value, .. }) => Ok(Value::from_msgpack(value.to_vec())),
+            Some(ActorReply::Failed(failure)) => failed(failure.to_string()),
+            Some(ActorReply::Restarted { failure, restarts }) => failed(format!(
+                "the actor started again ({restarts} restarts so far): {failure}"
+            )),
+            Some(ActorReply::Died(failure)) => failed(format!("the actor died: {failure}")),
+            None => failed(format!("actor {:?} ended before it answered", handle.id)),
+        }
+    }
 }
 
 impl Actors {

@@ -34,6 +34,7 @@
 
 mod actors;
 mod cache;
+mod call_order;
 mod connection;
 mod endpoints;
 mod handler;
@@ -80,7 +81,9 @@ pub struct WorkerConfig {
     pub max_request: usize,
     /// The largest blob accepted, in bytes.
     pub max_blob: u64,
-    /// What guests may do.
+    /// What guests may do. The worker adds its own actors as
+    /// [`Grants::actors`](ferry_host::Grants::actors) unless this grants
+    /// others.
     pub sandbox: Sandbox,
     /// Connections served at once; more wait to be accepted. Connections
     /// that have not sent a request yet have as many permits again of
@@ -196,7 +199,7 @@ pub(crate) struct State {
     /// Functions deployed as HTTP endpoints.
     endpoints: endpoints::Endpoints,
     /// Live actors.
-    actors: actors::Actors,
+    actors: Arc<actors::Actors>,
     /// The runtime of the executor, for actors' instances.
     runtime: Runtime,
 }
@@ -239,10 +242,17 @@ pub struct WorkerService {
 
 impl WorkerService {
     /// Sets up the runtime over the store; refuses an empty token.
-    pub fn new(config: WorkerConfig) -> Result<WorkerService, WorkerError> {
+    pub fn new(mut config: WorkerConfig) -> Result<WorkerService, WorkerError> {
         if config.tokens.is_empty() {
             return Err(WorkerError::NoToken);
         }
+        // Tasks, functions and actors reach the worker's actors by handle.
+        let actors = Arc::new(actors::Actors::new(config.slots));
+        config
+            .sandbox
+            .grants
+            .actors
+            .get_or_insert_with(|| actors::reach(&actors));
         let runtime = Runtime::new(RuntimeConfig {
             max_module: config.max_module,
             compiler: config.compiler.clone(),
@@ -269,7 +279,7 @@ impl WorkerService {
                 blobs: SharedBlobs::default(),
                 signed: Mutex::default(),
                 endpoints: Default::default(),
-                actors: actors::Actors::new(config.slots),
+                actors,
                 runtime,
                 config,
             }),

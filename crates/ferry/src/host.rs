@@ -31,6 +31,16 @@ unsafe extern "C" {
         dst_ptr: *mut u8,
         dst_len: usize,
     ) -> i64;
+    #[link_name = "actor_call"]
+    fn ferry_actor_call(
+        handle_ptr: *const u8,
+        handle_len: usize,
+        function_ptr: *const u8,
+        function_len: usize,
+        input_ptr: *const u8,
+        input_len: usize,
+        reply_ptr: *mut [u32; 2],
+    ) -> i32;
 }
 
 /// `ferry_alloc(size, align)`: memory the host fills and hands over.
@@ -148,4 +158,22 @@ pub fn blob(name: &str) -> Option<Vec<u8>> {
         )
     };
     (usize::try_from(read).ok()? == len).then_some(bytes)
+}
+
+/// Calls an actor: its status, and the reply the host allocated for it.
+pub fn actor_call(handle: &[u8], function: &str, input: &[u8]) -> (i32, Vec<u8>) {
+    let mut reply = [0u32; 2];
+    let status = unsafe {
+        ferry_actor_call(
+            handle.as_ptr(),
+            handle.len(),
+            function.as_ptr(),
+            function.len(),
+            input.as_ptr(),
+            input.len(),
+            &mut reply,
+        )
+    };
+    let bytes = unsafe { take(reply[0] as usize as *mut u8, reply[1] as usize) };
+    (status, bytes)
 }

@@ -127,6 +127,7 @@
 
 #![deny(missing_docs)]
 
+pub mod actor;
 pub mod batch;
 #[cfg(target_family = "wasm")]
 mod host;
@@ -135,6 +136,13 @@ mod host;
 mod host {
     pub fn blob(_name: &str) -> Option<Vec<u8>> {
         None
+    }
+
+    pub fn actor_call(_handle: &[u8], _function: &str, _input: &[u8]) -> (i32, Vec<u8>) {
+        (
+            ferry_abi::ActorCallStatus::NotGranted as i32,
+            b"not running under ferry: no actors to call".to_vec(),
+        )
     }
 }
 

@@ -229,6 +229,22 @@ fn counter_add(n: i64) -> i64 {
     COUNT.fetch_add(n, Ordering::Relaxed) + n
 }
 
+/// Says the count, and traps if it is over `limit`: a call that a restart,
+/// back to the initial count, cures.
+#[ferry::function]
+fn counter_at_most(limit: i64) -> i64 {
+    let count = COUNT.load(Ordering::Relaxed);
+    assert!(count <= limit, "the count {count} is over {limit}");
+    count
+}
+
+/// A task given a counter actor's handle: adds `n` to it from inside the
+/// guest, and says the new count.
+#[ferry::function]
+fn tally(env: ferry::actor::ActorHandle, n: i64) -> Result<i64, ferry::actor::ActorCallError> {
+    ferry::actor::call(&env, "counter_add", &n)
+}
+
 // ---- misbehaviour, on purpose ------------------------------------------------
 
 #[ferry::function]

@@ -45,6 +45,10 @@ struct SpawnArgs {
     /// many times; the next one ends it.
     #[arg(long, value_name = "N", default_value_t = 0)]
     max_restarts: u32,
+    /// A call that traps runs again on the restarted actor up to this many
+    /// times before its caller is told (at least once, not at most once).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    max_task_retries: u32,
     /// Stop the actor after this many seconds without calls [default: the
     /// worker's, 600].
     #[arg(long, value_name = "SECONDS")]
@@ -107,6 +111,7 @@ fn spawn(args: SpawnArgs, store: &BlobStore) -> Result<()> {
         ActorOptions {
             name: args.name,
             max_restarts: args.max_restarts,
+            max_task_retries: args.max_task_retries,
             idle_timeout,
             worker: args.workers.workers.first().cloned(),
             snapshot,

@@ -46,11 +46,23 @@ fn an_actor_keeps_its_state_and_each_callers_calls_keep_their_order() {
     });
     assert_eq!(add(&remote, &actor, 0).unwrap(), 300);
 
+    // Calls submitted without waiting travel side by side, and still run
+    // in the order they were submitted.
+    let one = ferry_host::Value::encode(&1).unwrap();
+    let calls: Vec<_> = (0..400)
+        .map(|_| remote.submit_actor(&actor, "counter_add", one.clone()))
+        .collect();
+    let seen: Vec<i64> = calls
+        .into_iter()
+        .map(|call| call.wait().unwrap().value.decode().unwrap())
+        .collect();
+    assert_eq!(seen, (301..=700).collect::<Vec<i64>>());
+
     // The handle travels as data: another client, given it, calls the same
     // actor.
     let json = serde_json::to_string(&actor).unwrap();
     let passed: ActorHandle = serde_json::from_str(&json).unwrap();
-    assert_eq!(add(&self::remote(&worker), &passed, 1).unwrap(), 301);
+    assert_eq!(add(&self::remote(&worker), &passed, 1).unwrap(), 701);
 
     // A handle naming another module under the id is not this actor's.
     let mut wrong = actor.clone();
@@ -147,6 +159,93 @@ fn actors_are_found_by_name_stopped_and_freed_when_idle() {
     std::thread::sleep(Duration::from_millis(1200));
     let error = add(&remote, &forgotten, 1).unwrap_err();
     assert!(error.to_string().contains("is gone"), "{error}");
+}
+
+#[test]
+fn a_handle_passed_into_map_tasks_is_called_from_inside_their_guests() {
+    let dir = tempfile::tempdir().unwrap();
+    let (home, other) = (
+        Worker::start(&dir.path().join("home"), &[]),
+        Worker::start(&dir.path().join("other"), &[]),
+    );
+    let remote = remote(&home);
+    let actor = remote.spawn(&counter(0), ActorOptions::default()).unwrap();
+    let tally = Closure::new(&guest(), "tally")
+        .unwrap()
+        .with_env(&actor)
+        .unwrap();
+
+    // A hundred tasks, run two at a time on the actor's worker, each adding
+    // its input to the one counter: each saw a count no other task saw, and
+    // nothing was lost.
+    let mut seen: Vec<i64> = remote
+        .map::<i64, i64, _>(&tally, 1..=100)
+        .map(|output| output.map(|output| output.value))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen.len(), 100);
+    assert_eq!(add(&remote, &actor, 0).unwrap(), 5050);
+
+    // On a worker the actor does not live on, the task fails, saying so.
+    let error = self::remote(&other).call::<_, i64>(&tally, &1).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("not on the worker running this task"),
+        "{error}"
+    );
+    // In-process there are no actors to reach.
+    let error = ferry_host::LocalExecutor::new()
+        .unwrap()
+        .call::<_, i64>(&tally, &1)
+        .unwrap_err();
+    assert!(error.to_string().contains("reaches no actors"), "{error}");
+    // An actor that has ended fails the task, and the worker goes on.
+    remote.stop(&actor).unwrap();
+    let error = remote.call::<_, i64>(&tally, &1).unwrap_err();
+    assert!(error.to_string().contains("may have ended"), "{error}");
+    let fresh = Closure::new(&guest(), "counter_add").unwrap();
+    assert_eq!(remote.call::<_, i64>(&fresh, &2).unwrap().value, 2);
+}
+
+#[test]
+fn a_call_that_traps_is_retried_on_the_restarted_actor_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let worker = Worker::start(&dir.path().join("store"), &[]);
+    let remote = remote(&worker);
+    let at_most = |actor: &ActorHandle| remote.call_actor::<_, i64>(actor, "counter_at_most", &10);
+    for retries in [0, 1] {
+        let actor = remote
+            .spawn(
+                &counter(5),
+                ActorOptions {
+                    max_restarts: 3,
+                    max_task_retries: retries,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(add(&remote, &actor, 10).unwrap(), 15);
+        // Over the limit: the call traps and the actor starts again at 5.
+        match retries {
+            // At most once: the caller is told.
+            0 => {
+                let error = at_most(&actor).unwrap_err();
+                assert!(
+                    matches!(
+                        ActorError::of(&error),
+                        Some(ActorError::Restarted { restarts: 1, .. })
+                    ),
+                    "{error}"
+                );
+            }
+            // Retried on the restarted actor, where it succeeds.
+            _ => assert_eq!(at_most(&actor).unwrap().value, 5),
+        }
+        assert_eq!(add(&remote, &actor, 1).unwrap(), 6);
+    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! What a store carries for one instance, and turning a failed call into a
 //! [`FailureKind`].
 
+use super::ActorAccess;
 use super::capture::Capture;
 use super::frozen_clock::FrozenClock;
 use super::memory_cap::MemoryCap;
@@ -34,6 +35,8 @@ pub(crate) struct HostState {
     /// Whether the guest has the real clock; without it time stands still,
     /// and waits in `poll_oneoff` take none.
     pub clock_granted: bool,
+    /// Whom `actor_call` asks, if the sandbox granted any.
+    pub actors: Option<ActorAccess>,
     timeout: Duration,
 }
 
@@ -61,6 +64,7 @@ impl HostState {
             blobs: Arc::default(),
             deadline: None,
             clock_granted: grants.clock,
+            actors: grants.actors.clone(),
             timeout: limits.timeout,
         })
     }

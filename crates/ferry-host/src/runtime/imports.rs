@@ -18,6 +18,7 @@ pub(crate) fn add_imports(linker: &mut Linker<HostState>) -> wasmtime::Result<()
     linker.allow_shadowing(true);
     linker.func_wrap("wasi_snapshot_preview1", "poll_oneoff", poll_oneoff)?;
     linker.allow_shadowing(false);
+    super::actor_call::add_import(linker)?;
 
     linker.func_wrap(
         IMPORT_MODULE,

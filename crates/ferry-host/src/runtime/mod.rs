@@ -21,6 +21,7 @@
 //! [`FailureKind::MemoryLimit`]: crate::FailureKind::MemoryLimit
 //! [`FailureKind::Timeout`]: crate::FailureKind::Timeout
 
+mod actor_call;
 mod capture;
 mod compiler;
 mod frozen_clock;
@@ -33,6 +34,7 @@ mod poll_oneoff;
 mod sandbox;
 mod snapshot;
 
+pub use actor_call::{ActorAccess, ActorCallFailure, ActorCalls};
 pub use compiler::{ChildCompiler, Compiler, serve_compile};
 pub use instance::Instance;
 pub use sandbox::{DirGrant, Grants, Limits, Sandbox};

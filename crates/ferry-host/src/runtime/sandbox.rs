@@ -1,5 +1,6 @@
 //! What a guest may do: resource limits and capability grants.
 
+use super::ActorAccess;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -63,6 +64,8 @@ pub struct Grants {
     pub clock: bool,
     /// Real randomness instead of a fixed, deterministic byte sequence.
     pub random: bool,
+    /// The actors the guest's `actor_call` reaches; none without it.
+    pub actors: Option<ActorAccess>,
 }
 
 /// A host directory visible to the guest.
