@@ -142,7 +142,7 @@ pub(crate) async fn invoke(
             format!("{name:?} needs its token: send `authorization: Bearer <token>`"),
         );
     }
-    let body = match read_body(&state, request).await {
+    let body = match read_body(&state, &state.function_bodies, request).await {
         Ok(body) => body,
         Err(reply) => return reply,
     };
@@ -151,6 +151,13 @@ pub(crate) async fn invoke(
         Err(message) => return problem(StatusCode::BAD_REQUEST, "malformed", message),
     };
     let job = Job::call(endpoint.closure.clone(), input);
+    // Waits here, not in the executor's queue, beyond the functions'
+    // share: the worker's own clients queue behind at most that many.
+    let _share = state
+        .invoking
+        .acquire()
+        .await
+        .expect("the semaphore is never closed");
     let _pinned = state.cache.pin(needs(&job, Vec::new()));
     match CancelOnDrop(Some(state.executor.submit_job(job))).await {
         Ok(output) => match output.value.to_json() {

@@ -489,22 +489,44 @@ pub(crate) async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send 
         .expect("blocking work does not panic")
 }
 
+/// How large one kind of request body may be, and how many bytes of such
+/// bodies are received at once, across every connection.
+pub(crate) struct Bodies {
+    limit: usize,
+    /// [`RECEIVING_REQUESTS`](crate::RECEIVING_REQUESTS) bodies of the
+    /// largest size.
+    receiving: tokio::sync::Semaphore,
+}
+
+impl Bodies {
+    pub fn new(limit: usize) -> Bodies {
+        let receiving = limit
+            .saturating_mul(crate::RECEIVING_REQUESTS)
+            .min(tokio::sync::Semaphore::MAX_PERMITS);
+        Bodies {
+            limit,
+            receiving: tokio::sync::Semaphore::new(receiving),
+        }
+    }
+}
+
 /// Reads a MessagePack request body of at most `max_request` bytes.
 pub(crate) async fn read_message<T: serde::de::DeserializeOwned>(
     state: &State,
     request: Request<impl RequestBody>,
 ) -> Result<T, Reply> {
-    let bytes = read_body(state, request).await?;
+    let bytes = read_body(state, &state.bodies, request).await?;
     ferry_protocol::decode(&bytes)
         .map_err(|e| problem(StatusCode::BAD_REQUEST, "malformed", e.to_string()))
 }
 
-/// Reads a request body of at most `max_request` bytes.
+/// Reads a request body within `bounds`.
 pub(crate) async fn read_body(
     state: &State,
+    bounds: &Bodies,
     request: Request<impl RequestBody>,
 ) -> Result<Vec<u8>, Reply> {
-    let limit = state.config.max_request;
+    let limit = bounds.limit;
     let mut body = request.into_body();
     let mut bytes = Vec::new();
     // Held while the body comes in: bodies trickling in on many streams
@@ -514,7 +536,7 @@ pub(crate) async fn read_body(
         if bytes.len() + data.len() > limit {
             return Err(too_large("request", limit as u64));
         }
-        let Ok(permit) = state.receiving.try_acquire_many(data.len() as u32) else {
+        let Ok(permit) = bounds.receiving.try_acquire_many(data.len() as u32) else {
             return Err(problem(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

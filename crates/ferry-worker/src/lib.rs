@@ -79,6 +79,14 @@ pub struct WorkerConfig {
     pub cache_limit: u64,
     /// The largest `run` request body accepted, in bytes.
     pub max_request: usize,
+    /// HTTP function requests in the executor at once, running or
+    /// waiting for a slot; more wait outside it. Their callers need no
+    /// worker token, so they get a share of their own: however many come,
+    /// the worker's own clients find at most this many ahead of them.
+    pub function_slots: usize,
+    /// The largest HTTP function request body accepted, in bytes; such
+    /// bodies draw on a receiving budget of their own.
+    pub max_function_body: usize,
     /// The largest blob accepted, in bytes.
     pub max_blob: u64,
     /// What guests may do. The worker adds its own actors as
@@ -110,8 +118,8 @@ pub struct WorkerConfig {
 
 impl WorkerConfig {
     /// Defaults: `token` with every scope, any module runs,
-    /// 127.0.0.1:7878, one slot per core, a 2 GiB cache, 8 MiB
-    /// requests, 1 GiB blobs, the default sandbox, 1024 connections, 10 s
+    /// 127.0.0.1:7878, one slot per core and as many for HTTP functions,
+    /// a 2 GiB cache, 8 MiB requests, 1 MiB function requests, 1 GiB blobs, the default sandbox, 1024 connections, 10 s
     /// to a first request, 30 s of silence inside a request body, 64 MiB
     /// modules compiled in this process (`ferry worker` compiles in a
     /// bounded child).
@@ -124,6 +132,8 @@ impl WorkerConfig {
             slots: std::thread::available_parallelism().map_or(1, |n| n.get()),
             cache_limit: 2 << 30,
             max_request: 8 << 20,
+            function_slots: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            max_function_body: 1 << 20,
             max_blob: 1 << 30,
             sandbox: Sandbox::default(),
             max_connections: 1024,
@@ -189,9 +199,12 @@ pub(crate) struct State {
     modules: Mutex<Lru<ContentHash, Module>>,
     /// The store's bound, and what a job in flight keeps from eviction.
     cache: Arc<DiskCache>,
-    /// Bytes of request bodies being received at once, across every
-    /// connection: [`RECEIVING_REQUESTS`] requests of the largest size.
-    receiving: tokio::sync::Semaphore,
+    /// The bounds of the protocol's request bodies.
+    bodies: handler::Bodies,
+    /// The bounds of HTTP functions' request bodies, apart.
+    function_bodies: handler::Bodies,
+    /// HTTP function requests let into the executor.
+    invoking: tokio::sync::Semaphore,
     /// Blobs held by jobs in flight and downloads, one copy each.
     blobs: SharedBlobs,
     /// Modules whose signature by a trusted key has been checked.
@@ -268,14 +281,14 @@ impl WorkerService {
             tracing::info!(orphans, "removed temporary files left by a crash");
         }
         let cache = Arc::new(DiskCache::new(config.store.clone(), config.cache_limit));
-        let receiving = (config.max_request.saturating_mul(RECEIVING_REQUESTS))
-            .min(tokio::sync::Semaphore::MAX_PERMITS);
         Ok(WorkerService {
             state: Arc::new(State {
                 executor,
                 modules: Mutex::new(Lru::new(MODULES_IN_MEMORY)),
                 cache,
-                receiving: tokio::sync::Semaphore::new(receiving),
+                bodies: handler::Bodies::new(config.max_request),
+                function_bodies: handler::Bodies::new(config.max_function_body),
+                invoking: tokio::sync::Semaphore::new(config.function_slots.max(1)),
                 blobs: SharedBlobs::default(),
                 signed: Mutex::default(),
                 endpoints: Default::default(),

@@ -116,6 +116,8 @@ pub fn serve(args: ServeArgs, store: &BlobStore) -> Result<()> {
     if let Some(slots) = args.slots {
         config.slots = slots.max(1);
     }
+    // No clients to keep a share for: the function may fill the queue.
+    config.function_slots = config.max_connections;
     let scheme = if config.tls.is_some() {
         "https"
     } else {

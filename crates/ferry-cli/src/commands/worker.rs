@@ -34,6 +34,14 @@ pub struct WorkerArgs {
     /// Largest run request accepted, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 8)]
     max_request: usize,
+    /// HTTP function requests let into the worker's queue at once; more
+    /// wait apart, so that their callers, who need no token, never queue
+    /// ahead of clients by more than this [default: as many as --slots].
+    #[arg(long, value_name = "N")]
+    function_slots: Option<usize>,
+    /// Largest HTTP function request accepted, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 1)]
+    max_function_body: usize,
     /// Connections served at once; more wait to be accepted. Connections
     /// that have not sent a request yet have as many places again.
     #[arg(long, value_name = "N", default_value_t = 1024)]
@@ -90,6 +98,12 @@ pub fn run(args: WorkerArgs, store: &BlobStore) -> Result<()> {
     if let Some(slots) = args.slots {
         config.slots = slots.max(1);
     }
+    config.function_slots = args.function_slots.unwrap_or(config.slots).max(1);
+    config.max_function_body = usize::try_from(mebibytes(
+        "--max-function-body",
+        args.max_function_body as u64,
+    )?)
+    .context("--max-function-body is too large for this machine")?;
     ferry_worker::run(config, |worker| {
         // A worker serves on, whoever reads this line or not.
         let addr = worker.local_addr();

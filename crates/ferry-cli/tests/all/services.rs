@@ -3,7 +3,7 @@
 
 use crate::support::{ferry, listening_address};
 use crate::worker::{TOKEN, Worker, guest};
-use ferry_host::Closure;
+use ferry_host::{Closure, ExecutorExt};
 use ferry_protocol::endpoint::Invoke;
 use std::io::{Read, Write};
 use std::path::Path;
@@ -127,6 +127,60 @@ fn a_deployed_function_answers_64_clients_at_once_while_others_loop_and_trap() {
     assert!(body.contains("not JSON"), "{body}");
     let (status, _) = post(address, "/fn/nothing", None, "[1, 2]");
     assert_eq!(status, 404);
+}
+
+#[test]
+fn callers_of_open_functions_keep_to_their_share_and_clients_get_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let worker = Worker::start(
+        &dir.path().join("store"),
+        &["--timeout", "0.5", "--slots", "2", "--function-slots", "1"],
+    );
+    let module = module_file(dir.path());
+    succeeded(&deploy(&worker, TOKEN, &module, &["spin"]));
+    let address = &worker.address;
+    let client = ferry_remote::Remote::builder()
+        .worker(address.clone())
+        .token(TOKEN)
+        .task_timeout(std::time::Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let flooding = AtomicBool::new(true);
+    std::thread::scope(|scope| {
+        // 12 anonymous callers of a function that runs to its 0.5 s
+        // deadline: 3 s of work for 2 slots, all the time.
+        let callers: Vec<_> = (0..12)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut answered = 0;
+                    while flooding.load(Ordering::Relaxed) {
+                        let (status, body) = post(address, "/fn/spin", None, "null");
+                        assert_eq!(status, 504, "{body}");
+                        answered += 1;
+                    }
+                    answered
+                })
+            })
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(1000));
+        // The worker's own client finds at most one of them ahead: its
+        // calls finish inside their 2 s, not after the flood's 3 s.
+        let add = Closure::new(&guest(), "add").unwrap();
+        let sums: Vec<_> = (0..3i64)
+            .map(|i| {
+                client
+                    .call::<_, i64>(&add, &(i, 1))
+                    .map(|output| output.value)
+            })
+            .collect();
+        flooding.store(false, Ordering::Relaxed);
+        for (i, sum) in sums.into_iter().enumerate() {
+            assert_eq!(sum.unwrap(), i as i64 + 1);
+        }
+        // Every caller was answered; none was dropped to make room.
+        let answered: u32 = callers.into_iter().map(|c| c.join().unwrap()).sum();
+        assert!(answered >= 1, "{answered}");
+    });
 }
 
 #[test]
