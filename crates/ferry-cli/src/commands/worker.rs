@@ -36,7 +36,7 @@ pub struct WorkerArgs {
     max_request: usize,
     /// HTTP function requests let into the worker's queue at once; more
     /// wait apart, so that their callers, who need no token, never queue
-    /// ahead of clients by more than this [default: as many as --slots].
+    /// ahead of clients by more than this [default: four per slot].
     #[arg(long, value_name = "N")]
     function_slots: Option<usize>,
     /// Largest HTTP function request accepted, in MiB.
@@ -98,7 +98,10 @@ pub fn run(args: WorkerArgs, store: &BlobStore) -> Result<()> {
     if let Some(slots) = args.slots {
         config.slots = slots.max(1);
     }
-    config.function_slots = args.function_slots.unwrap_or(config.slots).max(1);
+    config.function_slots = args
+        .function_slots
+        .unwrap_or(ferry_worker::FUNCTIONS_PER_SLOT * config.slots)
+        .max(1);
     config.max_function_body = usize::try_from(mebibytes(
         "--max-function-body",
         args.max_function_body as u64,
