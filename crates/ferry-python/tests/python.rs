@@ -2,6 +2,7 @@
 //! target directory, against the extension cargo built with the workspace
 //! and the example guests built from source.
 
+use ferry_test_support::venv::{build_dir, run, virtual_env};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -10,10 +11,8 @@ fn the_python_package_passes_its_tests() {
     let root = ferry_test_support::workspace_root();
     let package = root.join("crates/ferry-python");
     let build = build_dir();
-    let python = virtual_env(
-        &build.join("python-venv"),
-        &package.join("requirements-test.txt"),
-    );
+    let requirements = std::fs::read_to_string(package.join("requirements-test.txt")).unwrap();
+    let python = virtual_env(&build.join("python-venv"), &requirements);
     let site = stage(&build, &package.join("python"));
     java();
     let store = tempfile::tempdir().unwrap();
@@ -43,43 +42,6 @@ fn the_python_package_passes_its_tests() {
         status.success(),
         "the Python tests failed (their output is above)"
     );
-}
-
-/// `target/<profile>`: this test runs from its `deps` directory.
-fn build_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
-}
-
-/// A virtual environment at `dir` with `requirements` installed, made once
-/// and remade when the requirements change. Returns its interpreter.
-fn virtual_env(dir: &Path, requirements: &Path) -> PathBuf {
-    let python = dir.join("bin/python");
-    let wanted = std::fs::read_to_string(requirements).unwrap();
-    let installed = dir.join("ferry-requirements.txt");
-    if std::fs::read_to_string(&installed).ok().as_deref() == Some(wanted.as_str()) {
-        return python;
-    }
-    let _ = std::fs::remove_dir_all(dir);
-    run(
-        Command::new("python3").args(["-m", "venv"]).arg(dir),
-        "python3 -m venv (the Python tests need python3 with venv; on Debian: apt install python3-venv)",
-    );
-    run(
-        Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-            ])
-            .arg(requirements),
-        "pip install of the Python tests' requirements",
-    );
-    std::fs::write(installed, wanted).unwrap();
-    python
 }
 
 /// The package as Python imports it: its sources and the extension cargo
@@ -138,12 +100,4 @@ fn java() {
         "apt-get install default-jre-headless (PySpark needs Java)",
     );
     assert!(found(), "Java is still missing after installing it");
-}
-
-fn run(command: &mut Command, what: &str) {
-    match command.status() {
-        Ok(status) if status.success() => {}
-        Ok(status) => panic!("{what} failed: {status}"),
-        Err(e) => panic!("{what} could not start: {e}"),
-    }
 }

@@ -51,6 +51,7 @@ mod function;
 mod pool;
 mod scalar;
 mod statement;
+pub mod stores;
 
 pub use arrow::{column_type, data_type};
 pub use factory::WasmFunctionFactory;

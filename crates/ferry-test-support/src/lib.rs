@@ -17,7 +17,9 @@ mod data;
 pub mod fuzz;
 mod guests;
 mod native;
+pub mod s3;
 pub mod tls;
+pub mod venv;
 
 pub use data::{Random, int64_batches};
 pub use guests::{example_guest, udfs, unseen, workspace_root};

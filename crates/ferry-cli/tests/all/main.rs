@@ -6,5 +6,6 @@ mod cli;
 mod cluster;
 mod security;
 mod services;
+mod stores;
 mod support;
 mod worker;
