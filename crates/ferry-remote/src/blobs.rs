@@ -40,12 +40,8 @@ impl Blobs {
 
     /// The server at `address`, over TLS with `tls` if given.
     pub fn with_tls(address: &str, token: &str, tls: Option<&ClientTls>) -> Result<Blobs, Error> {
-        let tls = tls
-            .map(ClientTls::config)
-            .transpose()
-            .map_err(|e| Error::Engine(e.to_string()))?;
         Ok(Blobs {
-            link: Link::new(address, token, Default::default(), tls)?,
+            link: Link::new(address, token, Default::default(), Link::tls_config(tls)?)?,
             uploaded: AtomicU64::new(0),
         })
     }

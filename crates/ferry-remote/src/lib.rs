@@ -147,11 +147,7 @@ impl RemoteBuilder {
             ));
         }
         let signatures = Arc::new(self.signatures);
-        let tls = self
-            .tls
-            .map(|tls| tls.config())
-            .transpose()
-            .map_err(|e| Error::Engine(e.to_string()))?;
+        let tls = Link::tls_config(self.tls.as_ref())?;
         let links = self
             .workers
             .iter()

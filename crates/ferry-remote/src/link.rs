@@ -6,6 +6,7 @@ use bytes::Bytes;
 use ferry_host::executor::Job;
 use ferry_host::{Closure, ContentHash, Encoding, Error, Output, Value};
 use ferry_protocol::signature::ModuleSignature;
+use ferry_protocol::tls::ClientTls;
 use ferry_protocol::{
     Body, INFO, INLINE_LIMIT, Info, MISSING, MSGPACK, MissingRequest, MissingResponse, Payload,
     Problem, RUN, RunRequest, RunResponse,
@@ -64,6 +65,13 @@ pub(crate) struct Link {
 }
 
 impl Link {
+    /// The rustls settings of `tls`, as links take them.
+    pub fn tls_config(tls: Option<&ClientTls>) -> Result<Option<Arc<rustls::ClientConfig>>, Error> {
+        tls.map(ClientTls::config)
+            .transpose()
+            .map_err(|e| Error::Engine(e.to_string()))
+    }
+
     pub fn new(
         address: &str,
         token: &str,
