@@ -44,7 +44,7 @@ pub enum StoreError {
     NoBucket,
     /// An S3 endpoint without TLS that was not allowed.
     #[error(
-        "AWS_ENDPOINT_URL is {0}, without TLS: set AWS_ALLOW_HTTP=true to send S3 requests in cleartext"
+        "the S3 endpoint {0} has no TLS: set AWS_ALLOW_HTTP=true to send S3 requests in cleartext"
     )]
     Cleartext(String),
     /// The store refused its settings.
@@ -99,9 +99,19 @@ fn s3(url: &Url) -> Result<object_store::aws::AmazonS3, StoreError> {
         .host_str()
         .filter(|bucket| !bucket.is_empty())
         .ok_or(StoreError::NoBucket)?;
-    if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL")
+    // object_store refuses these too, but only at the first request and
+    // without saying what to set.
+    let allowed = std::env::var("AWS_ALLOW_HTTP").is_ok_and(|allow| {
+        ["true", "1", "yes", "on"]
+            .iter()
+            .any(|yes| allow.eq_ignore_ascii_case(yes))
+    });
+    let endpoint = ["AWS_ENDPOINT_URL", "AWS_ENDPOINT"]
+        .iter()
+        .find_map(|key| std::env::var(key).ok());
+    if let Some(endpoint) = endpoint
         && endpoint.starts_with("http://")
-        && !std::env::var("AWS_ALLOW_HTTP").is_ok_and(|allow| allow == "true")
+        && !allowed
     {
         return Err(StoreError::Cleartext(endpoint));
     }

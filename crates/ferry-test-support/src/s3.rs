@@ -75,7 +75,7 @@ impl S3Server {
         let child = command
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", weed.display()));
-        let server = S3Server {
+        let mut server = S3Server {
             child,
             endpoint: format!("http://127.0.0.1:{}", ports[0]),
         };
@@ -109,7 +109,7 @@ impl S3Server {
 
     /// Waits until the S3 port answers an HTTP request (refusing it, for
     /// want of a signature) and the buckets are there.
-    fn wait_ready(&self, port: u16) {
+    fn wait_ready(&mut self, port: u16) {
         use std::io::{Read, Write};
         let started = Instant::now();
         loop {
@@ -124,6 +124,9 @@ impl S3Server {
             });
             if answered {
                 return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the S3 server (weed mini) exited at start: {status}");
             }
             assert!(
                 started.elapsed() < Duration::from_secs(60),

@@ -238,9 +238,12 @@ fn start(
     closure: &Closure,
     restored: Option<&InstanceState>,
 ) -> Result<Instance, Error> {
-    let mut instance = state
-        .runtime
-        .instantiate(closure.module(), &state.config.sandbox)?;
+    // An actor's own code reaches no actors: a call from one actor to
+    // another holds the first while it waits, so a cycle of them (an actor
+    // calling itself, say) would wait until the deadline and then kill them.
+    let mut sandbox = state.config.sandbox.clone();
+    sandbox.grants.actors = None;
+    let mut instance = state.runtime.instantiate(closure.module(), &sandbox)?;
     match restored {
         Some(restored) => instance.set_state(restored)?,
         None => drop(instance.call_closure(closure, &Value::nil())?),
@@ -281,6 +284,11 @@ async fn run(
             Err(_) => break "idle",
         };
         let (function, mut input, reply, lent_slot) = match message {
+            // A guest's call whose caller gave up waiting (its deadline
+            // passed) is not run: it was told the call timed out.
+            Message::Call {
+                reply, lent_slot, ..
+            } if lent_slot && reply.is_closed() => continue,
             Message::Call {
                 function,
                 input,
@@ -406,9 +414,27 @@ pub(crate) async fn call(state: Arc<State>, id: &str, request: Request<impl Requ
     let Some(actor) = state.actors.live.lock().get(id).cloned() else {
         return gone(id);
     };
-    let call: ActorCall = match read_message(&state, request).await {
+    let mut call: ActorCall = match read_message(&state, request).await {
         Ok(call) => call,
         Err(reply) => return reply,
+    };
+    if let Some(order) = &call.order
+        && order.caller.len() > crate::call_order::MAX_CALLER
+    {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            format!(
+                "a caller id is at most {} bytes",
+                crate::call_order::MAX_CALLER
+            ),
+        );
+    }
+    // Taken before anything can refuse the call, so that a refusal, too,
+    // lets the caller's next call go.
+    let turn = match call.order.take() {
+        Some(order) => Some(actor.turns.turn(order).await),
+        None => None,
     };
     if call
         .module
@@ -424,10 +450,6 @@ pub(crate) async fn call(state: Arc<State>, id: &str, request: Request<impl Requ
             format!("the input: {e}"),
         );
     }
-    let turn = match call.order {
-        Some(order) => Some(actor.turns.turn(order).await),
-        None => None,
-    };
     let (reply, answer) = oneshot::channel();
     let call = Message::Call {
         function: call.function,
@@ -508,13 +530,20 @@ pub(crate) fn list(state: &State) -> Reply {
 
 /// What a guest's `actor_call` reaches on this worker: the worker's own
 /// actors.
-pub(crate) fn reach(actors: &Arc<Actors>) -> ActorAccess {
-    ActorAccess::new(Reach(Arc::downgrade(actors)))
+pub(crate) fn reach(actors: &Arc<Actors>, max_input: usize) -> ActorAccess {
+    ActorAccess::new(Reach {
+        actors: Arc::downgrade(actors),
+        max_input,
+    })
 }
 
-/// Weak, so that the sandbox the worker's own state holds does not keep
-/// that state alive.
-struct Reach(std::sync::Weak<Actors>);
+struct Reach {
+    /// Weak, so that the sandbox the worker's own state holds does not
+    /// keep that state alive.
+    actors: std::sync::Weak<Actors>,
+    /// The largest input, as for a client's call.
+    max_input: usize,
+}
 
 impl ActorCalls for Reach {
     fn call(
@@ -529,7 +558,14 @@ impl ActorCalls for Reach {
             Ok(handle) => handle,
             Err(e) => return failed(format!("not an actor handle: {e}")),
         };
-        let actor = self.0.upgrade().and_then(|actors| {
+        if input.as_bytes().len() > self.max_input {
+            return failed(format!(
+                "the input of {} bytes is over the worker's {} for a request",
+                input.as_bytes().len(),
+                self.max_input
+            ));
+        }
+        let actor = self.actors.upgrade().and_then(|actors| {
             let live = actors.live.lock();
             live.get(&handle.id)
                 .filter(|actor| actor.shared.closure.module().id() == handle.module)

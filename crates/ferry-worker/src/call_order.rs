@@ -10,9 +10,11 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// How long a call waits for an earlier one of its caller's that has not
-/// arrived: a request lost on the way must not hold the caller's later
-/// calls for ever.
+/// arrived, while the caller's calls make no progress at all: a request
+/// lost on the way must not hold the caller's later calls for ever.
 const GAP: Duration = Duration::from_secs(5);
+/// The longest caller id accepted.
+pub(crate) const MAX_CALLER: usize = 64;
 /// Callers an actor remembers the place of; the least recent is forgotten
 /// beyond.
 const CALLERS: u64 = 1024;
@@ -39,9 +41,11 @@ impl Turns {
     }
 
     /// Waits until the caller's earlier calls have entered the mailbox (or
-    /// until one of them is overdue).
+    /// until one of them is overdue: none has entered for [`GAP`]; a full
+    /// mailbox slows them, and does not count).
     pub async fn turn(&self, order: CallOrder) -> Turn<'_> {
-        let give_up = Instant::now() + GAP;
+        let mut give_up = Instant::now() + GAP;
+        let mut seen = None;
         loop {
             let advanced = self.advanced.notified();
             tokio::pin!(advanced);
@@ -51,6 +55,9 @@ impl Turns {
             let next = self.next.lock().get(&order.caller).unwrap_or(0);
             if order.seq <= next {
                 break;
+            }
+            if seen.replace(next).is_some_and(|before| before != next) {
+                give_up = Instant::now() + GAP;
             }
             if tokio::time::timeout_at(give_up, advanced).await.is_err() {
                 tracing::debug!(
@@ -71,7 +78,7 @@ impl Drop for Turn<'_> {
         let mut next = self.turns.next.lock();
         let after = next.get(&self.order.caller).unwrap_or(0);
         let caller = std::mem::take(&mut self.order.caller);
-        next.insert(caller, after.max(self.order.seq + 1), 1);
+        next.insert(caller, after.max(self.order.seq.saturating_add(1)), 1);
         drop(next);
         self.turns.advanced.notify_waiters();
     }

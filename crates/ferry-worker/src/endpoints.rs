@@ -142,6 +142,13 @@ pub(crate) async fn invoke(
             format!("{name:?} needs its token: send `authorization: Bearer <token>`"),
         );
     }
+    let Ok(_waiting) = state.function_waiters.try_acquire() else {
+        return problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "too many requests are waiting for this worker's functions; retry later".into(),
+        );
+    };
     let body = match read_body(&state, &state.function_bodies, request).await {
         Ok(body) => body,
         Err(reply) => return reply,

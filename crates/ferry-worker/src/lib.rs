@@ -208,6 +208,10 @@ pub(crate) struct State {
     function_bodies: handler::Bodies,
     /// HTTP function requests let into the executor.
     invoking: tokio::sync::Semaphore,
+    /// HTTP function requests read and waiting for `invoking`, each holding
+    /// its body: [`WAITING_PER_FUNCTION_SLOT`] per function slot, the rest
+    /// refused as busy.
+    function_waiters: tokio::sync::Semaphore,
     /// Blobs held by jobs in flight and downloads, one copy each.
     blobs: SharedBlobs,
     /// Modules whose signature by a trusted key has been checked.
@@ -224,6 +228,11 @@ pub(crate) struct State {
 /// one, a slot would sit idle between a request ending and the next one's
 /// admission (a third of the throughput, measured).
 pub const FUNCTIONS_PER_SLOT: usize = 4;
+
+/// HTTP function requests that may wait for each of the functions' places
+/// in the queue; more are refused as busy (503), so that waiting bodies
+/// stay bounded.
+const WAITING_PER_FUNCTION_SLOT: usize = 16;
 
 /// How many run requests of the largest size may be received at once;
 /// more bytes than that in flight are refused as busy (503, retried).
@@ -269,11 +278,12 @@ impl WorkerService {
         }
         // Tasks, functions and actors reach the worker's actors by handle.
         let actors = Arc::new(actors::Actors::new(config.slots));
+        let max_input = config.max_request;
         config
             .sandbox
             .grants
             .actors
-            .get_or_insert_with(|| actors::reach(&actors));
+            .get_or_insert_with(|| actors::reach(&actors, max_input));
         let runtime = Runtime::new(RuntimeConfig {
             max_module: config.max_module,
             compiler: config.compiler.clone(),
@@ -297,6 +307,13 @@ impl WorkerService {
                 bodies: handler::Bodies::new(config.max_request),
                 function_bodies: handler::Bodies::new(config.max_function_body),
                 invoking: tokio::sync::Semaphore::new(config.function_slots.max(1)),
+                function_waiters: tokio::sync::Semaphore::new(
+                    config
+                        .function_slots
+                        .max(1)
+                        .saturating_mul(WAITING_PER_FUNCTION_SLOT)
+                        .min(tokio::sync::Semaphore::MAX_PERMITS),
+                ),
                 blobs: SharedBlobs::default(),
                 signed: Mutex::default(),
                 endpoints: Default::default(),

@@ -242,7 +242,13 @@ fn counter_at_most(limit: i64) -> i64 {
 /// guest, and says the new count.
 #[ferry::function]
 fn tally(env: ferry::actor::ActorHandle, n: i64) -> Result<i64, ferry::actor::ActorCallError> {
-    ferry::actor::call(&env, "counter_add", &n)
+    tally_on(env, n)
+}
+
+/// [`tally`], the handle given with the input.
+#[ferry::function]
+fn tally_on(actor: ferry::actor::ActorHandle, n: i64) -> Result<i64, ferry::actor::ActorCallError> {
+    ferry::actor::call(&actor, "counter_add", &n)
 }
 
 // ---- misbehaviour, on purpose ------------------------------------------------

@@ -116,8 +116,10 @@ pub fn serve(args: ServeArgs, store: &BlobStore) -> Result<()> {
     if let Some(slots) = args.slots {
         config.slots = slots.max(1);
     }
-    // No clients to keep a share for: the function may fill the queue.
+    // No clients to keep a share for: the function may fill the queue, and
+    // its requests are as large as a worker's.
     config.function_slots = config.max_connections;
+    config.max_function_body = config.max_request;
     let scheme = if config.tls.is_some() {
         "https"
     } else {

@@ -69,6 +69,8 @@ impl fmt::Debug for ActorAccess {
     }
 }
 
+const REPLY_PLACE: &str = "the reply pointer passed to `actor_call`";
+
 /// Adds `actor_call` to `linker`.
 pub(crate) fn add_import(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.func_wrap(
@@ -96,6 +98,10 @@ pub(crate) fn add_import(linker: &mut Linker<HostState>) -> wasmtime::Result<()>
                     "the input passed to `actor_call` is not one MessagePack value: it {reason}"
                 ))
             })?;
+            // Checked before the actor runs: memory only grows, so a place
+            // that fits now fits after.
+            let size = guest_memory(&mut caller)?.data_size(&caller);
+            guest_range(size, REPLY_PLACE, reply_ptr as u32, 8)?;
             let (status, reply) = match caller.data().actors.clone() {
                 None => (
                     ActorCallStatus::NotGranted,
@@ -146,7 +152,7 @@ fn hand_over(caller: &mut Caller<'_, HostState>, reply: &[u8], out: u32) -> wasm
         ptr,
         u64::from(len),
     )?;
-    let place = guest_range(size, "the reply pointer passed to `actor_call`", out, 8)?;
+    let place = guest_range(size, REPLY_PLACE, out, 8)?;
     let data = memory.data_mut(&mut *caller);
     data[buffer].copy_from_slice(reply);
     data[place.start..place.start + 4].copy_from_slice(&ptr.to_le_bytes());
