@@ -20,7 +20,9 @@
 #![deny(missing_docs)]
 
 pub mod batch;
+mod chunk;
 
+pub use chunk::{CHUNK_BLOB, Chunk};
 use serde::{Deserialize, Serialize};
 
 /// The ABI version this crate describes. A module whose records name another

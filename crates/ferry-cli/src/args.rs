@@ -6,8 +6,10 @@ use ferry_host::{
     BlobStore, Closure, DirGrant, FromSource, Module, ModuleRef, Resolved, Sandbox, Value,
 };
 use ferry_protocol::signature::{ModuleSignature, TrustedKeys, read_signatures};
+use ferry_stores::Stores;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// A function to run: `call`, `pickle` and `map` take it alike.
@@ -22,8 +24,11 @@ pub struct FunctionArgs {
     /// from standard input).
     #[arg(long, value_name = "JSON")]
     env: Option<String>,
-    /// Attach a data blob read from a file, as NAME=FILE.
-    #[arg(long = "blob", value_name = "NAME=FILE")]
+    /// Attach a data blob read from a file, as NAME=FILE; or an object in
+    /// a store, as NAME=URL (pinned to the object's version now) or
+    /// NAME=URL#sha256:HEX (checked against the hash): where the closure
+    /// runs, it is read from the store, never sent from here.
+    #[arg(long = "blob", value_name = "NAME=FILE|URL")]
     blobs: Vec<String>,
 }
 
@@ -220,7 +225,11 @@ impl FunctionArgs {
         self.blobs.iter().try_fold(closure, |closure, blob| {
             let (name, file) = blob
                 .split_once('=')
-                .with_context(|| format!("--blob takes NAME=FILE, not `{blob}`"))?;
+                .with_context(|| format!("--blob takes NAME=FILE or NAME=URL, not `{blob}`"))?;
+            if ferry_stores::is_url(file) {
+                let object = stores().block_on(stores().reference(file))??;
+                return Ok(closure.with_object(name, object));
+            }
             let bytes =
                 std::fs::read(file).with_context(|| format!("cannot read blob file {file}"))?;
             Ok(closure.with_blob(name, bytes))
@@ -345,6 +354,34 @@ pub fn seconds(flag: &str, seconds: f64) -> Result<Duration> {
     }
     Duration::try_from_secs_f64(seconds)
         .with_context(|| format!("{flag} {seconds} is out of range"))
+}
+
+/// The object stores this process reads, with the credentials of its
+/// environment: one set, opened as needed.
+pub fn stores() -> &'static Arc<Stores> {
+    static STORES: OnceLock<Arc<Stores>> = OnceLock::new();
+    STORES.get_or_init(Default::default)
+}
+
+/// A size in bytes: a number, optionally followed by KiB, MiB or GiB.
+pub fn bytes(text: &str) -> Result<u64> {
+    let text = text.trim();
+    let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let shift = match text[digits.len()..].to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kib" => 10,
+        "m" | "mib" => 20,
+        "g" | "gib" => 30,
+        other => bail!("`{other}` is not a unit of size: use KiB, MiB or GiB"),
+    };
+    let number: u64 = digits
+        .trim()
+        .parse()
+        .with_context(|| format!("`{text}` is not a size, like 64MiB"))?;
+    number
+        .checked_mul(1 << shift)
+        .filter(|&size| size > 0)
+        .with_context(|| format!("`{text}` is not a size between 1 byte and 16 EiB"))
 }
 
 /// `mib` MiB in bytes, or an error naming the flag if that overflows.

@@ -5,20 +5,23 @@
 //!
 //! ```text
 //! magic    8 bytes   "FERRYCLO"
-//! version  u16 LE    1
+//! version  u16 LE    1, or 2 when the closure refers to objects
 //! mode     u8        0 = by value (module and blobs inside), 1 = by reference (hashes only)
 //! body     MessagePack array [module hash, function, env, [[blob name, blob hash]...],
 //!                             module bytes or nil, [blob bytes...]]
+//!          version 2 adds one element: [[blob name, object reference]...]
 //! id       32 bytes  SHA-256 of the by-reference body: the closure's id
 //! ```
 //!
 //! Blobs are sorted by name and every field has one encoding, so the same
-//! closure always gives the same bytes. The trailing id covers every field of
+//! closure always gives the same bytes. A blob that is an object in a store
+//! ([`ObjectRef`]) travels as its reference in both modes: its bytes never
+//! pass through whoever ships the closure. The trailing id covers every field of
 //! the by-reference body and the hashes inside it cover the module and blob
 //! bytes, so any change to the bytes is detected on decoding.
 
 use crate::store::Resolve;
-use crate::{BlobStore, ContentHash, Error, Module, Value};
+use crate::{BlobStore, ContentHash, Error, Module, ObjectRef, ReadObject, Value};
 use ferry_abi::FunctionRecord;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -26,6 +29,9 @@ use std::sync::Arc;
 
 const MAGIC: &[u8; 8] = b"FERRYCLO";
 const FORMAT_VERSION: u16 = 1;
+/// The version of closures that refer to objects; the rest stay at 1, so
+/// their bytes and ids are what they were before objects existed.
+const OBJECTS_VERSION: u16 = 2;
 const HEADER_LEN: usize = MAGIC.len() + 2 + 1;
 const ID_LEN: usize = 32;
 
@@ -124,7 +130,10 @@ pub struct Closure {
     module: Module,
     function: Arc<str>,
     env: Value,
+    /// Blobs in hand: the closure's own, and objects once read.
     blobs: Arc<BTreeMap<String, Blob>>,
+    /// Blobs that are objects in stores, read or not.
+    objects: Arc<BTreeMap<String, ObjectRef>>,
 }
 
 /// The body of the encoding; field order is the format.
@@ -138,6 +147,8 @@ struct Body {
     #[serde(with = "optional_bytes")]
     module_bytes: Option<Vec<u8>>,
     blob_bytes: Vec<BlobBytes>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    objects: Vec<(String, ObjectRef)>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -155,6 +166,7 @@ impl Closure {
             function: function.into(),
             env: Value::nil(),
             blobs: Arc::default(),
+            objects: Arc::default(),
         })
     }
 
@@ -178,7 +190,33 @@ impl Closure {
 
     /// Attaches a data blob under `name`, replacing any blob of that name.
     pub fn with_blob(mut self, name: impl Into<String>, bytes: impl Into<Arc<[u8]>>) -> Closure {
-        Arc::make_mut(&mut self.blobs).insert(name.into(), Blob::new(bytes));
+        let name = name.into();
+        if self.objects.contains_key(&name) {
+            Arc::make_mut(&mut self.objects).remove(&name);
+        }
+        Arc::make_mut(&mut self.blobs).insert(name, Blob::new(bytes));
+        self
+    }
+
+    /// Attaches the object `object` as the blob `name`, replacing any blob
+    /// of that name. Only the reference travels with the closure; the
+    /// bytes are read where it runs (see [`ReadObject`]).
+    ///
+    /// ```no_run
+    /// use ferry_host::{Closure, Module, ObjectRef};
+    ///
+    /// let module = Module::from_file("target/wasm32-wasip1/release/ferry_example_guest.wasm")?;
+    /// let count = Closure::new(&module, "count_lines")?
+    ///     .with_object("chunk", ObjectRef::new("s3://events/run-1.jsonl").range(0, 1 << 20).whole_lines());
+    /// assert!(count.unread_object().is_some());
+    /// # Ok::<(), ferry_host::Error>(())
+    /// ```
+    pub fn with_object(mut self, name: impl Into<String>, object: ObjectRef) -> Closure {
+        let name = name.into();
+        if self.blobs.contains_key(&name) {
+            Arc::make_mut(&mut self.blobs).remove(&name);
+        }
+        Arc::make_mut(&mut self.objects).insert(name, object);
         self
     }
 
@@ -197,9 +235,57 @@ impl Closure {
         &self.env
     }
 
-    /// The data blobs, by name.
+    /// The data blobs in hand, by name: the closure's own, and its objects
+    /// once read.
     pub fn blobs(&self) -> &Arc<BTreeMap<String, Blob>> {
         &self.blobs
+    }
+
+    /// The blobs that are objects in stores, by name.
+    pub fn objects(&self) -> &Arc<BTreeMap<String, ObjectRef>> {
+        &self.objects
+    }
+
+    /// The blobs that travel with the closure by hash: all but its objects.
+    pub fn carried_blobs(&self) -> impl Iterator<Item = (&String, &Blob)> {
+        self.blobs
+            .iter()
+            .filter(|(name, _)| !self.objects.contains_key(*name))
+    }
+
+    /// An object not read yet, with its name: the closure cannot run
+    /// until [`read_objects`](Closure::read_objects) has read it.
+    pub fn unread_object(&self) -> Option<(&str, &ObjectRef)> {
+        self.unread_objects().next()
+    }
+
+    /// The objects not read yet, with their names.
+    pub fn unread_objects(&self) -> impl Iterator<Item = (&str, &ObjectRef)> {
+        self.objects
+            .iter()
+            .filter(|(name, _)| !self.blobs.contains_key(*name))
+            .map(|(name, object)| (name.as_str(), object))
+    }
+
+    /// The closure with every object read by `reader`.
+    pub fn read_objects(&self, reader: &dyn ReadObject) -> Result<Closure, Error> {
+        let mut closure = self.clone();
+        for (name, object) in self.unread_objects() {
+            let blob = reader.read(object)?;
+            Arc::make_mut(&mut closure.blobs).insert(name.to_owned(), blob);
+        }
+        Ok(closure)
+    }
+
+    /// Fails, naming the object, if the closure has one not read yet.
+    pub(crate) fn check_objects_read(&self) -> Result<(), Error> {
+        match self.unread_object() {
+            None => Ok(()),
+            Some((name, object)) => Err(Error::ObjectNotRead {
+                name: name.to_owned(),
+                url: object.to_string(),
+            }),
+        }
     }
 
     /// The closure's id: the SHA-256 of its by-reference encoding, so the same
@@ -215,19 +301,22 @@ impl Closure {
             function: self.function.to_string(),
             env: self.env.as_bytes().to_vec(),
             blobs: self
-                .blobs
-                .iter()
+                .carried_blobs()
                 .map(|(name, blob)| (name.clone(), blob.id))
                 .collect(),
             module_bytes: by_value.then(|| self.module.bytes().to_vec()),
             blob_bytes: if by_value {
-                self.blobs
-                    .values()
-                    .map(|b| BlobBytes(b.bytes.to_vec()))
+                self.carried_blobs()
+                    .map(|(_, b)| BlobBytes(b.bytes.to_vec()))
                     .collect()
             } else {
                 Vec::new()
             },
+            objects: self
+                .objects
+                .iter()
+                .map(|(name, object)| (name.clone(), object.clone()))
+                .collect(),
         };
         rmp_serde::to_vec(&body).expect("closure bodies always serialize")
     }
@@ -241,7 +330,12 @@ impl Closure {
         };
         let mut out = Vec::with_capacity(HEADER_LEN + body.len() + ID_LEN);
         out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        let version = if self.objects.is_empty() {
+            FORMAT_VERSION
+        } else {
+            OBJECTS_VERSION
+        };
+        out.extend_from_slice(&version.to_le_bytes());
         out.push(match encoding {
             Encoding::ByValue => 0,
             Encoding::ByReference => 1,
@@ -271,10 +365,10 @@ impl Closure {
             )));
         }
         let version = u16::from_le_bytes([bytes[8], bytes[9]]);
-        if version != FORMAT_VERSION {
+        if version != FORMAT_VERSION && version != OBJECTS_VERSION {
             return Err(Error::ClosureVersion {
                 found: version,
-                supported: FORMAT_VERSION,
+                supported: OBJECTS_VERSION,
             });
         }
         let encoding = match bytes[10] {
@@ -296,6 +390,12 @@ impl Closure {
             || (encoding == Encoding::ByReference && !body.blob_bytes.is_empty())
         {
             return Err(corrupt("the body does not match its encoding mode".into()));
+        }
+        if (version == OBJECTS_VERSION) == body.objects.is_empty() {
+            return Err(corrupt(format!(
+                "a version {version} closure with {} objects",
+                body.objects.len()
+            )));
         }
         crate::msgpack::check(&body.env)
             .map_err(|reason| corrupt(format!("the environment {reason}")))?;
@@ -324,12 +424,23 @@ impl Closure {
             read.insert(hash, blob.clone());
             blobs.insert(name, blob);
         }
+        let mut objects = BTreeMap::new();
+        for (name, object) in body.objects {
+            if blobs.contains_key(&name) {
+                return Err(corrupt(format!("two blobs are named `{name}`")));
+            }
+            if let Some(blob) = resolver.and_then(|resolver| resolver.object(&object)) {
+                blobs.insert(name.clone(), object.check_read(blob)?);
+            }
+            objects.insert(name, object);
+        }
         module.record(&body.function)?;
         let closure = Closure {
             module,
             function: body.function.into(),
             env: Value::from_msgpack(body.env),
             blobs: Arc::new(blobs),
+            objects: Arc::new(objects),
         };
         let actual = closure.id();
         if actual.as_bytes() != id {
@@ -348,7 +459,7 @@ impl BlobStore {
     /// encoding can be resolved from this store.
     pub fn add_closure(&self, closure: &Closure) -> Result<(), Error> {
         self.put(closure.module().bytes())?;
-        for blob in closure.blobs().values() {
+        for (_, blob) in closure.carried_blobs() {
             self.put(blob.bytes())?;
         }
         Ok(())

@@ -166,6 +166,27 @@ pub enum Error {
         store: PathBuf,
     },
 
+    /// An object a closure refers to could not be read, or was not what
+    /// the closure says.
+    #[error("cannot read {url}: {reason}")]
+    Object {
+        /// The object's URL (and range).
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+
+    /// A closure that refers to an object ran where nothing had read it.
+    #[error(
+        "blob `{name}` is the object {url}, and nothing here reads objects: give the executor a reader (ferry_stores::Stores)"
+    )]
+    ObjectNotRead {
+        /// The blob's name.
+        name: String,
+        /// The object's URL.
+        url: String,
+    },
+
     /// A by-reference closure was decoded without a store to resolve it.
     #[error("the closure refers to {what} {hash} by hash, and no store was given to look it up")]
     NoStore {

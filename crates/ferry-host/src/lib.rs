@@ -49,6 +49,7 @@ mod lru;
 mod module;
 mod module_ref;
 mod msgpack;
+mod object;
 pub mod runtime;
 mod seal;
 mod store;
@@ -62,6 +63,7 @@ pub use hash::{ContentHash, ParseHashError};
 pub use lru::Lru;
 pub use module::Module;
 pub use module_ref::{FromSource, ModuleRef, ModuleRefError, Resolved};
+pub use object::{ObjectRef, ReadObject};
 pub use runtime::{
     DirGrant, GlobalValue, Grants, Instance, InstanceState, Limits, Preparation, Runtime,
     RuntimeConfig, Sandbox,

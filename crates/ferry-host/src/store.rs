@@ -8,7 +8,7 @@
 //! `closure.rs`.
 
 use crate::seal::StoreKey;
-use crate::{Blob, ContentHash, Error, Module};
+use crate::{Blob, ContentHash, Error, Module, ObjectRef};
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::Write;
@@ -21,6 +21,12 @@ pub trait Resolve {
     fn module(&self, hash: &ContentHash) -> Result<Module, Error>;
     /// The blob `hash` names, checked against it.
     fn blob(&self, hash: &ContentHash) -> Result<Blob, Error>;
+    /// The bytes of an object a closure refers to, if this resolver has
+    /// them (read already, or kept by hash); `None` leaves it unread.
+    fn object(&self, object: &ObjectRef) -> Option<Blob> {
+        let _ = object;
+        None
+    }
 }
 
 impl Resolve for BlobStore {
@@ -31,6 +37,11 @@ impl Resolve for BlobStore {
     fn blob(&self, hash: &ContentHash) -> Result<Blob, Error> {
         self.require("blob", hash)
             .map(|bytes| Blob::verified(*hash, bytes))
+    }
+
+    fn object(&self, object: &ObjectRef) -> Option<Blob> {
+        let hash = object.hash?;
+        Resolve::blob(self, &hash).ok()
     }
 }
 

@@ -555,9 +555,8 @@ fn code_of(closure: &Closure) -> Vec<(ContentHash, Bytes)> {
     std::iter::once((module.id(), Bytes::from_owner(module.bytes().clone())))
         .chain(
             closure
-                .blobs()
-                .values()
-                .map(|blob| (blob.id(), Bytes::from_owner(blob.bytes().clone()))),
+                .carried_blobs()
+                .map(|(_, blob)| (blob.id(), Bytes::from_owner(blob.bytes().clone()))),
         )
         .collect()
 }

@@ -190,9 +190,13 @@ pub(crate) async fn closure_to_keep(
     signatures: &[ModuleSignature],
 ) -> Result<Closure, Reply> {
     let resolving = state.clone();
-    let closure = blocking(move || Closure::from_bytes_with(&bytes, Some(&*resolving)))
-        .await
-        .map_err(refusal)?;
+    // Kept closures run outside the executor, which reads objects for the
+    // jobs it runs: theirs are read once, here.
+    let closure = blocking(move || {
+        Closure::from_bytes_with(&bytes, Some(&*resolving))?.read_objects(&*resolving.objects)
+    })
+    .await
+    .map_err(refusal)?;
     match untrusted(state, [&closure], signatures) {
         Some(refused) => Err(refused),
         None => Ok(closure),

@@ -38,6 +38,7 @@ mod call_order;
 mod connection;
 mod endpoints;
 mod handler;
+mod objects;
 mod shared_blobs;
 mod tokens;
 
@@ -222,6 +223,8 @@ pub(crate) struct State {
     actors: Arc<actors::Actors>,
     /// The runtime of the executor, for actors' instances.
     runtime: Runtime,
+    /// Reads the objects closures refer to.
+    objects: Arc<objects::StoredObjects>,
 }
 
 /// HTTP function requests let into the queue per slot by default: with
@@ -289,16 +292,21 @@ impl WorkerService {
             compiler: config.compiler.clone(),
             ..RuntimeConfig::with_store(config.store.clone())
         })?;
-        let executor = LocalExecutor::builder()
-            .threads(config.slots)
-            .runtime(runtime.clone())
-            .sandbox(config.sandbox.clone())
-            .build()?;
         let orphans = config.store.remove_orphans();
         if orphans > 0 {
             tracing::info!(orphans, "removed temporary files left by a crash");
         }
         let cache = Arc::new(DiskCache::new(config.store.clone(), config.cache_limit));
+        let objects = Arc::new(objects::StoredObjects::new(
+            config.store.clone(),
+            cache.clone(),
+        ));
+        let executor = LocalExecutor::builder()
+            .threads(config.slots)
+            .runtime(runtime.clone())
+            .sandbox(config.sandbox.clone())
+            .objects(objects.clone())
+            .build()?;
         Ok(WorkerService {
             state: Arc::new(State {
                 executor,
@@ -319,6 +327,7 @@ impl WorkerService {
                 endpoints: Default::default(),
                 actors,
                 runtime,
+                objects,
                 config,
             }),
         })

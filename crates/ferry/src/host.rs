@@ -145,19 +145,28 @@ pub fn install_panic_hook() {
 
 /// Reads a whole blob: its length first, then its bytes.
 pub fn blob(name: &str) -> Option<Vec<u8>> {
-    let len = unsafe { ferry_blob_len(name.as_ptr(), name.len()) };
-    let len = usize::try_from(len).ok()?;
+    let len = usize::try_from(blob_len(name)?).ok()?;
     let mut bytes = vec![0u8; len];
+    (blob_read_at(name, 0, &mut bytes)? == len).then_some(bytes)
+}
+
+/// The size of a blob, if there is one of that name.
+pub fn blob_len(name: &str) -> Option<u64> {
+    u64::try_from(unsafe { ferry_blob_len(name.as_ptr(), name.len()) }).ok()
+}
+
+/// Copies bytes of a blob from `offset` into `buffer`: how many.
+pub fn blob_read_at(name: &str, offset: u64, buffer: &mut [u8]) -> Option<usize> {
     let read = unsafe {
         ferry_blob_read(
             name.as_ptr(),
             name.len(),
-            0,
-            bytes.as_mut_ptr(),
-            bytes.len(),
+            i64::try_from(offset).ok()?,
+            buffer.as_mut_ptr(),
+            buffer.len(),
         )
     };
-    (usize::try_from(read).ok()? == len).then_some(bytes)
+    usize::try_from(read).ok()
 }
 
 /// Calls an actor: its status, and the reply the host allocated for it.

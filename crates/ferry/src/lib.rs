@@ -129,12 +129,21 @@
 
 pub mod actor;
 pub mod batch;
+mod blob_reader;
 #[cfg(target_family = "wasm")]
 mod host;
 /// Natively no host runs the function: there are no blobs to read.
 #[cfg(not(target_family = "wasm"))]
 mod host {
     pub fn blob(_name: &str) -> Option<Vec<u8>> {
+        None
+    }
+
+    pub fn blob_len(_name: &str) -> Option<u64> {
+        None
+    }
+
+    pub fn blob_read_at(_name: &str, _offset: u64, _buffer: &mut [u8]) -> Option<usize> {
         None
     }
 
@@ -152,6 +161,8 @@ mod host {
 #[path = "call.rs"]
 pub mod __private;
 
+pub use blob_reader::{BlobReader, blob_reader, chunk};
+pub use ferry_abi::{CHUNK_BLOB, Chunk};
 pub use ferry_macros::{function, udaf, udf};
 
 /// Reads the data blob `name` attached to the closure being run, or `None` if

@@ -92,14 +92,20 @@ pub struct Histogram {
 }
 
 impl Histogram {
-    fn empty(spec: &HistSpec) -> Histogram {
-        Histogram {
+    fn empty(spec: &HistSpec) -> Result<Histogram, String> {
+        if spec.bins == 0 || spec.hi <= spec.lo {
+            return Err(format!(
+                "bad histogram spec: {} bins over [{}, {})",
+                spec.bins, spec.lo, spec.hi
+            ));
+        }
+        Ok(Histogram {
             lo: spec.lo,
             hi: spec.hi,
             counts: vec![0; spec.bins as usize],
             underflow: 0,
             overflow: 0,
-        }
+        })
     }
 
     fn fill(&mut self, x: f64) {
@@ -124,18 +130,46 @@ impl Histogram {
 /// the events over tasks gives the same merged histogram.
 #[ferry::function]
 fn fill(env: HistSpec, range: Range) -> Result<Histogram, String> {
-    if env.bins == 0 || env.hi <= env.lo {
-        return Err(format!(
-            "bad histogram spec: {} bins over [{}, {})",
-            env.bins, env.lo, env.hi
-        ));
-    }
     if range.end < range.start {
         return Err(format!("empty range {}..{}", range.start, range.end));
     }
-    let mut histogram = Histogram::empty(&env);
+    let mut histogram = Histogram::empty(&env)?;
     for event in range.start..range.end {
         histogram.fill(simulate_mass(&env, event));
+    }
+    Ok(histogram)
+}
+
+/// Histograms the masses in this task's range of an object, one number per
+/// line: the map step of a map-reduce over events kept in a store
+/// (`ferry map --over s3://...`). The range is read a piece at a time, so
+/// it may be larger than the guest's memory.
+#[ferry::function]
+fn fill_lines(env: HistSpec, chunk: ferry::Chunk) -> Result<Histogram, String> {
+    use std::io::BufRead;
+    let reader =
+        ferry::chunk().ok_or("no chunk: run this over objects, with `ferry map --over`")?;
+    let mut lines = std::io::BufReader::with_capacity(1 << 16, reader);
+    let mut histogram = Histogram::empty(&env)?;
+    let mut line = String::new();
+    for number in 1.. {
+        line.clear();
+        match lines.read_line(&mut line) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => return Err(format!("{}: {e}", chunk.url)),
+        }
+        let text = line.trim();
+        if text.is_empty() {
+            continue;
+        }
+        let mass: f64 = text.parse().map_err(|_| {
+            format!(
+                "{}: line {number} of the range from byte {} is not a number: {text:?}",
+                chunk.url, chunk.start
+            )
+        })?;
+        histogram.fill(mass);
     }
     Ok(histogram)
 }

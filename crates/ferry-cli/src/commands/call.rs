@@ -36,7 +36,8 @@ pub fn call_once(
 ) -> Result<()> {
     let input = json_value("--input", input)?;
     let runtime = Runtime::new(RuntimeConfig::with_store(store.clone()))?;
-    let output = runtime.call(closure, &input, &sandbox.to_sandbox()?)?;
+    let closure = closure.read_objects(&**crate::args::stores())?;
+    let output = runtime.call(&closure, &input, &sandbox.to_sandbox()?)?;
     out::guest_output(&output.stdout, &output.stderr);
     writeln!(
         out::stdout(),

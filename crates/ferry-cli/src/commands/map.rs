@@ -1,12 +1,14 @@
-//! `ferry map`: a function over every line of a JSON-lines file, locally or
-//! on workers, optionally reduced to one result.
+//! `ferry map`: a function over every line of a JSON-lines file, or over
+//! ranges of objects in a store, locally or on workers, optionally reduced
+//! to one result.
 
-use crate::args::{FunctionArgs, SandboxArgs, WorkersArgs};
+use crate::args::{FunctionArgs, SandboxArgs, WorkersArgs, stores};
 use crate::out;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use ferry_host::{
-    BlobStore, Closure, Executor, ExecutorExt, LocalExecutor, Runtime, RuntimeConfig, Value,
+    BlobStore, Closure, Error, Executor, ExecutorExt, LocalExecutor, ObjectRef, Output, Runtime,
+    RuntimeConfig, Value,
 };
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -17,8 +19,19 @@ use std::path::PathBuf;
 pub struct MapArgs {
     // Before the function's flags, so that `--inputs` is listed first.
     /// One JSON input per line.
-    #[arg(long, value_name = "FILE.jsonl")]
-    inputs: PathBuf,
+    #[arg(long, value_name = "FILE.jsonl", required_unless_present = "over")]
+    inputs: Option<PathBuf>,
+    /// Map over objects instead: those at this URL (one object, or every
+    /// object under a prefix ending in `/`), split into ranges of whole
+    /// lines, one task each. A task reads its range as the blob `chunk`
+    /// (`ferry::chunk()` in Rust) and gets `{url, start, end}` as its
+    /// input; the data goes from the store to where the task runs.
+    #[arg(long, value_name = "URL", conflicts_with = "inputs")]
+    over: Option<String>,
+    /// With --over: the size of a range (the last of each object is
+    /// shorter), in bytes or with KiB, MiB or GiB.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = crate::args::bytes, requires = "over")]
+    chunk_bytes: u64,
     #[command(flatten)]
     function: FunctionArgs,
     /// Run on the workers instead of locally.
@@ -28,7 +41,7 @@ pub struct MapArgs {
     /// takes the pair (a, b) and must be associative.
     #[arg(long, value_name = "FUNCTION")]
     reduce: Option<String>,
-    /// Inputs per task, with --reduce.
+    /// Inputs per task, with --reduce and --inputs.
     #[arg(long, value_name = "N", default_value_t = 1, requires = "reduce")]
     chunk_size: usize,
     /// The sandbox of local runs; with --workers, each worker's own
@@ -45,10 +58,18 @@ pub fn run(args: MapArgs, store: &BlobStore) -> Result<()> {
         .reduce
         .map(|name| Closure::new(mapper.module(), &name))
         .transpose()?;
+    let inputs = match (args.inputs, args.over) {
+        (_, Some(location)) => {
+            let chunks = stores().block_on(stores().chunks(&location, args.chunk_bytes))??;
+            Inputs::Objects(chunks)
+        }
+        (Some(file), None) => Inputs::Lines(file),
+        (None, None) => bail!("give the inputs: --inputs FILE.jsonl, or --over URL"),
+    };
     let job = MapJob {
         mapper,
         reducer,
-        inputs: args.inputs,
+        inputs,
         chunk_size: args.chunk_size,
     };
     if args.workers.workers.is_empty() {
@@ -56,6 +77,7 @@ pub fn run(args: MapArgs, store: &BlobStore) -> Result<()> {
         let pool = LocalExecutor::builder()
             .runtime(runtime)
             .sandbox(args.sandbox.to_sandbox()?)
+            .objects(stores().clone())
             .build()?;
         job.run(&pool)
     } else {
@@ -67,8 +89,16 @@ pub fn run(args: MapArgs, store: &BlobStore) -> Result<()> {
 struct MapJob {
     mapper: Closure,
     reducer: Option<Closure>,
-    inputs: PathBuf,
+    inputs: Inputs,
     chunk_size: usize,
+}
+
+/// What a map runs over.
+enum Inputs {
+    /// JSON values, one per line of a file.
+    Lines(PathBuf),
+    /// Ranges of objects, one per task.
+    Objects(Vec<ObjectRef>),
 }
 
 impl MapJob {
@@ -76,14 +106,37 @@ impl MapJob {
     /// progress bar to stderr. A failed input prints `{"error": ...}` in its
     /// place; any failure makes the command fail at the end.
     fn run(self, executor: &impl Executor) -> Result<()> {
+        let progress = |total: usize| -> Result<indicatif::ProgressBar> {
+            Ok(indicatif::ProgressBar::new(total as u64).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len}  {per_sec}  eta {eta}",
+                )?,
+            ))
+        };
+        let file = match self.inputs {
+            Inputs::Lines(file) => file,
+            Inputs::Objects(chunks) => {
+                let progress = progress(chunks.len())?;
+                return match &self.reducer {
+                    Some(reducer) => {
+                        let reduced = executor
+                            .map_reduce_objects(&self.mapper, reducer, chunks)
+                            .on_progress(|done| progress.set_position(done))
+                            .run::<serde_json::Value>();
+                        print_reduced(reduced, &progress)
+                    }
+                    None => print_mapped(executor.map_objects(&self.mapper, chunks), &progress),
+                };
+            }
+        };
         let open = || {
-            std::fs::File::open(&self.inputs)
+            std::fs::File::open(&file)
                 .map(std::io::BufReader::new)
-                .with_context(|| format!("cannot read inputs from {}", self.inputs.display()))
+                .with_context(|| format!("cannot read inputs from {}", file.display()))
         };
         // A first pass counts the inputs for the progress bar and checks that
         // each is JSON; the second streams them, so memory stays bounded.
-        let mut total = 0u64;
+        let mut total = 0;
         for (number, line) in open()?.lines().enumerate() {
             let line =
                 line.with_context(|| format!("cannot read line {} of the inputs", number + 1))?;
@@ -93,51 +146,68 @@ impl MapJob {
                 total += 1;
             }
         }
-        let progress = indicatif::ProgressBar::new(total).with_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len}  {per_sec}  eta {eta}")?,
-        );
+        let progress = progress(total)?;
         let inputs = open()?
             .lines()
             .map_while(Result::ok)
             .filter(|line| !line.trim().is_empty())
             .map_while(|line| serde_json::from_str::<serde_json::Value>(&line).ok());
-        let mut out = out::stdout();
-        let failed = match &self.reducer {
+        match &self.reducer {
             Some(reducer) => {
-                let reduced: Option<serde_json::Value> = executor
+                let reduced = executor
                     .map_reduce(&self.mapper, reducer, inputs)
                     .chunk_size(self.chunk_size)
                     .on_progress(|done| progress.set_position(done))
-                    .run()?;
-                writeln!(out, "{}", reduced.unwrap_or(serde_json::Value::Null))?;
-                false
+                    .run::<serde_json::Value>();
+                print_reduced(reduced, &progress)
             }
             None => {
-                let mut failed = false;
                 let inputs = inputs.map_while(|json| Value::from_json(&json).ok());
-                let results = executor.map_values(&self.mapper, inputs);
-                for result in results {
-                    // As `ferry call` prints a result.
-                    let line = match result.and_then(|output| output.value.to_json()) {
-                        Ok(json) => json,
-                        Err(e) => {
-                            failed = true;
-                            serde_json::json!({ "error": e.to_string() })
-                        }
-                    };
-                    writeln!(out, "{line}")?;
-                    progress.inc(1);
-                    if out::closed() {
-                        break;
-                    }
-                }
-                failed
+                print_mapped(executor.map_values(&self.mapper, inputs), &progress)
+            }
+        }
+    }
+}
+
+/// Prints the one result of a map-reduce.
+fn print_reduced(
+    reduced: Result<Option<serde_json::Value>, Error>,
+    progress: &indicatif::ProgressBar,
+) -> Result<()> {
+    progress.finish_and_clear();
+    writeln!(
+        out::stdout(),
+        "{}",
+        reduced?.unwrap_or(serde_json::Value::Null)
+    )?;
+    Ok(())
+}
+
+/// Prints each result as `ferry call` does, a failure as `{"error": ...}`,
+/// and fails at the end if any failed.
+fn print_mapped(
+    results: impl Iterator<Item = Result<Output, Error>>,
+    progress: &indicatif::ProgressBar,
+) -> Result<()> {
+    let mut out = out::stdout();
+    let mut failed = false;
+    for result in results {
+        let line = match result.and_then(|output| output.value.to_json()) {
+            Ok(json) => json,
+            Err(e) => {
+                failed = true;
+                serde_json::json!({ "error": e.to_string() })
             }
         };
-        progress.finish_and_clear();
-        if failed {
-            bail!("some inputs failed; their lines hold the errors");
+        writeln!(out, "{line}")?;
+        progress.inc(1);
+        if out::closed() {
+            break;
         }
-        Ok(())
     }
+    progress.finish_and_clear();
+    if failed {
+        bail!("some inputs failed; their lines hold the errors");
+    }
+    Ok(())
 }

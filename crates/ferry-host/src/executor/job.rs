@@ -1,6 +1,9 @@
 //! What an executor runs.
 
-use crate::{CallFailure, Closure, Error, FailureKind, Limits, Output, Value};
+use crate::{
+    CallFailure, Closure, Error, FailureKind, Limits, ObjectRef, Output, ReadObject, Value,
+};
+use ferry_abi::{CHUNK_BLOB, Chunk};
 
 /// A closure applied to one or more inputs. With one input the result is the
 /// call's. With several, the results are folded left to right by `reduce`,
@@ -26,9 +29,36 @@ impl Job {
         }
     }
 
+    /// `closure` on one range of an object (a map over objects makes one
+    /// job per range): the range attached as the blob [`CHUNK_BLOB`], read
+    /// where the job runs, and where it is from, a [`Chunk`], as the input.
+    pub fn over_object(closure: &Closure, object: ObjectRef) -> Result<Job, Error> {
+        let input = Value::encode(&Chunk {
+            url: object.url.clone(),
+            start: object.range.map_or(0, |(start, _)| start),
+            end: object.range.map(|(_, end)| end),
+        })?;
+        Ok(Job::call(
+            closure.clone().with_object(CHUNK_BLOB, object),
+            input,
+        ))
+    }
+
     /// The closures the job runs: its function, and `reduce` if it has one.
     pub fn closures(&self) -> impl Iterator<Item = &Closure> {
         std::iter::once(&self.closure).chain(self.reduce.as_ref())
+    }
+
+    /// The job with the objects its closures refer to read by `reader`.
+    pub fn read_objects(self, reader: &dyn ReadObject) -> Result<Job, Error> {
+        Ok(Job {
+            closure: self.closure.read_objects(reader)?,
+            inputs: self.inputs,
+            reduce: self
+                .reduce
+                .map(|reduce| reduce.read_objects(reader))
+                .transpose()?,
+        })
     }
 
     /// Runs the job with `call` making each call, collecting what the guests

@@ -3,7 +3,8 @@
 
 use super::{Completer, Executor, Job, Task};
 use crate::{
-    Closure, ContentHash, Error, Instance, Output, Runtime, RuntimeConfig, Sandbox, Value,
+    Closure, ContentHash, Error, Instance, Output, ReadObject, Runtime, RuntimeConfig, Sandbox,
+    Value,
 };
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -55,6 +56,7 @@ pub struct LocalExecutorBuilder {
     runtime: Option<Runtime>,
     sandbox: Sandbox,
     reuse_instances: bool,
+    objects: Option<Arc<dyn ReadObject>>,
 }
 
 impl LocalExecutorBuilder {
@@ -83,6 +85,13 @@ impl LocalExecutorBuilder {
         self
     }
 
+    /// What reads the objects closures refer to (`ferry_stores::Stores`
+    /// reads `file://` and `s3://`); without one, such closures fail.
+    pub fn objects(mut self, reader: Arc<dyn ReadObject>) -> Self {
+        self.objects = Some(reader);
+        self
+    }
+
     /// Starts the threads.
     pub fn build(self) -> Result<LocalExecutor, Error> {
         let runtime = match self.runtime {
@@ -102,6 +111,7 @@ impl LocalExecutorBuilder {
                     sandbox: self.sandbox.clone(),
                     warm: self.reuse_instances.then(HashMap::new),
                     load: load.clone(),
+                    objects: self.objects.clone(),
                 };
                 let receiver = receiver.clone();
                 std::thread::Builder::new()
@@ -185,6 +195,7 @@ struct PoolThread {
     sandbox: Sandbox,
     warm: Option<HashMap<ContentHash, Instance>>,
     load: Arc<Load>,
+    objects: Option<Arc<dyn ReadObject>>,
 }
 
 impl PoolThread {
@@ -202,6 +213,14 @@ impl PoolThread {
             // cost one job, not the thread, or the pool shrinks for good.
             let limits = self.sandbox.limits.clone();
             let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                // Read here, on the pool's threads, so that the jobs of a
+                // map read their objects in parallel.
+                let job = match &self.objects {
+                    Some(reader) if job.closures().any(|c| c.unread_object().is_some()) => {
+                        job.read_objects(&**reader)?
+                    }
+                    _ => job,
+                };
                 job.run(&limits, |closure, input| {
                     if done.is_cancelled() {
                         return Err(Error::Cancelled);

@@ -1,7 +1,7 @@
 //! Map-reduce on any executor.
 
 use super::{Executor, Job, Task};
-use crate::{Closure, Error, Value};
+use crate::{Closure, Error, ObjectRef, Value};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, HashMap};
@@ -17,12 +17,16 @@ use std::sync::mpsc;
 /// reducer must be associative but need not be commutative, and the result is
 /// the same however the work is scheduled. At most about twice the executor's
 /// parallelism in tasks, and as many partial results, are held at once.
-pub struct MapReduce<'a, E: ?Sized, It> {
+pub struct MapReduce<'a, E: ?Sized, It: Iterator> {
     executor: &'a E,
     mapper: Closure,
     reducer: Closure,
     inputs: It,
+    /// Makes a map task of the mapper and a chunk of inputs.
+    to_job: fn(&Closure, Vec<It::Item>) -> Result<Job, Error>,
     chunk_size: usize,
+    /// The most inputs one task can map.
+    max_chunk: usize,
     progress: Option<Box<dyn FnMut(u64) + 'a>>,
 }
 
@@ -38,14 +42,22 @@ where
             mapper: mapper.clone(),
             reducer: reducer.clone(),
             inputs,
+            to_job: |mapper, chunk| {
+                Ok(Job {
+                    closure: mapper.clone(),
+                    inputs: chunk.iter().map(Value::encode).collect::<Result<_, _>>()?,
+                    reduce: None,
+                })
+            },
             chunk_size: 1,
+            max_chunk: usize::MAX,
             progress: None,
         }
     }
 
-    /// How many inputs one task maps (default 1).
+    /// How many inputs one task maps (default 1; over objects, always 1).
     pub fn chunk_size(mut self, chunk_size: usize) -> Self {
-        self.chunk_size = chunk_size.max(1);
+        self.chunk_size = chunk_size.clamp(1, self.max_chunk);
         self
     }
 
@@ -83,25 +95,18 @@ where
             };
         let outcome = 'work: loop {
             while !exhausted && in_flight.len() < window {
-                let chunk = self
-                    .inputs
-                    .by_ref()
-                    .take(self.chunk_size)
-                    .map(|input| Value::encode(&input))
-                    .collect::<Result<Vec<_>, _>>();
-                let chunk = match chunk {
-                    Ok(chunk) if chunk.is_empty() => {
-                        exhausted = true;
-                        break;
-                    }
-                    Ok(chunk) => chunk,
-                    Err(e) => break 'work Err(e),
-                };
+                let chunk: Vec<I> = self.inputs.by_ref().take(self.chunk_size).collect();
+                if chunk.is_empty() {
+                    exhausted = true;
+                    break;
+                }
                 let count = chunk.len() as u64;
-                let job = Job {
-                    closure: self.mapper.clone(),
-                    inputs: chunk,
-                    reduce: Some(self.reducer.clone()),
+                let job = match (self.to_job)(&self.mapper, chunk) {
+                    Ok(job) => Job {
+                        reduce: Some(self.reducer.clone()),
+                        ..job
+                    },
+                    Err(e) => break 'work Err(e),
                 };
                 submit(job, next_input..next_input + count, count, &mut in_flight);
                 next_input += count;
@@ -153,6 +158,30 @@ where
         match pieces.into_values().next() {
             Some((_, value)) => value.decode().map(Some),
             None => Ok(None),
+        }
+    }
+}
+
+impl<'a, E, It> MapReduce<'a, E, It>
+where
+    E: Executor + ?Sized,
+    It: Iterator<Item = ObjectRef>,
+{
+    /// A map-reduce whose inputs are ranges of objects, one per task.
+    pub(super) fn over_objects(
+        executor: &'a E,
+        mapper: &Closure,
+        reducer: &Closure,
+        objects: It,
+    ) -> Self {
+        MapReduce {
+            to_job: |mapper, chunk| {
+                let [object] = <[ObjectRef; 1]>::try_from(chunk)
+                    .expect("one object per task: `max_chunk` is 1");
+                Job::over_object(mapper, object)
+            },
+            max_chunk: 1,
+            ..MapReduce::new(executor, mapper, reducer, objects)
         }
     }
 }

@@ -15,7 +15,7 @@ pub use map_reduce::MapReduce;
 pub use task::{Completer, Task};
 pub use wait::{WaitFor, as_completed, wait};
 
-use crate::{Closure, Error, Output, Value};
+use crate::{Closure, Error, ObjectRef, Output, Value};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::VecDeque;
@@ -93,7 +93,7 @@ pub trait ExecutorExt: Executor {
             self,
             closure,
             inputs.into_iter(),
-            |input| Value::encode(&input),
+            |closure, input| Ok(Job::call(closure.clone(), Value::encode(&input)?)),
             Output::decode,
         )
     }
@@ -106,7 +106,25 @@ pub trait ExecutorExt: Executor {
         Self: Sized,
         It: IntoIterator<Item = Value>,
     {
-        Map::new(self, closure, inputs.into_iter(), Ok, Ok)
+        Map::new(
+            self,
+            closure,
+            inputs.into_iter(),
+            |closure, input| Ok(Job::call(closure.clone(), input)),
+            Ok,
+        )
+    }
+
+    /// Runs `closure` on ranges of objects, one task each
+    /// ([`Job::over_object`]), yielding results in order: a map over data
+    /// that stays in its store, read where each task runs
+    /// (`ferry_stores::Stores::chunks` splits objects into ranges).
+    fn map_objects<It>(&self, closure: &Closure, objects: It) -> Map<'_, Self, It::IntoIter, Value>
+    where
+        Self: Sized,
+        It: IntoIterator<Item = ObjectRef>,
+    {
+        Map::new(self, closure, objects.into_iter(), Job::over_object, Ok)
     }
 
     /// Maps `mapper` over `inputs` and reduces the results with `reducer`,
@@ -139,6 +157,20 @@ pub trait ExecutorExt: Executor {
     {
         MapReduce::new(self, mapper, reducer, inputs.into_iter())
     }
+
+    /// [`map_reduce`](ExecutorExt::map_reduce) over ranges of objects, one
+    /// task each ([`Job::over_object`]).
+    fn map_reduce_objects<It>(
+        &self,
+        mapper: &Closure,
+        reducer: &Closure,
+        objects: It,
+    ) -> MapReduce<'_, Self, It::IntoIter>
+    where
+        It: IntoIterator<Item = ObjectRef>,
+    {
+        MapReduce::over_objects(self, mapper, reducer, objects.into_iter())
+    }
 }
 
 impl<E: Executor + ?Sized> ExecutorExt for E {}
@@ -150,7 +182,7 @@ pub struct Map<'a, E, It: Iterator, O> {
     inputs: It,
     in_flight: VecDeque<Task>,
     window: usize,
-    encode: fn(It::Item) -> Result<Value, Error>,
+    to_job: fn(&Closure, It::Item) -> Result<Job, Error>,
     decode: fn(Output) -> Result<Output<O>, Error>,
 }
 
@@ -159,7 +191,7 @@ impl<'a, E: Executor, It: Iterator, O> Map<'a, E, It, O> {
         executor: &'a E,
         closure: &Closure,
         inputs: It,
-        encode: fn(It::Item) -> Result<Value, Error>,
+        to_job: fn(&Closure, It::Item) -> Result<Job, Error>,
         decode: fn(Output) -> Result<Output<O>, Error>,
     ) -> Self {
         Map {
@@ -168,7 +200,7 @@ impl<'a, E: Executor, It: Iterator, O> Map<'a, E, It, O> {
             inputs,
             in_flight: VecDeque::new(),
             window: executor.parallelism().max(1) * 2,
-            encode,
+            to_job,
             decode,
         }
     }
@@ -182,8 +214,8 @@ impl<E: Executor, It: Iterator, O> Iterator for Map<'_, E, It, O> {
             let Some(input) = self.inputs.next() else {
                 break;
             };
-            let task = match (self.encode)(input) {
-                Ok(input) => self.executor.submit(&self.closure, input),
+            let task = match (self.to_job)(&self.closure, input) {
+                Ok(job) => self.executor.submit_job(job),
                 Err(e) => Task::ready(Err(e)),
             };
             self.in_flight.push_back(task);

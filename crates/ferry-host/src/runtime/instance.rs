@@ -166,6 +166,7 @@ impl Instance {
                 ),
             });
         }
+        closure.check_objects_read()?;
         Ok(self.compiled.clone())
     }
 

@@ -32,7 +32,7 @@ pub async fn register_table(ctx: &SessionContext, spec: &str) -> Result<()> {
         }
     };
     let location = path.to_str().context("table paths must be UTF-8")?;
-    let extension = match stores::is_url(location) {
+    let extension = match ferry_stores::is_url(location) {
         true => stored_extension(ctx, location).await?,
         false => extension(&path)?,
     };
@@ -86,7 +86,7 @@ async fn stored_extension(ctx: &SessionContext, location: &str) -> Result<String
     while let Some(object) = listed
         .try_next()
         .await
-        .map_err(|e| anyhow::anyhow!("cannot list {location}: {}", stores::explain(&e)))?
+        .map_err(|e| anyhow::anyhow!("cannot list {location}: {}", ferry_stores::explain(&e)))?
     {
         if let Some(extension) = of(object.location.as_ref()) {
             return Ok(extension);

@@ -1,0 +1,96 @@
+//! Object stores by URL for ferry: `file://` and `s3://`.
+//!
+//! A closure may name a blob that is an object in a store, or a byte range
+//! of one ([`ObjectRef`](ferry_host::ObjectRef)); [`Stores`] reads it where
+//! the closure runs, so the bytes go from the store to the worker and never
+//! through the client. [`Stores::chunks`] splits objects into ranges of
+//! whole records, one task each, as Lithops' `obj_chunk_size` does.
+//!
+//! ```no_run
+//! use ferry_host::{LocalExecutor, ObjectRef, ReadObject};
+//! use ferry_stores::Stores;
+//! use std::sync::Arc;
+//!
+//! let stores = Arc::new(Stores::new());
+//! let pool = LocalExecutor::builder().objects(stores.clone()).build()?;
+//! let blob = stores.read(&ObjectRef::new("file:///etc/hostname"))?;
+//! assert!(!blob.bytes().is_empty());
+//! # Ok::<(), ferry_host::Error>(())
+//! ```
+
+#![deny(missing_docs)]
+
+mod chunks;
+mod explain;
+mod open;
+mod read;
+mod reference;
+
+pub use explain::explain;
+pub use open::{StoreError, is_url, open};
+
+use object_store::ObjectStore;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+use url::Url;
+
+/// The stores a process reads from, each opened once (by scheme and
+/// bucket) and shared, with the credentials of this process's environment.
+#[derive(Default)]
+pub struct Stores {
+    opened: Mutex<HashMap<String, Arc<dyn ObjectStore>>>,
+    /// Runs reads for callers that are not async (a local pool's threads).
+    runtime: OnceLock<tokio::runtime::Runtime>,
+}
+
+impl Stores {
+    /// No store opened yet.
+    pub fn new() -> Stores {
+        Stores::default()
+    }
+
+    /// The store `location` is in, opened on first use, with the URL.
+    pub fn store(&self, location: &str) -> Result<(Url, Arc<dyn ObjectStore>), StoreError> {
+        let url = Url::parse(location).map_err(|reason| StoreError::BadUrl {
+            location: location.to_owned(),
+            reason,
+        })?;
+        let key = format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default());
+        if let Some(store) = self.opened.lock().get(&key) {
+            return Ok((url, store.clone()));
+        }
+        let (url, store) = open(location)?;
+        self.opened.lock().insert(key, store.clone());
+        Ok((url, store))
+    }
+
+    /// Runs `work` to its end, for callers that are not async (and not on
+    /// an async runtime's threads).
+    pub fn block_on<F: std::future::Future>(
+        &self,
+        work: F,
+    ) -> Result<F::Output, ferry_host::Error> {
+        Ok(self.runtime()?.block_on(work))
+    }
+
+    fn runtime(&self) -> Result<&tokio::runtime::Runtime, ferry_host::Error> {
+        if let Some(runtime) = self.runtime.get() {
+            return Ok(runtime);
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("ferry-stores")
+            .enable_all()
+            .build()
+            .map_err(|e| ferry_host::Error::Engine(format!("cannot start a store reader: {e}")))?;
+        Ok(self.runtime.get_or_init(|| runtime))
+    }
+}
+
+impl std::fmt::Debug for Stores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let opened: Vec<String> = self.opened.lock().keys().cloned().collect();
+        f.debug_struct("Stores").field("opened", &opened).finish()
+    }
+}
