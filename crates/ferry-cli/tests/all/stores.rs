@@ -1,8 +1,13 @@
-//! Tables in object stores: `ferry sql -t NAME=s3://...` against a real S3
-//! server (SeaweedFS) on loopback, beside the same files read from disk.
+//! Object stores against a real S3 server (SeaweedFS) on loopback: tables
+//! (`ferry sql -t NAME=s3://...`, beside the same files read from disk),
+//! blobs that are objects, and maps over ranges of objects, read by the
+//! workers from the store and never sent by the client.
 
-use crate::support::ferry;
+use crate::support::ferry_without_aws as without_aws;
+use crate::worker::{TOKEN, Worker, guest, remote};
 use datafusion::object_store::{ObjectStoreExt, PutPayload, path::Path as ObjectPath};
+use ferry_example_guest::{HistSpec, Histogram};
+use ferry_host::{BlobStore, Closure, ContentHash, Encoding, ExecutorExt, ObjectRef};
 use ferry_test_support::Random;
 use ferry_test_support::s3::S3Server;
 use std::process::Output;
@@ -14,16 +19,9 @@ fn gcd(mut a: i64, mut b: i64) -> i64 {
     a
 }
 
-/// `ferry sql` over `table`, with `env` and none of the `AWS_*` variables
-/// of whoever runs the test.
+/// `ferry sql` over `table`, with `env`.
 fn query(store: &std::path::Path, table: &str, env: &[(&str, String)]) -> Output {
-    let mut command = ferry();
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("AWS_") {
-            command.env_remove(key);
-        }
-    }
-    command
+    without_aws()
         .env("FERRY_STORE", store)
         .envs(env.iter().map(|(key, value)| (key, value)))
         .args(["sql", "--functions", "examples/udfs", "-t", table])
@@ -113,4 +111,250 @@ fn sql_reads_a_table_from_an_s3_bucket_as_from_local_files() {
     assert!(empty.contains("has no objects"), "{empty}");
     let scheme = stderr(&query(&store, "trips=ftp://example.com/x/", &[]));
     assert!(scheme.contains("not ftp://"), "{scheme}");
+}
+
+/// Puts `bytes` at `key` in `bucket`.
+fn put(server: &S3Server, bucket: &str, key: &str, bytes: Vec<u8>) {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(
+            server
+                .bucket(bucket)
+                .put(&ObjectPath::from(key), PutPayload::from(bytes)),
+        )
+        .unwrap();
+}
+
+#[test]
+fn a_blob_in_a_bucket_goes_from_the_store_to_the_worker_never_through_the_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = S3Server::start(&dir.path().join("s3"), &["lookups"]);
+    let mut random = Random::new(21);
+    let table: Vec<u8> = (0..4 << 20).map(|_| random.draw() as u8).collect();
+    let hash = ContentHash::of(&table);
+    put(&server, "lookups", "table.bin", table.clone());
+    put(&server, "lookups", "other.bin", b"not the table".to_vec());
+    let worker_store = dir.path().join("worker");
+    let worker = Worker::start_with_env(&worker_store, &[], &server.env());
+    // The client has no credentials at all: only the worker reads the store.
+    let client = remote(&[&worker]);
+    let blob_size = Closure::new(&guest(), "blob_size").unwrap();
+    let at_hash = |key: &str, hash| {
+        blob_size.clone().with_object(
+            "table",
+            ObjectRef::new(format!("s3://lookups/{key}")).hash(hash),
+        )
+    };
+    let at = |key: &str| at_hash(key, hash);
+
+    for _ in 0..2 {
+        let size: Option<u64> = client.call(&at("table.bin"), &"table").unwrap().value;
+        assert_eq!(size, Some(table.len() as u64));
+    }
+    assert!(
+        client.uploaded_bytes() <= guest().bytes().len() as u64,
+        "the client sent {} bytes: more than the module",
+        client.uploaded_bytes()
+    );
+    // The worker keeps it by hash.
+    assert!(BlobStore::open(&worker_store).unwrap().contains(&hash));
+
+    // The hash names the bytes: a worker holding them reads no store; one
+    // that must read them checks what it read.
+    let other = ContentHash::of(b"what the closure expects");
+    let wrong = client
+        .call::<_, Option<u64>>(&at_hash("other.bin", other), &"table")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        wrong.contains("cannot read s3://lookups/other.bin: its bytes hash to")
+            && wrong.contains(&format!("not to the {other}")),
+        "{wrong}"
+    );
+    let missing = client
+        .call::<_, Option<u64>>(&at_hash("nope.bin", other), &"table")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        missing.contains("cannot read s3://lookups/nope.bin: there is no such object"),
+        "{missing}"
+    );
+    let size: Option<u64> = client.call(&at("table.bin"), &"table").unwrap().value;
+    assert_eq!(size, Some(table.len() as u64), "the worker serves on");
+
+    // Made by the command line, which pins the object's version: neither
+    // the access key nor the secret is in the closure's bytes.
+    let pickled = dir.path().join("sized.ferry");
+    let output = without_aws()
+        .envs(server.env())
+        .env("FERRY_STORE", dir.path().join("store"))
+        .args(["pickle", "examples/guest", "blob_size", "--output"])
+        .arg(&pickled)
+        .args(["--blob", "table=s3://lookups/table.bin"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let bytes = std::fs::read(&pickled).unwrap();
+    for (key, value) in server.env() {
+        if key.ends_with("_KEY") || key.ends_with("_KEY_ID") {
+            assert!(
+                !bytes.windows(value.len()).any(|w| w == value.as_bytes()),
+                "{key} is in the closure"
+            );
+        }
+    }
+    let pinned = Closure::from_bytes(&bytes, None).unwrap();
+    assert!(pinned.objects()["table"].version.is_some());
+    assert_eq!(pinned.to_bytes(Encoding::ByValue), bytes);
+    let size: Option<u64> = client.call(&pinned, &"table").unwrap().value;
+    assert_eq!(size, Some(table.len() as u64));
+}
+
+fn spec() -> HistSpec {
+    HistSpec {
+        bins: 10,
+        lo: 0.0,
+        hi: 100.0,
+        peak: 0.0,
+        width: 1.0,
+        seed: 0,
+    }
+}
+
+#[test]
+fn a_map_over_objects_in_a_bucket_runs_ranges_on_two_workers_and_equals_a_count_made_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = S3Server::start(&dir.path().join("s3"), &["events"]);
+    let mut random = Random::new(5);
+    let mut expected = Histogram {
+        lo: 0.0,
+        hi: 100.0,
+        counts: vec![0; 10],
+        underflow: 0,
+        overflow: 0,
+    };
+    let mut objects = Vec::new();
+    for part in 0..3 {
+        let mut text = String::new();
+        for _ in 0..100_000 {
+            let mass = (random.draw() % 120_000) as f64 / 1000.0 - 10.0;
+            text.push_str(&format!("{mass}\n"));
+            match mass {
+                m if m < 0.0 => expected.underflow += 1,
+                m if m >= 100.0 => expected.overflow += 1,
+                m => expected.counts[(m / 10.0) as usize] += 1,
+            }
+        }
+        let key = format!("run-7/part-{part}.txt");
+        objects.push((format!("s3://events/{key}"), text.len() as u64));
+        put(&server, "events", &key, text.into_bytes());
+    }
+    let total: u64 = objects.iter().map(|(_, size)| size).sum();
+    let workers: Vec<Worker> = (0..2)
+        .map(|i| {
+            Worker::start_with_env(&dir.path().join(format!("worker-{i}")), &[], &server.env())
+        })
+        .collect();
+
+    // Through the library, with ranges made by hand: the client sends the
+    // module, and nothing of the data.
+    let client = remote(&workers.iter().collect::<Vec<_>>());
+    let chunks: Vec<ObjectRef> = objects
+        .iter()
+        .flat_map(|(url, size)| {
+            (0..*size).step_by(200_000).map(move |start| {
+                ObjectRef::new(url)
+                    .range(start, (start + 200_000).min(*size))
+                    .whole_lines()
+            })
+        })
+        .collect();
+    let fill = Closure::new(&guest(), "fill_lines")
+        .unwrap()
+        .with_env(&spec())
+        .unwrap();
+    let merge = Closure::new(&guest(), "merge").unwrap();
+    let histogram: Histogram = client
+        .map_reduce_objects(&fill, &merge, chunks.clone())
+        .run()
+        .unwrap()
+        .unwrap();
+    assert_eq!(histogram, expected);
+
+    // A worker killed in the middle loses and duplicates nothing: each
+    // range's histogram comes back once.
+    let mut third = Worker::start_with_env(&dir.path().join("worker-2"), &[], &server.env());
+    let three = remote(&[&workers[0], &workers[1], &third]);
+    let mut merged = Histogram {
+        counts: vec![0; 10],
+        underflow: 0,
+        overflow: 0,
+        ..expected.clone()
+    };
+    let mut results = 0;
+    for (i, result) in three.map_objects(&fill, chunks.clone()).enumerate() {
+        let part: Histogram = result.unwrap().value.decode().unwrap();
+        merged
+            .counts
+            .iter_mut()
+            .zip(&part.counts)
+            .for_each(|(sum, n)| *sum += n);
+        merged.underflow += part.underflow;
+        merged.overflow += part.overflow;
+        results += 1;
+        if i == 2 {
+            third.kill();
+        }
+    }
+    assert_eq!((results, merged), (chunks.len(), expected.clone()));
+    assert!(
+        client.uploaded_bytes() <= 2 * guest().bytes().len() as u64,
+        "the client sent {} bytes: more than the module ({}), to each worker ({total} bytes of events)",
+        client.uploaded_bytes(),
+        guest().bytes().len()
+    );
+
+    // From the command line, which lists the prefix and splits it; on the
+    // two workers, and on a local pool.
+    let addresses = workers
+        .iter()
+        .map(|w| w.address.clone())
+        .collect::<Vec<_>>()
+        .join(",");
+    let env = serde_json::to_string(&spec()).unwrap();
+    for workers in [Some(addresses.as_str()), None] {
+        let mut command = without_aws();
+        command
+            .envs(server.env())
+            .env("FERRY_TOKEN", TOKEN)
+            .env("FERRY_STORE", dir.path().join("store"))
+            .args(["map", "examples/guest", "fill_lines", "--env", &env])
+            .args(["--over", "s3://events/run-7/", "--chunk-bytes", "256KiB"])
+            .args(["--reduce", "merge"]);
+        if let Some(workers) = workers {
+            command.args(["--workers", workers]);
+        }
+        let output = command.output().unwrap();
+        let histogram: Histogram = serde_json::from_str(&stdout(&output)).unwrap();
+        assert_eq!(histogram, expected, "{workers:?}");
+    }
+    let missing = stderr(
+        &without_aws()
+            .envs(server.env())
+            .env("FERRY_STORE", dir.path().join("store"))
+            .args(["map", "examples/guest", "fill_lines", "--env", &env])
+            .args(["--over", "s3://events/run-8/"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        missing.contains("there are no objects at s3://events/run-8/"),
+        "{missing}"
+    );
 }

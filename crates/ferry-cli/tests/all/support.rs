@@ -11,6 +11,18 @@ pub fn ferry() -> Command {
     command
 }
 
+/// `ferry`, with none of the `AWS_*` variables of whoever runs the tests:
+/// those that need a store are given a test server's.
+pub fn ferry_without_aws() -> Command {
+    let mut command = ferry();
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("AWS_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
 /// What a server started with `ferry` says it listens on: the address in
 /// its first line, `<prefix><address>`.
 pub fn listening_address(child: &mut Child, prefix: &str) -> Option<String> {

@@ -1,6 +1,6 @@
 //! Remote execution against real `ferry worker` processes on 127.0.0.1.
 
-use crate::support::{ferry, listening_address};
+use crate::support::{ferry_without_aws, listening_address};
 use ferry_example_guest::{HistSpec, Histogram, Range};
 use ferry_host::{
     BlobStore, Closure, Error, ExecutorExt, FailureKind, LocalExecutor, Module, Value,
@@ -29,17 +29,30 @@ pub(crate) struct Worker {
 
 impl Worker {
     pub fn start(store: &Path, args: &[&str]) -> Worker {
-        let mut child = ferry()
+        Worker::start_with_env(store, args, &[])
+    }
+
+    /// A worker with `env` (an S3 server's, say) and none of the `AWS_*`
+    /// variables of whoever runs the tests.
+    pub fn start_with_env(store: &Path, args: &[&str], env: &[(&str, String)]) -> Worker {
+        let mut child = ferry_without_aws()
             .args(["worker", "--listen", "127.0.0.1:0", "--store"])
             .arg(store)
             .args(args)
             .env("FERRY_TOKEN", TOKEN)
+            .envs(env.iter().map(|(key, value)| (key, value)))
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
         let address = listening_address(&mut child, "ferry worker listening on ")
             .expect("the worker says where it listens");
         Worker { child, address }
+    }
+
+    /// SIGKILL, at once.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
     }
 
     /// SIGTERM: the worker finishes what it is doing, then exits.
@@ -59,7 +72,7 @@ impl Drop for Worker {
     }
 }
 
-fn remote(workers: &[&Worker]) -> Remote {
+pub(crate) fn remote(workers: &[&Worker]) -> Remote {
     let mut builder = Remote::builder()
         .token(TOKEN)
         .backoff(Duration::from_millis(20));
@@ -359,9 +372,7 @@ fn a_worker_killed_in_the_middle_of_a_map_loses_nothing() {
     for (i, result) in client.map::<_, Histogram, _>(&fill(), &inputs).enumerate() {
         results.push(result.unwrap().value);
         if i == 8 {
-            let victim = &mut workers[1];
-            victim.child.kill().unwrap(); // SIGKILL
-            victim.child.wait().unwrap();
+            workers[1].kill();
         }
     }
     assert_eq!(

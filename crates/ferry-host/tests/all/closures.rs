@@ -225,7 +225,7 @@ fn corrupted_closure_bytes_are_refused_with_a_typed_error() {
         Closure::from_bytes(&future, None),
         Err(Error::ClosureVersion {
             found: 9,
-            supported: 1
+            supported: 2
         })
     ));
 }
