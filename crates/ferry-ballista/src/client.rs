@@ -39,8 +39,9 @@ impl Credentials {
 /// code is uploaded to the scheduler the first time a plan uses it, with
 /// the credentials' token; the executors fetch it from there.
 ///
-/// Tables must be files every executor can read (Parquet, CSV, ...):
-/// tables in the client's memory do not travel.
+/// Tables must be files every executor can read (Parquet, CSV, ...), or
+/// objects in a store (`s3://`) that the executors open with their own
+/// credentials: tables in the client's memory do not travel.
 ///
 /// ```no_run
 /// use ferry_ballista::Credentials;

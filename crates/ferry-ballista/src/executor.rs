@@ -117,6 +117,7 @@ pub async fn run_executor(config: ExecutorConfig) -> Result<(), Error> {
         vcores: config.slots.max(1),
         task_scheduling_policy: TaskSchedulingPolicy::PullStaged,
         work_dir: Some(config.work_dir.to_string_lossy().into_owned()),
+        override_runtime_producer: Some(crate::stores::runtime_producer(config.work_dir.clone())),
         override_logical_codec: Some(codec.clone()),
         override_physical_codec: Some(codec),
         override_function_registry: Some(Arc::new(config.native.registry()?)),

@@ -32,6 +32,7 @@ mod executor;
 mod native;
 mod peer;
 mod scheduler;
+mod stores;
 mod tls;
 
 pub use client::{Credentials, connect};

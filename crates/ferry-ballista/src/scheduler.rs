@@ -113,6 +113,7 @@ impl Scheduler {
         let codec = Arc::new(FerryCodec::scheduler(functions)?);
         let timeout = config.executor_timeout.as_secs().max(2);
         let native = config.native.clone();
+        let registry = Arc::new(ferry_sql::stores::StoreRegistry::default());
         let ballista = ballista_scheduler::config::SchedulerConfig {
             bind_host: addr.ip().to_string(),
             bind_port: addr.port(),
@@ -130,7 +131,9 @@ impl Scheduler {
             no_executors_grace_period_seconds: timeout,
             override_logical_codec: Some(codec.clone()),
             override_physical_codec: Some(codec),
-            override_session_builder: Some(Arc::new(move |session| native.session_state(session))),
+            override_session_builder: Some(Arc::new(move |session| {
+                crate::stores::with_stores(native.session_state(session)?, &registry)
+            })),
             use_tls: tls.is_some(),
             override_create_grpc_client_endpoint: tls.as_ref().map(|(_, client)| client.clone()),
             ..Default::default()

@@ -63,6 +63,7 @@ use function::Function;
 use datafusion::common::ScalarValue;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionContext;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionConfig;
 use ferry_host::{BlobStore, Closure, FromSource, FunctionKind, Module, Runtime, Sandbox};
@@ -272,10 +273,18 @@ impl WasmFunctions {
         self.session_with(SessionConfig::new())
     }
 
-    /// [`session`](Self::session) with a DataFusion configuration.
+    /// [`session`](Self::session) with a DataFusion configuration. Its
+    /// tables may be in object stores (`CREATE EXTERNAL TABLE ... LOCATION
+    /// 's3://bucket/prefix/'`): a store is opened when first named, with
+    /// this process's `AWS_*` credentials ([`stores::StoreRegistry`]).
     pub fn session_with(&self, config: SessionConfig) -> SessionContext {
+        let runtime = RuntimeEnvBuilder::new()
+            .with_object_store_registry(Arc::new(stores::StoreRegistry::default()))
+            .build_arc()
+            .expect("a runtime with DataFusion's default limits builds");
         let state = SessionStateBuilder::new()
             .with_config(config)
+            .with_runtime_env(runtime)
             .with_default_features()
             .with_function_factory(Some(Arc::new(WasmFunctionFactory::new(self.clone()))))
             .build();

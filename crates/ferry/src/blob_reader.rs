@@ -66,11 +66,11 @@ impl std::io::Read for BlobReader {
 ///
 /// #[ferry::function]
 /// fn longest_line(chunk: ferry::Chunk) -> Result<usize, String> {
-///     let lines = std::io::BufReader::new(ferry::chunk().ok_or("no chunk")?).lines();
-///     let lengths = lines.map(|line| line.map(|line| line.len()));
-///     lengths
-///         .try_fold(0, |longest, length| length.map(|length| longest.max(length)))
-///         .map_err(|e| format!("{}: {e}", chunk.url))
+///     let mut longest = 0;
+///     for line in std::io::BufReader::new(ferry::chunk().ok_or("no chunk")?).lines() {
+///         longest = longest.max(line.map_err(|e| format!("{}: {e}", chunk.url))?.len());
+///     }
+///     Ok(longest)
 /// }
 /// ```
 pub fn chunk() -> Option<BlobReader> {

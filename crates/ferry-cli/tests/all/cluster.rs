@@ -2,7 +2,9 @@
 //! `ferry executor`s with empty stores, and `ferry sql --cluster`, each
 //! result compared with the same query run by a local `ferry sql`.
 
-use crate::support::{ferry, listening_address};
+use crate::support::{ferry, ferry_without_aws, listening_address};
+use datafusion::object_store::{ObjectStoreExt, PutPayload, path::Path as ObjectPath};
+use ferry_test_support::s3::S3Server;
 use ferry_test_support::tls::Authority;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
@@ -38,6 +40,8 @@ struct Cluster {
     executors: Vec<Process>,
     /// What every process of the cluster is given (its TLS files).
     tls: Vec<OsString>,
+    /// The environment every process is given (an S3 server's).
+    env: Vec<(&'static str, String)>,
 }
 
 impl Cluster {
@@ -48,10 +52,20 @@ impl Cluster {
     /// A cluster whose processes all get the arguments `tls` makes in the
     /// cluster's directory.
     fn start_with(executors: usize, tls: impl FnOnce(&Path) -> Vec<OsString>) -> Cluster {
+        Cluster::start_full(executors, tls, Vec::new())
+    }
+
+    /// A cluster whose processes all get `env`, and none of the `AWS_*`
+    /// variables of whoever runs the tests.
+    fn start_full(
+        executors: usize,
+        tls: impl FnOnce(&Path) -> Vec<OsString>,
+        env: Vec<(&'static str, String)>,
+    ) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let tls = tls(dir.path());
         let log = dir.path().join("scheduler.log");
-        let mut child = ferry()
+        let mut child = ferry_without_aws()
             .args([
                 "scheduler",
                 "--listen",
@@ -63,6 +77,7 @@ impl Cluster {
             .arg(dir.path().join("scheduler"))
             .args(&tls)
             .env("FERRY_TOKEN", TOKEN)
+            .envs(env.iter().cloned())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -76,6 +91,7 @@ impl Cluster {
             scheduler,
             executors: Vec::new(),
             tls,
+            env,
         };
         for _ in 0..executors {
             cluster.add_executor(&[], |_| {});
@@ -91,7 +107,7 @@ impl Cluster {
         std::fs::create_dir_all(&store).unwrap();
         prepare(&store);
         let log = self.dir.path().join(format!("executor-{n}.log"));
-        let child = ferry()
+        let child = ferry_without_aws()
             .args(["executor", "--scheduler", &self.address, "--slots", "2"])
             .args(["--flight-port", &free_port().to_string(), "--store"])
             .arg(&store)
@@ -99,6 +115,7 @@ impl Cluster {
             .args(extra)
             .env("FERRY_TOKEN", TOKEN)
             .env("FERRY_LOG", "ferry_ballista=info,warn")
+            .envs(self.env.iter().cloned())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -143,14 +160,16 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// `ferry sql` printing CSV: on the cluster at `cluster`, or locally.
+/// `ferry sql` printing CSV: on the cluster at `cluster` (with its
+/// environment), or locally.
 fn sql(cluster: Option<&Cluster>, statements: &str) -> std::process::Output {
-    let mut command = ferry();
+    let mut command = ferry_without_aws();
     command.args(["sql", "--format", "csv", "-c", statements]);
     if let Some(cluster) = cluster {
         command
             .args(["--cluster", &format!("df://{}", cluster.address)])
-            .env("FERRY_TOKEN", TOKEN);
+            .env("FERRY_TOKEN", TOKEN)
+            .envs(cluster.env.iter().cloned());
     }
     command.output().unwrap()
 }
@@ -524,4 +543,38 @@ fn an_executor_killed_in_the_middle_of_a_query_leaves_the_right_answer() {
     assert!(log.contains("on lost Executor"), "{log}");
     let again = sql(Some(&cluster), &query);
     assert_eq!(stdout_of(&again, "the next query", &cluster), local);
+}
+
+#[test]
+fn a_cluster_reads_tables_in_a_bucket_where_the_executors_are() {
+    let s3_dir = tempfile::tempdir().unwrap();
+    let server = S3Server::start(&s3_dir.path().join("s3"), &["numbers"]);
+    let cluster = Cluster::start_full(2, |_| Vec::new(), server.env());
+    // Parquet files written locally, then put in the bucket.
+    let setup = table(cluster.dir.path());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let bucket = server.bucket("numbers");
+    let local = cluster.dir.path().join("numbers");
+    for file in std::fs::read_dir(&local).unwrap() {
+        let file = file.unwrap();
+        let key = ObjectPath::from(format!("t/{}", file.file_name().to_string_lossy()));
+        let bytes = std::fs::read(file.path()).unwrap();
+        runtime
+            .block_on(bucket.put(&key, PutPayload::from(bytes)))
+            .unwrap();
+    }
+    let query = "SELECT g, count(*), sum(gcd(a, b)) FROM t GROUP BY g ORDER BY g";
+    let on_disk = sql(None, &format!("{setup} {FUNCTIONS} {query}"));
+    let on_disk = stdout_of(&on_disk, query, &cluster);
+    assert_eq!(on_disk.lines().count(), 8, "{on_disk}");
+    let in_bucket = sql(
+        Some(&cluster),
+        &format!(
+            "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION 's3://numbers/t/'; {FUNCTIONS} {query}"
+        ),
+    );
+    assert_eq!(stdout_of(&in_bucket, query, &cluster), on_disk);
 }
