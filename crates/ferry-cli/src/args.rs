@@ -54,6 +54,15 @@ impl WorkersArgs {
         more: &[String],
         signatures: Vec<ModuleSignature>,
     ) -> Result<ferry_remote::Remote> {
+        Ok(self.builder(more, signatures)?.build()?)
+    }
+
+    /// [`remote`](Self::remote), to be configured further.
+    pub fn builder(
+        &self,
+        more: &[String],
+        signatures: Vec<ModuleSignature>,
+    ) -> Result<ferry_remote::RemoteBuilder> {
         let mut remote = ferry_remote::Remote::builder().signatures(signatures);
         let mut workers: Vec<&String> = self.workers.iter().chain(more).collect();
         workers.dedup();
@@ -69,7 +78,7 @@ impl WorkersArgs {
         if let Some(tls) = self.tls.to_tls() {
             remote = remote.tls(tls);
         }
-        Ok(remote.build()?)
+        Ok(remote)
     }
 }
 
@@ -380,8 +389,7 @@ pub fn bytes(text: &str) -> Result<u64> {
         .with_context(|| format!("`{text}` is not a size, like 64MiB"))?;
     number
         .checked_mul(1 << shift)
-        .filter(|&size| size > 0)
-        .with_context(|| format!("`{text}` is not a size between 1 byte and 16 EiB"))
+        .with_context(|| format!("`{text}` is more than 16 EiB"))
 }
 
 /// `mib` MiB in bytes, or an error naming the flag if that overflows.

@@ -53,6 +53,7 @@ mod object;
 pub mod runtime;
 mod seal;
 mod store;
+mod stored;
 mod value;
 
 pub use closure::{Blob, Closure, Encoding, WeakBlob};
@@ -69,4 +70,5 @@ pub use runtime::{
     RuntimeConfig, Sandbox,
 };
 pub use store::{BlobStore, BlobWriter, Resolve, STORE_ENV};
+pub use stored::STORED_EXT;
 pub use value::{Output, Value};

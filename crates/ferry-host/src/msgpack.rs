@@ -14,7 +14,50 @@ pub(crate) const MAX_DEPTH: usize = 512;
 /// Checks that `bytes` hold one MessagePack value and nothing after it; the
 /// error says what is wrong, in a phrase that completes "the value ...".
 pub(crate) fn check(bytes: &[u8]) -> Result<(), String> {
-    let mut reader = Reader { bytes, at: 0 };
+    walk(bytes, None)
+}
+
+/// [`check`], and no extension of type `reserved` anywhere in the value: a
+/// guest may not forge what only the host makes.
+pub(crate) fn check_without_ext(bytes: &[u8], reserved: i8) -> Result<(), String> {
+    walk(bytes, Some(reserved))
+}
+
+/// The byte ranges of the elements of `bytes`, if they hold an array (of a
+/// value already checked).
+pub(crate) fn array_items(bytes: &[u8]) -> Option<Vec<std::ops::Range<usize>>> {
+    let mut reader = Reader {
+        bytes,
+        at: 0,
+        reserved: None,
+    };
+    let count = match *bytes.first()? {
+        marker @ 0x90..=0x9f => {
+            reader.at = 1;
+            u64::from(marker & 0x0f)
+        }
+        0xdc | 0xdd => reader.item().ok()?,
+        _ => return None,
+    };
+    let mut items = Vec::new();
+    for _ in 0..count {
+        let start = reader.at;
+        let mut open = 1u64;
+        while open > 0 {
+            open -= 1;
+            open += reader.item().ok()?;
+        }
+        items.push(start..reader.at);
+    }
+    Some(items)
+}
+
+fn walk(bytes: &[u8], reserved: Option<i8>) -> Result<(), String> {
+    let mut reader = Reader {
+        bytes,
+        at: 0,
+        reserved,
+    };
     // Items still to read at each open level of nesting.
     let mut open: Vec<u64> = vec![1];
     while let Some(left) = open.last_mut() {
@@ -43,6 +86,8 @@ pub(crate) fn check(bytes: &[u8]) -> Result<(), String> {
 struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
+    /// An extension type refused wherever it appears.
+    reserved: Option<i8>,
 }
 
 impl Reader<'_> {
@@ -76,22 +121,22 @@ impl Reader<'_> {
             // Extensions: a length, a type byte, the data.
             0xc7 => {
                 let len = self.uint(1)?;
-                skip(self, len + 1)
+                self.ext(len)
             }
             0xc8 => {
                 let len = self.uint(2)?;
-                skip(self, len + 1)
+                self.ext(len)
             }
             0xc9 => {
                 let len = self.uint(4)?;
-                skip(self, len + 1)
+                self.ext(len)
             }
             0xca | 0xce | 0xd2 => skip(self, 4),
             0xcb | 0xcf | 0xd3 => skip(self, 8),
             0xcc | 0xd0 => skip(self, 1),
             0xcd | 0xd1 => skip(self, 2),
             // Fixed extensions: a type byte and 1, 2, 4, 8 or 16 bytes.
-            0xd4..=0xd8 => skip(self, 1 + (1 << (marker - 0xd4))),
+            0xd4..=0xd8 => self.ext(1 << (marker - 0xd4)),
             0xd9 => {
                 let len = self.uint(1)?;
                 self.string(len)
@@ -109,6 +154,19 @@ impl Reader<'_> {
             0xde => self.uint(2).map(|n| 2 * n),
             0xdf => self.uint(4).map(|n| 2 * n),
         }
+    }
+
+    /// An extension's type byte and `len` bytes of data.
+    fn ext(&mut self, len: u64) -> Result<u64, String> {
+        let at = self.at;
+        let kind = self.take(1)?[0] as i8;
+        if self.reserved == Some(kind) {
+            return Err(format!(
+                "uses extension type {kind} at byte {}, which ferry keeps for values in stores",
+                at.saturating_sub(1)
+            ));
+        }
+        self.take(len).map(|_| 0)
     }
 
     fn string(&mut self, len: u64) -> Result<u64, String> {

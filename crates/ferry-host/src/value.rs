@@ -62,6 +62,14 @@ impl Value {
     /// well-formed MessagePack value are refused, trailing bytes included.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, Error> {
         self.check()?;
+        if let Some(object) = self.stored_object() {
+            return Err(Error::Decode {
+                what: "value",
+                reason: format!(
+                    "it is kept in a store at {object}: read it first (Executor::resolve)"
+                ),
+            });
+        }
         rmp_serde::from_slice(&self.0).map_err(|e| Error::Decode {
             what: "value",
             reason: format!("expected `{}`: {e}", std::any::type_name::<T>()),
@@ -112,9 +120,16 @@ impl Value {
 
     /// Converts to JSON for people and tools. MessagePack binaries become
     /// arrays of numbers, map keys that are not strings become their JSON
-    /// text, and extension values become `{"ext": type, "data": [...]}`.
+    /// text, and extension values become `{"ext": type, "data": [...]}`; a
+    /// value kept in a store is `{"stored": URL, "sha256": HASH}`.
     pub fn to_json(&self) -> Result<serde_json::Value, Error> {
         self.check()?;
+        if let Some(object) = self.stored_object() {
+            return Ok(serde_json::json!({
+                "stored": object.url,
+                "sha256": object.hash.map(|hash| hash.to_string()),
+            }));
+        }
         let value =
             rmpv::decode::read_value(&mut self.0.as_slice()).map_err(|e| Error::Decode {
                 what: "value",

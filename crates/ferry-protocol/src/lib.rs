@@ -10,7 +10,7 @@
 //! ```
 //! use ferry_protocol::{Payload, RunRequest, decode, encode};
 //!
-//! let request = RunRequest { closure: vec![1, 2, 3].into(), inputs: vec![Payload::Inline(vec![0xc0].into())], reduce: None, signatures: vec![] };
+//! let request = RunRequest { closure: vec![1, 2, 3].into(), inputs: vec![Payload::Inline(vec![0xc0].into())], reduce: None, signatures: vec![], store_results: None };
 //! let back: RunRequest = decode(&encode(&request))?;
 //! assert_eq!(back.inputs.len(), 1);
 //! # Ok::<(), ferry_protocol::ProtocolError>(())
@@ -80,6 +80,21 @@ pub struct RunRequest {
     /// that runs only signed code (`ferry worker --trust`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signatures: Vec<signature::ModuleSignature>,
+    /// Where a result over a size goes: into an object store, written by
+    /// the worker, instead of back in the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_results: Option<StoreResults>,
+}
+
+/// Results over `over` bytes are written under `prefix` (a store's URL
+/// ending in `/`) by the worker, with its own credentials, and answered
+/// with a reference to them (`ferry_host::Value::stored`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreResults {
+    /// Where results go: `s3://bucket/prefix/` or `file:///dir/`.
+    pub prefix: String,
+    /// Results of at most this many bytes come back in the answer.
+    pub over: u64,
 }
 
 /// Bytes, either in the message or uploaded separately under their hash.
@@ -215,6 +230,10 @@ mod tests {
             ],
             reduce: Some(Bytes::from_static(b"reducer")),
             signatures: vec![signature::SecretKey::generate().unwrap().0.sign(&hash)],
+            store_results: Some(StoreResults {
+                prefix: "s3://tmp/job/".into(),
+                over: 1 << 20,
+            }),
         });
         fuzz("run requests", &[run], |bytes| {
             decode::<RunRequest>(bytes).map(drop)

@@ -41,7 +41,8 @@ pub use error::{ActorError, RemoteError};
 pub use ferry_protocol::actor::ActorHandle;
 
 use ferry_host::executor::{Completer, Executor, Job, Task};
-use ferry_host::{ContentHash, Error, Output};
+use ferry_host::{ContentHash, Error, Output, Value};
+use ferry_protocol::StoreResults;
 use ferry_protocol::signature::ModuleSignature;
 use ferry_protocol::tls::ClientTls;
 use link::{Attempt, Link};
@@ -67,6 +68,9 @@ struct Shared {
     /// far: the worker keeps them in this order.
     caller: String,
     calls_to: parking_lot::Mutex<HashMap<String, u64>>,
+    /// Where workers put large results, and what reads and deletes them.
+    store_results: Option<StoreResults>,
+    stores: ferry_stores::Stores,
 }
 
 /// Configures a [`Remote`].
@@ -78,9 +82,26 @@ pub struct RemoteBuilder {
     task_timeout: Option<Duration>,
     signatures: HashMap<ContentHash, Vec<ModuleSignature>>,
     tls: Option<ClientTls>,
+    store_results: Option<StoreResults>,
 }
 
 impl RemoteBuilder {
+    /// Results over `over` bytes are written by the workers under `prefix`
+    /// (`s3://bucket/tmp/job-7/`, with each process's own `AWS_*`
+    /// credentials) instead of coming back: `submit` and `map_values` give
+    /// a reference ([`Value::stored`](ferry_host::Value)), a reducer and
+    /// any task given one read it where they run, and typed calls read it
+    /// here when asked. A map-reduce deletes its partial results as it
+    /// goes, and whatever is left when it fails.
+    pub fn store_results(mut self, prefix: impl Into<String>, over: u64) -> Self {
+        let mut prefix = prefix.into();
+        if !prefix.ends_with('/') {
+            prefix.push('/');
+        }
+        self.store_results = Some(StoreResults { prefix, over });
+        self
+    }
+
     /// Adds a worker, as `host:port`, `http://host:port` or
     /// `https://host:port` (see [`tls`](Self::tls)).
     pub fn worker(mut self, address: impl Into<String>) -> Self {
@@ -169,6 +190,8 @@ impl RemoteBuilder {
             uploaded: AtomicU64::new(0),
             caller: ferry_protocol::random_id(),
             calls_to: Default::default(),
+            store_results: self.store_results,
+            stores: ferry_stores::Stores::new(),
         });
         for link in &shared.links {
             runtime.spawn(link.clone().learn_slots());
@@ -191,6 +214,7 @@ impl Remote {
             task_timeout: None,
             signatures: HashMap::new(),
             tls: None,
+            store_results: None,
         }
     }
 
@@ -235,6 +259,28 @@ impl Executor for Remote {
     fn parallelism(&self) -> usize {
         self.shared.links.iter().map(|link| link.slots()).sum()
     }
+
+    fn take_stored(&self, value: Value) -> Result<Value, Error> {
+        let Some(object) = value.stored_object() else {
+            return Ok(value);
+        };
+        let stores = &self.shared.stores;
+        let read = value.read_stored(stores)?;
+        stores.block_on(stores.delete(&object))??;
+        Ok(read)
+    }
+
+    fn discard(&self, value: &Value) {
+        let stores = &self.shared.stores;
+        for object in value.stored_objects() {
+            match stores.block_on(stores.delete(&object)) {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) | Err(error) => {
+                    tracing::warn!(%error, "a partial result stays in its store");
+                }
+            }
+        }
+    }
 }
 
 impl Drop for Remote {
@@ -274,7 +320,10 @@ impl Shared {
                 tokio::time::sleep((self.backoff * factor).min(Duration::from_secs(2))).await;
             }
             let link = self.pick();
-            match link.run(job, &self.uploaded).await {
+            match link
+                .run(job, &self.uploaded, self.store_results.as_ref())
+                .await
+            {
                 Ok(output) => return Ok(output),
                 Err(Attempt::Final(error)) => return Err(error),
                 Err(Attempt::Retry(error)) => {

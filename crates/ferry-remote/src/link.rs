@@ -9,7 +9,7 @@ use ferry_protocol::signature::ModuleSignature;
 use ferry_protocol::tls::ClientTls;
 use ferry_protocol::{
     Body, INFO, INLINE_LIMIT, Info, MISSING, MSGPACK, MissingRequest, MissingResponse, Payload,
-    Problem, RUN, RunRequest, RunResponse,
+    Problem, RUN, RunRequest, RunResponse, StoreResults,
 };
 use http::{HeaderValue, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
@@ -179,7 +179,12 @@ impl Link {
     }
 
     /// One attempt at `job` on this worker.
-    pub async fn run(&self, job: &Job, uploaded: &AtomicU64) -> Result<Output, Attempt> {
+    pub async fn run(
+        &self,
+        job: &Job,
+        uploaded: &AtomicU64,
+        store_results: Option<&StoreResults>,
+    ) -> Result<Output, Attempt> {
         // A guard, so that an attempt dropped by a timeout or a cancellation
         // still leaves the count right.
         struct InFlight<'a>(&'a AtomicUsize);
@@ -190,14 +195,19 @@ impl Link {
         }
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         let _in_flight = InFlight(&self.in_flight);
-        let result = self.run_counted(job, uploaded).await;
+        let result = self.run_counted(job, uploaded, store_results).await;
         if result.is_ok() {
             self.down.lock().take();
         }
         result
     }
 
-    async fn run_counted(&self, job: &Job, uploaded: &AtomicU64) -> Result<Output, Attempt> {
+    async fn run_counted(
+        &self,
+        job: &Job,
+        uploaded: &AtomicU64,
+        store_results: Option<&StoreResults>,
+    ) -> Result<Output, Attempt> {
         let mut request = RunRequest {
             closure: job.closure.to_bytes(Encoding::ByReference).into(),
             inputs: Vec::new(),
@@ -206,6 +216,7 @@ impl Link {
                 .as_ref()
                 .map(|r| r.to_bytes(Encoding::ByReference).into()),
             signatures: self.signatures_of(job.closures()),
+            store_results: store_results.cloned(),
         };
         // Another round only if the worker lost code it was thought to have
         // (evicted from its cache, or restarted on an empty disk): then all of

@@ -25,6 +25,7 @@ mod explain;
 mod open;
 mod read;
 mod reference;
+mod results;
 
 pub use explain::explain;
 pub use open::{StoreError, is_url, open};
@@ -65,13 +66,23 @@ impl Stores {
         Ok((url, store))
     }
 
-    /// Runs `work` to its end, for callers that are not async (and not on
-    /// an async runtime's threads).
-    pub fn block_on<F: std::future::Future>(
-        &self,
-        work: F,
-    ) -> Result<F::Output, ferry_host::Error> {
-        Ok(self.runtime()?.block_on(work))
+    /// Runs `work` to its end, for callers that are not async. On an async
+    /// runtime's thread, a thread of its own waits instead.
+    pub fn block_on<F>(&self, work: F) -> Result<F::Output, ferry_host::Error>
+    where
+        F: std::future::Future + Send,
+        F::Output: Send,
+    {
+        let runtime = self.runtime()?;
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Ok(runtime.block_on(work));
+        }
+        Ok(std::thread::scope(|scope| {
+            scope
+                .spawn(|| runtime.block_on(work))
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        }))
     }
 
     fn runtime(&self) -> Result<&tokio::runtime::Runtime, ferry_host::Error> {

@@ -9,7 +9,7 @@ use ferry_protocol::endpoint::{ENDPOINTS, FUNCTIONS};
 use ferry_protocol::signature::ModuleSignature;
 use ferry_protocol::{
     BLOBS, Body, HEALTH, INFO, INLINE_LIMIT, Info, MISSING, MSGPACK, MissingRequest,
-    MissingResponse, Payload, Problem, RUN, RunRequest, RunResponse,
+    MissingResponse, Payload, Problem, RUN, RunRequest, RunResponse, StoreResults,
 };
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
@@ -242,6 +242,7 @@ async fn run(state: Arc<State>, request: Request<impl RequestBody>) -> Reply {
         Err(reply) => return reply,
     };
     let signatures = std::mem::take(&mut run.signatures);
+    let store_results = run.store_results.take();
     let input_blobs: Vec<ContentHash> = run
         .inputs
         .iter()
@@ -277,7 +278,7 @@ async fn run(state: Arc<State>, request: Request<impl RequestBody>) -> Reply {
     let outcome = CancelOnDrop(Some(state.executor.submit_job(job))).await;
     let response = match outcome {
         Ok(output) => {
-            let value = match payload(&state, output.value).await {
+            let value = match payload(&state, output.value, store_results.as_ref()).await {
                 Ok(value) => value,
                 Err(e) => return refusal(e),
             };
@@ -354,9 +355,20 @@ fn job(resolver: &dyn Resolve, run: &RunRequest, max_inputs: u64) -> Result<Job,
     })
 }
 
-/// A result small enough travels inline; a larger one is stored (off the
-/// serving threads) for the client to download.
-async fn payload(state: &Arc<State>, value: Value) -> Result<Payload, Error> {
+/// A result small enough travels inline; a larger one goes to the object
+/// store the client named, or else is stored here (off the serving threads)
+/// for the client to download.
+async fn payload(
+    state: &Arc<State>,
+    value: Value,
+    store_results: Option<&StoreResults>,
+) -> Result<Payload, Error> {
+    if let Some(to) = store_results
+        && value.as_bytes().len() as u64 > to.over
+    {
+        let stored = state.objects.stores().put_value(&to.prefix, &value).await?;
+        return Ok(Payload::Inline(stored.into_bytes().into()));
+    }
     if value.as_bytes().len() <= INLINE_LIMIT {
         return Ok(Payload::Inline(value.into_bytes().into()));
     }

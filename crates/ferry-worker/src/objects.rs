@@ -25,6 +25,11 @@ impl StoredObjects {
             cache,
         }
     }
+
+    /// The stores, for writing results to them.
+    pub(crate) fn stores(&self) -> &Stores {
+        &self.stores
+    }
 }
 
 impl ReadObject for StoredObjects {

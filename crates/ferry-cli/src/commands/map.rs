@@ -44,6 +44,20 @@ pub struct MapArgs {
     /// Inputs per task, with --reduce and --inputs.
     #[arg(long, value_name = "N", default_value_t = 1, requires = "reduce")]
     chunk_size: usize,
+    /// With --workers: results over --results-over are written by the
+    /// workers under this prefix (`s3://bucket/tmp/job-7/`) instead of
+    /// coming back; a reduce reads them there and deletes each once used
+    /// (and all that is left if the job fails); without --reduce, each is
+    /// printed as a reference, `{"stored": URL, "sha256": HASH}`.
+    #[arg(long, value_name = "URL", requires = "workers")]
+    results_to: Option<String>,
+    /// With --results-to: results of at most this size come back.
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = crate::args::bytes, requires = "results_to")]
+    results_over: u64,
+    /// Write each result as an object under this prefix, and print its
+    /// reference instead of the result.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["reduce", "results_to"])]
+    output: Option<String>,
     /// The sandbox of local runs; with --workers, each worker's own
     /// sandbox applies.
     #[command(flatten)]
@@ -59,6 +73,7 @@ pub fn run(args: MapArgs, store: &BlobStore) -> Result<()> {
         .map(|name| Closure::new(mapper.module(), &name))
         .transpose()?;
     let inputs = match (args.inputs, args.over) {
+        (_, Some(_)) if args.chunk_bytes == 0 => bail!("--chunk-bytes must be at least 1 byte"),
         (_, Some(location)) => {
             let chunks = stores().block_on(stores().chunks(&location, args.chunk_bytes))??;
             Inputs::Objects(chunks)
@@ -71,6 +86,7 @@ pub fn run(args: MapArgs, store: &BlobStore) -> Result<()> {
         reducer,
         inputs,
         chunk_size: args.chunk_size,
+        output: args.output.clone(),
     };
     if args.workers.workers.is_empty() {
         let runtime = Runtime::new(RuntimeConfig::with_store(store.clone()))?;
@@ -79,10 +95,15 @@ pub fn run(args: MapArgs, store: &BlobStore) -> Result<()> {
             .sandbox(args.sandbox.to_sandbox()?)
             .objects(stores().clone())
             .build()?;
-        job.run(&pool)
-    } else {
-        job.run(&args.workers.remote(&[], signatures)?)
+        return job.run(&pool);
     }
+    let mut remote = args.workers.builder(&[], signatures)?;
+    // Every result goes to --output, written where it was made.
+    let results_to = args.output.map(|prefix| (prefix, 0));
+    if let Some((prefix, over)) = results_to.or(args.results_to.map(|p| (p, args.results_over))) {
+        remote = remote.store_results(prefix, over);
+    }
+    job.run(&remote.build()?)
 }
 
 /// `ferry map`: the closures, and where the inputs are.
@@ -91,6 +112,8 @@ struct MapJob {
     reducer: Option<Closure>,
     inputs: Inputs,
     chunk_size: usize,
+    /// Where each result is written, on a local pool.
+    output: Option<String>,
 }
 
 /// What a map runs over.
@@ -125,7 +148,11 @@ impl MapJob {
                             .run::<serde_json::Value>();
                         print_reduced(reduced, &progress)
                     }
-                    None => print_mapped(executor.map_objects(&self.mapper, chunks), &progress),
+                    None => print_mapped(
+                        executor.map_objects(&self.mapper, chunks),
+                        self.output.as_deref(),
+                        &progress,
+                    ),
                 };
             }
         };
@@ -163,7 +190,11 @@ impl MapJob {
             }
             None => {
                 let inputs = inputs.map_while(|json| Value::from_json(&json).ok());
-                print_mapped(executor.map_values(&self.mapper, inputs), &progress)
+                print_mapped(
+                    executor.map_values(&self.mapper, inputs),
+                    self.output.as_deref(),
+                    &progress,
+                )
             }
         }
     }
@@ -184,15 +215,25 @@ fn print_reduced(
 }
 
 /// Prints each result as `ferry call` does, a failure as `{"error": ...}`,
-/// and fails at the end if any failed.
+/// and fails at the end if any failed. With `output`, a result not yet
+/// there (made on a local pool) is written under it first.
 fn print_mapped(
     results: impl Iterator<Item = Result<Output, Error>>,
+    output: Option<&str>,
     progress: &indicatif::ProgressBar,
 ) -> Result<()> {
     let mut out = out::stdout();
     let mut failed = false;
+    let written = |value: Value| -> Result<Value, Error> {
+        match output {
+            Some(prefix) if value.stored_object().is_none() => {
+                stores().block_on(stores().put_value(prefix, &value))?
+            }
+            _ => Ok(value),
+        }
+    };
     for result in results {
-        let line = match result.and_then(|output| output.value.to_json()) {
+        let line = match result.and_then(|output| written(output.value)?.to_json()) {
             Ok(json) => json,
             Err(e) => {
                 failed = true;

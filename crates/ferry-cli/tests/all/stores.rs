@@ -5,9 +5,9 @@
 
 use crate::support::ferry_without_aws as without_aws;
 use crate::worker::{TOKEN, Worker, guest, remote};
-use datafusion::object_store::{ObjectStoreExt, PutPayload, path::Path as ObjectPath};
+use datafusion::object_store::{ObjectStore, ObjectStoreExt, PutPayload, path::Path as ObjectPath};
 use ferry_example_guest::{HistSpec, Histogram};
-use ferry_host::{BlobStore, Closure, ContentHash, Encoding, ExecutorExt, ObjectRef};
+use ferry_host::{BlobStore, Closure, ContentHash, Encoding, Executor, ExecutorExt, ObjectRef};
 use ferry_test_support::Random;
 use ferry_test_support::s3::S3Server;
 use std::process::Output;
@@ -357,4 +357,151 @@ fn a_map_over_objects_in_a_bucket_runs_ranges_on_two_workers_and_equals_a_count_
         missing.contains("there are no objects at s3://events/run-8/"),
         "{missing}"
     );
+}
+
+/// The keys under `prefix` in `bucket`.
+fn keys(server: &S3Server, bucket: &str, prefix: &str) -> Vec<String> {
+    use futures::TryStreamExt;
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(
+            server
+                .bucket(bucket)
+                .list(Some(&ObjectPath::from(prefix)))
+                .map_ok(|meta| meta.location.to_string())
+                .try_collect(),
+        )
+        .unwrap()
+}
+
+#[test]
+fn results_kept_in_a_bucket_are_reduced_there_and_none_is_left_after_success_or_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = S3Server::start(&dir.path().join("s3"), &["scratch", "events"]);
+    let workers: Vec<Worker> = (0..2)
+        .map(|i| Worker::start_with_env(&dir.path().join(format!("w{i}")), &[], &server.env()))
+        .collect();
+    let fill = crate::worker::fill();
+    let merge = Closure::new(&guest(), "merge").unwrap();
+    let ranges = crate::worker::ranges(24, 2_000);
+    let expected: Histogram = ferry_host::LocalExecutor::new()
+        .unwrap()
+        .map_reduce(&fill, &merge, &ranges)
+        .run()
+        .unwrap()
+        .unwrap();
+
+    // Every result over 0 bytes is kept: all of them.
+    let mut builder = ferry_remote::Remote::builder().token(TOKEN);
+    for worker in &workers {
+        builder = builder.worker(worker.address.clone());
+    }
+    // The client reads and deletes what it is given with its own
+    // credentials, as the workers do: they come from its environment,
+    // which a test cannot set for itself, so it runs as a command below;
+    // here it only submits, and the workers read and delete.
+    let client = builder
+        .store_results("s3://scratch/job-1", 0)
+        .build()
+        .unwrap();
+    let stored = client
+        .submit(&fill, ferry_host::Value::encode(&ranges[0]).unwrap())
+        .wait()
+        .unwrap()
+        .value;
+    let object = stored.stored_object().expect("a result kept in the bucket");
+    assert!(object.url.starts_with("s3://scratch/job-1/") && object.hash.is_some());
+    assert_eq!(keys(&server, "scratch", "job-1").len(), 1);
+
+    // A reducer given two kept results reads them where it runs.
+    let pair = ferry_host::Value::array(&[stored.clone(), stored]);
+    let doubled = client.submit(&merge, pair).wait().unwrap().value;
+    assert!(doubled.stored_object().is_some());
+    assert_eq!(keys(&server, "scratch", "job-1").len(), 2);
+
+    // From the command line (whose environment has the credentials): a
+    // map-reduce whose every partial result is kept, then deleted.
+    let addresses = workers
+        .iter()
+        .map(|w| w.address.clone())
+        .collect::<Vec<_>>()
+        .join(",");
+    let inputs = dir.path().join("ranges.jsonl");
+    let lines: Vec<String> = ranges
+        .iter()
+        .map(|r| serde_json::to_string(r).unwrap())
+        .collect();
+    std::fs::write(&inputs, lines.join("\n")).unwrap();
+    let env = serde_json::to_string(&crate::worker::spec()).unwrap();
+    let map_reduce = |mapper: &str, prefix: &str| {
+        without_aws()
+            .envs(server.env())
+            .env("FERRY_TOKEN", TOKEN)
+            .env("FERRY_STORE", dir.path().join("store"))
+            .args(["map", "examples/guest", mapper, "--env", &env, "--inputs"])
+            .arg(&inputs)
+            .args(["--reduce", "merge", "--workers", &addresses])
+            .args(["--results-to", prefix, "--results-over", "0"])
+            .output()
+            .unwrap()
+    };
+    let output = map_reduce("fill", "s3://scratch/job-2/");
+    let histogram: Histogram = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(histogram, expected);
+    assert_eq!(keys(&server, "scratch", "job-2"), Vec::<String>::new());
+
+    // A job that fails part way (a mapper over lines that are not numbers)
+    // leaves nothing behind either.
+    put(
+        &server,
+        "events",
+        "bad/part-0.txt",
+        "1.5\n2.5\n".repeat(20_000).into_bytes(),
+    );
+    put(
+        &server,
+        "events",
+        "bad/part-1.txt",
+        b"not a number\n".to_vec(),
+    );
+    let failed = stderr(
+        &without_aws()
+            .envs(server.env())
+            .env("FERRY_TOKEN", TOKEN)
+            .env("FERRY_STORE", dir.path().join("store"))
+            .args(["map", "examples/guest", "fill_lines", "--env", &env])
+            .args(["--over", "s3://events/bad/", "--chunk-bytes", "4KiB"])
+            .args(["--reduce", "merge", "--workers", &addresses])
+            .args(["--results-to", "s3://scratch/job-3/", "--results-over", "0"])
+            .output()
+            .unwrap(),
+    );
+    assert!(failed.contains("is not a number"), "{failed}");
+    assert_eq!(keys(&server, "scratch", "job-3"), Vec::<String>::new());
+
+    // --output writes each result as an object, and prints where.
+    let output = without_aws()
+        .envs(server.env())
+        .env("FERRY_TOKEN", TOKEN)
+        .env("FERRY_STORE", dir.path().join("store"))
+        .args(["map", "examples/guest", "fill", "--env", &env, "--inputs"])
+        .arg(&inputs)
+        .args(["--workers", &addresses, "--output", "s3://scratch/results"])
+        .output()
+        .unwrap();
+    let printed: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(printed.len(), ranges.len());
+    assert!(
+        printed.iter().all(|line| line["stored"]
+            .as_str()
+            .unwrap()
+            .starts_with("s3://scratch/results/")),
+        "{printed:?}"
+    );
+    assert_eq!(keys(&server, "scratch", "results").len(), ranges.len());
 }

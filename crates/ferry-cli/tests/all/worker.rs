@@ -148,7 +148,7 @@ where
     sender
 }
 
-fn spec() -> HistSpec {
+pub(crate) fn spec() -> HistSpec {
     HistSpec {
         bins: 24,
         lo: 60.0,
@@ -159,14 +159,14 @@ fn spec() -> HistSpec {
     }
 }
 
-fn fill() -> Closure {
+pub(crate) fn fill() -> Closure {
     Closure::new(&guest(), "fill")
         .unwrap()
         .with_env(&spec())
         .unwrap()
 }
 
-fn ranges(n: u64, events: u64) -> Vec<Range> {
+pub(crate) fn ranges(n: u64, events: u64) -> Vec<Range> {
     (0..n)
         .map(|i| Range {
             start: i * events,
@@ -1110,6 +1110,7 @@ fn post_run(
         inputs,
         reduce: None,
         signatures: Vec::new(),
+        store_results: None,
     });
     let run = ferry_protocol::RUN;
     raw_bytes(&worker.address, "POST", run, Some(&bearer()), request)

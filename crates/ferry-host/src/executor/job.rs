@@ -49,11 +49,23 @@ impl Job {
         std::iter::once(&self.closure).chain(self.reduce.as_ref())
     }
 
-    /// The job with the objects its closures refer to read by `reader`.
+    /// Whether the job refers to objects not read yet: blobs of its
+    /// closures, or inputs kept in stores.
+    pub fn has_unread_objects(&self) -> bool {
+        self.closures().any(|c| c.unread_object().is_some())
+            || self.inputs.iter().any(|i| !i.stored_objects().is_empty())
+    }
+
+    /// The job with the objects its closures refer to, and its inputs kept
+    /// in stores, read by `reader`.
     pub fn read_objects(self, reader: &dyn ReadObject) -> Result<Job, Error> {
         Ok(Job {
             closure: self.closure.read_objects(reader)?,
-            inputs: self.inputs,
+            inputs: self
+                .inputs
+                .iter()
+                .map(|input| input.read_stored(reader))
+                .collect::<Result<_, _>>()?,
             reduce: self
                 .reduce
                 .map(|reduce| reduce.read_objects(reader))

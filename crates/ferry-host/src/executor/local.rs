@@ -216,7 +216,7 @@ impl PoolThread {
                 // Read here, on the pool's threads, so that the jobs of a
                 // map read their objects in parallel.
                 let job = match &self.objects {
-                    Some(reader) if job.closures().any(|c| c.unread_object().is_some()) => {
+                    Some(reader) if job.has_unread_objects() => {
                         job.read_objects(&**reader)?
                     }
                     _ => job,

@@ -74,7 +74,7 @@ where
     pub fn run<O: DeserializeOwned>(mut self) -> Result<Option<O>, Error> {
         let window = self.executor.parallelism().max(1) * 2;
         let (finished, next_finished) = mpsc::channel::<u64>();
-        let mut in_flight: HashMap<u64, (Task, Range<u64>, u64)> = HashMap::new();
+        let mut in_flight: HashMap<u64, InFlight> = HashMap::new();
         // Finished partial results, by the start of the input range they cover.
         let mut pieces: BTreeMap<u64, (u64, Value)> = BTreeMap::new();
         let mut next_id = 0u64;
@@ -82,17 +82,28 @@ where
         let mut mapped = 0u64;
         let mut exhausted = false;
 
-        let mut submit =
-            |job: Job, span: Range<u64>, mapping: u64, in_flight: &mut HashMap<_, _>| {
-                let task = self.executor.submit_job(job);
-                let id = next_id;
-                next_id += 1;
-                let finished = finished.clone();
-                task.notify(move || {
-                    let _ = finished.send(id);
-                });
-                in_flight.insert(id, (task, span, mapping));
-            };
+        let mut submit = |job: Job,
+                          span: Range<u64>,
+                          mapping: u64,
+                          consumed: [Option<Value>; 2],
+                          in_flight: &mut HashMap<_, _>| {
+            let task = self.executor.submit_job(job);
+            let id = next_id;
+            next_id += 1;
+            let finished = finished.clone();
+            task.notify(move || {
+                let _ = finished.send(id);
+            });
+            in_flight.insert(
+                id,
+                InFlight {
+                    task,
+                    span,
+                    mapping,
+                    consumed,
+                },
+            );
+        };
         let outcome = 'work: loop {
             while !exhausted && in_flight.len() < window {
                 let chunk: Vec<I> = self.inputs.by_ref().take(self.chunk_size).collect();
@@ -108,7 +119,13 @@ where
                     },
                     Err(e) => break 'work Err(e),
                 };
-                submit(job, next_input..next_input + count, count, &mut in_flight);
+                submit(
+                    job,
+                    next_input..next_input + count,
+                    count,
+                    [None, None],
+                    &mut in_flight,
+                );
                 next_input += count;
             }
             if in_flight.is_empty() {
@@ -117,9 +134,18 @@ where
             let Ok(id) = next_finished.recv() else {
                 break Err(Error::ShutDown);
             };
-            let Some((mut task, span, mapping)) = in_flight.remove(&id) else {
+            let Some(InFlight {
+                mut task,
+                span,
+                mapping,
+                consumed,
+            }) = in_flight.remove(&id)
+            else {
                 continue;
             };
+            for value in consumed.iter().flatten() {
+                self.executor.discard(value);
+            }
             let value = match task.try_take().unwrap_or(Err(Error::ShutDown)) {
                 Ok(output) => output.value,
                 Err(e) => break Err(e),
@@ -147,19 +173,42 @@ where
                 continue;
             };
             let job = Job::call(self.reducer.clone(), Value::array(&pair));
-            submit(job, start..end, 0, &mut in_flight);
+            let [a, b] = pair;
+            submit(job, start..end, 0, [Some(a), Some(b)], &mut in_flight);
         };
         if let Err(e) = outcome {
-            for (task, _, _) in in_flight.values() {
-                task.cancel();
+            // Partial results kept in stores go too, whatever the tasks
+            // still running come to: none is left behind.
+            for running in in_flight.values() {
+                running.task.cancel();
+            }
+            for InFlight { task, consumed, .. } in in_flight.into_values() {
+                if let Ok(output) = task.wait() {
+                    self.executor.discard(&output.value);
+                }
+                for value in consumed.iter().flatten() {
+                    self.executor.discard(value);
+                }
+            }
+            for (_, value) in pieces.values() {
+                self.executor.discard(value);
             }
             return Err(e);
         }
         match pieces.into_values().next() {
-            Some((_, value)) => value.decode().map(Some),
+            Some((_, value)) => self.executor.take_stored(value)?.decode().map(Some),
             None => Ok(None),
         }
     }
+}
+
+/// A task of a map-reduce: the inputs it covers, how many it maps, and the
+/// partial results it reduces (deleted from their store once it has).
+struct InFlight {
+    task: Task,
+    span: Range<u64>,
+    mapping: u64,
+    consumed: [Option<Value>; 2],
 }
 
 impl<'a, E, It> MapReduce<'a, E, It>

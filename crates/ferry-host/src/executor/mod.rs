@@ -34,6 +34,21 @@ pub trait Executor: Send + Sync {
     /// How many calls it runs at once; `map` keeps about twice this many in
     /// flight.
     fn parallelism(&self) -> usize;
+
+    /// A result this executor left in an object store (over its threshold,
+    /// see `Remote`'s `store_results`), read and deleted there; any other
+    /// value as it is. Typed calls (`call`, `map`, `map_reduce`) do this
+    /// themselves; results of `submit` and `map_values` stay references
+    /// until asked.
+    fn take_stored(&self, value: Value) -> Result<Value, Error> {
+        Ok(value)
+    }
+
+    /// Deletes what `value` keeps in an object store, if it keeps anything:
+    /// an intermediate result no longer needed.
+    fn discard(&self, value: &Value) {
+        let _ = value;
+    }
 }
 
 /// Typed calls on any [`Executor`].
@@ -61,11 +76,14 @@ pub trait ExecutorExt: Executor {
         I: Serialize + ?Sized,
         O: DeserializeOwned,
     {
-        self.submit(closure, Value::encode(input)?).wait()?.decode()
+        let output = self.submit(closure, Value::encode(input)?).wait()?;
+        output.try_map(|value| self.take_stored(value))?.decode()
     }
 
     /// Starts `closure` on `input`; the future resolves to the result. It
-    /// needs no particular async runtime.
+    /// needs no particular async runtime. A result the executor kept in a
+    /// store fails to decode, naming it: read it with
+    /// [`take_stored`](Executor::take_stored).
     fn call_async<I, O>(
         &self,
         closure: &Closure,
@@ -96,6 +114,7 @@ pub trait ExecutorExt: Executor {
             |closure, input| Ok(Job::call(closure.clone(), Value::encode(&input)?)),
             Output::decode,
         )
+        .taking_stored()
     }
 
     /// [`map`](ExecutorExt::map) for values already encoded, whose results
@@ -184,6 +203,8 @@ pub struct Map<'a, E, It: Iterator, O> {
     window: usize,
     to_job: fn(&Closure, It::Item) -> Result<Job, Error>,
     decode: fn(Output) -> Result<Output<O>, Error>,
+    /// Whether results kept in stores are read (and deleted there).
+    take_stored: bool,
 }
 
 impl<'a, E: Executor, It: Iterator, O> Map<'a, E, It, O> {
@@ -202,7 +223,13 @@ impl<'a, E: Executor, It: Iterator, O> Map<'a, E, It, O> {
             window: executor.parallelism().max(1) * 2,
             to_job,
             decode,
+            take_stored: false,
         }
+    }
+
+    fn taking_stored(mut self) -> Self {
+        self.take_stored = true;
+        self
     }
 }
 
@@ -221,6 +248,11 @@ impl<E: Executor, It: Iterator, O> Iterator for Map<'_, E, It, O> {
             self.in_flight.push_back(task);
         }
         let task = self.in_flight.pop_front()?;
-        Some(task.wait().and_then(self.decode))
+        let output = task.wait();
+        let output = match self.take_stored {
+            true => output.and_then(|o| o.try_map(|value| self.executor.take_stored(value))),
+            false => output,
+        };
+        Some(output.and_then(self.decode))
     }
 }

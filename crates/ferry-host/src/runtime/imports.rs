@@ -39,7 +39,7 @@ pub(crate) fn add_imports(linker: &mut Linker<HostState>) -> wasmtime::Result<()
                 ptr as u32,
                 len,
             )?;
-            crate::msgpack::check(&bytes).map_err(|reason| {
+            crate::msgpack::check_without_ext(&bytes, crate::STORED_EXT).map_err(|reason| {
                 wasmtime::Error::new(FailureKind::MalformedResult {
                     reason: format!("the value {reason}"),
                 })
