@@ -86,13 +86,15 @@ pub struct RunRequest {
     pub store_results: Option<StoreResults>,
 }
 
-/// Results over `over` bytes are written under `prefix` (a store's URL
-/// ending in `/`) by the worker, with its own credentials, and answered
-/// with a reference to them (`ferry_host::Value::stored`).
+/// A result over `over` bytes is written by the worker, with its own
+/// credentials, to the object `object`, and answered with a reference to
+/// it (`ferry_host::Value::stored`). The client names the object, one per
+/// task: a task run again writes it again, and a task that failed or was
+/// cancelled leaves nothing the client cannot find and delete.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoreResults {
-    /// Where results go: `s3://bucket/prefix/` or `file:///dir/`.
-    pub prefix: String,
+    /// The object's URL: `s3://bucket/tmp/job-7/<name>.msgpack`.
+    pub object: String,
     /// Results of at most this many bytes come back in the answer.
     pub over: u64,
 }
@@ -231,7 +233,7 @@ mod tests {
             reduce: Some(Bytes::from_static(b"reducer")),
             signatures: vec![signature::SecretKey::generate().unwrap().0.sign(&hash)],
             store_results: Some(StoreResults {
-                prefix: "s3://tmp/job/".into(),
+                object: "s3://tmp/job/1.msgpack".into(),
                 over: 1 << 20,
             }),
         });

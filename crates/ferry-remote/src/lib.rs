@@ -68,9 +68,13 @@ struct Shared {
     /// far: the worker keeps them in this order.
     caller: String,
     calls_to: parking_lot::Mutex<HashMap<String, u64>>,
-    /// Where workers put large results, and what reads and deletes them.
-    store_results: Option<StoreResults>,
+    /// Where workers put results over a size (a prefix, and the size), and
+    /// what reads and deletes them.
+    results_to: Option<(String, u64)>,
     stores: ferry_stores::Stores,
+    /// Deletions of results of unfinished tasks under way, which dropping
+    /// the client waits for.
+    deleting: AtomicU64,
 }
 
 /// Configures a [`Remote`].
@@ -82,7 +86,7 @@ pub struct RemoteBuilder {
     task_timeout: Option<Duration>,
     signatures: HashMap<ContentHash, Vec<ModuleSignature>>,
     tls: Option<ClientTls>,
-    store_results: Option<StoreResults>,
+    results_to: Option<(String, u64)>,
 }
 
 impl RemoteBuilder {
@@ -92,13 +96,10 @@ impl RemoteBuilder {
     /// a reference ([`Value::stored`](ferry_host::Value)), a reducer and
     /// any task given one read it where they run, and typed calls read it
     /// here when asked. A map-reduce deletes its partial results as it
-    /// goes, and whatever is left when it fails.
+    /// goes, and whatever is left when it fails; a task that fails or is
+    /// cancelled leaves nothing.
     pub fn store_results(mut self, prefix: impl Into<String>, over: u64) -> Self {
-        let mut prefix = prefix.into();
-        if !prefix.ends_with('/') {
-            prefix.push('/');
-        }
-        self.store_results = Some(StoreResults { prefix, over });
+        self.results_to = Some((prefix.into(), over));
         self
     }
 
@@ -190,8 +191,9 @@ impl RemoteBuilder {
             uploaded: AtomicU64::new(0),
             caller: ferry_protocol::random_id(),
             calls_to: Default::default(),
-            store_results: self.store_results,
+            results_to: self.results_to,
             stores: ferry_stores::Stores::new(),
+            deleting: AtomicU64::new(0),
         });
         for link in &shared.links {
             runtime.spawn(link.clone().learn_slots());
@@ -214,7 +216,7 @@ impl Remote {
             task_timeout: None,
             signatures: HashMap::new(),
             tls: None,
-            store_results: None,
+            results_to: None,
         }
     }
 
@@ -266,14 +268,14 @@ impl Executor for Remote {
         };
         let stores = &self.shared.stores;
         let read = value.read_stored(stores)?;
-        stores.block_on(stores.delete(&object))??;
+        stores.block_on(stores.delete(&object.url))??;
         Ok(read)
     }
 
     fn discard(&self, value: &Value) {
         let stores = &self.shared.stores;
         for object in value.stored_objects() {
-            match stores.block_on(stores.delete(&object)) {
+            match stores.block_on(stores.delete(&object.url)) {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) | Err(error) => {
                     tracing::warn!(%error, "a partial result stays in its store");
@@ -285,6 +287,14 @@ impl Executor for Remote {
 
 impl Drop for Remote {
     fn drop(&mut self) {
+        // Results of cancelled tasks are deleted before the client goes,
+        // within reason.
+        let started = std::time::Instant::now();
+        while self.shared.deleting.load(Ordering::SeqCst) > 0
+            && started.elapsed() < Duration::from_secs(10)
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         // Unfinished tasks complete with `ShutDown` as their completers drop.
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
@@ -293,8 +303,20 @@ impl Drop for Remote {
 }
 
 async fn run(shared: Arc<Shared>, job: Job, done: Completer) {
-    let attempts = shared.attempts(&job);
-    let result = tokio::select! {
+    // The task's own object for a result kept in a store, whichever
+    // worker, and however many attempts, it takes.
+    let store_results = match &shared.results_to {
+        Some((prefix, over)) => match ferry_stores::name_under(prefix) {
+            Ok(object) => Some(StoreResults {
+                object,
+                over: *over,
+            }),
+            Err(error) => return done.complete(Err(error)),
+        },
+        None => None,
+    };
+    let attempts = shared.attempts(&job, store_results.as_ref());
+    let outcome = tokio::select! {
         result = async {
             match shared.task_timeout {
                 Some(limit) => tokio::time::timeout(limit, attempts).await.unwrap_or_else(|_| Err(RemoteError::TimedOut {
@@ -302,17 +324,35 @@ async fn run(shared: Arc<Shared>, job: Job, done: Completer) {
                 }.into())),
                 None => attempts.await,
             }
-        } => result,
-        () = done.cancelled() => return,
+        } => Some(result),
+        () = done.cancelled() => None,
     };
-    done.complete(result);
+    // An attempt given up on may have written the result all the same: it
+    // goes before the task is seen to fail, so that whoever waits for the
+    // task finds nothing left.
+    if let Some(to) = &store_results
+        && !matches!(outcome, Some(Ok(_)))
+    {
+        shared.deleting.fetch_add(1, Ordering::SeqCst);
+        if let Err(error) = shared.stores.delete(&to.object).await {
+            tracing::warn!(%error, "the result of a task that did not finish stays in its store");
+        }
+        shared.deleting.fetch_sub(1, Ordering::SeqCst);
+    }
+    if let Some(result) = outcome {
+        done.complete(result);
+    }
 }
 
 impl Shared {
     /// Tries the job on the least loaded worker, then on others, backing off
     /// between attempts, until it succeeds or fails for a reason retrying
     /// cannot change.
-    async fn attempts(&self, job: &Job) -> Result<Output, Error> {
+    async fn attempts(
+        &self,
+        job: &Job,
+        store_results: Option<&StoreResults>,
+    ) -> Result<Output, Error> {
         let mut last = None;
         for attempt in 0..self.attempts {
             if attempt > 0 {
@@ -320,10 +360,7 @@ impl Shared {
                 tokio::time::sleep((self.backoff * factor).min(Duration::from_secs(2))).await;
             }
             let link = self.pick();
-            match link
-                .run(job, &self.uploaded, self.store_results.as_ref())
-                .await
-            {
+            match link.run(job, &self.uploaded, store_results).await {
                 Ok(output) => return Ok(output),
                 Err(Attempt::Final(error)) => return Err(error),
                 Err(Attempt::Retry(error)) => {

@@ -29,6 +29,7 @@ mod results;
 
 pub use explain::explain;
 pub use open::{StoreError, is_url, open};
+pub use results::name_under;
 
 use object_store::ObjectStore;
 use parking_lot::Mutex;

@@ -1,5 +1,5 @@
-//! Results kept in a store: written under a prefix the job names, each
-//! under a name of its own, referred to by URL and hash, and deleted once
+//! Results kept in a store: each written to an object of its own under a
+//! prefix the job names, referred to by URL and hash, and deleted once
 //! read or no longer needed.
 
 use crate::open::path_of;
@@ -7,21 +7,26 @@ use crate::{Stores, explain};
 use ferry_host::{ContentHash, Error, ObjectRef, Value};
 use object_store::{ObjectStoreExt, PutPayload};
 
+/// A new object's URL under `prefix` (a URL, taken as a directory), named
+/// at random: equal results of two tasks are two objects, and a task run
+/// again writes its own object again.
+pub fn name_under(prefix: &str) -> Result<String, Error> {
+    let mut name = [0u8; 16];
+    getrandom::fill(&mut name)
+        .map_err(|e| Error::Engine(format!("no randomness to name a result: {e}")))?;
+    let slash = if prefix.ends_with('/') { "" } else { "/" };
+    Ok(format!("{prefix}{slash}{}.msgpack", hex::encode(name)))
+}
+
 impl Stores {
-    /// Writes `value` under `prefix` (a URL, taken as a directory), named at
-    /// random so that equal results of two tasks are two objects; returns
-    /// the value that refers to it ([`Value::stored`]).
-    pub async fn put_value(&self, prefix: &str, value: &Value) -> Result<Value, Error> {
-        let mut name = [0u8; 16];
-        getrandom::fill(&mut name)
-            .map_err(|e| Error::Engine(format!("no randomness to name a result: {e}")))?;
-        let slash = if prefix.ends_with('/') { "" } else { "/" };
-        let url = format!("{prefix}{slash}{}.msgpack", hex::encode(name));
+    /// Writes `value` to the object at `url`; returns the value that refers
+    /// to it ([`Value::stored`]).
+    pub async fn put_value(&self, url: &str, value: &Value) -> Result<Value, Error> {
         let failed = |reason: String| Error::Object {
-            url: url.clone(),
+            url: url.to_owned(),
             reason,
         };
-        let (parsed, store) = self.store(&url).map_err(|e| failed(e.to_string()))?;
+        let (parsed, store) = self.store(url).map_err(|e| failed(e.to_string()))?;
         let path = path_of(&parsed).map_err(|e| failed(e.to_string()))?;
         store
             .put(&path, PutPayload::from(value.as_bytes().to_vec()))
@@ -31,14 +36,17 @@ impl Stores {
         Ok(Value::stored(&object))
     }
 
-    /// Deletes the object `object` names.
-    pub async fn delete(&self, object: &ObjectRef) -> Result<(), Error> {
+    /// Deletes the object at `url`, if there is one.
+    pub async fn delete(&self, url: &str) -> Result<(), Error> {
         let failed = |reason: String| Error::Object {
-            url: object.url.clone(),
+            url: url.to_owned(),
             reason,
         };
-        let (url, store) = self.store(&object.url).map_err(|e| failed(e.to_string()))?;
-        let path = path_of(&url).map_err(|e| failed(e.to_string()))?;
-        store.delete(&path).await.map_err(|e| failed(explain(&e)))
+        let (parsed, store) = self.store(url).map_err(|e| failed(e.to_string()))?;
+        let path = path_of(&parsed).map_err(|e| failed(e.to_string()))?;
+        match store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(failed(explain(&e))),
+        }
     }
 }

@@ -356,8 +356,8 @@ fn job(resolver: &dyn Resolve, run: &RunRequest, max_inputs: u64) -> Result<Job,
 }
 
 /// A result small enough travels inline; a larger one goes to the object
-/// store the client named, or else is stored here (off the serving threads)
-/// for the client to download.
+/// the client named, or else is stored here (off the serving threads) for
+/// the client to download.
 async fn payload(
     state: &Arc<State>,
     value: Value,
@@ -366,7 +366,7 @@ async fn payload(
     if let Some(to) = store_results
         && value.as_bytes().len() as u64 > to.over
     {
-        let stored = state.objects.stores().put_value(&to.prefix, &value).await?;
+        let stored = state.objects.stores().put_value(&to.object, &value).await?;
         return Ok(Payload::Inline(stored.into_bytes().into()));
     }
     if value.as_bytes().len() <= INLINE_LIMIT {

@@ -227,7 +227,8 @@ fn print_mapped(
     let written = |value: Value| -> Result<Value, Error> {
         match output {
             Some(prefix) if value.stored_object().is_none() => {
-                stores().block_on(stores().put_value(prefix, &value))?
+                let url = ferry_stores::name_under(prefix)?;
+                stores().block_on(stores().put_value(&url, &value))?
             }
             _ => Ok(value),
         }

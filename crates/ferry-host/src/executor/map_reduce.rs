@@ -17,6 +17,9 @@ use std::sync::mpsc;
 /// reducer must be associative but need not be commutative, and the result is
 /// the same however the work is scheduled. At most about twice the executor's
 /// parallelism in tasks, and as many partial results, are held at once.
+/// Partial results the executor keeps in an object store (`Remote`'s
+/// `store_results`) are deleted once reduced, and, if the job fails, once
+/// the tasks still running have ended: none is left behind.
 pub struct MapReduce<'a, E: ?Sized, It: Iterator> {
     executor: &'a E,
     mapper: Closure,
@@ -69,8 +72,8 @@ where
     }
 
     /// Runs it: the reduction of every input's result, or `None` if there
-    /// were no inputs. The first failure cancels the tasks still running and
-    /// is returned.
+    /// were no inputs. The first failure starts no more tasks, waits for
+    /// those running, and is returned.
     pub fn run<O: DeserializeOwned>(mut self) -> Result<Option<O>, Error> {
         let window = self.executor.parallelism().max(1) * 2;
         let (finished, next_finished) = mpsc::channel::<u64>();
@@ -177,11 +180,9 @@ where
             submit(job, start..end, 0, [Some(a), Some(b)], &mut in_flight);
         };
         if let Err(e) = outcome {
-            // Partial results kept in stores go too, whatever the tasks
-            // still running come to: none is left behind.
-            for running in in_flight.values() {
-                running.task.cancel();
-            }
+            // Partial results kept in stores go too: the tasks still running
+            // are let finish (a cancelled one might leave a result no one
+            // knows of) and what they made is deleted with the rest.
             for InFlight { task, consumed, .. } in in_flight.into_values() {
                 if let Ok(output) = task.wait() {
                     self.executor.discard(&output.value);
