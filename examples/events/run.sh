@@ -27,6 +27,7 @@ cargo build --release --quiet -p ferry-cli -p ferry-example-events
 export FERRY_TOKEN=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 for port in 7801 7802; do
     target/release/ferry worker --listen 127.0.0.1:$port --slots 1 --store "$work/worker-$port" \
+        --objects "${STORE:-s3://events/run-1/}" \
         >"$work/worker-$port.log" 2>&1 &
 done
 until (exec 3<>/dev/tcp/127.0.0.1/7802) 2>/dev/null; do sleep 0.2; done

@@ -95,6 +95,7 @@ impl Reader<'_> {
     /// nested items follow it (elements of an array, keys and values of a
     /// map).
     fn item(&mut self) -> Result<u64, String> {
+        let start = self.at;
         let marker = self.take(1)?[0];
         let skip = |reader: &mut Self, len: u64| reader.take(len).map(|_| 0);
         match marker {
@@ -121,22 +122,22 @@ impl Reader<'_> {
             // Extensions: a length, a type byte, the data.
             0xc7 => {
                 let len = self.uint(1)?;
-                self.ext(len)
+                self.ext(len, start)
             }
             0xc8 => {
                 let len = self.uint(2)?;
-                self.ext(len)
+                self.ext(len, start)
             }
             0xc9 => {
                 let len = self.uint(4)?;
-                self.ext(len)
+                self.ext(len, start)
             }
             0xca | 0xce | 0xd2 => skip(self, 4),
             0xcb | 0xcf | 0xd3 => skip(self, 8),
             0xcc | 0xd0 => skip(self, 1),
             0xcd | 0xd1 => skip(self, 2),
             // Fixed extensions: a type byte and 1, 2, 4, 8 or 16 bytes.
-            0xd4..=0xd8 => self.ext(1 << (marker - 0xd4)),
+            0xd4..=0xd8 => self.ext(1 << (marker - 0xd4), start),
             0xd9 => {
                 let len = self.uint(1)?;
                 self.string(len)
@@ -156,14 +157,13 @@ impl Reader<'_> {
         }
     }
 
-    /// An extension's type byte and `len` bytes of data.
-    fn ext(&mut self, len: u64) -> Result<u64, String> {
-        let at = self.at;
+    /// An extension's type byte and `len` bytes of data; it starts at
+    /// byte `start`.
+    fn ext(&mut self, len: u64, start: usize) -> Result<u64, String> {
         let kind = self.take(1)?[0] as i8;
         if self.reserved == Some(kind) {
             return Err(format!(
-                "uses extension type {kind} at byte {}, which ferry keeps for values in stores",
-                at.saturating_sub(1)
+                "uses extension type {kind} at byte {start}, which ferry keeps for values in stores"
             ));
         }
         self.take(len).map(|_| 0)
@@ -231,6 +231,36 @@ mod tests {
             let mut bytes = Vec::new();
             rmpv::encode::write_value(&mut bytes, &rmpv::Value::Ext(5, vec![9; len])).unwrap();
             check(&bytes).unwrap();
+        }
+    }
+
+    #[test]
+    fn refuses_the_reserved_extension_anywhere_and_says_where() {
+        let stored = rmpv::Value::Ext(crate::STORED_EXT, vec![1; 300]);
+        let other = rmpv::Value::Ext(5, vec![1; 300]);
+        let mut bytes = Vec::new();
+        rmpv::encode::write_value(
+            &mut bytes,
+            &rmpv::Value::Array(vec![0.into(), other.clone()]),
+        )
+        .unwrap();
+        super::check_without_ext(&bytes, crate::STORED_EXT).unwrap();
+        for (value, at) in [
+            (stored.clone(), 0),
+            (rmpv::Value::Array(vec![1.into(), stored.clone()]), 2),
+            (
+                rmpv::Value::Map(vec![("k".into(), rmpv::Value::Array(vec![stored]))]),
+                4,
+            ),
+        ] {
+            let mut bytes = Vec::new();
+            rmpv::encode::write_value(&mut bytes, &value).unwrap();
+            check(&bytes).unwrap();
+            let error = super::check_without_ext(&bytes, crate::STORED_EXT).unwrap_err();
+            assert!(
+                error.contains(&format!("extension type 70 at byte {at}")),
+                "{error}"
+            );
         }
     }
 

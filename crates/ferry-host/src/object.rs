@@ -84,12 +84,11 @@ impl ObjectRef {
     /// `blob`, if it hashes as this says.
     pub fn check_read(&self, blob: Blob) -> Result<Blob, Error> {
         match self.hash {
+            // What they do hash to stays here: it would tell a client the
+            // hash of whatever the reader can read.
             Some(expected) if expected != blob.id() => Err(Error::Object {
                 url: self.to_string(),
-                reason: format!(
-                    "its bytes hash to {}, not to the {expected} the closure names",
-                    blob.id()
-                ),
+                reason: format!("its bytes do not hash to the {expected} the closure names"),
             }),
             _ => Ok(blob),
         }

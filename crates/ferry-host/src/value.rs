@@ -66,7 +66,7 @@ impl Value {
             return Err(Error::Decode {
                 what: "value",
                 reason: format!(
-                    "it is kept in a store at {object}: read it first (Executor::resolve)"
+                    "it is kept in a store at {object}: read it first (Executor::take_stored)"
                 ),
             });
         }

@@ -10,8 +10,9 @@ use object_store::{ObjectMeta, ObjectStoreExt};
 impl Stores {
     /// The objects at `location` split into ranges of `chunk_bytes` (the
     /// last of each object shorter), each read as the whole records that
-    /// start in it ([`ObjectRef::whole_lines`]) and only while the object
-    /// is the version listed. `location` is one object, or a prefix: every
+    /// start in it ([`ObjectRef::whole_lines`]) and, in a store that
+    /// versions objects (`s3://`), only while the object is the version
+    /// listed. `location` is one object, or a prefix: every
     /// object under it, in key order. Only names and sizes are read here.
     ///
     /// ```no_run
@@ -51,8 +52,10 @@ impl Stores {
         for meta in objects.iter().filter(|meta| meta.size > 0) {
             let mut object_url = url.clone();
             object_url.set_path(meta.location.as_ref());
+            // A file's ETag is its inode and time, true only on this
+            // machine: a worker with its own copy could never match it.
             let object = ObjectRef {
-                version: meta.e_tag.clone(),
+                version: meta.e_tag.clone().filter(|_| url.scheme() != "file"),
                 ..ObjectRef::new(object_url.as_str())
             };
             let mut start = 0;

@@ -39,17 +39,34 @@ use url::Url;
 
 /// The stores a process reads from, each opened once (by scheme and
 /// bucket) and shared, with the credentials of this process's environment.
-#[derive(Default)]
 pub struct Stores {
     opened: Mutex<HashMap<String, Arc<dyn ObjectStore>>>,
     /// Runs reads for callers that are not async (a local pool's threads).
     runtime: OnceLock<tokio::runtime::Runtime>,
+    /// The most bytes read of one object.
+    limit: u64,
+}
+
+impl Default for Stores {
+    fn default() -> Stores {
+        Stores::with_limit(u64::MAX)
+    }
 }
 
 impl Stores {
     /// No store opened yet.
     pub fn new() -> Stores {
         Stores::default()
+    }
+
+    /// Reads at most `limit` bytes of one object: more is an error naming
+    /// it, not a process out of memory.
+    pub fn with_limit(limit: u64) -> Stores {
+        Stores {
+            opened: Mutex::default(),
+            runtime: OnceLock::new(),
+            limit,
+        }
     }
 
     /// The store `location` is in, opened on first use, with the URL.
@@ -86,6 +103,15 @@ impl Stores {
         }))
     }
 
+    /// The store `url` is in, and the object's path in it.
+    fn locate(
+        &self,
+        url: &str,
+    ) -> Result<(Arc<dyn ObjectStore>, object_store::path::Path), StoreError> {
+        let (parsed, store) = self.store(url)?;
+        Ok((store, open::path_of(&parsed)?))
+    }
+
     fn runtime(&self) -> Result<&tokio::runtime::Runtime, ferry_host::Error> {
         if let Some(runtime) = self.runtime.get() {
             return Ok(runtime);
@@ -96,7 +122,29 @@ impl Stores {
             .enable_all()
             .build()
             .map_err(|e| ferry_host::Error::Engine(format!("cannot start a store reader: {e}")))?;
-        Ok(self.runtime.get_or_init(|| runtime))
+        // Two threads may race to start one; the loser's goes without
+        // blocking, wherever it is.
+        if let Err(loser) = self.runtime.set(runtime) {
+            loser.shutdown_background();
+        }
+        Ok(self.runtime.get().expect("set just now"))
+    }
+}
+
+/// The error of an object that could not be read or written, for a reason.
+fn failed(object: &(impl std::fmt::Display + ?Sized)) -> impl Fn(String) -> ferry_host::Error + '_ {
+    move |reason| ferry_host::Error::Object {
+        url: object.to_string(),
+        reason,
+    }
+}
+
+impl Drop for Stores {
+    fn drop(&mut self) {
+        // Dropped on an async runtime's thread, a runtime must not block.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 

@@ -1,7 +1,6 @@
 //! Reading what an [`ObjectRef`] names: a whole object, a byte range, or
 //! the whole records that start in a byte range.
 
-use crate::open::path_of;
 use crate::{Stores, explain};
 use ferry_host::{Blob, Error, ObjectRef, ReadObject};
 use futures::StreamExt;
@@ -11,39 +10,39 @@ impl Stores {
     /// The bytes `object` names, checked against its hash and version; a
     /// failure is an [`Error::Object`] naming the URL and what to check.
     pub async fn fetch(&self, object: &ObjectRef) -> Result<Blob, Error> {
-        let failed = |reason: String| Error::Object {
-            url: object.to_string(),
-            reason,
-        };
-        let (url, store) = self.store(&object.url).map_err(|e| failed(e.to_string()))?;
-        let path = path_of(&url).map_err(|e| failed(e.to_string()))?;
+        let failed = crate::failed(object);
+        let (store, path) = self
+            .locate(&object.url)
+            .map_err(|e| failed(e.to_string()))?;
         let options = GetOptions {
             if_match: object.version.clone(),
             ..GetOptions::default()
         };
         let bytes = match object.range {
             Some((start, end)) if object.whole_lines => {
-                whole_lines(&*store, &path, start, end, options).await
+                whole_lines(&*store, &path, start..end, options, self.limit).await
             }
             Some((start, end)) if end <= start => Ok(Vec::new()),
-            Some((start, end)) => get(&*store, &path, Some(GetRange::Bounded(start..end)), options)
-                .await
-                .and_then(|bytes| {
-                    let expected = end - start;
-                    if bytes.len() as u64 == expected {
-                        Ok(bytes)
-                    } else {
-                        Err(object_store::Error::Generic {
-                            store: "ferry",
-                            source: format!(
-                                "the range ends past the object: {} bytes, not {expected}",
-                                bytes.len()
-                            )
-                            .into(),
-                        })
-                    }
-                }),
-            None => get(&*store, &path, None, options).await,
+            Some((start, end)) => {
+                let range = Some(GetRange::Bounded(start..end));
+                get(&*store, &path, range, options, self.limit).await
+            }
+            .and_then(|bytes| {
+                let expected = end - start;
+                if bytes.len() as u64 == expected {
+                    Ok(bytes)
+                } else {
+                    Err(object_store::Error::Generic {
+                        store: "ferry",
+                        source: format!(
+                            "the range ends past the object: {} bytes, not {expected}",
+                            bytes.len()
+                        )
+                        .into(),
+                    })
+                }
+            }),
+            None => get(&*store, &path, None, options, self.limit).await,
         }
         .map_err(|e| failed(explain(&e)))?;
         tracing::debug!(%object, bytes = bytes.len(), "read an object");
@@ -57,14 +56,27 @@ impl ReadObject for Stores {
     }
 }
 
+/// What `range` of an object holds, if it is at most `limit` bytes.
 async fn get(
     store: &dyn ObjectStore,
     path: &object_store::path::Path,
     range: Option<GetRange>,
     options: GetOptions,
+    limit: u64,
 ) -> object_store::Result<Vec<u8>> {
     let options = GetOptions { range, ..options };
-    Ok(store.get_opts(path, options).await?.bytes().await?.to_vec())
+    let found = store.get_opts(path, options).await?;
+    if found.range.end - found.range.start > limit {
+        return Err(too_large(limit));
+    }
+    Ok(found.bytes().await?.to_vec())
+}
+
+fn too_large(limit: u64) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "ferry",
+        source: format!("it is larger than {limit} bytes, the most read of one object here").into(),
+    }
 }
 
 /// The records (lines) that start in `start..end`, each whole: from the
@@ -75,9 +87,9 @@ async fn get(
 async fn whole_lines(
     store: &dyn ObjectStore,
     path: &object_store::path::Path,
-    start: u64,
-    end: u64,
+    std::ops::Range { start, end }: std::ops::Range<u64>,
     options: GetOptions,
+    limit: u64,
 ) -> object_store::Result<Vec<u8>> {
     if end <= start {
         return Ok(Vec::new());
@@ -126,6 +138,10 @@ async fn whole_lines(
         }
         out.extend_from_slice(rest);
         at += rest.len() as u64;
+        // A range with no newline after it would read to the object's end.
+        if out.len() as u64 > limit {
+            return Err(too_large(limit));
+        }
     }
     Ok(out)
 }

@@ -8,8 +8,8 @@ use object_store::ObjectStoreExt;
 impl Stores {
     /// A reference to the object at `location`. `URL#sha256:HEX` is
     /// checked against that hash wherever it is read (and a worker keeps
-    /// it by hash); a plain URL is pinned to the object's version now (one
-    /// `HEAD` request), so that no task reads a changed object.
+    /// it by hash); a plain `s3://` URL is pinned to the object's version
+    /// now (one `HEAD` request), so that no task reads a changed object.
     ///
     /// ```no_run
     /// # async fn demo() -> Result<(), ferry_stores::StoreError> {
@@ -38,7 +38,8 @@ impl Stores {
                 reason: explain(&e),
             })?;
         let object = ObjectRef::new(location);
-        Ok(match meta.e_tag {
+        // A file's ETag is its inode and time, true only on this machine.
+        Ok(match meta.e_tag.filter(|_| url.scheme() != "file") {
             Some(etag) => object.version(etag),
             None => object,
         })

@@ -2,7 +2,6 @@
 //! prefix the job names, referred to by URL and hash, and deleted once
 //! read or no longer needed.
 
-use crate::open::path_of;
 use crate::{Stores, explain};
 use ferry_host::{ContentHash, Error, ObjectRef, Value};
 use object_store::{ObjectStoreExt, PutPayload};
@@ -22,12 +21,8 @@ impl Stores {
     /// Writes `value` to the object at `url`; returns the value that refers
     /// to it ([`Value::stored`]).
     pub async fn put_value(&self, url: &str, value: &Value) -> Result<Value, Error> {
-        let failed = |reason: String| Error::Object {
-            url: url.to_owned(),
-            reason,
-        };
-        let (parsed, store) = self.store(url).map_err(|e| failed(e.to_string()))?;
-        let path = path_of(&parsed).map_err(|e| failed(e.to_string()))?;
+        let failed = crate::failed(url);
+        let (store, path) = self.locate(url).map_err(|e| failed(e.to_string()))?;
         store
             .put(&path, PutPayload::from(value.as_bytes().to_vec()))
             .await
@@ -38,12 +33,8 @@ impl Stores {
 
     /// Deletes the object at `url`, if there is one.
     pub async fn delete(&self, url: &str) -> Result<(), Error> {
-        let failed = |reason: String| Error::Object {
-            url: url.to_owned(),
-            reason,
-        };
-        let (parsed, store) = self.store(url).map_err(|e| failed(e.to_string()))?;
-        let path = path_of(&parsed).map_err(|e| failed(e.to_string()))?;
+        let failed = crate::failed(url);
+        let (store, path) = self.locate(url).map_err(|e| failed(e.to_string()))?;
         match store.delete(&path).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(failed(explain(&e))),

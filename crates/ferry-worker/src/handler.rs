@@ -190,17 +190,18 @@ pub(crate) async fn closure_to_keep(
     signatures: &[ModuleSignature],
 ) -> Result<Closure, Reply> {
     let resolving = state.clone();
+    let closure = blocking(move || Closure::from_bytes_with(&bytes, Some(&*resolving)))
+        .await
+        .map_err(refusal)?;
+    if let Some(refused) = untrusted(state, [&closure], signatures) {
+        return Err(refused);
+    }
     // Kept closures run outside the executor, which reads objects for the
     // jobs it runs: theirs are read once, here.
-    let closure = blocking(move || {
-        Closure::from_bytes_with(&bytes, Some(&*resolving))?.read_objects(&*resolving.objects)
-    })
-    .await
-    .map_err(refusal)?;
-    match untrusted(state, [&closure], signatures) {
-        Some(refused) => Err(refused),
-        None => Ok(closure),
-    }
+    let reading = state.clone();
+    blocking(move || closure.read_objects(&*reading.objects))
+        .await
+        .map_err(refusal)
 }
 
 fn info(state: &State) -> Reply {
@@ -366,7 +367,7 @@ async fn payload(
     if let Some(to) = store_results
         && value.as_bytes().len() as u64 > to.over
     {
-        let stored = state.objects.stores().put_value(&to.object, &value).await?;
+        let stored = state.objects.put_value(&to.object, &value).await?;
         return Ok(Payload::Inline(stored.into_bytes().into()));
     }
     if value.as_bytes().len() <= INLINE_LIMIT {

@@ -89,8 +89,13 @@ pub struct WorkerConfig {
     /// The largest HTTP function request body accepted, in bytes; such
     /// bodies draw on a receiving budget of their own.
     pub max_function_body: usize,
-    /// The largest blob accepted, in bytes.
+    /// The largest blob accepted, in bytes; also the most read of one
+    /// object.
     pub max_blob: u64,
+    /// The objects (`s3://bucket/prefix/`, `file:///dir/`) the worker reads
+    /// for closures and writes results to, with its own credentials; none
+    /// by default. A closure or a request naming any other is refused.
+    pub objects: Vec<String>,
     /// What guests may do. The worker adds its own actors as
     /// [`Grants::actors`](ferry_host::Grants::actors) unless this grants
     /// others.
@@ -139,6 +144,7 @@ impl WorkerConfig {
                 * std::thread::available_parallelism().map_or(1, |n| n.get()),
             max_function_body: 1 << 20,
             max_blob: 1 << 30,
+            objects: Vec::new(),
             sandbox: Sandbox::default(),
             max_connections: 1024,
             handshake_timeout: std::time::Duration::from_secs(10),
@@ -300,6 +306,8 @@ impl WorkerService {
         let objects = Arc::new(objects::StoredObjects::new(
             config.store.clone(),
             cache.clone(),
+            &config.objects,
+            config.max_blob,
         ));
         let executor = LocalExecutor::builder()
             .threads(config.slots)

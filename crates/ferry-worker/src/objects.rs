@@ -1,39 +1,76 @@
 //! Objects the closures a worker runs refer to, read by the worker from
-//! their stores with its own credentials: the client sends only the
-//! reference. An object whose hash the closure names is kept in the
-//! worker's store under that hash, counted against the disk cache, and read
-//! from there the next time.
+//! their stores with its own credentials (the client sends only the
+//! reference), and results it writes to them: only under the prefixes its
+//! operator allows, and at most `max_blob` bytes of one. An object whose
+//! hash the closure names is kept in the worker's store under that hash,
+//! counted against the disk cache, and read from there the next time.
 
 use crate::cache::DiskCache;
-use ferry_host::{Blob, BlobStore, Error, ObjectRef, ReadObject, Resolve};
+use ferry_host::{Blob, BlobStore, Error, ObjectRef, ReadObject, Resolve, Value};
 use ferry_stores::Stores;
 use std::sync::Arc;
 
 /// Reads objects on the worker's slot threads, as the jobs that need them
-/// start.
+/// start, and writes results.
 pub(crate) struct StoredObjects {
     stores: Stores,
+    /// URL prefixes, each ending in `/`.
+    allowed: Vec<String>,
     store: BlobStore,
     cache: Arc<DiskCache>,
 }
 
 impl StoredObjects {
-    pub(crate) fn new(store: BlobStore, cache: Arc<DiskCache>) -> StoredObjects {
+    pub(crate) fn new(
+        store: BlobStore,
+        cache: Arc<DiskCache>,
+        allowed: &[String],
+        max_object: u64,
+    ) -> StoredObjects {
         StoredObjects {
-            stores: Stores::new(),
+            stores: Stores::with_limit(max_object),
+            allowed: allowed
+                .iter()
+                .map(|prefix| match prefix.ends_with('/') {
+                    true => prefix.clone(),
+                    false => format!("{prefix}/"),
+                })
+                .collect(),
             store,
             cache,
         }
     }
 
-    /// The stores, for writing results to them.
-    pub(crate) fn stores(&self) -> &Stores {
-        &self.stores
+    /// Fails unless `url` is under a prefix the operator allows (after
+    /// `..` and the like are resolved).
+    fn check(&self, url: &str) -> Result<(), Error> {
+        let normal = url::Url::parse(url).map(String::from).ok();
+        match normal.filter(|url| self.allowed.iter().any(|p| url.starts_with(p))) {
+            Some(_) => Ok(()),
+            None if self.allowed.is_empty() => Err(Error::Object {
+                url: url.to_owned(),
+                reason: "this worker reads and writes no objects (its operator allows them with `ferry worker --objects URL,...`)".into(),
+            }),
+            None => Err(Error::Object {
+                url: url.to_owned(),
+                reason: format!(
+                    "this worker reads and writes objects only under {}",
+                    self.allowed.join(", ")
+                ),
+            }),
+        }
+    }
+
+    /// Writes a result to the object at `url`, if it may.
+    pub(crate) async fn put_value(&self, url: &str, value: &Value) -> Result<Value, Error> {
+        self.check(url)?;
+        self.stores.put_value(url, value).await
     }
 }
 
 impl ReadObject for StoredObjects {
     fn read(&self, object: &ObjectRef) -> Result<Blob, Error> {
+        self.check(&object.url)?;
         if let Some(hash) = object.hash
             && self.store.contains(&hash)
             && let Ok(blob) = Resolve::blob(&self.store, &hash)
@@ -43,9 +80,13 @@ impl ReadObject for StoredObjects {
         }
         let blob = self.stores.read(object)?;
         if let Some(hash) = object.hash {
-            self.store.put(blob.bytes())?;
-            self.cache
-                .added(blob.bytes().len() as u64, |stored| *stored == hash);
+            // Kept for next time if it can be; the bytes are in hand anyway.
+            match self.store.put(blob.bytes()) {
+                Ok(_) => self
+                    .cache
+                    .added(blob.bytes().len() as u64, |stored| *stored == hash),
+                Err(error) => tracing::warn!(%error, %object, "an object read is not kept"),
+            }
         }
         Ok(blob)
     }

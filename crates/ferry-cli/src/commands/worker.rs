@@ -62,6 +62,11 @@ pub struct WorkerArgs {
     /// Seconds compiling one module may take.
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
     compile_timeout: f64,
+    /// The objects this worker may read for closures and write results
+    /// to, with its own `AWS_*` credentials: URL prefixes,
+    /// comma-separated (`s3://events/,s3://scratch/`). None by default.
+    #[arg(long, value_name = "URL,...", value_delimiter = ',')]
+    objects: Vec<String>,
     #[command(flatten)]
     tls: ServerTlsArgs,
     #[command(flatten)]
@@ -83,6 +88,7 @@ pub fn run(args: WorkerArgs, store: &BlobStore) -> Result<()> {
     config.max_request = usize::try_from(mebibytes("--max-request", args.max_request as u64)?)
         .context("--max-request is too large for this machine")?;
     config.sandbox = args.sandbox.to_sandbox()?;
+    config.objects = args.objects;
     config.max_connections = args.max_connections.max(1);
     config.handshake_timeout = seconds("--handshake-timeout", args.handshake_timeout)?;
     config.body_timeout = seconds("--body-timeout", args.body_timeout)?;

@@ -137,7 +137,11 @@ fn a_blob_in_a_bucket_goes_from_the_store_to_the_worker_never_through_the_client
     put(&server, "lookups", "table.bin", table.clone());
     put(&server, "lookups", "other.bin", b"not the table".to_vec());
     let worker_store = dir.path().join("worker");
-    let worker = Worker::start_with_env(&worker_store, &[], &server.env());
+    let allowed = dir.path().join("allowed");
+    std::fs::create_dir(&allowed).unwrap();
+    std::fs::write(dir.path().join("secret.txt"), "not for clients").unwrap();
+    let prefixes = format!("s3://lookups/,file://{}/", allowed.display());
+    let worker = Worker::start_with_env(&worker_store, &["--objects", &prefixes], &server.env());
     // The client has no credentials at all: only the worker reads the store.
     let client = remote(&[&worker]);
     let blob_size = Closure::new(&guest(), "blob_size").unwrap();
@@ -169,8 +173,9 @@ fn a_blob_in_a_bucket_goes_from_the_store_to_the_worker_never_through_the_client
         .unwrap_err()
         .to_string();
     assert!(
-        wrong.contains("cannot read s3://lookups/other.bin: its bytes hash to")
-            && wrong.contains(&format!("not to the {other}")),
+        wrong.contains(&format!(
+            "cannot read s3://lookups/other.bin: its bytes do not hash to the {other}"
+        )) && !wrong.contains(&ContentHash::of(b"not the table").to_string()),
         "{wrong}"
     );
     let missing = client
@@ -183,6 +188,39 @@ fn a_blob_in_a_bucket_goes_from_the_store_to_the_worker_never_through_the_client
     );
     let size: Option<u64> = client.call(&at("table.bin"), &"table").unwrap().value;
     assert_eq!(size, Some(table.len() as u64), "the worker serves on");
+
+    // Only objects under the prefixes its operator allows, however named;
+    // a worker allowed none reads none.
+    let elsewhere = |url: &str| {
+        let closure = blob_size
+            .clone()
+            .with_object("table", ObjectRef::new(url).hash(hash));
+        client
+            .call::<_, Option<u64>>(&closure, &"table")
+            .unwrap_err()
+            .to_string()
+    };
+    for url in [
+        "s3://lookups-too/table.bin".to_owned(),
+        "file:///etc/hostname".to_owned(),
+        format!("file://{}/../secret.txt", allowed.display()),
+    ] {
+        let refused = elsewhere(&url);
+        assert!(
+            refused.contains("reads and writes objects only under s3://lookups/, file://"),
+            "{url}: {refused}"
+        );
+    }
+    let closed = Worker::start_with_env(&dir.path().join("closed"), &[], &server.env());
+    let refused = remote(&[&closed])
+        .call::<_, Option<u64>>(&at("table.bin"), &"table")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("this worker reads and writes no objects")
+            && refused.contains("--objects"),
+        "{refused}"
+    );
 
     // Made by the command line, which pins the object's version: neither
     // the access key nor the secret is in the closure's bytes.
@@ -214,6 +252,16 @@ fn a_blob_in_a_bucket_goes_from_the_store_to_the_worker_never_through_the_client
     assert_eq!(pinned.to_bytes(Encoding::ByValue), bytes);
     let size: Option<u64> = client.call(&pinned, &"table").unwrap().value;
     assert_eq!(size, Some(table.len() as u64));
+    // Once the object changes, the pinned closure reads it no more.
+    put(&server, "lookups", "table.bin", b"a new table".to_vec());
+    let changed = client
+        .call::<_, Option<u64>>(&pinned, &"table")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        changed.contains("cannot read s3://lookups/table.bin: the object has changed since"),
+        "{changed}"
+    );
 }
 
 fn spec() -> HistSpec {
@@ -258,7 +306,11 @@ fn a_map_over_objects_in_a_bucket_runs_ranges_on_two_workers_and_equals_a_count_
     let total: u64 = objects.iter().map(|(_, size)| size).sum();
     let workers: Vec<Worker> = (0..2)
         .map(|i| {
-            Worker::start_with_env(&dir.path().join(format!("worker-{i}")), &[], &server.env())
+            Worker::start_with_env(
+                &dir.path().join(format!("worker-{i}")),
+                &["--objects", "s3://events/"],
+                &server.env(),
+            )
         })
         .collect();
 
@@ -289,7 +341,11 @@ fn a_map_over_objects_in_a_bucket_runs_ranges_on_two_workers_and_equals_a_count_
 
     // A worker killed in the middle loses and duplicates nothing: each
     // range's histogram comes back once.
-    let mut third = Worker::start_with_env(&dir.path().join("worker-2"), &[], &server.env());
+    let mut third = Worker::start_with_env(
+        &dir.path().join("worker-2"),
+        &["--objects", "s3://events/"],
+        &server.env(),
+    );
     let three = remote(&[&workers[0], &workers[1], &third]);
     let mut merged = Histogram {
         counts: vec![0; 10],
@@ -381,7 +437,10 @@ fn results_kept_in_a_bucket_are_reduced_there_and_none_is_left_after_success_or_
     let dir = tempfile::tempdir().unwrap();
     let server = S3Server::start(&dir.path().join("s3"), &["scratch", "events"]);
     let workers: Vec<Worker> = (0..2)
-        .map(|i| Worker::start_with_env(&dir.path().join(format!("w{i}")), &[], &server.env()))
+        .map(|i| {
+            let allowed = ["--objects", "s3://scratch/,s3://events/"];
+            Worker::start_with_env(&dir.path().join(format!("w{i}")), &allowed, &server.env())
+        })
         .collect();
     let fill = crate::worker::fill();
     let merge = Closure::new(&guest(), "merge").unwrap();
@@ -398,10 +457,10 @@ fn results_kept_in_a_bucket_are_reduced_there_and_none_is_left_after_success_or_
     for worker in &workers {
         builder = builder.worker(worker.address.clone());
     }
-    // The client reads and deletes what it is given with its own
-    // credentials, as the workers do: they come from its environment,
-    // which a test cannot set for itself, so it runs as a command below;
-    // here it only submits, and the workers read and delete.
+    // The client would read and delete what it is given with credentials
+    // from its environment, which a test cannot set for itself: here it
+    // only submits, and the workers write and read; the command line
+    // below reads and deletes.
     let client = builder
         .store_results("s3://scratch/job-1", 0)
         .build()
