@@ -49,17 +49,12 @@ fn stderr(output: &Output) -> String {
 fn sql_reads_a_table_from_an_s3_bucket_as_from_local_files() {
     let dir = tempfile::tempdir().unwrap();
     let server = S3Server::start(&dir.path().join("s3"), &["trips"]);
-    let bucket = server.bucket("trips");
     let local = dir.path().join("local");
     std::fs::create_dir(&local).unwrap();
 
     // Three generated parts, on disk and in the bucket.
     let mut random = Random::new(15);
     let mut parts = Vec::new();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
     for part in 0..3 {
         let mut csv = String::from("a,b\n");
         let mut sum = 0;
@@ -74,10 +69,7 @@ fn sql_reads_a_table_from_an_s3_bucket_as_from_local_files() {
         parts.push(sum);
         let name = format!("part-{part}.csv");
         std::fs::write(local.join(&name), &csv).unwrap();
-        let key = ObjectPath::from(format!("data/{name}"));
-        runtime
-            .block_on(bucket.put(&key, PutPayload::from(csv.into_bytes())))
-            .unwrap();
+        put(&server, "trips", &format!("data/{name}"), csv.into_bytes());
     }
 
     let store = dir.path().join("store");
@@ -113,18 +105,23 @@ fn sql_reads_a_table_from_an_s3_bucket_as_from_local_files() {
     assert!(scheme.contains("not ftp://"), "{scheme}");
 }
 
-/// Puts `bytes` at `key` in `bucket`.
-fn put(server: &S3Server, bucket: &str, key: &str, bytes: Vec<u8>) {
+/// `work` run to its end on a runtime of its own.
+fn block_on<F: std::future::Future>(work: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap()
-        .block_on(
-            server
-                .bucket(bucket)
-                .put(&ObjectPath::from(key), PutPayload::from(bytes)),
-        )
-        .unwrap();
+        .block_on(work)
+}
+
+/// Puts `bytes` at `key` in `bucket`.
+fn put(server: &S3Server, bucket: &str, key: &str, bytes: Vec<u8>) {
+    block_on(
+        server
+            .bucket(bucket)
+            .put(&ObjectPath::from(key), PutPayload::from(bytes)),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -418,18 +415,14 @@ fn a_map_over_objects_in_a_bucket_runs_ranges_on_two_workers_and_equals_a_count_
 /// The keys under `prefix` in `bucket`.
 fn keys(server: &S3Server, bucket: &str, prefix: &str) -> Vec<String> {
     use futures::TryStreamExt;
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(
-            server
-                .bucket(bucket)
-                .list(Some(&ObjectPath::from(prefix)))
-                .map_ok(|meta| meta.location.to_string())
-                .try_collect(),
-        )
-        .unwrap()
+    block_on(
+        server
+            .bucket(bucket)
+            .list(Some(&ObjectPath::from(prefix)))
+            .map_ok(|meta| meta.location.to_string())
+            .try_collect(),
+    )
+    .unwrap()
 }
 
 #[test]
