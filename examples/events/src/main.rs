@@ -107,7 +107,7 @@ fn main() -> Result<()> {
     progress.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     println!(
-        "   {} events in {seconds:.1} s ({}/s); the client sent {} (the module), no data",
+        "   {} events in {seconds:.1} s ({}/s); the client sent {} (the module, to each worker), no data",
         histogram.entries(),
         human((size as f64 / seconds) as u64),
         human(remote.uploaded_bytes())
