@@ -91,6 +91,7 @@ async fn start_cluster(dir: &Path) -> String {
             insecure: false,
             trust: None,
             native: native(),
+            objects: Vec::new(),
         }));
     }
     address

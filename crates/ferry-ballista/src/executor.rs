@@ -15,6 +15,7 @@ use datafusion::prelude::SessionConfig;
 use ferry_host::{BlobStore, Runtime, RuntimeConfig, Sandbox};
 use ferry_protocol::signature::TrustedKeys;
 use ferry_sql::WasmFunctions;
+use ferry_stores::Allowed;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -52,7 +53,15 @@ pub struct ExecutorConfig {
     pub trust: Option<TrustedKeys>,
     /// Functions compiled into every process of the cluster.
     pub native: NativeFunctions,
+    /// The objects (`s3://bucket/prefix/`, `file:///dir/`) functions may
+    /// name as blobs, read by this executor with its own credentials; none
+    /// by default. A function naming any other is refused.
+    pub objects: Vec<String>,
 }
+
+/// The most bytes read of one object a function names, as a worker's
+/// default.
+const MAX_OBJECT: u64 = 1 << 30;
 
 /// Runs an executor until SIGINT or SIGTERM (Ballista handles both), or
 /// until it cannot reach the scheduler.
@@ -76,6 +85,7 @@ pub struct ExecutorConfig {
 ///     insecure: false,
 ///     trust: None,
 ///     native: NativeFunctions::default(),
+///     objects: vec!["s3://lookups/".into()],
 /// })
 /// .await
 /// # }
@@ -90,7 +100,12 @@ pub async fn run_executor(config: ExecutorConfig) -> Result<(), Error> {
     let client_tls = config.tls.as_ref().map(ClusterTls::client);
     let endpoint = client_tls.as_ref().map(endpoint_override).transpose()?;
     let functions = WasmFunctions::new(Runtime::new(RuntimeConfig::with_store(config.store))?)
-        .with_sandbox(config.sandbox);
+        .with_sandbox(config.sandbox)
+        .with_objects(Arc::new(Allowed::new(
+            &config.objects,
+            MAX_OBJECT,
+            "ferry executor --objects",
+        )));
     let mut codec = FerryCodec::executor(
         functions,
         &format!("{scheduler_host}:{scheduler_port}"),

@@ -40,10 +40,16 @@ impl Function {
     ) -> Result<Function, Error> {
         let record = closure.module().function(closure.function(), kind)?;
         let (args, returns) = sql_types(record)?;
+        let closure = match &functions.objects {
+            Some(reader) => closure.read_objects(&**reader)?,
+            None => closure,
+        };
         // Guests see no clock or randomness unless granted, so the same
-        // arguments always give the same result.
+        // arguments always give the same result. A function whose objects
+        // this process does not read (a client or scheduler of a cluster)
+        // must not be folded into a constant here: it cannot run here.
         let grants = &functions.sandbox.grants;
-        let volatility = if grants.clock || grants.random {
+        let volatility = if grants.clock || grants.random || closure.unread_object().is_some() {
             Volatility::Volatile
         } else {
             Volatility::Immutable

@@ -66,7 +66,9 @@ use datafusion::execution::context::SessionContext;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionConfig;
-use ferry_host::{BlobStore, Closure, FromSource, FunctionKind, Module, Runtime, Sandbox};
+use ferry_host::{
+    BlobStore, Closure, FromSource, FunctionKind, Module, ReadObject, Runtime, Sandbox,
+};
 use std::sync::Arc;
 
 /// Why a ferry function could not be made or run in SQL.
@@ -146,6 +148,7 @@ pub struct WasmFunctions {
     store: Option<BlobStore>,
     budget: pool::IdleBudget,
     from_source: FromSource,
+    objects: Option<Arc<dyn ReadObject>>,
 }
 
 impl WasmFunctions {
@@ -159,6 +162,7 @@ impl WasmFunctions {
             sandbox: Sandbox::default(),
             store,
             from_source: FromSource::Refuse,
+            objects: None,
         }
     }
 
@@ -187,6 +191,26 @@ impl WasmFunctions {
     /// memory cap, grants.
     pub fn with_sandbox(mut self, sandbox: Sandbox) -> WasmFunctions {
         self.sandbox = sandbox;
+        self
+    }
+
+    /// Reads the objects closures name as blobs with `reader`, as each
+    /// function is made, so that a missing or changed object fails the
+    /// `CREATE FUNCTION` (or the plan) rather than a query. Without it,
+    /// such functions are made but not run: what a cluster's client and
+    /// scheduler do, leaving the reading to the executors.
+    ///
+    /// ```no_run
+    /// use ferry_host::{Runtime, RuntimeConfig};
+    /// use ferry_sql::WasmFunctions;
+    /// use std::sync::Arc;
+    ///
+    /// let functions = WasmFunctions::new(Runtime::new(RuntimeConfig::default())?)
+    ///     .with_objects(Arc::new(ferry_stores::Stores::new()));
+    /// # Ok::<(), ferry_host::Error>(())
+    /// ```
+    pub fn with_objects(mut self, reader: Arc<dyn ReadObject>) -> WasmFunctions {
+        self.objects = Some(reader);
         self
     }
 

@@ -20,6 +20,7 @@
 
 #![deny(missing_docs)]
 
+mod allowed;
 mod chunks;
 mod explain;
 mod open;
@@ -27,6 +28,7 @@ mod read;
 mod reference;
 mod results;
 
+pub use allowed::Allowed;
 pub use explain::explain;
 pub use open::{StoreError, is_url, open};
 pub use results::name_under;

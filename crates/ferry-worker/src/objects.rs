@@ -7,15 +7,13 @@
 
 use crate::cache::DiskCache;
 use ferry_host::{Blob, BlobStore, Error, ObjectRef, ReadObject, Resolve, Value};
-use ferry_stores::Stores;
+use ferry_stores::Allowed;
 use std::sync::Arc;
 
 /// Reads objects on the worker's slot threads, as the jobs that need them
 /// start, and writes results.
 pub(crate) struct StoredObjects {
-    stores: Stores,
-    /// URL prefixes, each ending in `/`.
-    allowed: Vec<String>,
+    allowed: Allowed,
     store: BlobStore,
     cache: Arc<DiskCache>,
 }
@@ -28,49 +26,23 @@ impl StoredObjects {
         max_object: u64,
     ) -> StoredObjects {
         StoredObjects {
-            stores: Stores::with_limit(max_object),
-            allowed: allowed
-                .iter()
-                .map(|prefix| match prefix.ends_with('/') {
-                    true => prefix.clone(),
-                    false => format!("{prefix}/"),
-                })
-                .collect(),
+            allowed: Allowed::new(allowed, max_object, "ferry worker --objects"),
             store,
             cache,
         }
     }
 
-    /// Fails unless `url` is under a prefix the operator allows (after
-    /// `..` and the like are resolved).
-    fn check(&self, url: &str) -> Result<(), Error> {
-        let normal = url::Url::parse(url).map(String::from).ok();
-        match normal.filter(|url| self.allowed.iter().any(|p| url.starts_with(p))) {
-            Some(_) => Ok(()),
-            None if self.allowed.is_empty() => Err(Error::Object {
-                url: url.to_owned(),
-                reason: "this worker reads and writes no objects (its operator allows them with `ferry worker --objects URL,...`)".into(),
-            }),
-            None => Err(Error::Object {
-                url: url.to_owned(),
-                reason: format!(
-                    "this worker reads and writes objects only under {}",
-                    self.allowed.join(", ")
-                ),
-            }),
-        }
-    }
-
     /// Writes a result to the object at `url`, if it may.
     pub(crate) async fn put_value(&self, url: &str, value: &Value) -> Result<Value, Error> {
-        self.check(url)?;
-        self.stores.put_value(url, value).await
+        self.allowed.put_value(url, value).await
     }
 }
 
 impl ReadObject for StoredObjects {
     fn read(&self, object: &ObjectRef) -> Result<Blob, Error> {
-        self.check(&object.url)?;
+        // Checked before the cache too: an object kept for one closure is
+        // not thereby allowed to the next.
+        self.allowed.check(&object.url)?;
         if let Some(hash) = object.hash
             && self.store.contains(&hash)
             && let Ok(blob) = Resolve::blob(&self.store, &hash)
@@ -78,7 +50,7 @@ impl ReadObject for StoredObjects {
             self.store.touch(&hash);
             return Ok(blob);
         }
-        let blob = self.stores.read(object)?;
+        let blob = self.allowed.read(object)?;
         if let Some(hash) = object.hash {
             // Kept for next time if it can be; the bytes are in hand anyway.
             match self.store.put(blob.bytes()) {

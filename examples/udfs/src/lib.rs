@@ -173,6 +173,27 @@ impl GeoMean {
     }
 }
 
+/// Line `key` of the closure's blob `labels` (0 is the first), or null:
+/// a lookup table that travels with the function, as bytes or as a
+/// reference to an object. Read once per batch: each call is a fresh
+/// instance, so the table is parsed again for the next batch, not the next
+/// row.
+#[ferry::udf]
+pub fn label(key: i64) -> Option<String> {
+    static LABELS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let labels = LABELS.get_or_init(|| {
+        let bytes = ferry::blob("labels").unwrap_or_default();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    });
+    usize::try_from(key)
+        .ok()
+        .and_then(|key| labels.get(key))
+        .cloned()
+}
+
 /// Integer division that panics on a zero divisor: a guest trap, for
 /// showing that a query fails cleanly and the session carries on.
 #[ferry::udf]

@@ -37,6 +37,11 @@ pub struct ExecutorArgs {
     /// Directory for shuffle files [default: executor-<PORT> in the store].
     #[arg(long, value_name = "DIR")]
     work_dir: Option<PathBuf>,
+    /// The objects functions may name as blobs, read by this executor with
+    /// its own `AWS_*` credentials: URL prefixes, comma-separated
+    /// (`s3://lookups/`). None by default.
+    #[arg(long, value_name = "URL,...", value_delimiter = ',')]
+    objects: Vec<String>,
     #[command(flatten)]
     tls: ClusterTlsArgs,
     /// The sandbox of each batch call.
@@ -69,6 +74,7 @@ pub fn run(args: ExecutorArgs, store: &BlobStore) -> Result<()> {
         tls: args.tls.to_tls(),
         insecure: args.tls.insecure,
         native: Default::default(),
+        objects: args.objects,
     };
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

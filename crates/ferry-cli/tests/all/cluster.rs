@@ -549,7 +549,11 @@ fn an_executor_killed_in_the_middle_of_a_query_leaves_the_right_answer() {
 fn a_cluster_reads_tables_in_a_bucket_where_the_executors_are() {
     let s3_dir = tempfile::tempdir().unwrap();
     let server = S3Server::start(&s3_dir.path().join("s3"), &["numbers"]);
-    let cluster = Cluster::start_full(2, |_| Vec::new(), server.env());
+    let mut cluster = Cluster::start_full(0, |_| Vec::new(), server.env());
+    for _ in 0..2 {
+        let objects = ["--objects", "s3://numbers/labels/"].map(OsStr::new);
+        cluster.add_executor(&objects, |_| {});
+    }
     // Parquet files written locally, then put in the bucket.
     let setup = table(cluster.dir.path());
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -577,4 +581,40 @@ fn a_cluster_reads_tables_in_a_bucket_where_the_executors_are() {
         ),
     );
     assert_eq!(stdout_of(&in_bucket, query, &cluster), on_disk);
+
+    // A function whose lookup table is an object: the executors read it,
+    // the client only names it.
+    let labels = ["zero", "one", "two", "three", "four"];
+    runtime
+        .block_on(bucket.put(
+            &ObjectPath::from("labels/g.txt"),
+            PutPayload::from(labels.join("\n")),
+        ))
+        .unwrap();
+    let closure = cluster.dir.path().join("label.closure");
+    let pickled = ferry_without_aws()
+        .envs(cluster.env.iter().cloned())
+        .args(["pickle", "examples/udfs", "label", "--output"])
+        .arg(&closure)
+        .args(["--blob", "labels=s3://numbers/labels/g.txt"])
+        .output()
+        .unwrap();
+    stdout_of(&pickled, "pickle", &cluster);
+    let query = "SELECT g, label(g) AS l, count(*) AS n FROM t GROUP BY g ORDER BY g";
+    let labelled = sql(
+        Some(&cluster),
+        &format!(
+            "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION 's3://numbers/t/'; \
+             CREATE FUNCTION label AS '{}' LANGUAGE wasm; {query}",
+            closure.display()
+        ),
+    );
+    let mut expected = String::from("g,l,n\n");
+    for line in on_disk.lines().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        let label = labels.get(fields[0].parse::<usize>().unwrap());
+        let label = label.copied().unwrap_or_default();
+        expected.push_str(&format!("{},{label},{}\n", fields[0], fields[1]));
+    }
+    assert_eq!(stdout_of(&labelled, query, &cluster), expected);
 }

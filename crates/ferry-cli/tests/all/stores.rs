@@ -55,6 +55,7 @@ fn sql_reads_a_table_from_an_s3_bucket_as_from_local_files() {
     // Three generated parts, on disk and in the bucket.
     let mut random = Random::new(15);
     let mut parts = Vec::new();
+    let mut by_key = [0; 4];
     for part in 0..3 {
         let mut csv = String::from("a,b\n");
         let mut sum = 0;
@@ -65,6 +66,7 @@ fn sql_reads_a_table_from_an_s3_bucket_as_from_local_files() {
             );
             csv.push_str(&format!("{a},{b}\n"));
             sum += gcd(a, b);
+            by_key[a as usize % 4] += 1;
         }
         parts.push(sum);
         let name = format!("part-{part}.csv");
@@ -81,6 +83,43 @@ fn sql_reads_a_table_from_an_s3_bucket_as_from_local_files() {
     // One object is a table too, named after it.
     let one = query(&store, "trips=s3://trips/data/part-1.csv", &server.env());
     assert_eq!(stdout(&one), format!("n,g\n1000,{}\n", parts[1]));
+
+    // A function whose lookup table is an object, read where the function
+    // runs (here) with this process's credentials.
+    let labels = ["zero", "one", "two"];
+    put(
+        &server,
+        "trips",
+        "labels.txt",
+        labels.join("\n").into_bytes(),
+    );
+    let closure = dir.path().join("label.closure");
+    let pickled = without_aws()
+        .envs(server.env())
+        .env("FERRY_STORE", &store)
+        .args(["pickle", "examples/udfs", "label", "--output"])
+        .arg(&closure)
+        .args(["--blob", "labels=s3://trips/labels.txt"])
+        .output()
+        .unwrap();
+    stdout(&pickled);
+    let labelled = without_aws()
+        .envs(server.env())
+        .env("FERRY_STORE", &store)
+        .args(["sql", "-t", "trips=s3://trips/data/", "--format", "csv", "-c"])
+        .arg(format!(
+            "CREATE FUNCTION label AS '{}' LANGUAGE wasm; \
+             SELECT a % 4 AS k, label(a % 4) AS l, count(*) AS n FROM trips GROUP BY k, l ORDER BY k",
+            closure.display()
+        ))
+        .output()
+        .unwrap();
+    let mut expected = String::from("k,l,n\n");
+    for (key, n) in by_key.iter().enumerate() {
+        let label = labels.get(key).copied().unwrap_or_default();
+        expected.push_str(&format!("{key},{label},{n}\n"));
+    }
+    assert_eq!(stdout(&labelled), expected);
 
     // What goes wrong is said in a line, with what to do.
     let mut cleartext = server.env();
@@ -214,7 +253,7 @@ fn a_blob_in_a_bucket_goes_from_the_store_to_the_worker_never_through_the_client
         .unwrap_err()
         .to_string();
     assert!(
-        refused.contains("this worker reads and writes no objects")
+        refused.contains("this server reads and writes no objects")
             && refused.contains("--objects"),
         "{refused}"
     );

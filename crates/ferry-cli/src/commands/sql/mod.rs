@@ -81,9 +81,14 @@ async fn run_async(
     sandbox: Sandbox,
 ) -> Result<()> {
     // The SQL is this user's own, so it may build the crates it names.
-    let functions = WasmFunctions::new(runtime)
+    let mut functions = WasmFunctions::new(runtime)
         .with_sandbox(sandbox)
         .from_source(FromSource::Build);
+    if args.cluster.is_none() {
+        // Here is where the functions run; on a cluster, the executors
+        // read the objects.
+        functions = functions.with_objects(crate::args::stores().clone());
+    }
     let config = SessionConfig::new().with_information_schema(true);
     let ctx = match &args.cluster {
         None => functions.session_with(config),
