@@ -54,6 +54,7 @@ pub mod runtime;
 mod seal;
 mod store;
 mod stored;
+mod typed;
 mod value;
 
 pub use closure::{Blob, Closure, Encoding, WeakBlob};
@@ -71,4 +72,5 @@ pub use runtime::{
 };
 pub use store::{BlobStore, BlobWriter, Resolve, STORE_ENV};
 pub use stored::STORED_EXT;
+pub use typed::{TypedClosure, TypedMapReduce, TypedTask};
 pub use value::{Output, Value};

@@ -26,6 +26,7 @@ pub struct Module {
     id: ContentHash,
     bytes: Arc<[u8]>,
     functions: Arc<[FunctionRecord]>,
+    producers: Arc<[String]>,
 }
 
 impl Module {
@@ -63,7 +64,10 @@ impl Module {
     }
 
     fn parse(id: ContentHash, bytes: Arc<[u8]>) -> Result<Module, Error> {
-        let functions = read_function_records(&bytes)?;
+        let Sections {
+            functions,
+            producers,
+        } = read_sections(&bytes)?;
         if let Some(foreign) = functions.iter().find(|f| f.abi != ABI_VERSION) {
             return Err(Error::AbiMismatch {
                 function: foreign.name.clone(),
@@ -75,6 +79,7 @@ impl Module {
             id,
             bytes,
             functions: functions.into(),
+            producers: producers.into(),
         })
     }
 
@@ -91,6 +96,14 @@ impl Module {
     /// The functions the module offers, in section order.
     pub fn functions(&self) -> &[FunctionRecord] {
         &self.functions
+    }
+
+    /// The tools that processed the module, as its `producers` section
+    /// names them (`rustc 1.95.0 (59807616e 2026-04-14)`): with the source,
+    /// what it takes to build the same bytes again. Empty if the section
+    /// is missing or unreadable; nothing depends on it.
+    pub fn producers(&self) -> &[String] {
+        &self.producers
     }
 
     /// The record of function `name`, of a kind this host can call; an
@@ -163,14 +176,22 @@ impl std::fmt::Debug for Module {
     }
 }
 
+/// What the module's custom sections say.
+struct Sections {
+    functions: Vec<FunctionRecord>,
+    producers: Vec<String>,
+}
+
 /// Walks the module's sections (without validating function bodies, which the
-/// compiler does) and parses every `ferry.functions` section.
-fn read_function_records(bytes: &[u8]) -> Result<Vec<FunctionRecord>, Error> {
+/// compiler does), parses every `ferry.functions` section, and reads the
+/// tools the `producers` section names.
+fn read_sections(bytes: &[u8]) -> Result<Sections, Error> {
     let malformed = |e: wasmparser::BinaryReaderError| Error::MalformedModule {
         reason: crate::one_line(&e.to_string()),
     };
     let mut section = Vec::new();
     let mut found = false;
+    let mut producers = Vec::new();
     for payload in wasmparser::Parser::new(0).parse_all(bytes) {
         match payload.map_err(malformed)? {
             wasmparser::Payload::Version { encoding, .. }
@@ -184,11 +205,30 @@ fn read_function_records(bytes: &[u8]) -> Result<Vec<FunctionRecord>, Error> {
                 found = true;
                 section.extend_from_slice(custom.data());
             }
+            wasmparser::Payload::CustomSection(custom) => {
+                if let wasmparser::KnownCustom::Producers(reader) = custom.as_known() {
+                    producers = processed_by(reader);
+                }
+            }
             _ => {}
         }
     }
     if !found {
         return Err(Error::NotAFerryModule);
     }
-    Ok(ferry_abi::parse_records(&section)?)
+    Ok(Sections {
+        functions: ferry_abi::parse_records(&section)?,
+        producers,
+    })
+}
+
+/// The `processed-by` tools of a producers section, as `name version`.
+fn processed_by(reader: wasmparser::ProducersSectionReader<'_>) -> Vec<String> {
+    reader
+        .into_iter()
+        .flatten()
+        .filter(|field| field.name == "processed-by")
+        .flat_map(|field| field.values.into_iter().flatten())
+        .map(|tool| format!("{} {}", tool.name, tool.version))
+        .collect()
 }

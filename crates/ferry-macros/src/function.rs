@@ -6,7 +6,8 @@ use quote::{format_ident, quote};
 use syn::{ItemFn, ReturnType};
 
 use crate::export::emit;
-use crate::parse::{Options, Param, is_result, prelude, type_name};
+use crate::handle::{Closure, handle};
+use crate::parse::{Options, Param, generic_argument, is_result, prelude, type_name};
 
 /// The function, its value-convention export and its record.
 pub fn expand(options: Options, func: ItemFn) -> syn::Result<TokenStream2> {
@@ -99,5 +100,30 @@ pub fn expand(options: Options, func: ItemFn) -> syn::Result<TokenStream2> {
             ) }
         }
     };
-    Ok(emit(&func, record, export))
+    let input = match inputs.as_slice() {
+        [single] => {
+            let ty = &single.ty;
+            quote!(#ty)
+        }
+        many => {
+            let types = many.iter().map(|p| &p.ty);
+            quote!((#(#types,)*))
+        }
+    };
+    let output = match &sig.output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) => {
+            let ty = generic_argument(ty, "Result").unwrap_or_else(|| (**ty).clone());
+            quote!(#ty)
+        }
+    };
+    let mut expanded = emit(&func, record, export);
+    expanded.extend(handle(
+        rust_name,
+        &func.vis,
+        &name,
+        env.map(|p| &p.ty),
+        Closure::Typed { input, output },
+    ));
+    Ok(expanded)
 }

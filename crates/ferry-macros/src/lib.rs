@@ -3,13 +3,15 @@
 //!
 //! Each macro has its module. What they share: `parse` reads the attribute
 //! and the signatures, `column` maps types onto columns, `row_loop` writes
-//! the loop over a batch's rows, and `export` writes the exports and records.
+//! the loop over a batch's rows, `export` writes the exports and records,
+//! and `handle` the host's typed handles on guests embedded in it.
 
 #![deny(missing_docs)]
 
 mod column;
 mod export;
 mod function;
+mod handle;
 mod parse;
 mod row_loop;
 mod udaf;

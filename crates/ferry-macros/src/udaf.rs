@@ -10,6 +10,7 @@ use syn::{ReturnType, Type};
 
 use crate::column::{ColumnSlot, column_slot, column_types, input_columns};
 use crate::export::{batch_export, call_args, emit};
+use crate::handle::{Closure, handle};
 use crate::parse::{Options, Param, is_result, type_name, typed_params};
 use crate::row_loop::RowLoop;
 
@@ -223,7 +224,15 @@ pub fn expand(options: Options, block: syn::ItemImpl) -> syn::Result<TokenStream
         #merge_export
         #finish_export
     };
-    Ok(emit(&block, record, exports))
+    let mut expanded = emit(&block, record, exports);
+    expanded.extend(handle(
+        &syn::Ident::new(&name, proc_macro2::Span::call_site()),
+        &syn::Visibility::Inherited,
+        &name,
+        env,
+        Closure::Sql,
+    ));
+    Ok(expanded)
 }
 
 /// Whether a return type is spelled `Result<..>` (an `update` that can fail).

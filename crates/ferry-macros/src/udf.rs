@@ -8,6 +8,7 @@ use syn::{ItemFn, ReturnType};
 
 use crate::column::{column_slot, column_types, input_columns};
 use crate::export::{batch_export, call_args, emit};
+use crate::handle::{Closure, handle};
 use crate::parse::{Options, generic_argument, prelude, type_name};
 use crate::row_loop::RowLoop;
 
@@ -73,5 +74,7 @@ pub fn expand(options: Options, func: ItemFn) -> syn::Result<TokenStream2> {
             ::core::result::Result::Ok(__ferry_out)
         },
     );
-    Ok(emit(&func, record, export))
+    let mut expanded = emit(&func, record, export);
+    expanded.extend(handle(rust_name, &func.vis, &name, env, Closure::Sql));
+    Ok(expanded)
 }

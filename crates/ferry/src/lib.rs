@@ -123,6 +123,19 @@
 //! `#[ferry::udaf(name = "...")]`.
 //! `ferry::batch::Date32` and `TimestampMicros` are SQL dates and timestamps.
 //!
+//! ## Guests kept in the host's crate
+//!
+//! The guest need not be a crate of its own. A file of the host's crate
+//! (`src/guest.rs`) that starts with `ferry::embed!();` and holds these
+//! functions and the types they take is, with `ferry_build::guest("src/guest.rs").build()`
+//! in the host's `build.rs`, compiled to a module embedded in the host, and
+//! each function gets a typed handle beside it on the host: `guest::fill`
+//! is the function, `guest::fill::with_env(&spec)?` (or `::closure()`
+//! without an environment) a `ferry_host::TypedClosure<Range, Histogram>`,
+//! so that calling it with the wrong type does not compile. The file is the
+//! guest's crate root and a module of the host, so it names its own items
+//! without `crate::`. See `examples/histogram-inline`.
+//!
 //! The ABI the macros implement is described in `docs/abi.md`.
 
 #![deny(missing_docs)]
@@ -164,6 +177,27 @@ pub mod __private;
 pub use blob_reader::{BlobReader, blob_reader, chunk};
 pub use ferry_abi::{CHUNK_BLOB, Chunk};
 pub use ferry_macros::{function, udaf, udf};
+
+/// Embeds the guest that `ferry-build` built from this file in the host:
+/// on the host, the module and the typed handles' access to it; in the
+/// guest, nothing. It goes once at the top of the guest's file.
+///
+/// ```ignore
+/// // src/guest.rs, built by `ferry_build::guest("src/guest.rs").build()`
+/// ferry::embed!();
+///
+/// #[ferry::function]
+/// pub fn double(x: i64) -> i64 {
+///     2 * x
+/// }
+/// ```
+#[macro_export]
+macro_rules! embed {
+    () => {
+        #[cfg(not(target_family = "wasm"))]
+        include!(concat!(env!("OUT_DIR"), "/ferry_guest.rs"));
+    };
+}
 
 /// Reads the data blob `name` attached to the closure being run, or `None` if
 /// the closure has no blob of that name (or this is not running under ferry).

@@ -40,6 +40,9 @@ pub fn describe(module: &Module, store: &BlobStore) -> Result<()> {
             "not in the store".to_owned()
         }
     )?;
+    if !module.producers().is_empty() {
+        writeln!(out, "  built with {}", module.producers().join(", "))?;
+    }
     let functions = module.functions();
     writeln!(out, "functions ({}):", functions.len())?;
     let width = functions.iter().map(|f| f.name.len()).max().unwrap_or(0);

@@ -116,6 +116,16 @@ fn build_inspect_and_call() {
     assert!(line("gcd").ends_with("[SQL scalar]"), "{udfs}");
     assert!(line("histogram").ends_with("[SQL aggregate]"), "{udfs}");
     assert!(line("geo_mean").ends_with("sliding windows too]"), "{udfs}");
+    // And the toolchain that built it, which building it again needs.
+    let rustc = std::process::Command::new("rustc")
+        .arg("-V")
+        .output()
+        .unwrap();
+    let rustc = String::from_utf8(rustc.stdout).unwrap();
+    assert!(
+        udfs.contains(&format!("built with {}", rustc.trim())),
+        "{udfs}"
+    );
 
     assert_eq!(
         json(&ferry.ok(&["call", &wasm, "add", "--input", "[40, 2]"])),

@@ -1,0 +1,144 @@
+//! Running cargo for the guest target: `cargo build --release --target
+//! wasm32-wasip1`, then finding the module it wrote.
+
+use crate::BuildError;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The target ferry guests are compiled for.
+pub const GUEST_TARGET: &str = "wasm32-wasip1";
+
+/// One `cargo build` of a guest crate.
+pub(crate) struct GuestBuild<'a> {
+    pub manifest: &'a Path,
+    /// `--target-dir`, if not cargo's own choice.
+    pub target_dir: Option<&'a Path>,
+    /// Extra flags for rustc on the guest target.
+    pub rustflags: Vec<String>,
+}
+
+impl GuestBuild<'_> {
+    /// Builds the crate's library and returns the `.wasm` file cargo wrote.
+    /// Cargo's diagnostics go to this process's stderr.
+    pub fn run(&self) -> Result<PathBuf, BuildError> {
+        let dir = self.manifest.parent().unwrap_or(self.manifest);
+        let fail = |reason: String| BuildError::new(dir, reason);
+        ensure_target().map_err(&fail)?;
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut command = Command::new(cargo);
+        command
+            .args(["build", "--release", "--lib"])
+            .arg("--message-format=json-render-diagnostics")
+            .args(["--target", GUEST_TARGET])
+            .arg("--manifest-path")
+            .arg(self.manifest);
+        if let Some(target_dir) = self.target_dir {
+            command.arg("--target-dir").arg(target_dir);
+        }
+        if !self.rustflags.is_empty() {
+            // Joined to the guest's own `build.rustflags`; a guest that sets
+            // `target.wasm32-wasip1.rustflags` keeps them and loses these,
+            // as cargo takes one source of flags: never its flags for ours.
+            let flags: Vec<String> = self.rustflags.iter().map(|f| toml_string(f)).collect();
+            command
+                .arg("--config")
+                .arg(format!("build.rustflags=[{}]", flags.join(",")));
+        }
+        // A guest is its own build: a wrapper set for the build that runs
+        // this (`clippy-driver` when CI lints while it compiles) is not meant
+        // for the guest's code or its target, nor are the flags and target
+        // cargo gives a build script.
+        for var in [
+            "RUSTC_WORKSPACE_WRAPPER",
+            "CLIPPY_ARGS",
+            "CARGO_ENCODED_RUSTFLAGS",
+            "CARGO_BUILD_TARGET",
+            crate::embed::MODULE_PATH_ENV,
+        ] {
+            command.env_remove(var);
+        }
+        let output = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| fail(format!("cannot run cargo: {e}")))?;
+        if !output.status.success() {
+            return Err(fail(format!(
+                "cargo build failed ({}); see its messages above",
+                output.status
+            )));
+        }
+        wasm_artifact(&output.stdout).ok_or_else(|| {
+            fail("cargo built no .wasm library; is the crate's lib crate-type `cdylib`?".into())
+        })
+    }
+}
+
+/// Builds the guest crate in `crate_dir` (a directory with a `Cargo.toml`
+/// whose library is a `cdylib`) in release mode for `wasm32-wasip1`, and
+/// returns the `.wasm` file. Installs the target with rustup first if the
+/// toolchain lacks it.
+///
+/// ```no_run
+/// let wasm = ferry_build::build_crate("examples/guest")?;
+/// println!("built {}", wasm.display());
+/// # Ok::<(), ferry_build::BuildError>(())
+/// ```
+pub fn build_crate(crate_dir: impl AsRef<Path>) -> Result<PathBuf, BuildError> {
+    let crate_dir = crate_dir.as_ref();
+    let manifest = crate_dir.join("Cargo.toml");
+    if !manifest.is_file() {
+        return Err(BuildError::new(crate_dir, "there is no Cargo.toml there"));
+    }
+    GuestBuild {
+        manifest: &manifest,
+        target_dir: None,
+        rustflags: Vec::new(),
+    }
+    .run()
+}
+
+/// `text` as a TOML basic string.
+fn toml_string(text: &str) -> String {
+    serde_json::Value::String(text.to_owned()).to_string()
+}
+
+/// The last `.wasm` file among cargo's `compiler-artifact` messages.
+fn wasm_artifact(messages: &[u8]) -> Option<PathBuf> {
+    messages
+        .split(|b| *b == b'\n')
+        .filter_map(|line| serde_json::from_slice::<serde_json::Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact")
+        .flat_map(|message| message["filenames"].as_array().cloned().unwrap_or_default())
+        .filter_map(|name| name.as_str().map(PathBuf::from))
+        .rfind(|path| path.extension().is_some_and(|ext| ext == "wasm"))
+}
+
+/// Adds the guest target through rustup when the active toolchain lacks it.
+fn ensure_target() -> Result<(), String> {
+    let rustc: OsString = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let libdir = Command::new(rustc)
+        .args(["--print", "target-libdir", "--target", GUEST_TARGET])
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
+    if libdir.is_some_and(|dir| dir.is_dir()) {
+        return Ok(());
+    }
+    tracing::info!("installing the {GUEST_TARGET} target with rustup");
+    let status = Command::new("rustup")
+        .args(["target", "add", GUEST_TARGET])
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| format!("the {GUEST_TARGET} target is missing and rustup cannot be run ({e}); install the target"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`rustup target add {GUEST_TARGET}` failed ({status})"
+        ))
+    }
+}

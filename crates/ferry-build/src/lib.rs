@@ -1,0 +1,40 @@
+//! Building ferry guests from source, with cargo, for `wasm32-wasip1`:
+//!
+//! - [`build_crate`]: a guest crate of its own (what `ferry build` does);
+//! - [`guest`]: guest code kept in the host's own crate, built from the
+//!   host's build script and embedded in it, with a typed handle for each
+//!   function, so that `cargo run` is the only command and the compiler
+//!   checks both ends of every call.
+//!
+//! This crate runs in build scripts, so it depends on little: building
+//! wasmtime or DataFusion again for a build script would double a cold
+//! build.
+
+#![deny(missing_docs)]
+
+mod cargo;
+mod embed;
+
+pub use cargo::{GUEST_TARGET, build_crate};
+pub use embed::{Embedded, Guest, guest};
+
+use std::path::{Path, PathBuf};
+
+/// A guest that did not build: where, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the guest at {}: {reason}", path.display())]
+pub struct BuildError {
+    /// The crate or file.
+    pub path: PathBuf,
+    /// What went wrong, in a line.
+    pub reason: String,
+}
+
+impl BuildError {
+    fn new(path: impl AsRef<Path>, reason: impl Into<String>) -> BuildError {
+        BuildError {
+            path: path.as_ref().to_owned(),
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Typed handles on the host, for the functions of a guest embedded in it
+//! by `ferry-build`: beside each function, a module of the same name whose
+//! functions make closures of it from the embedded module. Only for crates
+//! whose build script embeds a guest (it sets the variable below); a guest
+//! crate compiled natively, for its types or its tests, gets none.
+
+use proc_macro2::TokenStream as TokenStream2;
+use quote::quote;
+use syn::{Ident, Type, Visibility};
+
+/// Set by `ferry-build` for the host's compilation: the module that
+/// embeds the guest, as a path (`crate::guest`).
+const MODULE_PATH_ENV: &str = "FERRY_GUEST_MODULE_PATH";
+
+/// What a handle makes.
+pub enum Closure {
+    /// A `TypedClosure<input, output>` of a value function.
+    Typed {
+        input: TokenStream2,
+        output: TokenStream2,
+    },
+    /// A `Closure` of a SQL function, for `ferry-sql` to register.
+    Sql,
+}
+
+/// The handle module `ident` for the guest function `name`, whose
+/// environment, if it takes one, is of type `env`.
+pub fn handle(
+    ident: &Ident,
+    vis: &Visibility,
+    name: &str,
+    env: Option<&Type>,
+    closure: Closure,
+) -> TokenStream2 {
+    let Ok(module_path) = std::env::var(MODULE_PATH_ENV) else {
+        return quote!();
+    };
+    let module_path: syn::Path = match syn::parse_str(&module_path) {
+        Ok(path) => path,
+        Err(_) => {
+            let message = format!("{MODULE_PATH_ENV} is not a module path: `{module_path}`");
+            return quote!(::core::compile_error!(#message););
+        }
+    };
+    // The host calls the guest from its own modules, whatever the
+    // function's visibility in the guest.
+    let vis = match vis {
+        Visibility::Inherited => quote!(pub(crate)),
+        vis => quote!(#vis),
+    };
+    let (made, make) = match closure {
+        Closure::Typed { input, output } => (
+            quote!(::ferry_host::TypedClosure<#input, #output>),
+            quote!(::ferry_host::TypedClosure::new(&#module_path::__ferry_module()?, #name)),
+        ),
+        Closure::Sql => (
+            quote!(::ferry_host::Closure),
+            quote!(::ferry_host::Closure::new(&#module_path::__ferry_module()?, #name)),
+        ),
+    };
+    let maker = match env {
+        Some(env) => {
+            let env = match env {
+                Type::Reference(reference) => &*reference.elem,
+                owned => owned,
+            };
+            let doc = format!("`{name}` of the embedded guest, with `env` as its environment.");
+            quote! {
+                #[doc = #doc]
+                pub fn with_env(env: &#env) -> ::core::result::Result<#made, ::ferry_host::Error> {
+                    #make?.with_env(env)
+                }
+            }
+        }
+        None => {
+            let doc = format!("`{name}` of the embedded guest.");
+            quote! {
+                #[doc = #doc]
+                pub fn closure() -> ::core::result::Result<#made, ::ferry_host::Error> {
+                    #make
+                }
+            }
+        }
+    };
+    let doc = format!("The host's handle on the guest function `{name}`.");
+    quote! {
+        #[cfg(not(target_family = "wasm"))]
+        #[doc = #doc]
+        #vis mod #ident {
+            #[allow(unused_imports)]
+            use super::*;
+            #maker
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! The guest kept in this crate: its typed handles on the executors, and
+//! its module built again elsewhere.
+
+mod handles;
+mod reproducible;
