@@ -154,10 +154,10 @@ impl Guest {
         let dir = guests_dir.join(&host.name);
         std::fs::create_dir_all(&dir).map_err(|e| BuildError::new(&dir, e.to_string()))?;
         let manifest = dir.join("Cargo.toml");
-        write_if_changed(&manifest, &self.manifest(&host, &source)?)?;
+        write_if_changed(&manifest, self.manifest(&host, &source)?.as_bytes())?;
         // The host's lock file pins what the guest shares with it.
         if let Ok(lock) = std::fs::read(host.workspace_root.join("Cargo.lock")) {
-            write_if_changed(&dir.join("Cargo.lock"), &String::from_utf8_lossy(&lock))?;
+            write_if_changed(&dir.join("Cargo.lock"), &lock)?;
         }
         let target_dir = guests_dir.join("target");
         let built = GuestBuild {
@@ -170,8 +170,9 @@ impl Guest {
         // A copy of its own: another build in the same target directory
         // may write the same file next.
         let wasm = out_dir.join(EMBED_WASM);
-        std::fs::copy(&built, &wasm)
-            .map_err(|e| BuildError::new(&built, format!("cannot copy it: {e}")))?;
+        let bytes = std::fs::read(&built)
+            .map_err(|e| BuildError::new(&built, format!("cannot read it: {e}")))?;
+        write_if_changed(&wasm, &bytes)?;
         let embed = format!(
             "// Written by ferry-build: the guest built from {source}.\n\
              #[doc(hidden)]\n\
@@ -185,7 +186,7 @@ impl Guest {
              }}\n",
             source = self.source.display(),
         );
-        write_if_changed(&out_dir.join(EMBED_FILE), &embed)?;
+        write_if_changed(&out_dir.join(EMBED_FILE), embed.as_bytes())?;
         Ok(Embedded { wasm, sources })
     }
 
@@ -390,13 +391,13 @@ fn env_dir(var: &str) -> Result<PathBuf, BuildError> {
     })
 }
 
-/// Writes `text` to `path` unless it holds it already, so that cargo, which
-/// goes by modification times, sees no change where there is none.
-fn write_if_changed(path: &Path, text: &str) -> Result<(), BuildError> {
-    if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
+/// Writes `bytes` to `path` unless it holds them already, so that cargo,
+/// which goes by modification times, sees no change where there is none.
+fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
+    if std::fs::read(path).is_ok_and(|old| old == bytes) {
         return Ok(());
     }
-    std::fs::write(path, text).map_err(|e| BuildError::new(path, format!("cannot write it: {e}")))
+    std::fs::write(path, bytes).map_err(|e| BuildError::new(path, format!("cannot write it: {e}")))
 }
 
 fn toml_string(text: &str) -> String {
