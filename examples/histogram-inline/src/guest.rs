@@ -65,18 +65,24 @@ pub fn fill(env: Binning, events: Events) -> Result<Counts, String> {
         bins: vec![0; env.bins],
         outside: 0,
     };
-    let width = (env.hi - env.lo) / env.bins as f64;
     for n in events.start..events.end {
         let error: f64 = (0..4)
             .map(|k| 2.0 * uniform(env.seed, 4 * n + k) - 1.0)
             .sum();
-        let x = env.truth + env.spread * error;
-        match ((x - env.lo) / width).floor() {
-            bin if bin >= 0.0 && bin < env.bins as f64 => counts.bins[bin as usize] += 1,
-            _ => counts.outside += 1,
+        match bin(&env, env.truth + env.spread * error) {
+            Some(bin) => counts.bins[bin as usize] += 1,
+            None => counts.outside += 1,
         }
     }
     Ok(counts)
+}
+
+/// The bin `x` falls in, or null outside them: a SQL function of the same
+/// binning, for queries that histogram a column.
+#[ferry::udf]
+pub fn bin(env: &Binning, x: f64) -> Option<i64> {
+    let bin = ((x - env.lo) / ((env.hi - env.lo) / env.bins as f64)).floor();
+    (bin >= 0.0 && bin < env.bins as f64).then_some(bin as i64)
 }
 
 /// Adds two histograms of the same bins.

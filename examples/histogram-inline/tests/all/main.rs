@@ -3,3 +3,4 @@
 
 mod handles;
 mod reproducible;
+mod sql;
