@@ -14,8 +14,9 @@ pub(crate) struct GuestBuild<'a> {
     pub manifest: &'a Path,
     /// `--target-dir`, if not cargo's own choice.
     pub target_dir: Option<&'a Path>,
-    /// Extra flags for rustc on the guest target.
-    pub rustflags: Vec<String>,
+    /// rustc's flags for the guest, all of them; `None` leaves them to the
+    /// guest's own configuration.
+    pub rustflags: Option<Vec<String>>,
 }
 
 impl GuestBuild<'_> {
@@ -36,19 +37,19 @@ impl GuestBuild<'_> {
         if let Some(target_dir) = self.target_dir {
             command.arg("--target-dir").arg(target_dir);
         }
-        if !self.rustflags.is_empty() {
-            // Joined to the guest's own `build.rustflags`; a guest that sets
-            // `target.wasm32-wasip1.rustflags` keeps them and loses these,
-            // as cargo takes one source of flags: never its flags for ours.
-            let flags: Vec<String> = self.rustflags.iter().map(|f| toml_string(f)).collect();
-            command
-                .arg("--config")
-                .arg(format!("build.rustflags=[{}]", flags.join(",")));
+        // A guest is its own build: nothing of the build that runs this is
+        // meant for it, neither the wrapper (`clippy-driver` when CI lints
+        // while it compiles) nor the flags, target, features and cfgs cargo
+        // gives a build script.
+        for (var, _) in std::env::vars_os() {
+            let name = var.to_string_lossy();
+            if ["CARGO_CFG_", "CARGO_FEATURE_", "DEP_"]
+                .iter()
+                .any(|p| name.starts_with(p))
+            {
+                command.env_remove(&var);
+            }
         }
-        // A guest is its own build: a wrapper set for the build that runs
-        // this (`clippy-driver` when CI lints while it compiles) is not meant
-        // for the guest's code or its target, nor are the flags and target
-        // cargo gives a build script.
         for var in [
             "RUSTC_WORKSPACE_WRAPPER",
             "CLIPPY_ARGS",
@@ -57,6 +58,13 @@ impl GuestBuild<'_> {
             crate::embed::MODULE_PATH_ENV,
         ] {
             command.env_remove(var);
+        }
+        if let Some(flags) = &self.rustflags {
+            // These alone: cargo takes flags from one place, and flags
+            // meant for the host (`-C target-cpu=native`) have no place here.
+            command
+                .env_remove("RUSTFLAGS")
+                .env("CARGO_ENCODED_RUSTFLAGS", flags.join("\u{1f}"));
         }
         let output = command
             .stdout(Stdio::piped())
@@ -94,14 +102,9 @@ pub fn build_crate(crate_dir: impl AsRef<Path>) -> Result<PathBuf, BuildError> {
     GuestBuild {
         manifest: &manifest,
         target_dir: None,
-        rustflags: Vec::new(),
+        rustflags: None,
     }
     .run()
-}
-
-/// `text` as a TOML basic string.
-fn toml_string(text: &str) -> String {
-    serde_json::Value::String(text.to_owned()).to_string()
 }
 
 /// The last `.wasm` file among cargo's `compiler-artifact` messages.

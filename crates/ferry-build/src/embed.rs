@@ -15,7 +15,7 @@ use std::process::Command;
 pub(crate) const MODULE_PATH_ENV: &str = "FERRY_GUEST_MODULE_PATH";
 
 /// The file `ferry::embed!()` includes, in the host's `OUT_DIR`.
-const EMBED_FILE: &str = "ferry_guest.rs";
+pub const EMBED_FILE: &str = "ferry_guest.rs";
 
 /// The module it embeds, beside it.
 const EMBED_WASM: &str = "ferry_guest.wasm";
@@ -30,22 +30,30 @@ const EMBED_WASM: &str = "ferry_guest.wasm";
 /// The file starts with `ferry::embed!();` and holds `#[ferry::function]`,
 /// `#[ferry::udf]` and `#[ferry::udaf]` items and the types they take; the
 /// host declares it as a module (`mod guest;`) and calls its functions
-/// through typed handles: `guest::fill::with_env(&spec)?` is a
-/// [`TypedClosure`](https://docs.rs/ferry-host)`<Range, Histogram>`.
+/// through typed handles: `guest::fill::with_env(&binning)?` is a
+/// [`TypedClosure`](https://docs.rs/ferry-host)`<Events, Counts>`. Each
+/// `ferry::closure!` in the host's `src/` becomes a function of the guest
+/// too ([`closure`](crate::closure)).
 ///
-/// The guest is compiled as a crate of its own whose root is that file,
-/// with the host's `ferry` and `serde` dependencies (and any named with
+/// The guest is compiled as a crate of its own (a root written beside its
+/// manifest holds the file as a module, and the closures' functions), with
+/// the host's `ferry` and `serde` dependencies (and any named with
 /// [`dependency`](Guest::dependency)), into a target directory beside the
 /// host's (`target/ferry-guests`), so the host's dependencies are never
-/// built for WebAssembly and an unchanged guest is not rebuilt. Paths are
-/// remapped so that the module's bytes do not depend on where the crate is
-/// checked out, nor on where cargo keeps downloaded crates.
+/// built for WebAssembly and an unchanged guest is not rebuilt. It takes
+/// rustc flags only from [`rustflag`](Guest::rustflag). Paths are remapped
+/// so that the module's bytes do not depend on where the crate is checked
+/// out, nor on where cargo keeps downloaded crates; but cargo names a path
+/// dependency outside the host's workspace by its absolute path, and that
+/// name reaches the code, so such a dependency must be in the same place
+/// for two builds to agree (crates.io's always are).
 #[derive(Debug, Clone)]
 pub struct Guest {
     source: PathBuf,
     module_path: Option<String>,
     dependencies: Vec<String>,
     guests_dir: Option<PathBuf>,
+    rustflags: Vec<String>,
 }
 
 /// The guest whose crate root is `source`, relative to the host crate's
@@ -56,6 +64,7 @@ pub fn guest(source: impl Into<PathBuf>) -> Guest {
         module_path: None,
         dependencies: vec!["ferry".into(), "serde".into()],
         guests_dir: None,
+        rustflags: Vec::new(),
     }
 }
 
@@ -64,8 +73,9 @@ pub fn guest(source: impl Into<PathBuf>) -> Guest {
 pub struct Embedded {
     /// The module's `.wasm` file.
     pub wasm: PathBuf,
-    /// Local files the module was built from (cargo's dependency list),
-    /// which a build script watches.
+    /// What the module was built from, which a build script watches: the
+    /// local files in cargo's dependency list, the manifests and the lock
+    /// file, and the host's `src/` if it has closures.
     pub sources: Vec<PathBuf>,
 }
 
@@ -95,6 +105,14 @@ impl Guest {
         self
     }
 
+    /// Adds `flag` to rustc's flags for the guest (`-Ctarget-feature=+simd128`).
+    /// The guest takes no flags from the environment or from cargo's
+    /// configuration: those are the host's.
+    pub fn rustflag(mut self, flag: &str) -> Guest {
+        self.rustflags.push(flag.to_owned());
+        self
+    }
+
     /// Builds the guest from a build script and tells cargo what to watch
     /// and what the host's compilation needs. On failure the build stops
     /// with a message saying why.
@@ -111,11 +129,12 @@ impl Guest {
                 for source in &built.sources {
                     println!("cargo::rerun-if-changed={}", source.display());
                 }
+                println!("cargo::rerun-if-env-changed=CARGO_HOME");
             }
             Err(error) => {
                 // One line for cargo's summary; cargo's own messages, above
                 // it, say what was wrong with the code.
-                println!("cargo::error={error}");
+                println!("cargo::error={}", error.to_string().replace('\n', " "));
                 std::process::exit(1);
             }
         }
@@ -153,20 +172,38 @@ impl Guest {
         let guests_dir = self.guests_dir.as_ref().unwrap_or(&host.guests_dir);
         let dir = guests_dir.join(&host.name);
         std::fs::create_dir_all(&dir).map_err(|e| BuildError::new(&dir, e.to_string()))?;
+        let (root, closures) = self.root(manifest_dir, &source)?;
+        write_if_changed(&dir.join("lib.rs"), root.as_bytes())?;
         let manifest = dir.join("Cargo.toml");
-        write_if_changed(&manifest, self.manifest(&host, &source)?.as_bytes())?;
-        // The host's lock file pins what the guest shares with it.
+        write_if_changed(&manifest, self.manifest(&host)?.as_bytes())?;
+        // The host's lock file pins what the guest shares with it; cargo
+        // then adds the guest to the copy, so it is copied again only when
+        // the host's changes.
         if let Ok(lock) = std::fs::read(host.workspace_root.join("Cargo.lock")) {
-            write_if_changed(&dir.join("Cargo.lock"), &lock)?;
+            let copied = dir.join("host.lock");
+            if std::fs::read(&copied).ok().as_ref() != Some(&lock) {
+                write_if_changed(&dir.join("Cargo.lock"), &lock)?;
+                write_if_changed(&copied, &lock)?;
+            }
         }
         let target_dir = guests_dir.join("target");
+        let mut rustflags = remaps(&host.workspace_root, guests_dir, &target_dir);
+        rustflags.extend(self.rustflags.iter().cloned());
         let built = GuestBuild {
             manifest: &manifest,
             target_dir: Some(&target_dir),
-            rustflags: remaps(&host.workspace_root, &target_dir),
+            rustflags: Some(rustflags),
         }
         .run()?;
-        let sources = dep_info(&built, &host.workspace_root);
+        let mut sources = dep_info(&built, &[&target_dir, &cargo_home().unwrap_or_default()]);
+        // What the guest is made of beyond its files: its dependencies'
+        // declarations, and the closures anywhere in the host's code.
+        sources.push(host.manifest.clone());
+        sources.push(host.workspace_root.join("Cargo.toml"));
+        sources.push(host.workspace_root.join("Cargo.lock"));
+        if closures {
+            sources.push(manifest_dir.join("src"));
+        }
         // A copy of its own: another build in the same target directory
         // may write the same file next.
         let wasm = out_dir.join(EMBED_WASM);
@@ -181,7 +218,8 @@ impl Guest {
              \x20   if let Some(module) = MODULE.get() {{\n\
              \x20       return Ok(module.clone());\n\
              \x20   }}\n\
-             \x20   let module = ::ferry_host::Module::from_bytes(&include_bytes!({wasm:?})[..])?;\n\
+             \x20   let bytes = include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{EMBED_WASM}\"));\n\
+             \x20   let module = ::ferry_host::Module::from_bytes(&bytes[..])?;\n\
              \x20   Ok(MODULE.get_or_init(|| module).clone())\n\
              }}\n",
             source = self.source.display(),
@@ -190,21 +228,74 @@ impl Guest {
         Ok(Embedded { wasm, sources })
     }
 
-    /// The guest crate's manifest: a `cdylib` whose root is `source`, with
-    /// the host's declarations of the dependencies it shares.
-    fn manifest(&self, host: &Host, source: &Path) -> Result<String, BuildError> {
+    /// The guest crate's root: the file as a module, in its own directory
+    /// so that its submodules are found where the host finds them, and the
+    /// functions of the `ferry::closure!`s in the host's other files;
+    /// whether there were any.
+    fn root(&self, manifest_dir: &Path, source: &Path) -> Result<(String, bool), BuildError> {
+        let (dir, module) = match source.file_stem().and_then(|s| s.to_str()) {
+            Some("mod") => (
+                source.parent().and_then(Path::parent),
+                source
+                    .parent()
+                    .and_then(Path::file_name)
+                    .and_then(|n| n.to_str()),
+            ),
+            stem => (source.parent(), stem),
+        };
+        let (Some(dir), Some(module)) = (dir, module) else {
+            return Err(BuildError::new(source, "the file's name is not a module's"));
+        };
+        let mut root = format!(
+            "// Written by ferry-build: the guest's crate root, not to be edited.\n\
+             #[path = {dir}]\n\
+             mod __ferry_dir {{\n    pub mod {module};\n}}\n\
+             #[allow(unused_imports)]\n\
+             use __ferry_dir::{module}::*;\n",
+            dir = toml_string(&dir.to_string_lossy()),
+        );
+        let mut closures = Vec::new();
+        for file in rust_files(&manifest_dir.join("src")) {
+            if file != source {
+                let text = std::fs::read_to_string(&file).unwrap_or_default();
+                closures.extend(crate::closure::closures_in(&text));
+            }
+        }
+        closures.sort_by(|a, b| a.name.cmp(&b.name));
+        closures.dedup_by(|a, b| a.name == b.name);
+        for closure in &closures {
+            root.push('\n');
+            root.push_str(&closure.guest_function().to_string());
+            root.push('\n');
+        }
+        Ok((root, !closures.is_empty()))
+    }
+
+    /// The guest crate's manifest: a `cdylib` whose root is `lib.rs`
+    /// beside it, with the host's declarations of the dependencies it
+    /// shares.
+    fn manifest(&self, host: &Host) -> Result<String, BuildError> {
         let mut toml = format!(
             "# Written by ferry-build for {name}'s guest: not to be edited.\n\
              [package]\nname = \"{name}-guest\"\nversion = \"0.0.0\"\nedition = \"{edition}\"\npublish = false\n\n\
-             [lib]\ncrate-type = [\"cdylib\"]\npath = {source}\n\n[dependencies]\n",
+             [lib]\ncrate-type = [\"cdylib\"]\npath = \"lib.rs\"\n",
             name = host.name,
             edition = host.edition,
-            source = toml_string(&source.to_string_lossy()),
         );
+        for needed in ["ferry", "ferry-host"] {
+            if !host.dependencies.iter().any(|d| d["name"] == needed) {
+                return Err(BuildError::new(
+                    &host.manifest,
+                    format!(
+                        "the host needs `{needed}` among its [dependencies]: the guest's file is also its module"
+                    ),
+                ));
+            }
+        }
         for name in &self.dependencies {
             match host.dependencies.iter().find(|d| key(d) == name) {
                 Some(dependency) => toml += &declaration(dependency, &host.manifest)?,
-                None if name == "ferry" || name == "serde" => {}
+                None if name == "serde" => {}
                 None => {
                     return Err(BuildError::new(
                         &host.manifest,
@@ -289,72 +380,91 @@ fn key(dependency: &Json) -> &str {
         .unwrap_or_default()
 }
 
-/// `dependency` as a line of `[dependencies]`.
+/// `dependency` as a table of its own (`[dependencies.NAME]`, or under its
+/// platform's `[target]`).
 fn declaration(dependency: &Json, manifest: &Path) -> Result<String, BuildError> {
-    let mut fields = Vec::new();
+    let name = key(dependency);
+    let mut toml = match dependency["target"].as_str() {
+        Some(target) => format!("\n[target.{}.dependencies.{name}]\n", toml_string(target)),
+        None => format!("\n[dependencies.{name}]\n"),
+    };
     if dependency["rename"].is_string() {
-        fields.push(format!("package = {}", dependency["name"]));
+        toml += &format!("package = {}\n", dependency["name"]);
     }
     match (dependency["path"].as_str(), dependency["source"].as_str()) {
-        (Some(path), _) => fields.push(format!("path = {}", toml_string(path))),
-        (None, Some(source)) if source.starts_with("registry+") => {}
+        (Some(path), _) => toml += &format!("path = {}\n", toml_string(path)),
+        (None, Some(CRATES_IO)) => {}
         (None, source) => {
             return Err(BuildError::new(
                 manifest,
                 format!(
-                    "the guest's dependency `{}` comes from {}; ferry-build takes dependencies from crates.io or a path",
-                    key(dependency),
+                    "the guest's dependency `{name}` comes from {}; ferry-build takes dependencies from crates.io or a path",
                     source.unwrap_or("an unknown source")
                 ),
             ));
         }
     }
     if let Some(req) = dependency["req"].as_str().filter(|r| *r != "*") {
-        fields.push(format!("version = {}", toml_string(req)));
+        toml += &format!("version = {}\n", toml_string(req));
     }
     if dependency["uses_default_features"] == Json::Bool(false) {
-        fields.push("default-features = false".into());
+        toml += "default-features = false\n";
     }
     if let Some(features) = dependency["features"].as_array().filter(|f| !f.is_empty()) {
         let features: Vec<String> = features.iter().map(Json::to_string).collect();
-        fields.push(format!("features = [{}]", features.join(", ")));
+        toml += &format!("features = [{}]\n", features.join(", "));
     }
-    Ok(format!(
-        "{} = {{ {} }}\n",
-        key(dependency),
-        fields.join(", ")
-    ))
+    Ok(toml)
 }
+
+/// Where crates.io's crates come from, as `cargo metadata` says.
+const CRATES_IO: &str = "registry+https://github.com/rust-lang/crates.io-index";
 
 /// rustc flags that take the places the build happens in out of the
 /// module: the host's workspace (where the guest's file and any path
-/// dependencies are), cargo's download directory, and the guests' target
-/// directory (build scripts' output). rustc applies the last that matches,
-/// so the target directory, inside the workspace, comes after it.
-fn remaps(workspace_root: &Path, target_dir: &Path) -> Vec<String> {
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
-    let mut remaps = vec![format!(
-        "--remap-path-prefix={}=.",
-        workspace_root.display()
-    )];
-    if let Some(cargo_home) = cargo_home {
-        remaps.push(format!(
-            "--remap-path-prefix={}=/cargo",
-            cargo_home.display()
-        ));
+/// dependencies are), cargo's download directory, the guests' directory
+/// (the generated crate root) and their target directory (build scripts'
+/// output). rustc applies the last that matches, so each comes after those
+/// that may hold it.
+fn remaps(workspace_root: &Path, guests_dir: &Path, target_dir: &Path) -> Vec<String> {
+    let remap = |from: &Path, to: &str| format!("--remap-path-prefix={}={to}", from.display());
+    let mut remaps = vec![remap(workspace_root, ".")];
+    if let Some(cargo_home) = cargo_home() {
+        remaps.push(remap(&cargo_home, "/cargo"));
     }
-    remaps.push(format!(
-        "--remap-path-prefix={}=/target",
-        target_dir.display()
-    ));
+    remaps.push(remap(guests_dir, "/ferry-guests"));
+    remaps.push(remap(target_dir, "/ferry-guests/target"));
     remaps
 }
 
-/// The files under `workspace_root` that cargo's dependency list for
-/// `wasm` names: the guest's own sources and its path dependencies'.
-fn dep_info(wasm: &Path, workspace_root: &Path) -> Vec<PathBuf> {
+fn cargo_home() -> Option<PathBuf> {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
+}
+
+/// The `.rs` files under `dir`, in a stable order.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return files;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The files cargo's dependency list for `wasm` names, but those under
+/// `except` (downloaded crates, build scripts' output): the guest's own
+/// sources and its path dependencies'.
+fn dep_info(wasm: &Path, except: &[&Path]) -> Vec<PathBuf> {
     let Ok(text) = std::fs::read_to_string(wasm.with_extension("d")) else {
         return Vec::new();
     };
@@ -377,7 +487,9 @@ fn dep_info(wasm: &Path, workspace_root: &Path) -> Vec<PathBuf> {
         files.push(PathBuf::from(current));
     }
     files.retain(|file| {
-        file.starts_with(workspace_root) && !file.starts_with(workspace_root.join("target"))
+        !except
+            .iter()
+            .any(|dir| !dir.as_os_str().is_empty() && file.starts_with(dir))
     });
     files
 }
@@ -432,17 +544,20 @@ mod tests {
         std::fs::write(
             dir.path().join("g.d"),
             format!(
-                "{}: {}/src/a\\ b.rs {}/src/c.rs /cargo/registry/x.rs {}/target/out.rs\n",
+                "{}: {}/src/a\\ b.rs /elsewhere/sdk/src/lib.rs /cargo/registry/x.rs {}/target/out.rs\n",
                 wasm.display(),
-                root.display(),
                 root.display(),
                 root.display()
             ),
         )
         .unwrap();
+        let target = root.join("target");
         assert_eq!(
-            dep_info(&wasm, &root),
-            vec![root.join("src/a b.rs"), root.join("src/c.rs")]
+            dep_info(&wasm, &[&target, Path::new("/cargo")]),
+            vec![
+                root.join("src/a b.rs"),
+                PathBuf::from("/elsewhere/sdk/src/lib.rs")
+            ]
         );
     }
 }

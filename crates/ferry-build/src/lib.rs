@@ -13,10 +13,11 @@
 #![deny(missing_docs)]
 
 mod cargo;
+pub mod closure;
 mod embed;
 
 pub use cargo::{GUEST_TARGET, build_crate};
-pub use embed::{Embedded, Guest, guest};
+pub use embed::{EMBED_FILE, Embedded, Guest, guest};
 
 use std::path::{Path, PathBuf};
 

@@ -149,7 +149,9 @@ impl<In, Out> std::fmt::Debug for TypedClosure<In, Out> {
 }
 
 /// A call started by [`TypedClosure::submit`]: [`wait`](Self::wait) for
-/// its result, or `.await` it (on any async runtime).
+/// its result, or `.await` it (on any async runtime). Awaited, a result the
+/// executor kept in a store fails to decode, naming it, as
+/// [`ExecutorExt::call_async`]'s does: reading it would block.
 pub struct TypedTask<'a, E: ?Sized, Out> {
     task: Task,
     executor: &'a E,
@@ -184,8 +186,8 @@ where
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        let (task, executor) = (self.task, self.executor);
-        Box::pin(async move { task.await?.try_map(|v| executor.take_stored(v))?.decode() })
+        let task = self.task;
+        Box::pin(async move { task.await?.decode() })
     }
 }
 

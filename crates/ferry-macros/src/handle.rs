@@ -12,6 +12,16 @@ use syn::{Ident, Type, Visibility};
 /// embeds the guest, as a path (`crate::guest`).
 const MODULE_PATH_ENV: &str = "FERRY_GUEST_MODULE_PATH";
 
+/// The module that embeds the guest, if a build script built one: `None`
+/// when none did, an error when the variable is not a path.
+pub fn module_path() -> Option<Result<syn::Path, TokenStream2>> {
+    let path = std::env::var(MODULE_PATH_ENV).ok()?;
+    Some(syn::parse_str(&path).map_err(|_| {
+        let message = format!("{MODULE_PATH_ENV} is not a module path: `{path}`");
+        quote!(::core::compile_error!(#message);)
+    }))
+}
+
 /// What a handle makes.
 pub enum Closure {
     /// A `TypedClosure<input, output>` of a value function.
@@ -32,15 +42,10 @@ pub fn handle(
     env: Option<&Type>,
     closure: Closure,
 ) -> TokenStream2 {
-    let Ok(module_path) = std::env::var(MODULE_PATH_ENV) else {
-        return quote!();
-    };
-    let module_path: syn::Path = match syn::parse_str(&module_path) {
-        Ok(path) => path,
-        Err(_) => {
-            let message = format!("{MODULE_PATH_ENV} is not a module path: `{module_path}`");
-            return quote!(::core::compile_error!(#message););
-        }
+    let module_path = match module_path() {
+        None => return quote!(),
+        Some(Err(error)) => return error,
+        Some(Ok(path)) => path,
     };
     // The host calls the guest from its own modules, whatever the
     // function's visibility in the guest.
@@ -48,6 +53,28 @@ pub fn handle(
         Visibility::Inherited => quote!(pub(crate)),
         vis => quote!(#vis),
     };
+    let maker = maker(&module_path, name, env, closure);
+    let doc = format!("The host's handle on the guest function `{name}`.");
+    quote! {
+        #[cfg(not(target_family = "wasm"))]
+        #[doc = #doc]
+        #[allow(dead_code)]
+        #vis mod #ident {
+            #[allow(unused_imports)]
+            use super::*;
+            #maker
+        }
+    }
+}
+
+/// The handle's function: `with_env(&env)` for a function with an
+/// environment, `closure()` for one without.
+pub fn maker(
+    module_path: &syn::Path,
+    name: &str,
+    env: Option<&Type>,
+    closure: Closure,
+) -> TokenStream2 {
     let (made, make) = match closure {
         Closure::Typed { input, output } => (
             quote!(::ferry_host::TypedClosure<#input, #output>),
@@ -58,7 +85,7 @@ pub fn handle(
             quote!(::ferry_host::Closure::new(&#module_path::__ferry_module()?, #name)),
         ),
     };
-    let maker = match env {
+    match env {
         Some(env) => {
             let env = match env {
                 Type::Reference(reference) => &*reference.elem,
@@ -81,15 +108,26 @@ pub fn handle(
                 }
             }
         }
-    };
-    let doc = format!("The host's handle on the guest function `{name}`.");
-    quote! {
-        #[cfg(not(target_family = "wasm"))]
-        #[doc = #doc]
-        #vis mod #ident {
-            #[allow(unused_imports)]
-            use super::*;
-            #maker
-        }
+    }
+}
+
+/// `ferry::embed!()`: on the host, the embedded module, for the handles;
+/// in the guest, nothing. Without a build script that built the guest, an
+/// error saying what to add.
+pub fn embed() -> TokenStream2 {
+    let file = ferry_build::EMBED_FILE;
+    match module_path() {
+        Some(Ok(_)) => quote! {
+            #[cfg(not(target_family = "wasm"))]
+            include!(concat!(env!("OUT_DIR"), "/", #file));
+        },
+        Some(Err(error)) => error,
+        None => quote! {
+            #[cfg(not(target_family = "wasm"))]
+            ::core::compile_error!(
+                "this file is a guest that ferry-build embeds: add `ferry_build::guest(\"src/guest.rs\").build();` \
+                 to the host's build.rs, and ferry-build to its [build-dependencies]"
+            );
+        },
     }
 }

@@ -8,6 +8,7 @@
 
 #![deny(missing_docs)]
 
+mod closure;
 mod column;
 mod export;
 mod function;
@@ -42,6 +43,29 @@ pub fn udf(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn udaf(attr: TokenStream, item: TokenStream) -> TokenStream {
     attribute(attr, item, udaf::expand)
+}
+
+/// A closure written where it is used, run as a function of the guest the
+/// crate's build script embeds. See the `ferry` crate.
+#[proc_macro]
+pub fn closure(input: TokenStream) -> TokenStream {
+    closure::expand(input.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Embeds the guest the crate's build script built. See the `ferry` crate.
+#[proc_macro]
+pub fn embed(input: TokenStream) -> TokenStream {
+    match input.is_empty() {
+        true => handle::embed().into(),
+        false => syn::Error::new(
+            proc_macro2::Span::call_site(),
+            "ferry::embed!() takes nothing",
+        )
+        .into_compile_error()
+        .into(),
+    }
 }
 
 /// Parses an attribute's options and the item it is on, and expands them;

@@ -10,7 +10,7 @@ use syn::{ReturnType, Type};
 
 use crate::column::{ColumnSlot, column_slot, column_types, input_columns};
 use crate::export::{batch_export, call_args, emit};
-use crate::handle::{Closure, handle};
+use crate::handle::{Closure, maker, module_path};
 use crate::parse::{Options, Param, is_result, type_name, typed_params};
 use crate::row_loop::RowLoop;
 
@@ -225,13 +225,20 @@ pub fn expand(options: Options, block: syn::ItemImpl) -> syn::Result<TokenStream
         #finish_export
     };
     let mut expanded = emit(&block, record, exports);
-    expanded.extend(handle(
-        &syn::Ident::new(&name, proc_macro2::Span::call_site()),
-        &syn::Visibility::Inherited,
-        &name,
-        env,
-        Closure::Sql,
-    ));
+    // An aggregate's handle is on its type: `guest::GeoMean::closure()`.
+    if let Some(module_path) = module_path() {
+        let maker = match module_path {
+            Ok(path) => maker(&path, &name, env, Closure::Sql),
+            Err(error) => error,
+        };
+        expanded.extend(quote! {
+            #[cfg(not(target_family = "wasm"))]
+            #[allow(dead_code)]
+            impl #self_ty {
+                #maker
+            }
+        });
+    }
     Ok(expanded)
 }
 

@@ -127,14 +127,35 @@
 //!
 //! The guest need not be a crate of its own. A file of the host's crate
 //! (`src/guest.rs`) that starts with `ferry::embed!();` and holds these
-//! functions and the types they take is, with `ferry_build::guest("src/guest.rs").build()`
-//! in the host's `build.rs`, compiled to a module embedded in the host, and
-//! each function gets a typed handle beside it on the host: `guest::fill`
-//! is the function, `guest::fill::with_env(&spec)?` (or `::closure()`
-//! without an environment) a `ferry_host::TypedClosure<Range, Histogram>`,
-//! so that calling it with the wrong type does not compile. The file is the
-//! guest's crate root and a module of the host, so it names its own items
-//! without `crate::`. See `examples/histogram-inline`.
+//! functions and the types they take is, with
+//! `ferry_build::guest("src/guest.rs").build()` in the host's `build.rs`,
+//! compiled to a module embedded in the host, and each function gets a
+//! typed handle beside it on the host: `guest::fill` is the function,
+//! `guest::fill::with_env(&binning)?` (or `::closure()` without an
+//! environment) a `ferry_host::TypedClosure<Events, Counts>`, so that
+//! calling it with the wrong type does not compile; an aggregate's handle
+//! is on its type (`guest::GeoMean::closure()`). The file is a module of the
+//! host and of the guest alike, so it names its own items without
+//! `crate::`; its submodules live where the host looks for them
+//! (`src/guest/*.rs`). The host depends on `ferry` and `ferry-host`.
+//!
+//! Closures can be written where they are used, in the host's code:
+//!
+//! ```text
+//! let scale = 2.5;
+//! let scaled = ferry::closure!([scale: f64] |x: f64| -> f64 { scale * x })?;
+//! assert_eq!(scaled.call(&pool, &4.0)?.value, 10.0);
+//! ```
+//!
+//! The build script finds each `ferry::closure!` in the host's `src/` and
+//! makes it a function of the guest; the macro gives a typed closure of it.
+//! What it captures is named in brackets with its type, and travels
+//! serialized in the environment (so it must be `Serialize` and
+//! `Deserialize`); the body sees those, its parameters and the guest's
+//! public items, and nothing else of the host: using a variable it did not
+//! capture is a compile error (a function cannot capture), as is a
+//! capture, parameter or result without a type. Its parameters and result
+//! are typed; `Result<T, E>` returns `T` or the guest's error.
 //!
 //! The ABI the macros implement is described in `docs/abi.md`.
 
@@ -176,28 +197,7 @@ pub mod __private;
 
 pub use blob_reader::{BlobReader, blob_reader, chunk};
 pub use ferry_abi::{CHUNK_BLOB, Chunk};
-pub use ferry_macros::{function, udaf, udf};
-
-/// Embeds the guest that `ferry-build` built from this file in the host:
-/// on the host, the module and the typed handles' access to it; in the
-/// guest, nothing. It goes once at the top of the guest's file.
-///
-/// ```ignore
-/// // src/guest.rs, built by `ferry_build::guest("src/guest.rs").build()`
-/// ferry::embed!();
-///
-/// #[ferry::function]
-/// pub fn double(x: i64) -> i64 {
-///     2 * x
-/// }
-/// ```
-#[macro_export]
-macro_rules! embed {
-    () => {
-        #[cfg(not(target_family = "wasm"))]
-        include!(concat!(env!("OUT_DIR"), "/ferry_guest.rs"));
-    };
-}
+pub use ferry_macros::{closure, embed, function, udaf, udf};
 
 /// Reads the data blob `name` attached to the closure being run, or `None` if
 /// the closure has no blob of that name (or this is not running under ferry).

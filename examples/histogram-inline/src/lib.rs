@@ -27,3 +27,23 @@
 //! ```
 
 pub mod guest;
+
+use ferry_host::{Error, TypedClosure};
+use guest::{Binning, Events};
+
+/// A closure written here rather than in the guest: how many of a range's
+/// events land in the two bins around the middle, counted with the
+/// guest's `fill`. It captures `binning`; the build script put its body in
+/// the guest.
+pub fn central(binning: &Binning) -> Result<TypedClosure<Events, u64>, Error> {
+    ferry::closure!([binning: Binning] |events: Events| -> Result<u64, String> {
+        let counts = fill(binning.clone(), events)?;
+        let middle = binning.bins / 2;
+        Ok(counts.bins[middle.saturating_sub(1)..=middle].iter().sum())
+    })
+}
+
+/// A closure that captures nothing and takes two arguments.
+pub fn weighted() -> Result<TypedClosure<(i64, i64), i64>, Error> {
+    ferry::closure!(|a: i64, b: i64| -> i64 { 3 * a + b })
+}

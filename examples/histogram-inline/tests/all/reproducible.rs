@@ -12,17 +12,26 @@ fn workspace() -> PathBuf {
 /// A host crate named `name` in `dir`, whose `src/guest.rs` is this
 /// example's; with `cdylib`, the file is the library of a guest crate.
 fn host_crate(dir: &Path, name: &str, cdylib: bool) {
-    let ferry = workspace().join("crates/ferry").canonicalize().unwrap();
-    let library = match cdylib {
-        true => "[lib]\ncrate-type = [\"cdylib\"]\npath = \"src/guest.rs\"\n",
-        false => "",
+    let crates = workspace().join("crates").canonicalize().unwrap();
+    let (ferry, host) = (crates.join("ferry"), crates.join("ferry-host"));
+    // A host needs the host library too; a guest crate must not have it.
+    let (library, host) = match cdylib {
+        true => (
+            "[lib]\ncrate-type = [\"cdylib\"]\npath = \"src/guest.rs\"\n".to_owned(),
+            String::new(),
+        ),
+        false => (
+            String::new(),
+            format!("ferry-host = {{ path = {host:?} }}\n"),
+        ),
     };
     std::fs::create_dir_all(dir.join("src")).unwrap();
     std::fs::write(
         dir.join("Cargo.toml"),
         format!(
             "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n{library}\n\
-             [dependencies]\nferry = {{ path = {ferry:?} }}\nserde = {{ version = \"1\", features = [\"derive\"] }}\n\n[workspace]\n"
+             [dependencies]\nferry = {{ path = {ferry:?} }}\n{host}\
+             serde = {{ version = \"1\", features = [\"derive\"] }}\n\n[workspace]\n"
         ),
     )
     .unwrap();
@@ -42,20 +51,24 @@ fn hash_of(wasm: &Path) -> ContentHash {
 
 #[test]
 fn one_guest_built_in_two_places_is_one_module() {
+    // Each place is a checkout of its own: its own directories for
+    // everything built, nothing shared but the toolchain and the SDK.
     let scratch = tempfile::tempdir().unwrap();
-    let guests = scratch.path().join("guests");
-    let embedded: Vec<ContentHash> = ["first/checkout", "second"]
+    let places = [
+        scratch.path().join("first/checkout"),
+        scratch.path().join("second"),
+    ];
+    let embedded: Vec<ContentHash> = places
         .iter()
         .map(|place| {
-            let dir = scratch.path().join(place).join("host");
+            let dir = place.join("host");
             host_crate(&dir, "repro", false);
             let out = dir.join("out");
             std::fs::create_dir_all(&out).unwrap();
             let built = ferry_build::guest("src/guest.rs")
-                .guests_dir(&guests)
                 .build_in(&dir, &out)
                 .unwrap();
-            // What a build script watches: the guest's file, in its place.
+            // What a build script watches: the guest's file among them.
             assert!(
                 built.sources.contains(&dir.join("src/guest.rs")),
                 "{:?}",
@@ -66,27 +79,14 @@ fn one_guest_built_in_two_places_is_one_module() {
         .collect();
     assert_eq!(embedded[0], embedded[1]);
 
-    // As a guest crate of its own: the same again in two places (the
-    // second reuses the first's dependencies, as a copied target would).
-    let first = scratch.path().join("crate-a");
-    host_crate(&first, "repro-crate", true);
-    let a = hash_of(&ferry_build::build_crate(&first).unwrap());
-    let second = scratch.path().join("elsewhere/crate-b");
-    host_crate(&second, "repro-crate", true);
-    copy_dir(&first.join("target"), &second.join("target"));
-    let b = hash_of(&ferry_build::build_crate(&second).unwrap());
-    assert_eq!(a, b);
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
+    // As a guest crate of its own, the same again.
+    let crates: Vec<ContentHash> = places
+        .iter()
+        .map(|place| {
+            let dir = place.join("guest-crate");
+            host_crate(&dir, "repro-crate", true);
+            hash_of(&ferry_build::build_crate(&dir).unwrap())
+        })
+        .collect();
+    assert_eq!(crates[0], crates[1]);
 }
