@@ -58,6 +58,12 @@ impl Parse for InlineClosure {
         let mut params = Vec::new();
         while !input.peek(Token![|]) {
             let pat = Pat::parse_single(input)?;
+            if matches!(&pat, Pat::Ident(p) if p.ident == "env") {
+                return Err(syn::Error::new_spanned(
+                    &pat,
+                    "`env` is the name of a function's captured environment: call the parameter something else",
+                ));
+            }
             input.parse::<Token![:]>().map_err(|e| {
                 syn::Error::new(e.span(), "give each parameter a type: `|x: Type|`")
             })?;
@@ -209,6 +215,19 @@ fn function_name(tokens: &TokenStream) -> String {
                     text.push_str(close);
                 }
                 TokenTree::Punct(punct) => text.push(punct.as_char()),
+                // A string by its value: the compiler and a build script
+                // escape the same text differently (`'` in doc comments),
+                // and a checkout may end its lines with CRLF.
+                TokenTree::Literal(literal) => {
+                    match syn::parse2::<syn::LitStr>(TokenTree::Literal(literal.clone()).into()) {
+                        Ok(string) => {
+                            text.push('"');
+                            text.push_str(&string.value().replace("\r\n", "\n"));
+                            text.push('"');
+                        }
+                        Err(_) => text.push_str(&literal.to_string()),
+                    }
+                }
                 other => text.push_str(&other.to_string()),
             }
             text.push(' ');
@@ -246,6 +265,27 @@ mod tests {
         assert_ne!(found[0].name, found[1].name);
         assert_eq!(found[1].input_type().to_string(), "(i64 , i64 ,)");
         assert_eq!(found[0].env_type().to_string(), "(u32 , f64 ,)");
+    }
+
+    #[test]
+    fn strings_are_named_by_their_value() {
+        let name = |text: &str| syn::parse_str::<InlineClosure>(text).unwrap().name;
+        let a = name(r#"|x: u32| -> String { format!("it's {x}") }"#);
+        assert_eq!(a, name(r#"|x: u32| -> String { format!("it\'s {x}") }"#));
+        assert_ne!(a, name(r#"|x: u32| -> String { format!("its {x}") }"#));
+    }
+
+    #[test]
+    fn a_parameter_named_env_is_refused() {
+        let error = syn::parse_str::<InlineClosure>("|env: u32| -> u32 { env }")
+            .err()
+            .unwrap();
+        assert!(
+            error
+                .to_string()
+                .contains("call the parameter something else"),
+            "{error}"
+        );
     }
 
     #[test]

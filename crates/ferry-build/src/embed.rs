@@ -75,7 +75,7 @@ pub struct Embedded {
     pub wasm: PathBuf,
     /// What the module was built from, which a build script watches: the
     /// local files in cargo's dependency list, the manifests and the lock
-    /// file, and the host's `src/` if it has closures.
+    /// file, and the host's `src/`, where closures may be.
     pub sources: Vec<PathBuf>,
 }
 
@@ -175,14 +175,16 @@ impl Guest {
         let (root, closures) = self.root(manifest_dir, &source)?;
         write_if_changed(&dir.join("lib.rs"), root.as_bytes())?;
         let manifest = dir.join("Cargo.toml");
-        write_if_changed(&manifest, self.manifest(&host)?.as_bytes())?;
+        let new_manifest = write_if_changed(&manifest, self.manifest(&host)?.as_bytes())?;
         // The host's lock file pins what the guest shares with it; cargo
         // then adds the guest to the copy, so it is copied again only when
-        // the host's changes.
+        // the host's or the guest's declarations change.
         if let Ok(lock) = std::fs::read(host.workspace_root.join("Cargo.lock")) {
             let copied = dir.join("host.lock");
-            if std::fs::read(&copied).ok().as_ref() != Some(&lock) {
-                write_if_changed(&dir.join("Cargo.lock"), &lock)?;
+            if new_manifest || std::fs::read(&copied).ok().as_ref() != Some(&lock) {
+                std::fs::write(dir.join("Cargo.lock"), &lock).map_err(|e| {
+                    BuildError::new(&dir, format!("cannot copy the lock file: {e}"))
+                })?;
                 write_if_changed(&copied, &lock)?;
             }
         }
@@ -195,15 +197,15 @@ impl Guest {
             rustflags: Some(rustflags),
         }
         .run()?;
-        let mut sources = dep_info(&built, &[&target_dir, &cargo_home().unwrap_or_default()]);
+        // Not the files written here: they change only with the others.
+        let mut sources = dep_info(&built, &[guests_dir, &cargo_home().unwrap_or_default()]);
         // What the guest is made of beyond its files: its dependencies'
-        // declarations, and the closures anywhere in the host's code.
+        // declarations, and the closures anywhere in the host's code (a
+        // first one included).
         sources.push(host.manifest.clone());
         sources.push(host.workspace_root.join("Cargo.toml"));
         sources.push(host.workspace_root.join("Cargo.lock"));
-        if closures {
-            sources.push(manifest_dir.join("src"));
-        }
+        sources.push(manifest_dir.join("src"));
         // A copy of its own: another build in the same target directory
         // may write the same file next.
         let wasm = out_dir.join(EMBED_WASM);
@@ -224,15 +226,27 @@ impl Guest {
              }}\n",
             source = self.source.display(),
         );
+        // One mark per closure the guest has, which its `ferry::closure!`
+        // names: a closure this build did not see fails to compile.
+        let mut embed = embed;
+        for name in &closures {
+            embed += &format!(
+                "#[doc(hidden)]\n#[allow(non_upper_case_globals, dead_code)]\npub(crate) const {name}: () = ();\n"
+            );
+        }
         write_if_changed(&out_dir.join(EMBED_FILE), embed.as_bytes())?;
         Ok(Embedded { wasm, sources })
     }
 
     /// The guest crate's root: the file as a module, in its own directory
     /// so that its submodules are found where the host finds them, and the
-    /// functions of the `ferry::closure!`s in the host's other files;
-    /// whether there were any.
-    fn root(&self, manifest_dir: &Path, source: &Path) -> Result<(String, bool), BuildError> {
+    /// functions of the `ferry::closure!`s in the host's other files; and
+    /// those functions' names.
+    fn root(
+        &self,
+        manifest_dir: &Path,
+        source: &Path,
+    ) -> Result<(String, Vec<String>), BuildError> {
         let (dir, module) = match source.file_stem().and_then(|s| s.to_str()) {
             Some("mod") => (
                 source.parent().and_then(Path::parent),
@@ -254,21 +268,24 @@ impl Guest {
              use __ferry_dir::{module}::*;\n",
             dir = toml_string(&dir.to_string_lossy()),
         );
-        let mut closures = Vec::new();
+        let mut names = Vec::new();
         for file in rust_files(&manifest_dir.join("src")) {
-            if file != source {
-                let text = std::fs::read_to_string(&file).unwrap_or_default();
-                closures.extend(crate::closure::closures_in(&text));
+            if file == source {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            let shown = file.strip_prefix(manifest_dir).unwrap_or(&file);
+            for closure in crate::closure::closures_in(&text) {
+                if names.contains(&closure.name) {
+                    continue;
+                }
+                root += &format!("\n// A ferry::closure! in {}\n", shown.display());
+                root += &closure.guest_function().to_string();
+                root.push('\n');
+                names.push(closure.name);
             }
         }
-        closures.sort_by(|a, b| a.name.cmp(&b.name));
-        closures.dedup_by(|a, b| a.name == b.name);
-        for closure in &closures {
-            root.push('\n');
-            root.push_str(&closure.guest_function().to_string());
-            root.push('\n');
-        }
-        Ok((root, !closures.is_empty()))
+        Ok((root, names))
     }
 
     /// The guest crate's manifest: a `cdylib` whose root is `lib.rs`
@@ -283,7 +300,7 @@ impl Guest {
             edition = host.edition,
         );
         for needed in ["ferry", "ferry-host"] {
-            if !host.dependencies.iter().any(|d| d["name"] == needed) {
+            if !host.dependencies.iter().any(|d| key(d) == needed) {
                 return Err(BuildError::new(
                     &host.manifest,
                     format!(
@@ -504,12 +521,15 @@ fn env_dir(var: &str) -> Result<PathBuf, BuildError> {
 }
 
 /// Writes `bytes` to `path` unless it holds them already, so that cargo,
-/// which goes by modification times, sees no change where there is none.
-fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
+/// which goes by modification times, sees no change where there is none;
+/// whether it wrote.
+fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool, BuildError> {
     if std::fs::read(path).is_ok_and(|old| old == bytes) {
-        return Ok(());
+        return Ok(false);
     }
-    std::fs::write(path, bytes).map_err(|e| BuildError::new(path, format!("cannot write it: {e}")))
+    std::fs::write(path, bytes)
+        .map_err(|e| BuildError::new(path, format!("cannot write it: {e}")))?;
+    Ok(true)
 }
 
 fn toml_string(text: &str) -> String {

@@ -23,24 +23,36 @@ pub fn expand(input: TokenStream2) -> syn::Result<TokenStream2> {
         Some(Err(error)) => return Ok(error),
         Some(Ok(path)) => path,
     };
-    let check = closure.function(&format_ident!("__ferry_closure_check"));
+    let check = closure.function(&format_ident!("check"));
+    let mark = format_ident!("{}", closure.name);
     let (input, output) = (closure.input_type(), closure.value_type());
     let name = &closure.name;
     let captures: Vec<_> = closure.captures.iter().map(|(name, _)| name).collect();
+    // Each capture is of the type it is declared with, as the guest will
+    // decode it.
+    let typed = closure
+        .captures
+        .iter()
+        .map(|(name, ty)| quote!(let #name: &#ty = &#name;));
     let make = quote!(::ferry_host::TypedClosure::new(&#module_path::__ferry_module()?, #name));
     let make = match captures.is_empty() {
         true => make,
         false => quote!(#make?.with_env(&(#(&#captures,)*))),
     };
     Ok(quote! {{
-        #[allow(unused_imports)]
-        use #module_path::*;
         // The body sees what it will see in the guest: the captures, the
-        // parameters and the guest's public items. A variable of the host
-        // it uses without capturing it is an error here (a function item
-        // cannot capture), not in the guest.
-        #[allow(dead_code, unused_variables, clippy::all)]
-        #check
+        // parameters and the guest's public items, not this module's. A
+        // variable of the host it uses without capturing it is an error
+        // here (a function item cannot capture), not in the guest.
+        #[allow(dead_code, unused_variables, non_snake_case, clippy::all)]
+        mod __ferry_closure {
+            #[allow(unused_imports)]
+            use #module_path::*;
+            #check
+        }
+        // The build script saw this closure and put it in the guest.
+        let () = #module_path::#mark;
+        #(#typed)*
         (|| -> ::core::result::Result<::ferry_host::TypedClosure<#input, #output>, ::ferry_host::Error> {
             #make
         })()
