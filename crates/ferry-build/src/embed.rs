@@ -4,6 +4,7 @@
 
 use crate::BuildError;
 use crate::cargo::GuestBuild;
+use crate::paths::{LINKS_DIR, PathLinks};
 use serde_json::Value as Json;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -42,11 +43,11 @@ const EMBED_WASM: &str = "ferry_guest.wasm";
 /// host's (`target/ferry-guests`), so the host's dependencies are never
 /// built for WebAssembly and an unchanged guest is not rebuilt. It takes
 /// rustc flags only from [`rustflag`](Guest::rustflag). Paths are remapped
-/// so that the module's bytes do not depend on where the crate is checked
-/// out, nor on where cargo keeps downloaded crates; but cargo names a path
-/// dependency outside the host's workspace by its absolute path, and that
-/// name reaches the code, so such a dependency must be in the same place
-/// for two builds to agree (crates.io's always are).
+/// and path dependencies are reached through links in the guest's
+/// directory, so that the module's bytes depend neither on where the crate
+/// and its path dependencies are checked out nor on where cargo keeps
+/// downloaded crates (on systems without symbolic links, a path dependency
+/// must be in the same place for two builds to agree).
 #[derive(Debug, Clone)]
 pub struct Guest {
     source: PathBuf,
@@ -175,7 +176,9 @@ impl Guest {
         let (root, closures) = self.root(manifest_dir, &source)?;
         write_if_changed(&dir.join("lib.rs"), root.as_bytes())?;
         let manifest = dir.join("Cargo.toml");
-        let new_manifest = write_if_changed(&manifest, self.manifest(&host)?.as_bytes())?;
+        let mut links = PathLinks::new(&dir)?;
+        let new_manifest =
+            write_if_changed(&manifest, self.manifest(&host, &mut links)?.as_bytes())?;
         // The host's lock file pins what the guest shares with it; cargo
         // then adds the guest to the copy, so it is copied again only when
         // the host's or the guest's declarations change.
@@ -198,7 +201,11 @@ impl Guest {
         }
         .run()?;
         // Not the files written here: they change only with the others.
-        let mut sources = dep_info(&built, &[guests_dir, &cargo_home().unwrap_or_default()]);
+        let mut sources = dep_info(
+            &built,
+            &links,
+            &[guests_dir, &cargo_home().unwrap_or_default()],
+        );
         // What the guest is made of beyond its files: its dependencies'
         // declarations, and the closures anywhere in the host's code (a
         // first one included).
@@ -291,7 +298,7 @@ impl Guest {
     /// The guest crate's manifest: a `cdylib` whose root is `lib.rs`
     /// beside it, with the host's declarations of the dependencies it
     /// shares.
-    fn manifest(&self, host: &Host) -> Result<String, BuildError> {
+    fn manifest(&self, host: &Host, links: &mut PathLinks) -> Result<String, BuildError> {
         let mut toml = format!(
             "# Written by ferry-build for {name}'s guest: not to be edited.\n\
              [package]\nname = \"{name}-guest\"\nversion = \"0.0.0\"\nedition = \"{edition}\"\npublish = false\n\n\
@@ -311,7 +318,7 @@ impl Guest {
         }
         for name in &self.dependencies {
             match host.dependencies.iter().find(|d| key(d) == name) {
-                Some(dependency) => toml += &declaration(dependency, &host.manifest)?,
+                Some(dependency) => toml += &declaration(dependency, &host.manifest, links)?,
                 None if name == "serde" => {}
                 None => {
                     return Err(BuildError::new(
@@ -321,8 +328,9 @@ impl Guest {
                 }
             }
         }
-        // Its own workspace: not a member of the host's.
-        toml += "\n[workspace]\n";
+        // Its own workspace: not a member of the host's, nor are the path
+        // dependencies it reaches through links.
+        toml += &format!("\n[workspace]\nexclude = [\"{LINKS_DIR}\"]\n");
         Ok(toml)
     }
 }
@@ -399,7 +407,11 @@ fn key(dependency: &Json) -> &str {
 
 /// `dependency` as a table of its own (`[dependencies.NAME]`, or under its
 /// platform's `[target]`).
-fn declaration(dependency: &Json, manifest: &Path) -> Result<String, BuildError> {
+fn declaration(
+    dependency: &Json,
+    manifest: &Path,
+    links: &mut PathLinks,
+) -> Result<String, BuildError> {
     let name = key(dependency);
     let mut toml = match dependency["target"].as_str() {
         Some(target) => format!("\n[target.{}.dependencies.{name}]\n", toml_string(target)),
@@ -409,7 +421,10 @@ fn declaration(dependency: &Json, manifest: &Path) -> Result<String, BuildError>
         toml += &format!("package = {}\n", dependency["name"]);
     }
     match (dependency["path"].as_str(), dependency["source"].as_str()) {
-        (Some(path), _) => toml += &format!("path = {}\n", toml_string(path)),
+        (Some(path), _) => {
+            let path = links.declare(name, Path::new(path))?;
+            toml += &format!("path = {}\n", toml_string(&path));
+        }
         (None, Some(CRATES_IO)) => {}
         (None, source) => {
             return Err(BuildError::new(
@@ -478,10 +493,10 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The files cargo's dependency list for `wasm` names, but those under
-/// `except` (downloaded crates, build scripts' output): the guest's own
-/// sources and its path dependencies'.
-fn dep_info(wasm: &Path, except: &[&Path]) -> Vec<PathBuf> {
+/// The files cargo's dependency list for `wasm` names, where they are and
+/// not through `links`, but those under `except` (downloaded crates, build
+/// scripts' output): the guest's own sources and its path dependencies'.
+fn dep_info(wasm: &Path, links: &PathLinks, except: &[&Path]) -> Vec<PathBuf> {
     let Ok(text) = std::fs::read_to_string(wasm.with_extension("d")) else {
         return Vec::new();
     };
@@ -495,13 +510,15 @@ fn dep_info(wasm: &Path, except: &[&Path]) -> Vec<PathBuf> {
     while let Some(c) = chars.next() {
         match c {
             '\\' if chars.peek() == Some(&' ') => current.push(chars.next().expect("peeked")),
-            ' ' if !current.is_empty() => files.push(PathBuf::from(std::mem::take(&mut current))),
+            ' ' if !current.is_empty() => {
+                files.push(links.resolve(PathBuf::from(std::mem::take(&mut current))))
+            }
             ' ' => {}
             c => current.push(c),
         }
     }
     if !current.is_empty() {
-        files.push(PathBuf::from(current));
+        files.push(links.resolve(PathBuf::from(current)));
     }
     files.retain(|file| {
         !except
@@ -573,7 +590,11 @@ mod tests {
         .unwrap();
         let target = root.join("target");
         assert_eq!(
-            dep_info(&wasm, &[&target, Path::new("/cargo")]),
+            dep_info(
+                &wasm,
+                &PathLinks::new(dir.path()).unwrap(),
+                &[&target, Path::new("/cargo")]
+            ),
             vec![
                 root.join("src/a b.rs"),
                 PathBuf::from("/elsewhere/sdk/src/lib.rs")

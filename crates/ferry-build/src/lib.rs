@@ -15,6 +15,7 @@
 mod cargo;
 pub mod closure;
 mod embed;
+mod paths;
 
 pub use cargo::{GUEST_TARGET, build_crate};
 pub use embed::{EMBED_FILE, Embedded, Guest, guest};

@@ -8,4 +8,5 @@ mod security;
 mod services;
 mod stores;
 mod support;
+mod typed;
 mod worker;
