@@ -48,8 +48,12 @@ pub fn batch_export(
 ) -> TokenStream2 {
     let ident = format_ident!("{ident}");
     let env_binding = env_binding(env);
+    // SIMD for the loops over columns whatever the crate's flags: the
+    // loop and what it inlines (the user's function, the iterators) are
+    // compiled for it. Every engine ferry runs on has it.
     quote! {
         #[unsafe(export_name = #export_name)]
+        #[cfg_attr(target_arch = "wasm32", target_feature(enable = "simd128"))]
         extern "C" fn #ident(env_ptr: *mut u8, env_len: usize, columns_ptr: *mut u8, column_count: usize) -> i32 {
             // SAFETY: the host calls exports with buffers it allocated.
             unsafe { ::ferry::__private::call_scalar(

@@ -76,6 +76,16 @@
 //! parameter named `env` is bound when the function is registered. For whole
 //! columns, see [`batch`].
 //!
+//! The loop over the columns is compiled with WebAssembly SIMD (`simd128`),
+//! whatever the crate's flags, and so is the function where the compiler
+//! inlines it: an infallible function of non-null numbers (`a.wrapping_add(b)`)
+//! becomes a vectorized loop. Nothing is asked of the author, but the module
+//! then needs an engine with SIMD, as wasmtime and every browser have. Code
+//! the loop calls without inlining is compiled with the crate's flags; to
+//! have SIMD there too, build with `-C target-feature=+simd128`
+//! (`ferry_build::guest(..).rustflag(..)`, or cargo's flags for
+//! `wasm32-wasip1`).
+//!
 //! `#[ferry::udaf]` on an `impl` block makes an aggregate function of its
 //! `init`, `update`, `merge` and `finish`. The type is the state: it must be
 //! serde-serializable, since partial states travel between partitions.
