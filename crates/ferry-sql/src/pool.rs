@@ -77,7 +77,7 @@ impl Pool {
             None => self.runtime.instantiate(closure.module(), &self.sandbox)?,
         };
         let outcome = call(&mut instance);
-        if !instance.is_poisoned() {
+        if instance.is_reusable() {
             let mut idle = self.idle.lock();
             if idle.len() < self.keep && self.budget.reserve() {
                 idle.push(instance);

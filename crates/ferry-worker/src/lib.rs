@@ -114,6 +114,10 @@ pub struct WorkerConfig {
     pub max_module: u64,
     /// Where modules are compiled (see [`Compiler`]).
     pub compiler: Compiler,
+    /// Whether an unseen module's first calls run on baseline code while
+    /// optimized code is compiled in the background (see
+    /// [`RuntimeConfig::baseline_first`]).
+    pub baseline_first: bool,
     /// TLS on the listener: the certificate, its key, and for mutual TLS
     /// the CA clients' certificates must come from.
     pub tls: Option<ServerTls>,
@@ -151,6 +155,7 @@ impl WorkerConfig {
             body_timeout: std::time::Duration::from_secs(30),
             max_module: RuntimeConfig::default().max_module,
             compiler: Compiler::InProcess,
+            baseline_first: true,
             tls: None,
             insecure: false,
         }
@@ -296,6 +301,7 @@ impl WorkerService {
         let runtime = Runtime::new(RuntimeConfig {
             max_module: config.max_module,
             compiler: config.compiler.clone(),
+            baseline_first: config.baseline_first,
             ..RuntimeConfig::with_store(config.store.clone())
         })?;
         let orphans = config.store.remove_orphans();

@@ -62,6 +62,12 @@ pub struct WorkerArgs {
     /// Seconds compiling one module may take.
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
     compile_timeout: f64,
+    /// Compile an unseen module with Cranelift before its first call,
+    /// rather than run its first calls on baseline code (Winch, compiled
+    /// in a fraction of the time) while Cranelift compiles in the
+    /// background. Both are bounded by the limits above.
+    #[arg(long)]
+    optimized_only: bool,
     /// The objects this worker may read for closures and write results
     /// to, with its own `AWS_*` credentials: URL prefixes,
     /// comma-separated (`s3://events/,s3://scratch/`). None by default.
@@ -101,6 +107,7 @@ pub fn run(args: WorkerArgs, store: &BlobStore) -> Result<()> {
         memory: mebibytes("--compile-memory", args.compile_memory)?,
         timeout: seconds("--compile-timeout", args.compile_timeout)?,
     });
+    config.baseline_first = !args.optimized_only;
     if let Some(slots) = args.slots {
         config.slots = slots.max(1);
     }

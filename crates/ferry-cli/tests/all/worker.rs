@@ -391,6 +391,9 @@ fn a_restarted_worker_reuses_its_disk_cache() {
     let client = remote(&[&first]);
     assert_eq!(client.call::<_, i64>(&add, &(2, 2)).unwrap().value, 4);
     assert!(client.uploaded_bytes() > 0);
+    // The call ran on baseline code; the optimized code the disk keeps
+    // follows in the background.
+    wait_for_compiled(store.path(), &guest());
     assert!(first.terminate().success());
 
     let compiled = |dir: &Path| -> Vec<(PathBuf, std::time::SystemTime)> {
@@ -915,11 +918,13 @@ fn compiling_stops_at_the_workers_time_and_memory_limits_and_it_serves_on() {
     let answer = |client: &Remote, module: &Module| {
         client.call::<_, u8>(&Closure::new(module, "answer").unwrap(), &())
     };
+    // With optimized code only: the baseline compiler is quick enough to
+    // meet these limits, and its code would answer.
     for (limit, said) in [
         ("--compile-timeout=0.2", "compiling took longer than 200ms"),
         ("--compile-memory=64", "compiling needed more than 64 MiB"),
     ] {
-        let worker = Worker::start(store.path(), &[limit]);
+        let worker = Worker::start(store.path(), &[limit, "--optimized-only"]);
         let client = remote(&[&worker]);
         let err = answer(&client, &bulky).unwrap_err().to_string();
         assert!(err.contains(said) && !err.contains('\n'), "{limit}: {err}");
@@ -927,7 +932,7 @@ fn compiling_stops_at_the_workers_time_and_memory_limits_and_it_serves_on() {
     }
     // Within the default limits the same module compiles and runs, and
     // what compiling took is the child's, not the worker's.
-    let worker = Worker::start(store.path(), &[]);
+    let worker = Worker::start(store.path(), &["--optimized-only"]);
     let before = peak_memory(worker.child.id());
     assert_eq!(answer(&remote(&[&worker]), &bulky).unwrap().value, 42);
     let grown = peak_memory(worker.child.id()) - before;
@@ -953,6 +958,8 @@ fn precompiled_code_moved_under_another_modules_name_is_not_run() {
         let worker = Worker::start(store.path(), &[]);
         assert_eq!(answer(&worker, &honest), 42);
         assert_eq!(answer(&worker, &other), 7);
+        wait_for_compiled(store.path(), &honest);
+        wait_for_compiled(store.path(), &other);
     }
     let compiled = |module: &Module| {
         let name = format!("{}.cwasm", module.id().to_hex());
@@ -1415,4 +1422,25 @@ fn a_soak_of_good_and_evil_calls_from_32_clients_leaves_the_worker_as_it_was() {
         memory >> 20,
         memory_after >> 20
     );
+}
+
+/// Waits until the worker with `store` kept optimized code for `module`.
+fn wait_for_compiled(store: &Path, module: &Module) {
+    let name = format!("{}.cwasm", module.id().to_hex());
+    let kept = || {
+        std::fs::read_dir(store.join("compiled")).is_ok_and(|engines| {
+            engines
+                .flatten()
+                .any(|engine| engine.path().join(&name).is_file())
+        })
+    };
+    let started = std::time::Instant::now();
+    while !kept() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no optimized code was kept for {}",
+            module.id()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

@@ -251,7 +251,7 @@ impl PoolThread {
             None => self.runtime.instantiate(closure.module(), &self.sandbox)?,
         };
         let result = instance.call_closure(closure, input);
-        if !instance.is_poisoned() {
+        if instance.is_reusable() {
             if warm.len() >= WARM_PER_THREAD
                 && let Some(evict) = warm.keys().next().copied()
             {

@@ -13,6 +13,7 @@
 //! with the arguments its [`ChildCompiler`] names (`ferry` has a hidden
 //! `compile-module` subcommand for it).
 
+use super::tier::{TIER_ENV, Tier};
 use crate::{Error, Module, one_line};
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -69,23 +70,14 @@ pub struct ChildCompiler {
 const COMPILED: u8 = 0;
 const REFUSED: u8 = 1;
 
-/// Engine settings that change the code Cranelift makes. The runtime and the
-/// child both start from these, so the child's code loads in the runtime.
-pub(super) fn engine_settings() -> wasmtime::Config {
-    let mut settings = wasmtime::Config::new();
-    settings
-        .epoch_interruption(true)
-        .cranelift_opt_level(wasmtime::OptLevel::Speed);
-    settings
-}
-
-/// The child's side: reads a module on standard input, compiles it and
-/// writes the serialized code (or why it could not) on standard output.
-/// Fails only if standard input or output fail.
+/// The child's side: reads a module on standard input, compiles it for
+/// the tier its parent named and writes the serialized code (or why it
+/// could not) on standard output. Fails only if standard input or output
+/// fail.
 pub fn serve_compile() -> std::io::Result<()> {
     let mut bytes = Vec::new();
     std::io::stdin().lock().read_to_end(&mut bytes)?;
-    let compiled = wasmtime::Engine::new(&engine_settings())
+    let compiled = wasmtime::Engine::new(&Tier::from_env().settings())
         .and_then(|engine| engine.precompile_module(&bytes));
     drop(bytes);
     let mut out = std::io::stdout().lock();
@@ -103,14 +95,15 @@ pub fn serve_compile() -> std::io::Result<()> {
 }
 
 impl ChildCompiler {
-    /// Compiles `module` in a child and returns its serialized code, for
-    /// `wasmtime::Module::deserialize` under [`engine_settings`].
-    pub(super) fn compile(&self, module: &Module) -> Result<Vec<u8>, Error> {
+    /// Compiles `module` for `tier` in a child and returns its serialized
+    /// code, for `wasmtime::Module::deserialize` under the tier's settings.
+    pub(super) fn compile(&self, module: &Module, tier: Tier) -> Result<Vec<u8>, Error> {
         let id = module.id();
         let limit = |reason: String| Error::CompileLimit { module: id, reason };
         let mut command = Command::new(&self.program);
         command
             .args(&self.args)
+            .env(TIER_ENV, tier.env_value())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

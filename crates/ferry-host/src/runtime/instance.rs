@@ -1,7 +1,7 @@
 //! A live instance of a module, for callers that reuse one across calls.
 
 use super::host_state::HostState;
-use super::{Compiled, Sandbox};
+use super::{Compiled, Sandbox, Tier};
 use crate::batch::{ColumnIn, ColumnOut, States};
 use crate::{Blob, CallFailure, Closure, Error, FailureKind, Module, Output, Value};
 use ferry_abi::batch::{AggregateStep, ColumnDescriptor, ColumnType};
@@ -139,6 +139,18 @@ impl Instance {
     /// Whether a trap has left the instance unusable.
     pub fn is_poisoned(&self) -> bool {
         self.poisoned
+    }
+
+    /// Which compiler made the code this instance runs.
+    pub fn tier(&self) -> Tier {
+        self.compiled.tier
+    }
+
+    /// Whether this instance is worth keeping for more calls: not poisoned,
+    /// and its code is not baseline code that optimized code has replaced
+    /// (an instance made now would run faster).
+    pub fn is_reusable(&self) -> bool {
+        !self.poisoned && !self.compiled.is_superseded()
     }
 
     /// Runs `closure` on `input`. The closure's module must be this

@@ -18,6 +18,9 @@
 //! Instances come from wasmtime's pooling allocator, so a fresh instance per
 //! call costs microseconds; [`Instance`] lets a caller keep one instead.
 //!
+//! A module seen for the first time runs on baseline code while optimized
+//! code is compiled in the background ([`Tier`]).
+//!
 //! [`FailureKind::MemoryLimit`]: crate::FailureKind::MemoryLimit
 //! [`FailureKind::Timeout`]: crate::FailureKind::Timeout
 
@@ -33,21 +36,24 @@ mod memory_cap;
 mod poll_oneoff;
 mod sandbox;
 mod snapshot;
+mod tier;
 
 pub use actor_call::{ActorAccess, ActorCallFailure, ActorCalls};
 pub use compiler::{ChildCompiler, Compiler, serve_compile};
 pub use instance::Instance;
 pub use sandbox::{DirGrant, Grants, Limits, Sandbox};
 pub use snapshot::{GlobalValue, InstanceState};
+pub use tier::Tier;
 
 use crate::one_line;
 use crate::{BlobStore, Closure, ContentHash, Error, Lru, Module, Output, Value};
 use host_state::HostState;
 use parking_lot::Mutex;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
-use wasmtime::{Engine, InstancePre, Linker};
+use tier::TierEngine;
+use wasmtime::InstancePre;
 
 /// How a [`Runtime`] is set up. Engine-wide settings: they fix what the
 /// per-call [`Sandbox`] may ask for.
@@ -72,6 +78,12 @@ pub struct RuntimeConfig {
     /// Where modules are compiled: in a [`ChildCompiler`] to bound the time
     /// and memory a module may take.
     pub compiler: Compiler,
+    /// Whether a module with no code in memory or in the store first runs
+    /// on baseline code (Winch, compiled in a fraction of Cranelift's
+    /// time) while optimized code is compiled in the background; calls made
+    /// after it is ready run on it. Off, the first call waits for
+    /// Cranelift.
+    pub baseline_first: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -83,6 +95,7 @@ impl Default for RuntimeConfig {
             epoch_tick: Duration::from_millis(1),
             max_module: 64 << 20,
             compiler: Compiler::InProcess,
+            baseline_first: true,
         }
     }
 }
@@ -106,6 +119,9 @@ pub enum Preparation {
     FromStore,
     /// It was compiled now.
     Compiled,
+    /// Baseline code was compiled now; optimized code is being compiled in
+    /// the background.
+    Baseline,
 }
 
 /// Compiles and runs modules. Cheap to clone; share one per process.
@@ -126,8 +142,10 @@ pub struct Runtime {
 }
 
 struct Inner {
-    engine: Engine,
-    linker: Linker<HostState>,
+    optimized: TierEngine,
+    /// Made when first needed: a runtime that finds all its code in the
+    /// store never compiles. `None` if it could not be made.
+    baseline: OnceLock<Option<TierEngine>>,
     config: RuntimeConfig,
     engine_key: String,
     /// One slot per module, so that two threads asking for the same new
@@ -141,13 +159,6 @@ struct Inner {
 /// store, when there is one).
 const COMPILED_IN_MEMORY: u64 = 1 << 30;
 
-/// Bytes at the start of each pooled memory and table that are reset to
-/// their initial contents in place when an instance ends, rather than handed
-/// back to the kernel. Handing back costs a TLB flush on every core and page
-/// faults on the next instance; the kernel's page map tells which pages the
-/// guest wrote, so only those are reset.
-const KEEP_RESIDENT: usize = 4 << 20;
-
 /// Filled once with the compiled module; locked while it is being compiled.
 type CompileSlot = Arc<Mutex<Option<Arc<Compiled>>>>;
 
@@ -155,6 +166,30 @@ type CompileSlot = Arc<Mutex<Option<Arc<Compiled>>>>;
 pub(crate) struct Compiled {
     module: Module,
     pre: InstancePre<HostState>,
+    tier: Tier,
+    /// For baseline code, set once optimized code took its place (its
+    /// instances are then not kept for more calls) or could not be made.
+    optimized: OnceLock<Result<(), String>>,
+}
+
+impl Compiled {
+    /// Whether optimized code took this code's place.
+    fn is_superseded(&self) -> bool {
+        matches!(self.optimized.get(), Some(Ok(())))
+    }
+}
+
+/// Says that optimizing ended, however it ends: a thread that stopped
+/// without a word must not leave [`Runtime::optimize`] waiting.
+struct OptimizingEnds(Arc<Compiled>);
+
+impl Drop for OptimizingEnds {
+    fn drop(&mut self) {
+        let _ = self
+            .0
+            .optimized
+            .set(Err("compiling optimized code stopped".into()));
+    }
 }
 
 impl Compiled {
@@ -168,32 +203,22 @@ impl Compiled {
 impl Runtime {
     /// Sets up the engine, the pooling allocator and the deadline clock.
     pub fn new(config: RuntimeConfig) -> Result<Runtime, Error> {
-        let engine_error = |e: wasmtime::Error| Error::Engine(one_line(&format!("{e:#}")));
-        let max_memory = usize::try_from(config.max_memory).unwrap_or(usize::MAX);
-        let mut pool = wasmtime::PoolingAllocationConfig::new();
-        pool.total_memories(config.max_instances)
-            .total_tables(config.max_instances)
-            .total_core_instances(config.max_instances)
-            .max_memory_size(max_memory)
-            .linear_memory_keep_resident(KEEP_RESIDENT)
-            .table_keep_resident(KEEP_RESIDENT)
-            .pagemap_scan(wasmtime::Enabled::Auto);
-        let mut wasm = compiler::engine_settings();
-        wasm.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
-        let engine = Engine::new(&wasm).map_err(engine_error)?;
-
-        let mut linker = Linker::new(&engine);
-        imports::add_imports(&mut linker).map_err(engine_error)?;
-
+        let optimized = TierEngine::new(
+            Tier::Optimized,
+            config.max_instances,
+            config.max_memory,
+            config.epoch_tick,
+        )?;
         let mut hasher = std::hash::DefaultHasher::new();
-        engine.precompile_compatibility_hash().hash(&mut hasher);
+        optimized
+            .engine
+            .precompile_compatibility_hash()
+            .hash(&mut hasher);
         let engine_key = format!("{:016x}", hasher.finish());
-
-        start_epoch_clock(&engine, config.epoch_tick);
         Ok(Runtime {
             inner: Arc::new(Inner {
-                engine,
-                linker,
+                optimized,
+                baseline: OnceLock::new(),
                 config,
                 engine_key,
                 modules: Mutex::new(Lru::new(COMPILED_IN_MEMORY)),
@@ -266,16 +291,119 @@ impl Runtime {
         *filled = Some(compiled.clone());
         drop(filled);
         let size = compiled.size();
-        self.inner.modules.lock().insert(id, slot, size);
+        self.inner.modules.lock().insert(id, slot.clone(), size);
+        if how == Preparation::Baseline {
+            self.optimize_in_background(slot, compiled.clone());
+        }
         Ok((compiled, how))
+    }
+
+    /// Compiles optimized code for `baseline`'s module on a thread of its
+    /// own and puts it in the module's slot, for the calls that follow.
+    fn optimize_in_background(&self, slot: CompileSlot, baseline: Arc<Compiled>) {
+        let runtime = self.clone();
+        let id = baseline.module.id();
+        let ends = OptimizingEnds(baseline);
+        let spawned = std::thread::Builder::new()
+            .name("ferry-optimize".into())
+            .spawn(move || {
+                let baseline = &ends.0;
+                let module = &baseline.module;
+                let optimized = runtime
+                    .compile_optimized(module)
+                    .and_then(|code| runtime.link(module, code, Tier::Optimized));
+                let optimized = match optimized {
+                    Ok(optimized) => optimized,
+                    Err(e) => {
+                        tracing::warn!(module = %id, error = %e, "no optimized code; calls stay on baseline code");
+                        let _ = baseline.optimized.set(Err(e.to_string()));
+                        return;
+                    }
+                };
+                let size = optimized.size();
+                *slot.lock() = Some(optimized);
+                let _ = baseline.optimized.set(Ok(()));
+                let mut modules = runtime.inner.modules.lock();
+                // Unless the module was dropped from memory meanwhile.
+                if modules.get(&id).is_some_and(|kept| Arc::ptr_eq(&kept, &slot)) {
+                    modules.insert(id, slot, size);
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(module = %id, error = %e, "cannot start compiling optimized code");
+        }
+    }
+
+    /// Waits until calls of `module` run on optimized code, compiling
+    /// whatever this runtime lacks first: before a long job, so that none
+    /// of it runs on baseline code.
+    ///
+    /// ```no_run
+    /// # let runtime = ferry_host::Runtime::new(Default::default())?;
+    /// # let module = ferry_host::Module::from_file("guest.wasm")?;
+    /// runtime.optimize(&module)?;
+    /// let instance = runtime.instantiate(&module, &ferry_host::Sandbox::default())?;
+    /// assert_eq!(instance.tier(), ferry_host::runtime::Tier::Optimized);
+    /// # Ok::<(), ferry_host::Error>(())
+    /// ```
+    pub fn optimize(&self, module: &Module) -> Result<(), Error> {
+        let (compiled, _) = self.compiled(module)?;
+        match compiled.tier {
+            Tier::Optimized => Ok(()),
+            Tier::Baseline => compiled
+                .optimized
+                .wait()
+                .clone()
+                .map_err(|reason| Error::Compile {
+                    module: module.id(),
+                    reason,
+                }),
+        }
+    }
+
+    /// The baseline engine, made the first time it is needed.
+    fn baseline(&self) -> Option<&TierEngine> {
+        let config = &self.inner.config;
+        self.inner
+            .baseline
+            .get_or_init(|| {
+                TierEngine::new(
+                    Tier::Baseline,
+                    config.max_instances,
+                    config.max_memory,
+                    config.epoch_tick,
+                )
+                .inspect_err(|e| tracing::warn!(error = %e, "no baseline compiler; compiling optimized code only"))
+                .ok()
+            })
+            .as_ref()
     }
 
     /// Loads or compiles `module`, links it, and checks its exports.
     fn prepare_code(&self, module: &Module) -> Result<(Arc<Compiled>, Preparation), Error> {
-        let (code, how) = self.load_or_compile(module)?;
-        let pre = self
-            .inner
-            .linker
+        let (code, tier, how) = self.load_or_compile(module)?;
+        Ok((self.link(module, code, tier)?, how))
+    }
+
+    /// Links `code`, which `tier`'s engine made, and checks its exports.
+    fn link(
+        &self,
+        module: &Module,
+        code: wasmtime::Module,
+        tier: Tier,
+    ) -> Result<Arc<Compiled>, Error> {
+        let linker = match tier {
+            Tier::Optimized => &self.inner.optimized.linker,
+            Tier::Baseline => {
+                &self
+                    .baseline()
+                    .ok_or_else(|| {
+                        Error::Internal("baseline code without a baseline engine".into())
+                    })?
+                    .linker
+            }
+        };
+        let pre = linker
             .instantiate_pre(&code)
             .map_err(|e| Error::AbiViolation {
                 reason: format!(
@@ -283,14 +411,18 @@ impl Runtime {
                 ),
             })?;
         check_exports(module, &code)?;
-        let compiled = Arc::new(Compiled {
+        Ok(Arc::new(Compiled {
             module: module.clone(),
             pre,
-        });
-        Ok((compiled, how))
+            tier,
+            optimized: OnceLock::new(),
+        }))
     }
 
-    fn load_or_compile(&self, module: &Module) -> Result<(wasmtime::Module, Preparation), Error> {
+    fn load_or_compile(
+        &self,
+        module: &Module,
+    ) -> Result<(wasmtime::Module, Tier, Preparation), Error> {
         let inner = &self.inner;
         let id = module.id();
         if let Some(store) = &inner.config.store
@@ -299,8 +431,8 @@ impl Runtime {
             // SAFETY: the bytes were produced by `wasmtime::Module::serialize`
             // under the same engine settings, for this module: the store's
             // keyed seal over all three was checked when they were read.
-            match unsafe { wasmtime::Module::deserialize(&inner.engine, &code) } {
-                Ok(code) => return Ok((code, Preparation::FromStore)),
+            match unsafe { wasmtime::Module::deserialize(&inner.optimized.engine, &code) } {
+                Ok(code) => return Ok((code, Tier::Optimized, Preparation::FromStore)),
                 Err(e) => {
                     tracing::warn!(module = %id, error = %e, "precompiled code rejected; recompiling")
                 }
@@ -314,28 +446,62 @@ impl Runtime {
                 limit: inner.config.max_module,
             });
         }
+        if inner.config.baseline_first
+            && let Some(baseline) = self.baseline()
+        {
+            match self.compile(module, Tier::Baseline, baseline) {
+                Ok((code, _)) => return Ok((code, Tier::Baseline, Preparation::Baseline)),
+                // Winch lacks some proposals Cranelift has; a module it
+                // refuses may still compile there.
+                Err(Error::Compile { reason, .. }) => {
+                    tracing::debug!(module = %id, reason, "the baseline compiler refused it")
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let code = self.compile_optimized(module)?;
+        Ok((code, Tier::Optimized, Preparation::Compiled))
+    }
+
+    /// Compiles `module` for `tier` in `engine`, and its serialized code
+    /// if a child made it.
+    fn compile(
+        &self,
+        module: &Module,
+        tier: Tier,
+        engine: &TierEngine,
+    ) -> Result<(wasmtime::Module, Option<Vec<u8>>), Error> {
+        let id = module.id();
         let started = std::time::Instant::now();
         let compile_error = |e: wasmtime::Error| Error::Compile {
             module: id,
             reason: one_line(&format!("{e:#}")),
         };
-        let (code, serialized) = match &inner.config.compiler {
+        let compiled = match &self.inner.config.compiler {
             Compiler::InProcess => {
                 let code =
-                    wasmtime::Module::new(&inner.engine, module.bytes()).map_err(compile_error)?;
+                    wasmtime::Module::new(&engine.engine, module.bytes()).map_err(compile_error)?;
                 (code, None)
             }
             Compiler::Child(child) => {
-                let serialized = child.compile(module)?;
+                let serialized = child.compile(module, tier)?;
                 // SAFETY: the bytes are what `Engine::precompile_module`
-                // made in the child, from this module under the same
+                // made in the child, from this module under the tier's
                 // engine settings, passed over a pipe only we hold.
-                let code = unsafe { wasmtime::Module::deserialize(&inner.engine, &serialized) }
+                let code = unsafe { wasmtime::Module::deserialize(&engine.engine, &serialized) }
                     .map_err(compile_error)?;
                 (code, Some(serialized))
             }
         };
-        tracing::debug!(module = %id, elapsed = ?started.elapsed(), "compiled module");
+        tracing::debug!(module = %id, ?tier, elapsed = ?started.elapsed(), "compiled module");
+        Ok(compiled)
+    }
+
+    /// Compiles optimized code for `module` and keeps it in the store.
+    fn compile_optimized(&self, module: &Module) -> Result<wasmtime::Module, Error> {
+        let inner = &self.inner;
+        let id = module.id();
+        let (code, serialized) = self.compile(module, Tier::Optimized, &inner.optimized)?;
         if let Some(store) = &inner.config.store {
             let saved = match serialized {
                 Some(bytes) => Ok(bytes),
@@ -350,7 +516,7 @@ impl Runtime {
                 tracing::warn!(module = %id, error = %e, "could not keep precompiled code");
             }
         }
-        Ok((code, Preparation::Compiled))
+        Ok(code)
     }
 }
 
@@ -406,24 +572,4 @@ fn check_exports(module: &Module, code: &wasmtime::Module) -> Result<(), Error> 
         }
     }
     Ok(())
-}
-
-/// One thread per engine advances the epoch, which is what deadlines count.
-/// It holds only a weak reference and stops when the engine is dropped.
-fn start_epoch_clock(engine: &Engine, tick: Duration) {
-    let engine = engine.weak();
-    let spawned = std::thread::Builder::new()
-        .name("ferry-epoch".into())
-        .spawn(move || {
-            loop {
-                std::thread::sleep(tick);
-                match engine.upgrade() {
-                    Some(engine) => engine.increment_epoch(),
-                    None => break,
-                }
-            }
-        });
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "cannot start the deadline clock; timeouts will not fire");
-    }
 }

@@ -10,3 +10,4 @@ mod malformed;
 mod precompiled;
 mod sandbox;
 mod support;
+mod tiers;

@@ -21,8 +21,10 @@ fn precompiled_code_is_kept_and_reused_across_runtimes() {
     let guest = &example_guest().module;
 
     let first = Runtime::new(RuntimeConfig::with_store(store.clone())).unwrap();
-    assert_eq!(first.prepare(guest).unwrap(), Preparation::Compiled);
+    assert_eq!(first.prepare(guest).unwrap(), Preparation::Baseline);
     assert_eq!(first.prepare(guest).unwrap(), Preparation::InMemory);
+    // Optimized code, compiled in the background, is what is kept.
+    first.optimize(guest).unwrap();
     assert_eq!(call_add(&first), 9);
 
     let second = Runtime::new(RuntimeConfig::with_store(store.clone())).unwrap();
@@ -37,7 +39,7 @@ fn damaged_precompiled_code_is_recompiled() {
     let guest = &example_guest().module;
     Runtime::new(RuntimeConfig::with_store(store.clone()))
         .unwrap()
-        .prepare(guest)
+        .optimize(guest)
         .unwrap();
 
     let compiled: Vec<_> = walk(&dir.path().join("compiled"));
@@ -48,7 +50,7 @@ fn damaged_precompiled_code_is_recompiled() {
     std::fs::write(&compiled[0], bytes).unwrap();
 
     let runtime = Runtime::new(RuntimeConfig::with_store(store)).unwrap();
-    assert_eq!(runtime.prepare(guest).unwrap(), Preparation::Compiled);
+    assert_eq!(runtime.prepare(guest).unwrap(), Preparation::Baseline);
     assert_eq!(call_add(&runtime), 9);
 }
 
