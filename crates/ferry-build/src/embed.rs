@@ -47,7 +47,9 @@ const EMBED_WASM: &str = "ferry_guest.wasm";
 /// directory, so that the module's bytes depend neither on where the crate
 /// and its path dependencies are checked out nor on where cargo keeps
 /// downloaded crates (on systems without symbolic links, a path dependency
-/// must be in the same place for two builds to agree).
+/// must be in the same place for two builds to agree). A path dependency
+/// whose own manifest names a crate outside its workspace by a relative
+/// path is not supported: through the link, that path leads elsewhere.
 #[derive(Debug, Clone)]
 pub struct Guest {
     source: PathBuf,
@@ -176,7 +178,7 @@ impl Guest {
         let (root, closures) = self.root(manifest_dir, &source)?;
         write_if_changed(&dir.join("lib.rs"), root.as_bytes())?;
         let manifest = dir.join("Cargo.toml");
-        let mut links = PathLinks::new(&dir)?;
+        let mut links = PathLinks::new(&dir);
         let new_manifest =
             write_if_changed(&manifest, self.manifest(&host, &mut links)?.as_bytes())?;
         // The host's lock file pins what the guest shares with it; cargo
@@ -422,7 +424,7 @@ fn declaration(
     }
     match (dependency["path"].as_str(), dependency["source"].as_str()) {
         (Some(path), _) => {
-            let path = links.declare(name, Path::new(path))?;
+            let path = links.declare(name, Path::new(path));
             toml += &format!("path = {}\n", toml_string(&path));
         }
         (None, Some(CRATES_IO)) => {}
@@ -592,7 +594,7 @@ mod tests {
         assert_eq!(
             dep_info(
                 &wasm,
-                &PathLinks::new(dir.path()).unwrap(),
+                &PathLinks::new(dir.path()),
                 &[&target, Path::new("/cargo")]
             ),
             vec![

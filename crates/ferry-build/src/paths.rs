@@ -9,7 +9,6 @@
 //! own workspace is linked into the guest's directory and the dependency
 //! named through the link: its name is then the same in every checkout.
 
-use crate::BuildError;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -26,46 +25,63 @@ pub(crate) struct PathLinks {
 }
 
 impl PathLinks {
-    /// Links for the guest crate in `guest_dir`, made afresh: a workspace
-    /// that moved or a dependency that went leaves no link behind.
-    pub(crate) fn new(guest_dir: &Path) -> Result<PathLinks, BuildError> {
-        let dir = guest_dir.join(LINKS_DIR);
-        if dir.exists() {
-            // Removes the links, never what they point to.
-            std::fs::remove_dir_all(&dir)
-                .map_err(|e| BuildError::new(&dir, format!("cannot remove old links: {e}")))?;
-        }
-        Ok(PathLinks {
-            dir,
+    /// Links for the guest crate in `guest_dir`. Links already there are
+    /// kept while they point where they should (another build, `cargo
+    /// check` beside `cargo build`, may be reading through them) and
+    /// replaced when not.
+    pub(crate) fn new(guest_dir: &Path) -> PathLinks {
+        PathLinks {
+            dir: guest_dir.join(LINKS_DIR),
             links: Vec::new(),
-        })
+        }
     }
 
     /// The path the guest's manifest declares the dependency `name` in
     /// `path` by: through the link to its workspace, relative to the
-    /// guest's manifest.
-    pub(crate) fn declare(&mut self, name: &str, path: &Path) -> Result<String, BuildError> {
-        let root = workspace_root(path)?;
+    /// guest's manifest; its absolute path where no link can be made.
+    pub(crate) fn declare(&mut self, name: &str, path: &Path) -> String {
+        let absolute = || path.to_string_lossy().into_owned();
+        let root = workspace_root(path);
+        let Ok(inside) = path.strip_prefix(&root) else {
+            return absolute();
+        };
         let link = match self.links.iter().find(|(_, r)| *r == root) {
             Some((link, _)) => link.clone(),
             None => {
-                let link = self.dir.join(name);
-                std::fs::create_dir_all(&self.dir)
-                    .map_err(|e| BuildError::new(&self.dir, e.to_string()))?;
-                if !symlink(&root, &link) {
-                    // No links here: named by its absolute path, as before.
-                    return Ok(path.to_string_lossy().into_owned());
+                if let Err(e) = self.link(name, &root) {
+                    // The build still works; only its bytes may then
+                    // depend on where the dependency is.
+                    println!(
+                        "cargo::warning=ferry-build: no link to {} ({e}); the guest's bytes will depend on where it is",
+                        root.display()
+                    );
+                    return absolute();
                 }
                 self.links.push((name.to_owned(), root.clone()));
                 name.to_owned()
             }
         };
         let mut declared = format!("{LINKS_DIR}/{link}");
-        for part in path.strip_prefix(&root).unwrap_or(Path::new("")) {
+        for part in inside {
             declared.push('/');
             declared.push_str(&part.to_string_lossy());
         }
-        Ok(declared)
+        declared
+    }
+
+    /// Makes `paths/<name>` point at `root`, unless it does already.
+    fn link(&self, name: &str, root: &Path) -> std::io::Result<()> {
+        let link = self.dir.join(name);
+        if std::fs::read_link(&link).is_ok_and(|target| target == root) {
+            return Ok(());
+        }
+        std::fs::create_dir_all(&self.dir)?;
+        // Made beside it and renamed over it: a reader sees the old link or
+        // the new one, never none.
+        let fresh = self.dir.join(format!(".{name}.{}", std::process::id()));
+        let _ = std::fs::remove_file(&fresh);
+        symlink(root, &fresh)?;
+        std::fs::rename(&fresh, &link)
     }
 
     /// `file` where it is, not through a link: what a build script watches.
@@ -80,41 +96,37 @@ impl PathLinks {
 }
 
 #[cfg(unix)]
-fn symlink(target: &Path, link: &Path) -> bool {
-    std::os::unix::fs::symlink(target, link).is_ok()
+fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(target, link)
 }
 
 #[cfg(not(unix))]
-fn symlink(_target: &Path, _link: &Path) -> bool {
-    false
+fn symlink(_target: &Path, _link: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::other(
+        "symbolic links are made only on Unix here",
+    ))
 }
 
-/// The directory of the workspace the crate in `path` belongs to (its own
-/// directory if none), as cargo finds it.
-fn workspace_root(path: &Path) -> Result<PathBuf, BuildError> {
+/// The directory of the workspace the crate in `path` belongs to, as cargo
+/// finds it; the crate's own directory if it has none or cargo cannot say
+/// (a crate under a workspace that does not list it).
+fn workspace_root(path: &Path) -> PathBuf {
     let manifest = path.join("Cargo.toml");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(cargo)
+    let located = Command::new(cargo)
         .args(["locate-project", "--workspace", "--message-format", "plain"])
         .arg("--offline")
         .arg("--manifest-path")
         .arg(&manifest)
         .output()
-        .map_err(|e| BuildError::new(&manifest, format!("cannot run cargo: {e}")))?;
-    if !output.status.success() {
-        return Err(BuildError::new(
-            &manifest,
-            format!(
-                "cargo cannot find its workspace: {}",
-                String::from_utf8_lossy(&output.stderr).trim()
-            ),
-        ));
-    }
-    let root_manifest = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
-    Ok(root_manifest
-        .parent()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()));
+    located
+        .as_deref()
+        .and_then(Path::parent)
         .map(Path::to_owned)
-        .unwrap_or_else(|| path.to_owned()))
+        .unwrap_or_else(|| path.to_owned())
 }
 
 #[cfg(test)]
@@ -140,17 +152,30 @@ mod tests {
             std::fs::write(dir.join("src/lib.rs"), "").unwrap();
         }
         let guest = scratch.path().join("guest");
-        let mut links = PathLinks::new(&guest).unwrap();
-        let declared = links.declare("a", &workspace.join("crates/a")).unwrap();
+        let mut links = PathLinks::new(&guest);
+        let declared = links.declare("a", &workspace.join("crates/a"));
         assert_eq!(declared, "paths/a/crates/a");
         assert!(guest.join(&declared).join("Cargo.toml").is_file());
         assert_eq!(
             links.resolve(guest.join("paths/a/crates/a/src/lib.rs")),
             workspace.join("crates/a/src/lib.rs")
         );
-        // Made afresh, the link is gone until declared again.
-        let links = PathLinks::new(&guest).unwrap();
-        assert!(!guest.join("paths/a").exists());
+        // Declared again, the same link is kept.
+        let before = std::fs::symlink_metadata(guest.join("paths/a")).unwrap();
+        let mut links = PathLinks::new(&guest);
+        links.declare("a", &workspace.join("crates/a"));
+        let after = std::fs::symlink_metadata(guest.join("paths/a")).unwrap();
+        assert_eq!(before.modified().unwrap(), after.modified().unwrap());
         assert_eq!(links.resolve(PathBuf::from("/x")), PathBuf::from("/x"));
+        // A crate under a workspace that does not list it is its own root.
+        let stray = workspace.join("stray");
+        std::fs::create_dir_all(stray.join("src")).unwrap();
+        std::fs::write(
+            stray.join("Cargo.toml"),
+            "[package]\nname = \"stray\"\nversion = \"0.1.0\"\n",
+        )
+        .unwrap();
+        std::fs::write(stray.join("src/lib.rs"), "").unwrap();
+        assert_eq!(links.declare("stray", &stray), "paths/stray");
     }
 }

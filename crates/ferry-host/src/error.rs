@@ -86,12 +86,13 @@ pub enum Error {
         available: String,
     },
 
-    /// Cranelift refused the module.
+    /// The compiler (Cranelift, or Winch for baseline code) refused the
+    /// module.
     #[error("cannot compile module {module:?}: {reason}")]
     Compile {
         /// The module.
         module: ContentHash,
-        /// Cranelift's reason.
+        /// The compiler's reason.
         reason: String,
     },
 

@@ -26,13 +26,14 @@ struct LocalWorker {
 
 impl LocalWorker {
     fn start(store: &Path) -> LocalWorker {
-        LocalWorker::start_with(store, None)
+        LocalWorker::start_with(store, None, true)
     }
 
-    fn start_with(store: &Path, tls: Option<ServerTls>) -> LocalWorker {
+    fn start_with(store: &Path, tls: Option<ServerTls>, baseline_first: bool) -> LocalWorker {
         let mut config = WorkerConfig::new(TOKEN.into(), BlobStore::open(store).unwrap());
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         config.tls = tls;
+        config.baseline_first = baseline_first;
         let (address_tx, address_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -158,6 +159,7 @@ fn remote(c: &mut Criterion) {
             key,
             client_ca: None,
         }),
+        true,
     );
     let tls_client = tls_worker.client_with(Some(ClientTls {
         ca: ca.pem.clone(),
@@ -225,28 +227,33 @@ fn remote(c: &mut Criterion) {
     // code compiled in the background to be kept there, so that compiling
     // it does not share the cores with the next first call.
     let optimizing: RefCell<Option<tempfile::TempDir>> = RefCell::new(None);
-    group.bench_function("unseen_module_upload_compile_run", |b| {
-        b.iter_batched(
-            || {
-                if let Some(previous) = optimizing.take() {
-                    wait_for_files(&previous.path().join("compiled"));
-                }
-                let dir = tempfile::tempdir().unwrap();
-                let worker = LocalWorker::start(dir.path());
-                (dir, worker)
-            },
-            |(dir, worker)| {
-                let out = worker
-                    .client()
-                    .submit(&big_add, input.clone())
-                    .wait()
-                    .unwrap();
-                optimizing.replace(Some(dir));
-                (worker, out)
-            },
-            BatchSize::PerIteration,
-        )
-    });
+    for (name, baseline_first) in [
+        ("unseen_module_upload_compile_run", true),
+        ("unseen_module_upload_compile_run_optimized_only", false),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    if let Some(previous) = optimizing.take() {
+                        wait_for_files(&previous.path().join("compiled"));
+                    }
+                    let dir = tempfile::tempdir().unwrap();
+                    let worker = LocalWorker::start_with(dir.path(), None, baseline_first);
+                    (dir, worker)
+                },
+                |(dir, worker)| {
+                    let out = worker
+                        .client()
+                        .submit(&big_add, input.clone())
+                        .wait()
+                        .unwrap();
+                    optimizing.replace(Some(dir));
+                    (worker, out)
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
     let warm = tempfile::tempdir().unwrap();
     {
         let worker = LocalWorker::start(warm.path());

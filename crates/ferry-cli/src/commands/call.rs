@@ -4,7 +4,7 @@ use crate::args::{FunctionArgs, SandboxArgs, json_value};
 use crate::out;
 use anyhow::Result;
 use clap::Args;
-use ferry_host::{BlobStore, Closure, Runtime, RuntimeConfig};
+use ferry_host::{BlobStore, Closure};
 use std::io::Write;
 
 /// `ferry call`'s arguments.
@@ -35,7 +35,7 @@ pub fn call_once(
     store: &BlobStore,
 ) -> Result<()> {
     let input = json_value("--input", input)?;
-    let runtime = Runtime::new(RuntimeConfig::with_store(store.clone()))?;
+    let runtime = super::one_shot_runtime(store)?;
     let closure = closure.read_objects(&**crate::args::stores())?;
     let output = runtime.call(&closure, &input, &sandbox.to_sandbox()?)?;
     out::guest_output(&output.stdout, &output.stderr);

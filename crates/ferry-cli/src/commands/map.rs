@@ -7,8 +7,7 @@ use crate::out;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use ferry_host::{
-    BlobStore, Closure, Error, Executor, ExecutorExt, LocalExecutor, ObjectRef, Output, Runtime,
-    RuntimeConfig, Value,
+    BlobStore, Closure, Error, Executor, ExecutorExt, LocalExecutor, ObjectRef, Output, Value,
 };
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -89,7 +88,7 @@ pub fn run(args: MapArgs, store: &BlobStore) -> Result<()> {
         output: args.output.clone(),
     };
     if args.workers.workers.is_empty() {
-        let runtime = Runtime::new(RuntimeConfig::with_store(store.clone()))?;
+        let runtime = super::one_shot_runtime(store)?;
         let pool = LocalExecutor::builder()
             .runtime(runtime)
             .sandbox(args.sandbox.to_sandbox()?)

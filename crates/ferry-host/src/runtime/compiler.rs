@@ -5,7 +5,8 @@
 //! (a 60 MB module took 30 s and 1.35 GB). A process that compiles modules
 //! others sent it, as a worker does, hands them to a child it can limit: the
 //! child's memory by `RLIMIT_DATA`, its time by a kill when the deadline
-//! passes. The child compiles with the same engine settings and writes
+//! passes. The child compiles with the engine settings of the tier it is
+//! asked for (baseline or optimized, see [`Tier`]) and writes
 //! wasmtime's serialized code back, which the parent loads as it would load
 //! precompiled code from its store.
 //!

@@ -19,7 +19,8 @@
 //! call costs microseconds; [`Instance`] lets a caller keep one instead.
 //!
 //! A module seen for the first time runs on baseline code while optimized
-//! code is compiled in the background ([`Tier`]).
+//! code is compiled in the background ([`Tier`]): each module is compiled
+//! once per tier, and its optimized code once per store.
 //!
 //! [`FailureKind::MemoryLimit`]: crate::FailureKind::MemoryLimit
 //! [`FailureKind::Timeout`]: crate::FailureKind::Timeout
@@ -66,8 +67,10 @@ pub struct RuntimeConfig {
     /// capped by it.
     pub max_memory: u64,
     /// How many instances may be alive at once: the pooling allocator's
-    /// size. Each reserves (but does not commit) 4 GiB of address space, so
-    /// keep it well below 128 TiB / 4 GiB across all runtimes in a process.
+    /// size, for each tier's engine (the baseline one is made only if a
+    /// module is compiled). Each reserves (but does not commit) 4 GiB of
+    /// address space, so keep it well below 128 TiB / 8 GiB across all
+    /// runtimes in a process.
     pub max_instances: u32,
     /// How often the deadline clock ticks: the resolution of timeouts.
     pub epoch_tick: Duration,
@@ -146,6 +149,10 @@ struct Inner {
     /// Made when first needed: a runtime that finds all its code in the
     /// store never compiles. `None` if it could not be made.
     baseline: OnceLock<Option<TierEngine>>,
+    /// Held while optimized code is compiled in the background: one module
+    /// at a time, so that many new modules do not start as many compilers
+    /// (each up to a child's memory limit) beside the calls.
+    optimizing: Mutex<()>,
     config: RuntimeConfig,
     engine_key: String,
     /// One slot per module, so that two threads asking for the same new
@@ -219,6 +226,7 @@ impl Runtime {
             inner: Arc::new(Inner {
                 optimized,
                 baseline: OnceLock::new(),
+                optimizing: Mutex::new(()),
                 config,
                 engine_key,
                 modules: Mutex::new(Lru::new(COMPILED_IN_MEMORY)),
@@ -309,9 +317,11 @@ impl Runtime {
             .spawn(move || {
                 let baseline = &ends.0;
                 let module = &baseline.module;
+                let turn = runtime.inner.optimizing.lock();
                 let optimized = runtime
                     .compile_optimized(module)
                     .and_then(|code| runtime.link(module, code, Tier::Optimized));
+                drop(turn);
                 let optimized = match optimized {
                     Ok(optimized) => optimized,
                     Err(e) => {

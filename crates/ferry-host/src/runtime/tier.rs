@@ -2,10 +2,12 @@
 //! from wasmtime's baseline compiler (Winch), made an order of magnitude
 //! faster than Cranelift's, while Cranelift compiles it in the background;
 //! calls after that run on the optimized code, which is what the store
-//! keeps. Both tiers run under the same engine settings otherwise (epoch
-//! deadlines, memory caps, the same imports), and WebAssembly's semantics
-//! fix every result, so which tier ran a call is not observable but in its
-//! time.
+//! keeps. Both tiers run under the same sandbox (epoch deadlines, memory
+//! caps, the same imports), and WebAssembly's semantics fix every result
+//! but two things it leaves open: the bits of a NaN, and how deep a
+//! recursion may go before the stack is exhausted (Winch's frames are
+//! larger). Baseline code is never kept on disk, and one module at a time
+//! is optimized in the background per runtime.
 
 use super::HostState;
 use super::imports;

@@ -10,7 +10,7 @@ use crate::out::note;
 use anyhow::{Context, Result};
 use clap::Args;
 use datafusion::prelude::SessionConfig;
-use ferry_host::{BlobStore, FromSource, Module, Runtime, RuntimeConfig, Sandbox};
+use ferry_host::{BlobStore, FromSource, Module, Runtime, Sandbox};
 use ferry_protocol::signature::read_signatures;
 use ferry_sql::WasmFunctions;
 use print::Format;
@@ -65,7 +65,7 @@ pub fn run(args: SqlArgs, store: &BlobStore) -> Result<()> {
         .iter()
         .map(|reference| load_module(reference, store, FromSource::Build))
         .collect::<Result<Vec<_>>>()?;
-    let runtime = Runtime::new(RuntimeConfig::with_store(store.clone()))?;
+    let runtime = crate::commands::one_shot_runtime(store)?;
     let sandbox = args.sandbox.to_sandbox()?;
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
