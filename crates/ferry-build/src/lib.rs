@@ -1,6 +1,9 @@
-//! Building ferry guests from source, with cargo, for `wasm32-wasip1`:
+//! Building ferry guests from source, for `wasm32-wasip1`:
 //!
-//! - [`build_crate`]: a guest crate of its own (what `ferry build` does);
+//! - [`build`]: guest source in any language ferry knows ([`Source`]): a
+//!   Rust crate (with cargo, [`build_crate`]), C (with clang, against
+//!   [`C_HEADER`]) or Zig (with zig, against [`ZIG_SDK`]); what `ferry
+//!   build` does;
 //! - [`guest`]: guest code kept in the host's own crate, built from the
 //!   host's build script and embedded in it, with a typed handle for each
 //!   function, so that `cargo run` is the only command and the compiler
@@ -12,13 +15,19 @@
 
 #![deny(missing_docs)]
 
+mod c;
 mod cargo;
 pub mod closure;
 mod embed;
 mod paths;
+mod source;
+mod zig;
 
+pub use c::C_HEADER;
 pub use cargo::{GUEST_TARGET, build_crate};
 pub use embed::{EMBED_FILE, Embedded, Guest, guest};
+pub use source::{ACCEPTED_SOURCES, Language, Source, build};
+pub use zig::ZIG_SDK;
 
 use std::path::{Path, PathBuf};
 

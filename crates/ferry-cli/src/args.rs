@@ -15,8 +15,9 @@ use std::time::Duration;
 /// A function to run: `call`, `pickle` and `map` take it alike.
 #[derive(Args)]
 pub struct FunctionArgs {
-    /// A .wasm file, a guest crate directory, a closure file from `ferry
-    /// pickle`, or sha256:… of a module or closure in the store.
+    /// A .wasm file, guest source (a crate directory, a C file or a
+    /// directory of them, a Zig file), a closure file from `ferry pickle`, or
+    /// sha256:… of a module or closure in the store.
     module: String,
     /// The function's name; a closure names its own.
     function: Option<String>,
@@ -316,7 +317,7 @@ impl SandboxArgs {
     }
 }
 
-/// The module `reference` names; a guest crate is built and stored if
+/// The module `reference` names; guest source is built and stored if
 /// `source` allows it.
 pub fn load_module(reference: &str, store: &BlobStore, source: FromSource) -> Result<Module> {
     let reference: ModuleRef = reference.parse()?;

@@ -27,7 +27,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Subcommand)]
 pub enum Command {
-    /// Compile a guest crate to WebAssembly, store it, and list its functions.
+    /// Compile guest source (Rust, C, Zig) to WebAssembly, store it, and list its
+    /// functions.
     Build(BuildArgs),
     /// Show a module's id and functions, read without running it.
     Inspect(InspectArgs),

@@ -230,10 +230,10 @@ pub enum Error {
     #[error("cannot configure the WebAssembly engine: {0}")]
     Engine(String),
 
-    /// Building a guest crate failed.
-    #[error("cannot build the guest crate at {path}: {reason}")]
+    /// Building a guest from source failed.
+    #[error("cannot build the guest at {path}: {reason}")]
     Build {
-        /// The crate directory.
+        /// The crate directory or source file.
         path: PathBuf,
         /// What went wrong.
         reason: String,

@@ -28,7 +28,24 @@ pub struct BuiltGuest {
 /// # Ok::<(), ferry_host::Error>(())
 /// ```
 pub fn build_crate(crate_dir: impl AsRef<Path>) -> Result<BuiltGuest, Error> {
-    let path = ferry_build::build_crate(crate_dir).map_err(|e| Error::Build {
+    read(ferry_build::build_crate(crate_dir))
+}
+
+/// Builds the guest source at `path` in whatever language it is in
+/// ([`ferry_build::build`]: a Rust crate, C files, a Zig file), and reads the module. The toolchain's diagnostics go to this
+/// process's stderr.
+///
+/// ```no_run
+/// let built = ferry_host::guest::build("examples/c/udfs.c")?;
+/// println!("{} at {}", built.module.id(), built.path.display());
+/// # Ok::<(), ferry_host::Error>(())
+/// ```
+pub fn build(path: impl AsRef<Path>) -> Result<BuiltGuest, Error> {
+    read(ferry_build::build(path))
+}
+
+fn read(built: Result<PathBuf, ferry_build::BuildError>) -> Result<BuiltGuest, Error> {
+    let path = built.map_err(|e| Error::Build {
         path: e.path,
         reason: e.reason,
     })?;

@@ -1,8 +1,8 @@
 //! Module references: the one way a user names code to ferry, on the command
 //! line (`ferry call guest.wasm add`) and in SQL (`CREATE FUNCTION f AS
-//! 'guest.wasm'`): a `.wasm` file, a guest crate directory, a closure file
-//! written by `ferry pickle`, or `sha256:<hash>` of a module or closure in the
-//! store.
+//! 'guest.wasm'`): a `.wasm` file, guest source (a crate directory, C or
+//! Zig files), a closure file written by `ferry pickle`, or `sha256:<hash>` of a
+//! module or closure in the store.
 
 use crate::{BlobStore, Closure, ContentHash, Error, Module, ParseHashError};
 use std::fmt;
@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 /// What a reference may be, as its errors tell the user.
-const ACCEPTED: &str = "a module is named by a .wasm file, a guest crate directory, \
-                        a closure file from `ferry pickle`, or sha256:<hash> from the store";
+const ACCEPTED: &str = "a module is named by a .wasm file, guest source (a crate directory, \
+                        C files, a Zig file), a closure file from `ferry pickle`, or \
+                        sha256:<hash> from the store";
 
 /// Code a user named, found but not yet loaded.
 ///
@@ -30,19 +31,20 @@ const ACCEPTED: &str = "a module is named by a .wasm file, a guest crate directo
 pub enum ModuleRef {
     /// `sha256:<hash>`: a module or a closure in the store.
     Stored(ContentHash),
-    /// A directory with a `Cargo.toml`: a guest crate, compiled with cargo
-    /// when the caller allows it.
-    Crate(PathBuf),
+    /// Guest source ([`ferry_build::Source`]): a directory with a
+    /// `Cargo.toml`, a `.c` file or a directory of them, compiled when the
+    /// caller allows it.
+    Source(PathBuf),
     /// A file: a WebAssembly module, or a closure written by `ferry pickle`.
     File(PathBuf),
 }
 
-/// Whether a reference to a guest crate may be compiled. Compiling runs
-/// cargo, and with it the crate's build scripts, so it is the caller's
-/// choice.
+/// Whether a reference to guest source may be compiled. Compiling runs a
+/// toolchain (cargo, and with it a crate's build scripts), so it is the
+/// caller's choice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FromSource {
-    /// Build the crate, as `ferry build` does, and keep its module in the
+    /// Build the source, as `ferry build` does, and keep its module in the
     /// store.
     Build,
     /// Refuse it: only compiled code is taken.
@@ -70,13 +72,13 @@ pub enum ModuleRefError {
     #[error("cannot read {}: there is no such file or directory; {ACCEPTED}", .0.display())]
     Missing(PathBuf),
 
-    /// A directory that is not a crate.
-    #[error("{} is a directory without a Cargo.toml, so not a guest crate; {ACCEPTED}", .0.display())]
-    NotACrate(PathBuf),
+    /// A directory that holds no guest source.
+    #[error("{} is a directory without a Cargo.toml or .c files, so not guest source; {ACCEPTED}", .0.display())]
+    NotSource(PathBuf),
 
-    /// A guest crate where the caller takes compiled code only.
+    /// Guest source where the caller takes compiled code only.
     #[error(
-        "{} is a guest crate, and crates are not built here; build it with `ferry build` \
+        "{} is guest source, and source is not built here; build it with `ferry build` \
          and name its .wasm file or sha256:<hash> instead", .0.display()
     )]
     BuildRefused(PathBuf),
@@ -88,7 +90,7 @@ pub enum ModuleRefError {
     /// A closure where a module is wanted.
     #[error(
         "{0} is a closure, not a module; a module is named by a .wasm file, \
-         a guest crate directory, or sha256:<hash> of a module in the store"
+         guest source, or sha256:<hash> of a module in the store"
     )]
     NotAModule(ModuleRef),
 
@@ -116,7 +118,7 @@ impl ModuleRef {
                     store: store.root().to_owned(),
                 })?
             }
-            ModuleRef::Crate(dir) => return Ok(Resolved::Module(build(dir, store, source)?)),
+            ModuleRef::Source(path) => return Ok(Resolved::Module(build(path, store, source)?)),
             ModuleRef::File(path) => read_regular_file(path)?,
         };
         match Closure::from_bytes(&bytes, store) {
@@ -157,17 +159,17 @@ fn read_regular_file(path: &Path) -> Result<Vec<u8>, Error> {
     Ok(bytes)
 }
 
-/// Builds the crate in `dir` if `source` allows it, keeping its module in
+/// Builds the source at `path` if `source` allows it, keeping its module in
 /// `store`.
 fn build(
-    dir: &Path,
+    path: &Path,
     store: Option<&BlobStore>,
     source: FromSource,
 ) -> Result<Module, ModuleRefError> {
     if source == FromSource::Refuse {
-        return Err(ModuleRefError::BuildRefused(dir.to_owned()));
+        return Err(ModuleRefError::BuildRefused(path.to_owned()));
     }
-    let module = crate::guest::build_crate(dir)?.module;
+    let module = crate::guest::build(path)?.module;
     if let Some(store) = store {
         store.put(module.bytes())?;
     }
@@ -184,12 +186,10 @@ impl FromStr for ModuleRef {
             return Ok(ModuleRef::Stored(text.parse()?));
         }
         let path = PathBuf::from(text);
-        if path.is_dir() {
-            if path.join("Cargo.toml").is_file() {
-                Ok(ModuleRef::Crate(path))
-            } else {
-                Err(ModuleRefError::NotACrate(path))
-            }
+        if ferry_build::Source::detect(&path).is_some() {
+            Ok(ModuleRef::Source(path))
+        } else if path.is_dir() {
+            Err(ModuleRefError::NotSource(path))
         } else if path.exists() {
             Ok(ModuleRef::File(path))
         } else {
@@ -203,7 +203,7 @@ impl fmt::Display for ModuleRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ModuleRef::Stored(hash) => write!(f, "{hash}"),
-            ModuleRef::Crate(path) | ModuleRef::File(path) => write!(f, "{}", path.display()),
+            ModuleRef::Source(path) | ModuleRef::File(path) => write!(f, "{}", path.display()),
         }
     }
 }

@@ -103,8 +103,8 @@ pub fn record_to_python<'py>(
     value::from_msgpack(py, &record)
 }
 
-/// What `reference` names: a `.wasm` file, a guest crate directory (built
-/// with cargo for `wasm32-wasip1`), a closure file from `ferry pickle`, or
+/// What `reference` names: a `.wasm` file, guest source (a crate directory,
+/// C or Zig files; built for `wasm32-wasip1`), a closure file from `ferry pickle`, or
 /// `sha256:…` of a module or closure in the store. Returns a `Module` or a
 /// `Closure`.
 #[pyfunction]

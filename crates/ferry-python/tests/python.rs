@@ -2,7 +2,7 @@
 //! target directory, against the extension cargo built with the workspace
 //! and the example guests built from source.
 
-use ferry_test_support::venv::{build_dir, run, virtual_env};
+use ferry_test_support::venv::{build_dir, virtual_env};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -14,7 +14,7 @@ fn the_python_package_passes_its_tests() {
     let requirements = std::fs::read_to_string(package.join("requirements-test.txt")).unwrap();
     let python = virtual_env(&build.join("python-venv"), &requirements);
     let site = stage(&build, &package.join("python"));
-    java();
+    ferry_test_support::system::java();
     let store = tempfile::tempdir().unwrap();
     // A closure Rust encoded, for Python to encode the same way.
     let greet = ferry_host::Closure::new(&ferry_test_support::example_guest().module, "greet")
@@ -72,32 +72,4 @@ fn stage(build: &Path, sources: &Path) -> PathBuf {
         .unwrap_or_else(|| panic!("cannot find the extension {library} cargo built"));
     std::fs::copy(built, package.join(extension)).unwrap();
     site
-}
-
-/// PySpark runs on a JVM: install Java from the system's packages if there
-/// is none.
-fn java() {
-    let found = || {
-        Command::new("java")
-            .arg("-version")
-            .output()
-            .is_ok_and(|out| out.status.success())
-    };
-    if found() {
-        return;
-    }
-    run(
-        Command::new("apt-get").arg("update"),
-        "apt-get update (to install Java for PySpark)",
-    );
-    run(
-        Command::new("apt-get").args([
-            "install",
-            "-y",
-            "--no-install-recommends",
-            "default-jre-headless",
-        ]),
-        "apt-get install default-jre-headless (PySpark needs Java)",
-    );
-    assert!(found(), "Java is still missing after installing it");
 }

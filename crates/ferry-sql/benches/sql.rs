@@ -10,16 +10,21 @@
 //! And `gcd` called on Arrow arrays outside a query (`ArrayFunction`, what the
 //! Python package's `call_arrow` runs), 1M rows in batches of 8192.
 //!
+//! And `gcd` from a guest in each language ferry has an SDK for, over the
+//! same 10M rows beside the Rust guest's, with the time from a new runtime
+//! to a module's first result (compiling it).
+//!
 //! `cargo bench -p ferry-sql --bench sql` (one group: `-- grouped`)
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::cast::as_int64_array;
 use datafusion::datasource::MemTable;
 use ferry_host::{Runtime, RuntimeConfig};
 use ferry_sql::WasmFunctions;
-use ferry_test_support::{int64_batches, native_gcd, udfs};
+use ferry_test_support::{c_udfs, int64_batches, native_gcd, udfs, unseen};
+use std::cell::RefCell;
 use std::sync::Arc;
 
 const ROWS: usize = 10_000_000;
@@ -41,17 +46,17 @@ fn table() -> MemTable {
     MemTable::try_new(schema, partitions).unwrap()
 }
 
-/// A session with the example UDFs registered.
-fn session() -> datafusion::prelude::SessionContext {
+/// A session with a module's functions registered.
+fn session(module: &ferry_host::Module) -> datafusion::prelude::SessionContext {
     let functions = WasmFunctions::new(Runtime::new(RuntimeConfig::default()).unwrap());
     let ctx = functions.session();
-    functions.register_module(&ctx, &udfs().module).unwrap();
+    functions.register_module(&ctx, module).unwrap();
     ctx
 }
 
 fn sql(c: &mut Criterion) {
     let tokio = tokio::runtime::Runtime::new().unwrap();
-    let ctx = session();
+    let ctx = session(&udfs().module);
     ctx.register_table("t", Arc::new(table())).unwrap();
     ctx.register_udf(native_gcd());
 
@@ -154,7 +159,7 @@ fn grouped_table(groups: &[i64]) -> MemTable {
 
 fn grouped(c: &mut Criterion) {
     let tokio = tokio::runtime::Runtime::new().unwrap();
-    let ctx = session();
+    let ctx = session(&udfs().module);
     let groups = [10, 100_000];
     ctx.register_table("g", Arc::new(grouped_table(&groups)))
         .unwrap();
@@ -232,5 +237,91 @@ fn grouped(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, sql, grouped, arrays);
+/// The example SQL functions in each language: the Rust guest's and the
+/// others', in sessions of their own (their functions share names).
+fn guests() -> [(&'static str, &'static ferry_host::guest::BuiltGuest); 2] {
+    [("rust", udfs()), ("c", c_udfs())]
+}
+
+/// `gcd` over the 10M rows, from each language's guest.
+fn languages(c: &mut Criterion) {
+    let tokio = tokio::runtime::Runtime::new().unwrap();
+    let table = Arc::new(table());
+    let mut group = c.benchmark_group("gcd_10m_int64_rows_by_language");
+    group.sample_size(10);
+    let mut sums = Vec::new();
+    for (language, guest) in guests() {
+        println!("{language}: module of {} bytes", guest.module.bytes().len());
+        let ctx = session(&guest.module);
+        ctx.register_table("t", table.clone()).unwrap();
+        let run = |query: &str| {
+            tokio.block_on(async { ctx.sql(query).await.unwrap().collect().await.unwrap() })
+        };
+        let sum = run("SELECT sum(gcd(a, b)) FROM t");
+        sums.push(as_int64_array(sum[0].column(0)).unwrap().value(0));
+        group.bench_function(language, |bench| {
+            bench.iter(|| run("SELECT gcd(a, b) FROM t"))
+        });
+    }
+    assert!(
+        sums.windows(2).all(|w| w[0] == w[1]),
+        "the guests disagree: {sums:?}"
+    );
+    group.finish();
+}
+
+/// From a new runtime to a module's first `gcd` (compiling it), for each
+/// language, with baseline code first and with optimized code only.
+fn first_call_by_language(c: &mut Criterion) {
+    let arrays: [ArrayRef; 2] = [
+        Arc::new(Int64Array::from(vec![12])),
+        Arc::new(Int64Array::from(vec![18])),
+    ];
+    let mut group = c.benchmark_group("first_gcd_of_an_unseen_module_by_language");
+    group.sample_size(20);
+    let mut n = 0;
+    // The runtime whose optimized code is still being compiled: the next
+    // iteration waits for it, untimed, so that it does not share the cores.
+    let optimizing: RefCell<Option<(Runtime, ferry_host::Module)>> = RefCell::new(None);
+    for (language, guest) in guests() {
+        for (tiers, baseline_first) in [("baseline_first", true), ("optimized_only", false)] {
+            group.bench_function(format!("{language}/{tiers}"), |bench| {
+                bench.iter_batched(
+                    || {
+                        if let Some((runtime, module)) = optimizing.take() {
+                            runtime.optimize(&module).unwrap();
+                        }
+                        n += 1;
+                        let config = RuntimeConfig {
+                            baseline_first,
+                            ..RuntimeConfig::default()
+                        };
+                        let runtime = Runtime::new(config).unwrap();
+                        let module = unseen(&guest.module, n);
+                        let gcd = ferry_host::Closure::new(&module, "gcd").unwrap();
+                        (runtime, gcd)
+                    },
+                    |(runtime, gcd)| {
+                        let functions = WasmFunctions::new(runtime.clone());
+                        let out = functions.array_function(gcd.clone()).unwrap().call(&arrays);
+                        assert_eq!(as_int64_array(&out.unwrap()).unwrap().value(0), 6);
+                        optimizing.replace(Some((runtime, gcd.module().clone())));
+                        functions
+                    },
+                    BatchSize::PerIteration,
+                )
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    sql,
+    grouped,
+    arrays,
+    languages,
+    first_call_by_language
+);
 criterion_main!(benches);

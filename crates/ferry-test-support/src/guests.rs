@@ -1,8 +1,8 @@
-//! The workspace's example guests, compiled from source by cargo the first
-//! time a process asks for them.
+//! The workspace's example guests, compiled from source with their
+//! language's toolchain the first time a process asks for them.
 
 use ferry_host::Module;
-use ferry_host::guest::{BuiltGuest, build_crate};
+use ferry_host::guest::BuiltGuest;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -24,8 +24,19 @@ pub fn udfs() -> &'static BuiltGuest {
     UDFS.get_or_init(|| build("examples/udfs"))
 }
 
-fn build(dir: &str) -> BuiltGuest {
-    build_crate(workspace_root().join(dir)).unwrap_or_else(|e| panic!("{dir} does not build: {e}"))
+/// `examples/c/udfs.c`: `examples/udfs`' `gcd`, `normalize`, `div` and
+/// `geo_mean`, written in C; clang and wasi-libc are installed if missing.
+pub fn c_udfs() -> &'static BuiltGuest {
+    static UDFS: OnceLock<BuiltGuest> = OnceLock::new();
+    UDFS.get_or_init(|| {
+        crate::system::c_toolchain();
+        build("examples/c/udfs.c")
+    })
+}
+
+fn build(path: &str) -> BuiltGuest {
+    ferry_host::guest::build(workspace_root().join(path))
+        .unwrap_or_else(|e| panic!("{path} does not build: {e}"))
 }
 
 /// `module` under a new name: a custom section carrying `n` changes its

@@ -18,9 +18,10 @@ pub mod fuzz;
 mod guests;
 mod native;
 pub mod s3;
+pub mod system;
 pub mod tls;
 pub mod venv;
 
 pub use data::{Random, int64_batches};
-pub use guests::{example_guest, udfs, unseen, workspace_root};
+pub use guests::{c_udfs, example_guest, udfs, unseen, workspace_root};
 pub use native::native_gcd;

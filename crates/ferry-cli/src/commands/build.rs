@@ -1,4 +1,5 @@
-//! `ferry build`: compile a guest crate, store its module, list its functions.
+//! `ferry build`: compile guest source in any language ferry knows, store
+//! its module, list its functions.
 
 use super::inspect::describe;
 use crate::out;
@@ -11,9 +12,10 @@ use std::path::PathBuf;
 /// `ferry build`'s arguments.
 #[derive(Args)]
 pub struct BuildArgs {
-    /// The guest crate's directory.
+    /// The guest's source: a crate directory, a C file or a directory of
+    /// C files, or a Zig file.
     #[arg(default_value = ".")]
-    crate_dir: PathBuf,
+    source: PathBuf,
     /// Also copy the module here.
     #[arg(short, long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -21,7 +23,7 @@ pub struct BuildArgs {
 
 /// Builds the crate and describes the module it made.
 pub fn run(args: BuildArgs, store: &BlobStore) -> Result<()> {
-    let built = ferry_host::guest::build_crate(&args.crate_dir)?;
+    let built = ferry_host::guest::build(&args.source)?;
     store.put(built.module.bytes())?;
     if let Some(out) = args.out {
         std::fs::copy(&built.path, &out)

@@ -10,7 +10,7 @@ use std::io::Write;
 /// `ferry inspect`'s arguments.
 #[derive(Args)]
 pub struct InspectArgs {
-    /// A .wasm file or sha256:… from the store (a guest crate is not built
+    /// A .wasm file or sha256:… from the store (guest source is not built
     /// here: `ferry build` builds and describes it).
     module: String,
 }

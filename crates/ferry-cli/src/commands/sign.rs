@@ -21,7 +21,7 @@ pub struct KeygenArgs {
 /// `ferry sign`'s arguments.
 #[derive(Args)]
 pub struct SignArgs {
-    /// A .wasm file, a guest crate directory, a closure file, or sha256:…
+    /// A .wasm file, guest source, a closure file, or sha256:…
     /// from the store: what is signed is its module.
     module: String,
     /// The secret key, from `ferry keygen`.

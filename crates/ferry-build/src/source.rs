@@ -1,0 +1,183 @@
+//! Guest source in any language ferry builds: recognizing which one a path
+//! holds, and building it with that language's toolchain.
+
+use crate::{BuildError, c, cargo, zig};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// What guest source may be, for messages to say.
+pub const ACCEPTED_SOURCES: &str = "a guest crate (a directory with a Cargo.toml), a C file, \
+                                    a directory of C files, or a Zig file";
+
+/// The languages ferry builds guests from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Language {
+    /// A crate, built with cargo (the `ferry` crate is its SDK).
+    Rust,
+    /// C files, built with clang against `ferry.h` (`sdks/c`).
+    C,
+    /// A Zig file, built with zig against `ferry.zig` (`sdks/zig`).
+    Zig,
+}
+
+impl fmt::Display for Language {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Language::Rust => "Rust",
+            Language::C => "C",
+            Language::Zig => "Zig",
+        })
+    }
+}
+
+/// A guest's source: where it is and what language it is in.
+///
+/// ```no_run
+/// use ferry_build::{Language, Source};
+///
+/// let source = Source::detect("examples/c/udfs.c").expect("a C file");
+/// assert_eq!(source.language(), Language::C);
+/// let wasm = source.build()?;
+/// println!("built {}", wasm.display());
+/// # Ok::<(), ferry_build::BuildError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Source {
+    language: Language,
+    path: PathBuf,
+}
+
+impl Source {
+    /// Recognizes the source at `path`: a directory with a `Cargo.toml` is
+    /// a Rust crate; a `.c` file, or a directory with `.c` files, is C; a
+    /// `.zig` file is Zig (the root of its guest). `None` if it is none.
+    pub fn detect(path: impl AsRef<Path>) -> Option<Source> {
+        let path = path.as_ref();
+        let language = if path.is_dir() && path.join("Cargo.toml").is_file() {
+            Language::Rust
+        } else if c::sources(path).is_some() {
+            Language::C
+        } else if zig::is_zig(path) {
+            Language::Zig
+        } else {
+            return None;
+        };
+        Some(Source {
+            language,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The language it is in.
+    pub fn language(&self) -> Language {
+        self.language
+    }
+
+    /// The file or directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Builds it with its language's toolchain and returns the `.wasm`
+    /// file. The toolchain's diagnostics go to this process's stderr; a
+    /// missing toolchain is an error that says how to install it.
+    pub fn build(&self) -> Result<PathBuf, BuildError> {
+        match self.language {
+            Language::Rust => cargo::build_crate(&self.path),
+            Language::C => c::build(&self.path),
+            Language::Zig => zig::build(&self.path),
+        }
+    }
+}
+
+/// Builds the guest source at `path`, whatever its language
+/// ([`Source::detect`]), and returns the `.wasm` file.
+///
+/// ```no_run
+/// let wasm = ferry_build::build("examples/c/histogram.c")?;
+/// # Ok::<(), ferry_build::BuildError>(())
+/// ```
+pub fn build(path: impl AsRef<Path>) -> Result<PathBuf, BuildError> {
+    let path = path.as_ref();
+    Source::detect(path)
+        .ok_or_else(|| {
+            BuildError::new(
+                path,
+                format!("there is no guest source there: expected {ACCEPTED_SOURCES}"),
+            )
+        })?
+        .build()
+}
+
+/// Where a guest's module goes, and its name: beside a file, named by its
+/// stem; in a directory, named by the directory.
+pub(crate) fn place(path: &Path) -> (&Path, std::ffi::OsString) {
+    let (dir, name) = if path.is_file() {
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+        (
+            dir.unwrap_or(Path::new(".")),
+            path.file_stem().map(ToOwned::to_owned),
+        )
+    } else {
+        let name = path
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.file_name().map(ToOwned::to_owned));
+        (path, name)
+    };
+    (dir, name.unwrap_or_else(|| "guest".into()))
+}
+
+/// Writes one of the SDK's files, which this crate carries, to `dir` for a
+/// toolchain to read; not again if it is there already, so that its time
+/// stays that of the first build, and by renaming, so that a build running
+/// beside this one never reads half of it.
+pub(crate) fn write_sdk(dir: &Path, name: &str, contents: &str) -> std::io::Result<()> {
+    let file = dir.join(name);
+    if std::fs::read(&file).is_ok_and(|old| old == contents.as_bytes()) {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    let partial = dir.join(format!("{name}.{}", std::process::id()));
+    std::fs::write(&partial, contents)?;
+    std::fs::rename(partial, file)
+}
+
+/// `path` made absolute, for a toolchain run in another directory.
+pub(crate) fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
+
+/// Runs a toolchain's command, its diagnostics going to this process's
+/// stderr. A program that is not there, or a part of the toolchain that
+/// `missing_part` finds named in the diagnostics, is an error saying how to
+/// install it.
+pub(crate) fn run_toolchain(
+    mut command: Command,
+    path: &Path,
+    tool: &str,
+    install: &str,
+    missing_part: fn(&str) -> Option<&'static str>,
+) -> Result<(), BuildError> {
+    let fail = |reason: String| BuildError::new(path, reason);
+    tracing::info!(?command, "building a guest with {tool}");
+    let output = command
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => fail(format!("{tool} is not installed: {install}")),
+            _ => fail(format!("cannot run {tool}: {e}")),
+        })?;
+    let diagnostics = String::from_utf8_lossy(&output.stderr);
+    eprint!("{diagnostics}");
+    if output.status.success() {
+        return Ok(());
+    }
+    Err(fail(match missing_part(&diagnostics) {
+        Some(part) => format!("{tool} cannot build for WebAssembly without {part}: {install}"),
+        None => format!("{tool} failed ({}); see its messages above", output.status),
+    }))
+}
