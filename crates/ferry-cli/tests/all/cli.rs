@@ -1,74 +1,10 @@
 //! The `ferry` command, run as a process against the example guest built from
 //! source.
 
-use crate::support::ferry;
+use crate::support::{Ferry, json};
 use ferry_test_support::{example_guest, udfs, workspace_root};
 use std::path::Path;
-use std::process::{Command, Output};
-
-struct Ferry {
-    store: tempfile::TempDir,
-}
-
-impl Ferry {
-    fn new() -> Ferry {
-        Ferry {
-            store: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    /// `ferry` with this store.
-    fn command(&self) -> Command {
-        let mut command = ferry();
-        command.env("FERRY_STORE", self.store.path());
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command().args(args).output().unwrap()
-    }
-
-    /// `ferry` with `args`, reading `input` from standard input.
-    fn run_with_stdin(&self, args: &[&str], input: &[u8]) -> Output {
-        use std::io::Write;
-        let mut child = self
-            .command()
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(input).unwrap();
-        child.wait_with_output().unwrap()
-    }
-
-    /// Runs and expects success; returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "ferry {args:?} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// Runs and expects failure; returns stderr.
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(!out.status.success(), "ferry {args:?} should fail");
-        String::from_utf8(out.stderr).unwrap()
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.store.path().join(name).display().to_string()
-    }
-}
-
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
+use std::process::Command;
 
 /// The example guest's `.wasm` file.
 fn guest_wasm() -> String {
@@ -562,7 +498,7 @@ mod on_a_terminal {
             );
             let mut child = Command::new("script")
                 .args(["--quiet", "--return", "--command", &command, "/dev/null"])
-                .env("FERRY_STORE", ferry.store.path())
+                .env("FERRY_STORE", ferry.store())
                 .env("XDG_STATE_HOME", state)
                 .env("SHELL", "/bin/sh")
                 // A dumb terminal, as CI may have, gets no line editing.

@@ -3,9 +3,8 @@
 //! `ferry map` and `ferry sql`: every result is checked against the Rust
 //! guest's on the same random data, nulls included.
 
-use crate::support::ferry;
+use crate::support::{Ferry, ferry, json};
 use ferry_test_support::{Random, system};
-use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 /// The examples one language has, each the same functions as a Rust one.
@@ -41,65 +40,17 @@ const LANGUAGES: &[Examples] = &[
     },
 ];
 
-/// `ferry`, with every language's toolchain installed and found.
-fn ferry_with_toolchains() -> Command {
+/// `ferry` with a store of its own, and every language's toolchain
+/// installed and found.
+fn ferry_with_toolchains() -> Ferry {
     static ENV: OnceLock<Vec<(&'static str, String)>> = OnceLock::new();
     let env = ENV.get_or_init(|| LANGUAGES.iter().filter_map(|l| (l.toolchain)()).collect());
-    let mut command = ferry();
-    command.envs(env.iter().map(|(k, v)| (k, v)));
-    command
-}
-
-/// `ferry` with a store of its own, so that tests do not share modules.
-struct Ferry {
-    store: tempfile::TempDir,
-}
-
-impl Ferry {
-    fn new() -> Ferry {
-        Ferry {
-            store: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        ferry_with_toolchains()
-            .env("FERRY_STORE", self.store.path())
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "ferry {args:?} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(!out.status.success(), "ferry {args:?} should fail");
-        String::from_utf8(out.stderr).unwrap()
-    }
-
-    fn file(&self, name: &str, contents: &str) -> String {
-        let path = self.store.path().join(name);
-        std::fs::write(&path, contents).unwrap();
-        path.display().to_string()
-    }
-}
-
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+    Ferry::with_env(env.clone())
 }
 
 #[test]
 fn ferry_build_builds_each_language_and_lists_its_functions() {
-    let ferry = Ferry::new();
+    let ferry = ferry_with_toolchains();
     for examples in LANGUAGES {
         let out = ferry.ok(&["build", examples.udfs]);
         let line = |name: &str| {
@@ -186,7 +137,7 @@ fn assert_same_csv(language: &str, query: &str, rust: &str, other: &str) {
 
 #[test]
 fn sql_functions_in_each_language_match_rust_on_random_data_with_nulls() {
-    let ferry = Ferry::new();
+    let ferry = ferry_with_toolchains();
     let table = format!("t={}", random_table(&ferry));
     let queries = [
         "SELECT id, gcd(a, b) AS g, normalize(s) AS n, div(a, b + 2501) AS d FROM t ORDER BY id",
@@ -237,7 +188,7 @@ fn sql_functions_in_each_language_match_rust_on_random_data_with_nulls() {
 
 #[test]
 fn value_functions_in_each_language_match_rust_through_call_and_map() {
-    let ferry = Ferry::new();
+    let ferry = ferry_with_toolchains();
     let spec = r#"{"bins":30,"lo":60.0,"hi":120.0,"peak":91.2,"width":2.5,"seed":2026}"#;
     let ranges: String = (0..12)
         .map(|i| {
@@ -304,7 +255,7 @@ fn value_functions_in_each_language_match_rust_through_call_and_map() {
 
 #[test]
 fn guest_failures_in_each_language_are_the_typed_errors_rust_guests_give() {
-    let ferry = Ferry::new();
+    let ferry = ferry_with_toolchains();
     for examples in LANGUAGES {
         let language = examples.language;
         // The same one-line message for the same failure.

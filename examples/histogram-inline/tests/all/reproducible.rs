@@ -17,8 +17,9 @@ fn workspace() -> PathBuf {
 const SDK: [&str; 4] = ["ferry", "ferry-abi", "ferry-macros", "ferry-build"];
 
 /// A checkout in `place`: this workspace's manifest and lock file, the
-/// SDK's crates, and a guest crate (`guest-crate`, a member, whose library
-/// is this example's guest).
+/// SDK's crates, the other languages' SDKs (`ferry-build` carries them),
+/// and a guest crate (`guest-crate`, a member, whose library is this
+/// example's guest).
 fn checkout(place: &Path) {
     let manifest = std::fs::read_to_string(workspace().join("Cargo.toml")).unwrap();
     let members = manifest
@@ -38,6 +39,7 @@ fn checkout(place: &Path) {
             &place.join("crates").join(name),
         );
     }
+    copy_dir(&workspace().join("sdks"), &place.join("sdks"));
     let guest = place.join("guest-crate");
     std::fs::create_dir_all(guest.join("src")).unwrap();
     std::fs::write(
