@@ -38,37 +38,35 @@ fn is_c(path: &Path) -> bool {
 /// Compiles the guest at `path` to `<dir>/target/ferry-c/<name>.wasm`, where
 /// `<dir>` is the directory, or the file's, and `<name>` the directory's or
 /// the file's stem. clang's diagnostics go to this process's stderr.
-pub(crate) fn build(path: &Path) -> Result<PathBuf, BuildError> {
-    let fail = |reason: String| BuildError::new(path, reason);
-    let files = sources(path).ok_or_else(|| fail("there are no .c files there".into()))?;
-    let (dir, name) = source::place(path);
-    let out_dir = dir.join("target").join("ferry-c");
-    let include = out_dir.join("include");
-    source::write_sdk(&include, "ferry.h", C_HEADER)
-        .map_err(|e| fail(format!("cannot write the SDK's header: {e}")))?;
-    let module = out_dir.join(&name).with_extension("wasm");
-
-    let mut command = clang();
+pub(crate) fn build(path: &Path, clang: Option<&Path>) -> Result<PathBuf, BuildError> {
+    let files =
+        sources(path).ok_or_else(|| BuildError::new(path, "there are no .c files there"))?;
+    let layout = source::Layout::prepare(path, "c", "ferry.h", C_HEADER)?;
+    let mut command = clang.map_or_else(default_clang, Command::new);
     // Run in the guest's directory, naming files relatively, so that
     // `__FILE__` (in panics) and the module do not depend on where the
     // guest is checked out.
     command
-        .current_dir(dir)
+        .current_dir(&layout.dir)
         .args(["--target=wasm32-wasi", "-mexec-model=reactor", "-O2"])
         .arg("-I")
-        .arg(source::absolute(&include))
+        .arg(layout.sdk.parent().unwrap_or(&layout.out_dir))
         // Debug sections would carry the build's paths; names stay, for
         // traces of traps.
         .arg("-Wl,--strip-debug")
         .arg("-o")
-        .arg(source::absolute(&module))
-        .args(files.iter().map(|f| f.strip_prefix(dir).unwrap_or(f)));
+        .arg(&layout.module)
+        .args(
+            files
+                .iter()
+                .map(|f| f.strip_prefix(&layout.dir).unwrap_or(f)),
+        );
     source::run_toolchain(command, path, "clang", INSTALL, missing_part)?;
-    Ok(module)
+    Ok(layout.module)
 }
 
 /// `clang`, or wasi-sdk's when `WASI_SDK_PATH` names one.
-fn clang() -> Command {
+fn default_clang() -> Command {
     match std::env::var_os("WASI_SDK_PATH") {
         Some(sdk) => {
             let sdk = PathBuf::from(sdk);

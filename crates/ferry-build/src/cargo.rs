@@ -17,6 +17,8 @@ pub(crate) struct GuestBuild<'a> {
     /// rustc's flags for the guest, all of them; `None` leaves them to the
     /// guest's own configuration.
     pub rustflags: Option<Vec<String>>,
+    /// cargo, if not `$CARGO` or the one on the PATH.
+    pub cargo: Option<&'a Path>,
 }
 
 impl GuestBuild<'_> {
@@ -26,7 +28,10 @@ impl GuestBuild<'_> {
         let dir = self.manifest.parent().unwrap_or(self.manifest);
         let fail = |reason: String| BuildError::new(dir, reason);
         ensure_target().map_err(&fail)?;
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let cargo: OsString = match self.cargo {
+            Some(cargo) => cargo.into(),
+            None => std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
+        };
         let mut command = Command::new(cargo);
         command
             .args(["build", "--release", "--lib"])
@@ -94,7 +99,14 @@ impl GuestBuild<'_> {
 /// # Ok::<(), ferry_build::BuildError>(())
 /// ```
 pub fn build_crate(crate_dir: impl AsRef<Path>) -> Result<PathBuf, BuildError> {
-    let crate_dir = crate_dir.as_ref();
+    build_crate_with(crate_dir.as_ref(), None)
+}
+
+/// As [`build_crate`], with this cargo if one is given.
+pub(crate) fn build_crate_with(
+    crate_dir: &Path,
+    cargo: Option<&Path>,
+) -> Result<PathBuf, BuildError> {
     let manifest = crate_dir.join("Cargo.toml");
     if !manifest.is_file() {
         return Err(BuildError::new(crate_dir, "there is no Cargo.toml there"));
@@ -103,6 +115,7 @@ pub fn build_crate(crate_dir: impl AsRef<Path>) -> Result<PathBuf, BuildError> {
         manifest: &manifest,
         target_dir: None,
         rustflags: None,
+        cargo,
     }
     .run()
 }

@@ -200,6 +200,7 @@ impl Guest {
             manifest: &manifest,
             target_dir: Some(&target_dir),
             rustflags: Some(rustflags),
+            cargo: None,
         }
         .run()?;
         // Not the files written here: they change only with the others.

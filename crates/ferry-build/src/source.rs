@@ -47,6 +47,7 @@ impl fmt::Display for Language {
 pub struct Source {
     language: Language,
     path: PathBuf,
+    program: Option<PathBuf>,
 }
 
 impl Source {
@@ -67,7 +68,16 @@ impl Source {
         Some(Source {
             language,
             path: path.to_owned(),
+            program: None,
         })
+    }
+
+    /// Builds with this program (cargo, clang or zig, by the language)
+    /// instead of the one found by default (`$CARGO`, `$WASI_SDK_PATH`'s
+    /// clang, `$ZIG`, or the PATH's).
+    pub fn with_program(mut self, program: impl Into<PathBuf>) -> Source {
+        self.program = Some(program.into());
+        self
     }
 
     /// The language it is in.
@@ -85,9 +95,9 @@ impl Source {
     /// missing toolchain is an error that says how to install it.
     pub fn build(&self) -> Result<PathBuf, BuildError> {
         match self.language {
-            Language::Rust => cargo::build_crate(&self.path),
-            Language::C => c::build(&self.path),
-            Language::Zig => zig::build(&self.path),
+            Language::Rust => cargo::build_crate_with(&self.path, self.program.as_deref()),
+            Language::C => c::build(&self.path, self.program.as_deref()),
+            Language::Zig => zig::build(&self.path, self.program.as_deref()),
         }
     }
 }
@@ -111,43 +121,74 @@ pub fn build(path: impl AsRef<Path>) -> Result<PathBuf, BuildError> {
         .build()
 }
 
-/// Where a guest's module goes, and its name: beside a file, named by its
-/// stem; in a directory, named by the directory.
-pub(crate) fn place(path: &Path) -> (&Path, std::ffi::OsString) {
-    let (dir, name) = if path.is_file() {
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
-        (
-            dir.unwrap_or(Path::new(".")),
-            path.file_stem().map(ToOwned::to_owned),
-        )
-    } else {
-        let name = path
-            .canonicalize()
-            .ok()
-            .and_then(|p| p.file_name().map(ToOwned::to_owned));
-        (path, name)
-    };
-    (dir, name.unwrap_or_else(|| "guest".into()))
+/// Where the build of guest source puts things, all under
+/// `<dir>/target/ferry-<language>/`, where `<dir>` is the source's
+/// directory, or the file's.
+pub(crate) struct Layout {
+    /// The directory the toolchain runs in: the source's.
+    pub dir: PathBuf,
+    /// The SDK's file, written there for the toolchain to read.
+    pub sdk: PathBuf,
+    /// The module: named by the file's stem, or the directory's name.
+    pub module: PathBuf,
+    /// For whatever else the toolchain keeps.
+    pub out_dir: PathBuf,
 }
 
-/// Writes one of the SDK's files, which this crate carries, to `dir` for a
-/// toolchain to read; not again if it is there already, so that its time
-/// stays that of the first build, and by renaming, so that a build running
-/// beside this one never reads half of it.
-pub(crate) fn write_sdk(dir: &Path, name: &str, contents: &str) -> std::io::Result<()> {
-    let file = dir.join(name);
-    if std::fs::read(&file).is_ok_and(|old| old == contents.as_bytes()) {
+impl Layout {
+    /// Lays out the build of the source at `path` in `language` and writes
+    /// the SDK's file there (`sdk_file`, with `contents`, which this crate
+    /// carries): not again if it is there already, so that its time stays
+    /// that of the first build, and by renaming, so that a build running
+    /// beside this one never reads half of it. Paths but `dir` are
+    /// absolute, for a toolchain run in `dir`.
+    pub fn prepare(
+        path: &Path,
+        language: &str,
+        sdk_file: &str,
+        contents: &str,
+    ) -> Result<Layout, BuildError> {
+        let (dir, name) = if path.is_file() {
+            let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+            (
+                dir.unwrap_or(Path::new(".")),
+                path.file_stem().map(ToOwned::to_owned),
+            )
+        } else {
+            let name = path
+                .canonicalize()
+                .ok()
+                .and_then(|p| p.file_name().map(ToOwned::to_owned));
+            (path, name)
+        };
+        let name = name.unwrap_or_else(|| "guest".into());
+        let out_dir = std::path::absolute(dir.join("target").join(format!("ferry-{language}")))
+            .map_err(|e| {
+                BuildError::new(path, format!("cannot find the build's directory: {e}"))
+            })?;
+        let sdk = out_dir.join("sdk").join(sdk_file);
+        write_once(&sdk, contents).map_err(|e| {
+            BuildError::new(path, format!("cannot write the SDK's {sdk_file}: {e}"))
+        })?;
+        Ok(Layout {
+            dir: dir.to_owned(),
+            sdk,
+            module: out_dir.join(name).with_extension("wasm"),
+            out_dir,
+        })
+    }
+}
+
+fn write_once(file: &Path, contents: &str) -> std::io::Result<()> {
+    if std::fs::read(file).is_ok_and(|old| old == contents.as_bytes()) {
         return Ok(());
     }
+    let dir = file.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let partial = dir.join(format!("{name}.{}", std::process::id()));
+    let mut partial = file.as_os_str().to_owned();
+    partial.push(format!(".{}", std::process::id()));
     std::fs::write(&partial, contents)?;
     std::fs::rename(partial, file)
-}
-
-/// `path` made absolute, for a toolchain run in another directory.
-pub(crate) fn absolute(path: &Path) -> PathBuf {
-    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
 }
 
 /// Runs a toolchain's command, its diagnostics going to this process's

@@ -23,22 +23,15 @@ pub(crate) fn is_zig(path: &Path) -> bool {
 
 /// Compiles the guest rooted at the file `path` to
 /// `<dir>/target/ferry-zig/<stem>.wasm`.
-pub(crate) fn build(path: &Path) -> Result<PathBuf, BuildError> {
-    let fail = |reason: String| BuildError::new(path, reason);
-    let (dir, name) = source::place(path);
-    let out_dir = dir.join("target").join("ferry-zig");
-    let sdk = out_dir.join("sdk");
-    source::write_sdk(&sdk, "ferry.zig", ZIG_SDK)
-        .map_err(|e| fail(format!("cannot write the SDK: {e}")))?;
-    let module = out_dir.join(&name).with_extension("wasm");
-
-    let mut command = zig().map_err(&fail)?;
-    let root = path.strip_prefix(dir).unwrap_or(path);
+pub(crate) fn build(path: &Path, zig: Option<&Path>) -> Result<PathBuf, BuildError> {
+    let layout = source::Layout::prepare(path, "zig", "ferry.zig", ZIG_SDK)?;
+    let mut command = find_zig(zig).map_err(|reason| BuildError::new(path, reason))?;
+    let root = path.strip_prefix(&layout.dir).unwrap_or(path);
     // Run in the guest's directory, naming its root relatively, so that
     // `@src()` (in panics) and the module do not depend on where the guest
     // is checked out.
     command
-        .current_dir(dir)
+        .current_dir(&layout.dir)
         .args([
             "build-exe",
             "-target",
@@ -48,18 +41,15 @@ pub(crate) fn build(path: &Path) -> Result<PathBuf, BuildError> {
         ])
         // Debug sections would carry the build's paths.
         .args(["-O", "ReleaseFast", "-fstrip", "--cache-dir"])
-        .arg(source::absolute(&out_dir.join("cache")))
+        .arg(layout.out_dir.join("cache"))
         .args(["--dep", "ferry"])
         .arg(join("-Mroot=", root.as_os_str()))
-        .arg(join(
-            "-Mferry=",
-            source::absolute(&sdk.join("ferry.zig")).as_os_str(),
-        ))
+        .arg(join("-Mferry=", layout.sdk.as_os_str()))
         .arg("--name")
-        .arg(&name)
-        .arg(join("-femit-bin=", source::absolute(&module).as_os_str()));
+        .arg(layout.module.file_stem().unwrap_or_default())
+        .arg(join("-femit-bin=", layout.module.as_os_str()));
     source::run_toolchain(command, path, "zig", INSTALL, |_| None)?;
-    Ok(module)
+    Ok(layout.module)
 }
 
 fn join(flag: &str, value: &std::ffi::OsStr) -> OsString {
@@ -68,10 +58,14 @@ fn join(flag: &str, value: &std::ffi::OsStr) -> OsString {
     arg
 }
 
-/// The Zig to build with: `ZIG`, else `zig` on the PATH, else the one the
-/// Python package `ziglang` carries; the SDK's version of it.
-fn zig() -> Result<Command, String> {
-    let candidates: Vec<Vec<OsString>> = match std::env::var_os("ZIG") {
+/// The Zig to build with: the one given, else `ZIG`, else `zig` on the
+/// PATH, else the one the Python package `ziglang` carries; the SDK's
+/// version of it.
+fn find_zig(given: Option<&Path>) -> Result<Command, String> {
+    let candidates: Vec<Vec<OsString>> = match given
+        .map(OsString::from)
+        .or_else(|| std::env::var_os("ZIG"))
+    {
         Some(zig) => vec![vec![zig]],
         None => vec![
             vec!["zig".into()],

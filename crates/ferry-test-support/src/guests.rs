@@ -34,6 +34,22 @@ pub fn c_udfs() -> &'static BuiltGuest {
     })
 }
 
+/// `examples/zig/udfs.zig`: the same functions, written in Zig; Zig is
+/// installed if missing.
+pub fn zig_udfs() -> &'static BuiltGuest {
+    static UDFS: OnceLock<BuiltGuest> = OnceLock::new();
+    UDFS.get_or_init(|| {
+        let path = workspace_root().join("examples/zig/udfs.zig");
+        let source = ferry_build::Source::detect(&path).expect("a Zig file");
+        let wasm = source
+            .with_program(crate::system::zig())
+            .build()
+            .unwrap_or_else(|e| panic!("examples/zig/udfs.zig does not build: {e}"));
+        let module = Module::from_file(&wasm).expect("zig built a module");
+        BuiltGuest { path: wasm, module }
+    })
+}
+
 fn build(path: &str) -> BuiltGuest {
     ferry_host::guest::build(workspace_root().join(path))
         .unwrap_or_else(|e| panic!("{path} does not build: {e}"))
