@@ -125,7 +125,7 @@ static int fill(ferry_reader *env, ferry_reader *input, ferry_writer *result) {
   if (end < start)
     return ferry_fail("empty range %llu..%llu", (unsigned long long)start,
                       (unsigned long long)end);
-  if (spec.bins == 0 || spec.bins > UINT32_MAX || !(spec.hi > spec.lo))
+  if (spec.bins == 0 || spec.bins > UINT32_MAX || spec.hi <= spec.lo)
     return ferry_fail("bad histogram spec: %llu bins over [%g, %g)", (unsigned long long)spec.bins,
                       spec.lo, spec.hi);
   histogram h = {spec.lo, spec.hi, calloc(spec.bins, sizeof(uint64_t)), (uint32_t)spec.bins, 0, 0};

@@ -52,7 +52,7 @@ pub const Histogram = struct {
 /// the events over tasks gives the same merged histogram.
 fn fill(spec: HistSpec, range: Range) !Histogram {
     if (range.end < range.start) return ferry.fail("empty range {d}..{d}", .{ range.start, range.end });
-    if (spec.bins == 0 or !(spec.hi > spec.lo))
+    if (spec.bins == 0 or spec.hi <= spec.lo)
         return ferry.fail("bad histogram spec: {d} bins over [{d}, {d})", .{ spec.bins, spec.lo, spec.hi });
     const counts = try ferry.allocator.alloc(u64, spec.bins);
     @memset(counts, 0);
@@ -67,8 +67,8 @@ fn fill(spec: HistSpec, range: Range) !Histogram {
 fn merge(a: Histogram, b: Histogram) !Histogram {
     if (a.counts.len != b.counts.len or a.lo != b.lo or a.hi != b.hi)
         return ferry.fail("cannot merge histograms with different binning", .{});
-    for (a.counts, b.counts) |*x, y| x.* += y;
-    return .{ .lo = a.lo, .hi = a.hi, .counts = a.counts, .underflow = a.underflow + b.underflow, .overflow = a.overflow + b.overflow };
+    for (a.counts, b.counts) |*x, y| x.* +%= y;
+    return .{ .lo = a.lo, .hi = a.hi, .counts = a.counts, .underflow = a.underflow +% b.underflow, .overflow = a.overflow +% b.overflow };
 }
 
 /// One event: one part in five is signal (a Cauchy peak), the rest an

@@ -69,7 +69,7 @@ const GeoMean = extern struct {
 
     pub fn merge(self: *GeoMean, other: GeoMean) void {
         self.log_sum += other.log_sum;
-        self.count += other.count;
+        self.count +%= other.count;
     }
 
     pub fn finish(self: GeoMean) ?f64 {

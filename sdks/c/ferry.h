@@ -431,7 +431,9 @@ static inline bool ferry_skip(ferry_reader *r) {
       int width = 1 << (b - 0xc7);
       if (!ferry__need(r, 2 + (size_t)width)) return false;
       size_t n = (size_t)ferry__big_endian(r->at + 1, width);
-      if (!ferry__need(r, 2 + (size_t)width + n)) return false;
+      /* Compared apart, so that a length near 2^32 cannot wrap the sum. */
+      if (n > (size_t)(r->end - r->at) - 2 - (size_t)width)
+        return ferry__reader_fail(r, "the value ends early");
       r->at += 2 + width + n;
     } else {
       return ferry__reader_fail(r, "the reserved byte c1 is not MessagePack");
@@ -602,7 +604,8 @@ static inline const char *ferry_utf8(const ferry_column *c, uint32_t row, uint32
     end = ((const int32_t *)c->offsets)[row + 1];
   }
   *len = (uint32_t)(end - start);
-  return (const char *)c->values + start;
+  /* Every row empty: the host passes no values buffer. */
+  return c->values ? (const char *)c->values + start : "";
 }
 
 static inline const uint8_t *ferry_binary(const ferry_column *c, uint32_t row, uint32_t *len) {
@@ -838,7 +841,7 @@ static inline int ferry__check_columns(const char *function, const ferry_column 
     const ferry_column *c = &columns[first + i];
     if (c->type != types[i])
       return ferry_bad_argument("argument %u of `%s` is %s, not %s", (unsigned)(i + 1), function,
-                                ferry__type_name(types[i]), ferry__type_name(c->type));
+                                ferry__type_name(c->type), ferry__type_name(types[i]));
     if (c->rows != rows)
       return ferry_bad_argument("the columns of `%s` have %u and %u rows", function,
                                 (unsigned)rows, (unsigned)c->rows);
@@ -851,6 +854,7 @@ static inline int ferry__scalar_begin(ferry_batch *batch, ferry_output *out, con
                                       uint32_t count, const uint32_t *types, uint32_t n,
                                       uint32_t returns) {
   ferry__reported = false;
+  memset(out, 0, sizeof *out);
   batch->env = ferry_reader_new(env, env_len);
   batch->ferry__env = env;
   batch->columns = columns;

@@ -68,22 +68,27 @@ comptime {
 
 // ---- failures -----------------------------------------------------------------
 
-/// The error a function returns after `fail` reported its message.
+/// The error a function returns after `fail` gave its message.
 pub const Failure = error{Failed};
 
-var reported = false;
+/// The message of the last `fail` in this call, reported when the function
+/// returns its error (with `row N: ` for a row of a batch).
+var failure: ?[]const u8 = null;
 
-/// Reports the function's failure with a formatted message; return what
-/// it returns: `return ferry.fail("cannot divide {d} by zero", .{a});`
+/// Fails the function with a formatted message; return what it returns:
+/// `return ferry.fail("cannot divide {d} by zero", .{a});`
 pub fn fail(comptime format: []const u8, args: anytype) Failure {
-    report(format, args);
+    failure = std.fmt.allocPrint(allocator, format, args) catch "out of memory formatting an error";
     return error.Failed;
 }
 
 fn report(comptime format: []const u8, args: anytype) void {
     const message = std.fmt.allocPrint(allocator, format, args) catch "out of memory formatting an error";
     host.@"error"(message.ptr, message.len);
-    reported = true;
+}
+
+fn beginCall() void {
+    failure = null;
 }
 
 /// Ends the call at once with a message and where it was raised, as a Rust
@@ -93,13 +98,11 @@ pub fn panic(comptime format: []const u8, args: anytype, src: std.builtin.Source
     host.panic(message.ptr, message.len, src.file.ptr, src.file.len, src.line, src.column);
 }
 
-/// Reports an error the function returned without a message of its own:
-/// its name. `prefix` is `row N: ` for a row of a batch.
+/// Reports an error the function returned: the message `fail` gave, or
+/// else the error's name. `prefix` is `row N: ` for a row of a batch.
 fn reportError(err: anyerror, comptime prefix: []const u8, args: anytype) void {
-    if (reported and err == error.Failed) return;
-    const message = std.fmt.allocPrint(allocator, prefix ++ "{s}", args ++ .{@errorName(err)}) catch @errorName(err);
-    host.@"error"(message.ptr, message.len);
-    reported = true;
+    const text = if (err == error.Failed) failure orelse @errorName(err) else @errorName(err);
+    report(prefix ++ "{s}", args ++ .{text});
 }
 
 fn badArgument(comptime format: []const u8, args: anytype) i32 {
@@ -261,7 +264,11 @@ fn Output(comptime T: type) type {
                     offsets[0] = 0;
                     break :blk offsets;
                 } else {},
-                .packed_bits = if (T == bool) try allocator.alloc(u8, (rows + 7) / 8) else {},
+                .packed_bits = if (T == bool) blk: {
+                    const bits = try allocator.alloc(u8, (rows + 7) / 8);
+                    @memset(bits, 0);
+                    break :blk bits;
+                } else {},
             };
         }
 
@@ -282,9 +289,7 @@ fn Output(comptime T: type) type {
                 if (self.values.items.len > std.math.maxInt(i32)) return error.OutOfMemory;
                 self.offsets[row + 1] = @intCast(self.values.items.len);
             } else if (T == bool) {
-                const bit = @as(u8, 1) << @intCast(row & 7);
-                if (row & 7 == 0) self.packed_bits[row >> 3] = 0;
-                if (value) self.packed_bits[row >> 3] |= bit;
+                if (value) self.packed_bits[row >> 3] |= @as(u8, 1) << @intCast(row & 7);
             } else {
                 self.values[row] = value;
             }
@@ -322,7 +327,7 @@ fn checkColumns(comptime name: []const u8, columns: []const Column, first: usize
     inline for (args, 0..) |T, i| {
         const c = &columns[first + i];
         if (c.type != columnType(Unwrapped(T)).tag)
-            return badArgument("argument {d} of `{s}` is {s}, not type {d}", .{ i + 1, name, columnType(Unwrapped(T)).name, c.type });
+            return badArgument("argument {d} of `{s}` is of type {d}, not {s}", .{ i + 1, name, c.type, columnType(Unwrapped(T)).name });
         if (c.rows != rows)
             return badArgument("the columns of `{s}` have {d} and {d} rows", .{ name, rows, c.rows });
     }
@@ -368,7 +373,7 @@ pub fn Scalar(comptime name: []const u8, comptime f: anytype) type {
             _ = env_ptr;
             _ = env_len;
             defer endCall();
-            reported = false;
+            beginCall();
             const columns = if (columns_ptr) |p| p[0..count] else &[_]Column{};
             const rows: usize = if (count > 0) columns[0].rows else 1;
             if (checkColumns(name, columns, 0, &arg_types, rows)) |status| return status;
@@ -403,7 +408,8 @@ pub fn Scalar(comptime name: []const u8, comptime f: anytype) type {
 }
 
 fn outOfMemory(comptime name: []const u8) i32 {
-    host.@"error"("out of memory in `" ++ name ++ "`", name.len + 18);
+    const message = "out of memory in `" ++ name ++ "`";
+    host.@"error"(message, message.len);
     return 1;
 }
 
@@ -444,9 +450,9 @@ pub fn Aggregate(comptime name: []const u8, comptime State: type) type {
         }
 
         fn begin(columns_ptr: ?[*]const Column, count: u32, grouped: bool) ?[]const Column {
-            reported = false;
+            beginCall();
             const columns = if (columns_ptr) |p| p[0..count] else return null;
-            if (columns[0].type != 14) return null;
+            if (count < 1 or columns[0].type != 14) return null;
             if (grouped and (count < 2 or columns[1].type != 8 or columns[1].null_count != 0)) return null;
             return columns;
         }
@@ -456,11 +462,8 @@ pub fn Aggregate(comptime name: []const u8, comptime State: type) type {
             return if (g < columns[0].rows) g else null;
         }
 
-        fn sendStates(all: []State) void {
-            const offsets = allocator.alloc(i32, all.len + 1) catch {
-                _ = outOfMemory(name);
-                return;
-            };
+        fn sendStates(all: []State) i32 {
+            const offsets = allocator.alloc(i32, all.len + 1) catch return outOfMemory(name);
             for (offsets, 0..) |*o, g| o.* = @intCast(g * size);
             const bytes = std.mem.sliceAsBytes(all);
             host.result_column(&Column{
@@ -472,6 +475,7 @@ pub fn Aggregate(comptime name: []const u8, comptime State: type) type {
                 .values_len = @intCast(bytes.len),
                 .offsets = @ptrCast(offsets.ptr),
             });
+            return 0;
         }
 
         fn update(env_ptr: ?[*]u8, env_len: usize, columns_ptr: ?[*]const Column, count: u32) callconv(.c) i32 {
@@ -491,8 +495,7 @@ pub fn Aggregate(comptime name: []const u8, comptime State: type) type {
                     return 1;
                 };
             }
-            sendStates(all);
-            return 0;
+            return sendStates(all);
         }
 
         fn merge(env_ptr: ?[*]u8, env_len: usize, columns_ptr: ?[*]const Column, count: u32) callconv(.c) i32 {
@@ -512,8 +515,7 @@ pub fn Aggregate(comptime name: []const u8, comptime State: type) type {
                 @memcpy(std.mem.asBytes(&other), bytes);
                 State.merge(&all[g], other);
             }
-            sendStates(all);
-            return 0;
+            return sendStates(all);
         }
 
         fn finish(env_ptr: ?[*]u8, env_len: usize, columns_ptr: ?[*]const Column, count: u32) callconv(.c) i32 {
@@ -633,13 +635,14 @@ const Reader = struct {
             r.at += 1;
             return if (b == 0xca) @floatCast(@as(f32, @bitCast(try r.big(u32)))) else @floatCast(@as(f64, @bitCast(try r.big(u64))));
         }
-        if (std.mem.eql(u8, kind(b), "an integer")) return @floatFromInt(try r.int(i64));
+        if (std.mem.eql(u8, kind(b), "an integer")) return @floatFromInt(try r.int(i128));
         return r.expected("a number");
     }
 
     /// A header's length: `fix` covers lengths below `fix_limit`, then 8-,
-    /// 16- and 32-bit lengths from the tag `first` (a zero tag: none).
-    fn length(r: *Reader, b: u8, fix: u8, fix_limit: u8, tags: [3]u8) ?usize {
+    /// 16- and 32-bit lengths from the tags (a zero tag: none); null if `b`
+    /// is none of them.
+    fn length(r: *Reader, b: u8, fix: u8, fix_limit: u8, tags: [3]u8) !?usize {
         if (b >= fix and b < fix +% fix_limit and fix_limit > 0) {
             r.at += 1;
             return b - fix;
@@ -647,7 +650,7 @@ const Reader = struct {
         inline for (tags, .{ u8, u16, u32 }) |tag, T| {
             if (tag != 0 and b == tag) {
                 r.at += 1;
-                return r.big(T) catch return null;
+                return try r.big(T);
             }
         }
         return null;
@@ -655,19 +658,19 @@ const Reader = struct {
 
     fn bytesOf(r: *Reader) ![]const u8 {
         const b = try r.peek();
-        const n = r.length(b, 0xa0, 32, .{ 0xd9, 0xda, 0xdb }) orelse
-            r.length(b, 0, 0, .{ 0xc4, 0xc5, 0xc6 }) orelse return r.expected("a string");
+        const n = try r.length(b, 0xa0, 32, .{ 0xd9, 0xda, 0xdb }) orelse
+            try r.length(b, 0, 0, .{ 0xc4, 0xc5, 0xc6 }) orelse return r.expected("a string");
         return r.take(n);
     }
 
     fn arrayLen(r: *Reader) !usize {
         const b = try r.peek();
-        return r.length(b, 0x90, 16, .{ 0, 0xdc, 0xdd }) orelse r.expected("an array");
+        return try r.length(b, 0x90, 16, .{ 0, 0xdc, 0xdd }) orelse r.expected("an array");
     }
 
     fn mapLen(r: *Reader) !usize {
         const b = try r.peek();
-        return r.length(b, 0x80, 16, .{ 0, 0xde, 0xdf }) orelse r.expected("a map");
+        return try r.length(b, 0x80, 16, .{ 0, 0xde, 0xdf }) orelse r.expected("a map");
     }
 
     fn skip(r: *Reader) !void {
@@ -689,7 +692,8 @@ const Reader = struct {
                         0xc8 => try r.big(u16),
                         else => try r.big(u32),
                     };
-                    _ = try r.take(1 + n);
+                    _ = try r.take(1);
+                    _ = try r.take(n);
                 },
                 else => return r.fail("the reserved byte c1 is not MessagePack", .{}),
             }
@@ -840,7 +844,7 @@ fn valueFunction(comptime name: []const u8, comptime f: anytype, comptime with_e
 
         fn call(env_ptr: ?[*]u8, env_len: usize, input_ptr: ?[*]u8, input_len: usize) callconv(.c) i32 {
             defer endCall();
-            reported = false;
+            beginCall();
             var reader = Reader{ .bytes = bytes(input_ptr, input_len) };
             const args = blk: {
                 var in: Input = undefined;

@@ -288,7 +288,7 @@ fn guest_failures_in_each_language_are_the_typed_errors_rust_guests_give() {
         };
         same(
             &sql("SELECT geo_mean(x) FROM (VALUES (1.0), (-2.0)) AS v(x)"),
-            "geo_mean of -2: values must be positive",
+            "returned an error: row 1: geo_mean of -2: values must be positive",
         );
         same(
             &sql("SELECT div(a, b) FROM (VALUES (7, 1), (1, 0)) AS v(a, b)"),
