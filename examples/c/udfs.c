@@ -100,6 +100,15 @@ static int geo_mean_update(geo_mean_state *state, const ferry_column *args, uint
   return FERRY_OK;
 }
 
+/* Takes back a value update took, so that over a sliding window a row
+ * leaving the frame costs one row, not the frame. */
+static int geo_mean_retract(geo_mean_state *state, const ferry_column *args, uint32_t row) {
+  if (ferry_is_null(&args[0], row)) return FERRY_OK;
+  state->log_sum -= log(ferry_float64(&args[0], row));
+  state->count -= 1;
+  return FERRY_OK;
+}
+
 static void geo_mean_merge(geo_mean_state *state, const geo_mean_state *other) {
   state->log_sum += other->log_sum;
   state->count += other->count;
@@ -112,7 +121,7 @@ static int geo_mean_finish(const geo_mean_state *state, ferry_output *out, uint3
     ferry_set_float64(out, group, exp(state->log_sum / (double)state->count));
   return FERRY_OK;
 }
-FERRY_AGGREGATE(geo_mean, geo_mean_state, float64, float64)
+FERRY_AGGREGATE_WITH_RETRACT(geo_mean, geo_mean_state, float64, float64)
 
 /* ---- div: a guest that panics, to show that a query fails cleanly -------------- */
 

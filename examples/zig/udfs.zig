@@ -67,6 +67,13 @@ const GeoMean = extern struct {
         self.count += 1;
     }
 
+    /// Takes back a value `update` took, so that over a sliding window a
+    /// row leaving the frame costs one row, not the frame.
+    pub fn retract(self: *GeoMean, value: f64) void {
+        self.log_sum -= @log(value);
+        self.count -%= 1;
+    }
+
     pub fn merge(self: *GeoMean, other: GeoMean) void {
         self.log_sum += other.log_sum;
         self.count +%= other.count;

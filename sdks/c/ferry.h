@@ -1040,13 +1040,13 @@ static inline int ferry__aggregate_end(ferry__aggregate *a, const char *function
 #define FERRY_FUNCTION_AS(name, function, input, output) \
   FERRY__VALUE(name, function, "", input, output)
 
-#define FERRY__COLUMNS_RECORD(name, kind, prefix, returns, ...)                                   \
+#define FERRY__COLUMNS_RECORD(name, kind, prefix, extra, returns, ...)                            \
   FERRY__RECORD(FERRY__FIELD("name", #name) FERRY__FIELD("kind", kind)                           \
                     FERRY__FIELD("export", prefix #name)                                         \
                         FERRY__FIELD("input", "(" FERRY__EACH(FERRY__STR, ", ", __VA_ARGS__) ")") \
                             FERRY__FIELD("output", #returns) "," FERRY__JSTR("args") ":["        \
                                 FERRY__EACH(FERRY__JTYPE, ",", __VA_ARGS__) "],"                 \
-                                    FERRY__JSTR("returns") ":" FERRY__JTYPE(returns)             \
+                                    FERRY__JSTR("returns") ":" FERRY__JTYPE(returns) extra       \
                                         FERRY__FIELD("sdk", FERRY_SDK))
 
 /* Exports `name`, defined above as
@@ -1059,7 +1059,7 @@ static inline int ferry__aggregate_end(ferry__aggregate *a, const char *function
 /* As FERRY_SCALAR, calling the C function `function` by the name `name`
  * (for a name C's library already uses, such as `div`). */
 #define FERRY_SCALAR_AS(name, function, returns, ...)                                          \
-  FERRY__COLUMNS_RECORD(name, "scalar", "ferry_udf_", returns, __VA_ARGS__);                   \
+  FERRY__COLUMNS_RECORD(name, "scalar", "ferry_udf_", "", returns, __VA_ARGS__);               \
   static const uint32_t ferry__args_##name[] = {FERRY__EACH(FERRY__TAG_ITEM, , __VA_ARGS__)}; \
   __attribute__((export_name("ferry_udf_" #name))) int ferry_udf_##name(                       \
       void *env, size_t env_len, ferry_column *columns, uint32_t count) {                      \
@@ -1080,7 +1080,35 @@ static inline int ferry__aggregate_end(ferry__aggregate *a, const char *function
  *   int  name_finish(const state *s, ferry_output *result, uint32_t group)
  * FERRY_AGGREGATE(geo_mean, geo_mean_state, float64, float64). */
 #define FERRY_AGGREGATE(name, state, returns, ...)                                              \
-  FERRY__COLUMNS_RECORD(name, "aggregate", "ferry_udaf_", returns, __VA_ARGS__);                \
+  FERRY__COLUMNS_RECORD(name, "aggregate", "ferry_udaf_", "", returns, __VA_ARGS__);            \
+  FERRY__AGGREGATE(name, state, returns, __VA_ARGS__)
+
+/* As FERRY_AGGREGATE, with a step that takes a row back out of a state,
+ * so that over a sliding window a row leaving the frame costs one row:
+ *   int  name_retract(state *s, const ferry_column *args, uint32_t row)
+ * undoing what name_update did with the row. */
+#define FERRY_AGGREGATE_WITH_RETRACT(name, state, returns, ...)                                 \
+  FERRY__COLUMNS_RECORD(name, "aggregate", "ferry_udaf_", "," FERRY__JSTR("retract") ":true", \
+                        returns, __VA_ARGS__);                                                  \
+  FERRY__AGGREGATE(name, state, returns, __VA_ARGS__)                                           \
+  FERRY__FOLD(name, state, retract, __VA_ARGS__)
+
+/* A step that folds rows into their groups' states: update, retract. */
+#define FERRY__FOLD(name, state, step, ...)                                                     \
+  __attribute__((export_name("ferry_udaf_" #name "_" #step))) int ferry_udaf_##name##_##step(   \
+      void *env, size_t env_len, ferry_column *columns, uint32_t count) {                       \
+    ferry__aggregate a;                                                                         \
+    int status = ferry__aggregate_begin(&a, #name, FERRY__UPDATE, env, env_len, columns, count, \
+                                        sizeof(state), ferry__args_##name,                      \
+                                        FERRY__N(__VA_ARGS__));                                 \
+    if (status == FERRY_OK) ferry__init_##name(&a);                                             \
+    state *states = (state *)a.states;                                                          \
+    for (uint32_t row = 0; status == FERRY_OK && row < a.rows; row++)                           \
+      status = name##_##step(&states[a.group_of[row]], columns + 2, row);                       \
+    return ferry__aggregate_end(&a, #name, status, sizeof(state), NULL);                        \
+  }
+
+#define FERRY__AGGREGATE(name, state, returns, ...)                                             \
   static const uint32_t ferry__args_##name[] = {FERRY__EACH(FERRY__TAG_ITEM, , __VA_ARGS__)}; \
   static inline void ferry__init_##name(ferry__aggregate *a) {                                  \
     for (uint32_t g = 0; g < a->groups; g++)                                                    \
@@ -1090,18 +1118,7 @@ static inline int ferry__aggregate_end(ferry__aggregate *a, const char *function
         if (env.error) a->env = env;                                                            \
       }                                                                                         \
   }                                                                                             \
-  __attribute__((export_name("ferry_udaf_" #name "_update"))) int ferry_udaf_##name##_update(   \
-      void *env, size_t env_len, ferry_column *columns, uint32_t count) {                       \
-    ferry__aggregate a;                                                                         \
-    int status = ferry__aggregate_begin(&a, #name, FERRY__UPDATE, env, env_len, columns, count, \
-                                        sizeof(state), ferry__args_##name,                      \
-                                        FERRY__N(__VA_ARGS__));                                 \
-    if (status == FERRY_OK) ferry__init_##name(&a);                                             \
-    state *states = (state *)a.states;                                                          \
-    for (uint32_t row = 0; status == FERRY_OK && row < a.rows; row++)                           \
-      status = name##_update(&states[a.group_of[row]], columns + 2, row);                       \
-    return ferry__aggregate_end(&a, #name, status, sizeof(state), NULL);                        \
-  }                                                                                             \
+  FERRY__FOLD(name, state, update, __VA_ARGS__)                                                 \
   __attribute__((export_name("ferry_udaf_" #name "_merge"))) int ferry_udaf_##name##_merge(     \
       void *env, size_t env_len, ferry_column *columns, uint32_t count) {                       \
     ferry__aggregate a;                                                                         \

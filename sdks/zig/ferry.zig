@@ -231,7 +231,7 @@ fn Unwrapped(comptime T: type) type {
     };
 }
 
-fn columnsRecord(comptime name: []const u8, comptime kind: []const u8, comptime prefix: []const u8, comptime args: []const type, comptime Returns: type) []const u8 {
+fn columnsRecord(comptime name: []const u8, comptime kind: []const u8, comptime prefix: []const u8, comptime args: []const type, comptime Returns: type, comptime extra: []const u8) []const u8 {
     comptime var names: []const u8 = "";
     comptime var input: []const u8 = "";
     inline for (args, 0..) |T, i| {
@@ -242,7 +242,7 @@ fn columnsRecord(comptime name: []const u8, comptime kind: []const u8, comptime 
     const returns = columnType(Returns).name;
     return record(field("name", name) ++ field("kind", kind) ++ field("export", prefix ++ name) ++
         field("input", "(" ++ input ++ ")") ++ field("output", returns) ++
-        "," ++ jstr("args") ++ ":[" ++ names ++ "]," ++ jstr("returns") ++ ":" ++ jstr(returns));
+        "," ++ jstr("args") ++ ":[" ++ names ++ "]," ++ jstr("returns") ++ ":" ++ jstr(returns) ++ extra);
 }
 
 /// A result column being filled, one value per row.
@@ -402,7 +402,7 @@ pub fn Scalar(comptime name: []const u8, comptime f: anytype) type {
 
         comptime {
             @export(&call, .{ .name = "ferry_udf_" ++ name });
-            asm (columnsRecord(name, "scalar", "ferry_udf_", &arg_types, Column_));
+            asm (columnsRecord(name, "scalar", "ferry_udf_", &arg_types, Column_, ""));
         }
     };
 }
@@ -422,6 +422,10 @@ fn outOfMemory(comptime name: []const u8) i32 {
 ///     pub fn update(self: *State, args...) !void    (or void; nulls as Scalar's)
 ///     pub fn merge(self: *State, other: State) void (order must not matter)
 ///     pub fn finish(self: State) R                  (R a column type, or ?R)
+///
+/// and, optionally, `pub fn retract(self: *State, args...)`, which takes a
+/// row back out of a state (undoing `update`), so that over a sliding
+/// window a row leaving the frame costs one row.
 pub fn Aggregate(comptime name: []const u8, comptime State: type) type {
     if (@typeInfo(State).@"struct".layout != .@"extern")
         @compileError("ferry: the state of `" ++ name ++ "` must be an extern struct: its bytes are what the host keeps");
@@ -430,6 +434,7 @@ pub fn Aggregate(comptime name: []const u8, comptime State: type) type {
     const Finished = @typeInfo(@TypeOf(State.finish)).@"fn".return_type.?;
     const Column_ = Unwrapped(Finished);
     const size = @sizeOf(State);
+    const has_retract = @hasDecl(State, "retract");
 
     return struct {
         /// The groups' states, decoded from the first column; null ones
@@ -478,24 +483,30 @@ pub fn Aggregate(comptime name: []const u8, comptime State: type) type {
             return 0;
         }
 
-        fn update(env_ptr: ?[*]u8, env_len: usize, columns_ptr: ?[*]const Column, count: u32) callconv(.c) i32 {
-            _ = env_ptr;
-            _ = env_len;
-            defer endCall();
-            const columns = begin(columns_ptr, count, true) orelse return badArgument("`{s}`: the columns are not states, groups and arguments", .{name});
-            const rows = columns[1].rows;
-            if (checkColumns(name, columns, 2, &arg_types, rows)) |status| return status;
-            const all = states(columns) catch |err| return stateError(err);
-            for (0..rows) |row| {
-                const g = groupOf(columns, row) orelse return badArgument("row {d} of `{s}` is in no group", .{ row, name });
-                const row_args = rowArgs(@Tuple(&arg_types), &arg_types, columns[2..], row) orelse continue;
-                const returned = @call(.auto, State.update, .{&all[g]} ++ row_args);
-                if (@typeInfo(@TypeOf(returned)) == .error_union) returned catch |err| {
-                    reportError(err, "row {d}: ", .{row});
-                    return 1;
-                };
-            }
-            return sendStates(all);
+        /// A step that folds rows into their groups' states: `update`, or
+        /// `retract`, which takes rows back out.
+        fn Fold(comptime step: anytype) type {
+            return struct {
+                fn call(env_ptr: ?[*]u8, env_len: usize, columns_ptr: ?[*]const Column, count: u32) callconv(.c) i32 {
+                    _ = env_ptr;
+                    _ = env_len;
+                    defer endCall();
+                    const columns = begin(columns_ptr, count, true) orelse return badArgument("`{s}`: the columns are not states, groups and arguments", .{name});
+                    const rows = columns[1].rows;
+                    if (checkColumns(name, columns, 2, &arg_types, rows)) |status| return status;
+                    const all = states(columns) catch |err| return stateError(err);
+                    for (0..rows) |row| {
+                        const g = groupOf(columns, row) orelse return badArgument("row {d} of `{s}` is in no group", .{ row, name });
+                        const row_args = rowArgs(@Tuple(&arg_types), &arg_types, columns[2..], row) orelse continue;
+                        const returned = @call(.auto, step, .{&all[g]} ++ row_args);
+                        if (@typeInfo(@TypeOf(returned)) == .error_union) returned catch |err| {
+                            reportError(err, "row {d}: ", .{row});
+                            return 1;
+                        };
+                    }
+                    return sendStates(all);
+                }
+            };
         }
 
         fn merge(env_ptr: ?[*]u8, env_len: usize, columns_ptr: ?[*]const Column, count: u32) callconv(.c) i32 {
@@ -543,10 +554,11 @@ pub fn Aggregate(comptime name: []const u8, comptime State: type) type {
         }
 
         comptime {
-            @export(&update, .{ .name = "ferry_udaf_" ++ name ++ "_update" });
+            @export(&Fold(State.update).call, .{ .name = "ferry_udaf_" ++ name ++ "_update" });
             @export(&merge, .{ .name = "ferry_udaf_" ++ name ++ "_merge" });
             @export(&finish, .{ .name = "ferry_udaf_" ++ name ++ "_finish" });
-            asm (columnsRecord(name, "aggregate", "ferry_udaf_", &arg_types, Column_));
+            if (has_retract) @export(&Fold(State.retract).call, .{ .name = "ferry_udaf_" ++ name ++ "_retract" });
+            asm (columnsRecord(name, "aggregate", "ferry_udaf_", &arg_types, Column_, if (has_retract) "," ++ jstr("retract") ++ ":true" else ""));
         }
     };
 }
