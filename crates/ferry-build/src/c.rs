@@ -41,7 +41,7 @@ fn is_c(path: &Path) -> bool {
 pub(crate) fn build(path: &Path, clang: Option<&Path>) -> Result<PathBuf, BuildError> {
     let files =
         sources(path).ok_or_else(|| BuildError::new(path, "there are no .c files there"))?;
-    let layout = source::Layout::prepare(path, "c", "ferry.h", C_HEADER)?;
+    let layout = source::Layout::prepare(path, "c", &[("ferry.h", C_HEADER)])?;
     let mut command = clang.map_or_else(default_clang, Command::new);
     // Run in the guest's directory, naming files relatively, so that
     // `__FILE__` (in panics) and the module do not depend on where the
@@ -50,7 +50,7 @@ pub(crate) fn build(path: &Path, clang: Option<&Path>) -> Result<PathBuf, BuildE
         .current_dir(&layout.dir)
         .args(["--target=wasm32-wasi", "-mexec-model=reactor", "-O2"])
         .arg("-I")
-        .arg(layout.sdk.parent().unwrap_or(&layout.out_dir))
+        .arg(&layout.sdk)
         // Debug sections would carry the build's paths; names stay, for
         // traces of traps.
         .arg("-Wl,--strip-debug")

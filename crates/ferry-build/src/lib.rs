@@ -2,8 +2,8 @@
 //!
 //! - [`build`]: guest source in any language ferry knows ([`Source`]): a
 //!   Rust crate (with cargo, [`build_crate`]), C (with clang, against
-//!   [`C_HEADER`]) or Zig (with zig, against [`ZIG_SDK`]); what `ferry
-//!   build` does;
+//!   [`C_HEADER`]), Zig (with zig, against [`ZIG_SDK`]) or Go (with go,
+//!   against [`GO_SDK`]); what `ferry build` does;
 //! - [`guest`]: guest code kept in the host's own crate, built from the
 //!   host's build script and embedded in it, with a typed handle for each
 //!   function, so that `cargo run` is the only command and the compiler
@@ -19,6 +19,8 @@ mod c;
 mod cargo;
 pub mod closure;
 mod embed;
+mod go;
+mod go_exports;
 mod paths;
 mod source;
 mod zig;
@@ -26,6 +28,7 @@ mod zig;
 pub use c::C_HEADER;
 pub use cargo::{GUEST_TARGET, build_crate};
 pub use embed::{EMBED_FILE, Embedded, Guest, guest};
+pub use go::GO_SDK;
 pub use source::{ACCEPTED_SOURCES, Language, Source, build};
 pub use zig::ZIG_SDK;
 

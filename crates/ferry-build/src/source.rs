@@ -1,14 +1,15 @@
 //! Guest source in any language ferry builds: recognizing which one a path
 //! holds, and building it with that language's toolchain.
 
-use crate::{BuildError, c, cargo, zig};
+use crate::{BuildError, c, cargo, go, zig};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// What guest source may be, for messages to say.
 pub const ACCEPTED_SOURCES: &str = "a guest crate (a directory with a Cargo.toml), a C file, \
-                                    a directory of C files, or a Zig file";
+                                    a directory of C files, a Zig file, a Go file, or a \
+                                    directory of Go files";
 
 /// The languages ferry builds guests from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,6 +21,8 @@ pub enum Language {
     C,
     /// A Zig file, built with zig against `ferry.zig` (`sdks/zig`).
     Zig,
+    /// Go files, built with go against the `ferry` package (`sdks/go`).
+    Go,
 }
 
 impl fmt::Display for Language {
@@ -28,6 +31,7 @@ impl fmt::Display for Language {
             Language::Rust => "Rust",
             Language::C => "C",
             Language::Zig => "Zig",
+            Language::Go => "Go",
         })
     }
 }
@@ -53,7 +57,8 @@ pub struct Source {
 impl Source {
     /// Recognizes the source at `path`: a directory with a `Cargo.toml` is
     /// a Rust crate; a `.c` file, or a directory with `.c` files, is C; a
-    /// `.zig` file is Zig (the root of its guest). `None` if it is none.
+    /// `.zig` file is Zig (the root of its guest); a `.go` file, or a
+    /// directory with `.go` files, is Go. `None` if it is none.
     pub fn detect(path: impl AsRef<Path>) -> Option<Source> {
         let path = path.as_ref();
         let language = if path.is_dir() && path.join("Cargo.toml").is_file() {
@@ -62,6 +67,8 @@ impl Source {
             Language::C
         } else if zig::is_zig(path) {
             Language::Zig
+        } else if go::sources(path).is_some() {
+            Language::Go
         } else {
             return None;
         };
@@ -72,9 +79,9 @@ impl Source {
         })
     }
 
-    /// Builds with this program (cargo, clang or zig, by the language)
+    /// Builds with this program (cargo, clang, zig or go, by the language)
     /// instead of the one found by default (`$CARGO`, `$WASI_SDK_PATH`'s
-    /// clang, `$ZIG`, or the PATH's).
+    /// clang, `$ZIG`, `$GO`, or the PATH's).
     pub fn with_program(mut self, program: impl Into<PathBuf>) -> Source {
         self.program = Some(program.into());
         self
@@ -98,6 +105,7 @@ impl Source {
             Language::Rust => cargo::build_crate_with(&self.path, self.program.as_deref()),
             Language::C => c::build(&self.path, self.program.as_deref()),
             Language::Zig => zig::build(&self.path, self.program.as_deref()),
+            Language::Go => go::build(&self.path, self.program.as_deref()),
         }
     }
 }
@@ -127,7 +135,7 @@ pub fn build(path: impl AsRef<Path>) -> Result<PathBuf, BuildError> {
 pub(crate) struct Layout {
     /// The directory the toolchain runs in: the source's.
     pub dir: PathBuf,
-    /// The SDK's file, written there for the toolchain to read.
+    /// The SDK's files, written there for the toolchain to read.
     pub sdk: PathBuf,
     /// The module: named by the file's stem, or the directory's name.
     pub module: PathBuf,
@@ -137,16 +145,15 @@ pub(crate) struct Layout {
 
 impl Layout {
     /// Lays out the build of the source at `path` in `language` and writes
-    /// the SDK's file there (`sdk_file`, with `contents`, which this crate
-    /// carries): not again if it is there already, so that its time stays
-    /// that of the first build, and by renaming, so that a build running
-    /// beside this one never reads half of it. Paths but `dir` are
-    /// absolute, for a toolchain run in `dir`.
+    /// the SDK's files (name, contents: this crate carries them) to
+    /// `sdk/`: not again if they are there already, so that their time
+    /// stays that of the first build, and by renaming, so that a build
+    /// running beside this one never reads half of one. Paths but `dir`
+    /// are absolute, for a toolchain run in `dir`.
     pub fn prepare(
         path: &Path,
         language: &str,
-        sdk_file: &str,
-        contents: &str,
+        sdk_files: &[(&str, &str)],
     ) -> Result<Layout, BuildError> {
         let (dir, name) = if path.is_file() {
             let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
@@ -166,10 +173,12 @@ impl Layout {
             .map_err(|e| {
                 BuildError::new(path, format!("cannot find the build's directory: {e}"))
             })?;
-        let sdk = out_dir.join("sdk").join(sdk_file);
-        write_once(&sdk, contents).map_err(|e| {
-            BuildError::new(path, format!("cannot write the SDK's {sdk_file}: {e}"))
-        })?;
+        let sdk = out_dir.join("sdk");
+        for (file, contents) in sdk_files {
+            write_once(&sdk.join(file), contents).map_err(|e| {
+                BuildError::new(path, format!("cannot write the SDK's {file}: {e}"))
+            })?;
+        }
         Ok(Layout {
             dir: dir.to_owned(),
             sdk,

@@ -24,7 +24,7 @@ pub(crate) fn is_zig(path: &Path) -> bool {
 /// Compiles the guest rooted at the file `path` to
 /// `<dir>/target/ferry-zig/<stem>.wasm`.
 pub(crate) fn build(path: &Path, zig: Option<&Path>) -> Result<PathBuf, BuildError> {
-    let layout = source::Layout::prepare(path, "zig", "ferry.zig", ZIG_SDK)?;
+    let layout = source::Layout::prepare(path, "zig", &[("ferry.zig", ZIG_SDK)])?;
     let mut command = find_zig(zig).map_err(|reason| BuildError::new(path, reason))?;
     let root = path.strip_prefix(&layout.dir).unwrap_or(path);
     // Run in the guest's directory, naming its root relatively, so that
@@ -44,7 +44,7 @@ pub(crate) fn build(path: &Path, zig: Option<&Path>) -> Result<PathBuf, BuildErr
         .arg(layout.out_dir.join("cache"))
         .args(["--dep", "ferry"])
         .arg(join("-Mroot=", root.as_os_str()))
-        .arg(join("-Mferry=", layout.sdk.as_os_str()))
+        .arg(join("-Mferry=", layout.sdk.join("ferry.zig").as_os_str()))
         .arg("--name")
         .arg(layout.module.file_stem().unwrap_or_default())
         .arg(join("-femit-bin=", layout.module.as_os_str()));

@@ -15,7 +15,7 @@ use std::time::Duration;
 /// A function to run: `call`, `pickle` and `map` take it alike.
 #[derive(Args)]
 pub struct FunctionArgs {
-    /// A .wasm file, guest source (a crate directory, a C file or a
+    /// A .wasm file, guest source (a crate directory, a C or Go file or a
     /// directory of them, a Zig file), a closure file from `ferry pickle`, or
     /// sha256:… of a module or closure in the store.
     module: String,

@@ -1,5 +1,6 @@
-//! Building guest crates from source: `cargo build --release --target
-//! wasm32-wasip1`, then reading the module it produced.
+//! Building guests from source, in any language `ferry build` knows
+//! (`cargo build --release --target wasm32-wasip1` for Rust), then reading
+//! the module it produced.
 
 use crate::{Error, Module};
 use std::path::{Path, PathBuf};
@@ -32,8 +33,9 @@ pub fn build_crate(crate_dir: impl AsRef<Path>) -> Result<BuiltGuest, Error> {
 }
 
 /// Builds the guest source at `path` in whatever language it is in
-/// ([`ferry_build::build`]: a Rust crate, C files, a Zig file), and reads the module. The toolchain's diagnostics go to this
-/// process's stderr.
+/// ([`ferry_build::build`]: a Rust crate, C files, a Zig file, Go files),
+/// and reads the module. The toolchain's diagnostics go to this process's
+/// stderr.
 ///
 /// ```no_run
 /// let built = ferry_host::guest::build("examples/c/udfs.c")?;
@@ -42,6 +44,20 @@ pub fn build_crate(crate_dir: impl AsRef<Path>) -> Result<BuiltGuest, Error> {
 /// ```
 pub fn build(path: impl AsRef<Path>) -> Result<BuiltGuest, Error> {
     read(ferry_build::build(path))
+}
+
+/// Builds `source` (found by [`ferry_build::Source::detect`], perhaps with
+/// a toolchain of its own), and reads the module.
+///
+/// ```no_run
+/// use ferry_build::Source;
+///
+/// let source = Source::detect("examples/zig/udfs.zig").expect("a Zig file");
+/// let built = ferry_host::guest::build_source(&source.with_program("/opt/zig/zig"))?;
+/// # Ok::<(), ferry_host::Error>(())
+/// ```
+pub fn build_source(source: &ferry_build::Source) -> Result<BuiltGuest, Error> {
+    read(source.build())
 }
 
 fn read(built: Result<PathBuf, ferry_build::BuildError>) -> Result<BuiltGuest, Error> {

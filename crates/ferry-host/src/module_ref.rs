@@ -1,8 +1,8 @@
 //! Module references: the one way a user names code to ferry, on the command
 //! line (`ferry call guest.wasm add`) and in SQL (`CREATE FUNCTION f AS
-//! 'guest.wasm'`): a `.wasm` file, guest source (a crate directory, C or
-//! Zig files), a closure file written by `ferry pickle`, or `sha256:<hash>` of a
-//! module or closure in the store.
+//! 'guest.wasm'`): a `.wasm` file, guest source (a crate directory, C, Zig
+//! or Go files), a closure file written by `ferry pickle`, or
+//! `sha256:<hash>` of a module or closure in the store.
 
 use crate::{BlobStore, Closure, ContentHash, Error, Module, ParseHashError};
 use std::fmt;
@@ -10,9 +10,18 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 /// What a reference may be, as its errors tell the user.
-const ACCEPTED: &str = "a module is named by a .wasm file, guest source (a crate directory, \
-                        C files, a Zig file), a closure file from `ferry pickle`, or \
-                        sha256:<hash> from the store";
+struct Accepted;
+
+impl fmt::Display for Accepted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "a module is named by a .wasm file, guest source ({}), a closure file from \
+             `ferry pickle`, or sha256:<hash> from the store",
+            ferry_build::ACCEPTED_SOURCES
+        )
+    }
+}
 
 /// Code a user named, found but not yet loaded.
 ///
@@ -69,11 +78,11 @@ pub enum ModuleRefError {
     Hash(#[from] ParseHashError),
 
     /// Nothing at the path.
-    #[error("cannot read {}: there is no such file or directory; {ACCEPTED}", .0.display())]
+    #[error("cannot read {}: there is no such file or directory; {}", .0.display(), Accepted)]
     Missing(PathBuf),
 
     /// A directory that holds no guest source.
-    #[error("{} is a directory without a Cargo.toml or .c files, so not guest source; {ACCEPTED}", .0.display())]
+    #[error("{} is a directory without guest source in it; {}", .0.display(), Accepted)]
     NotSource(PathBuf),
 
     /// Guest source where the caller takes compiled code only.

@@ -38,16 +38,22 @@ pub fn c_udfs() -> &'static BuiltGuest {
 /// installed if missing.
 pub fn zig_udfs() -> &'static BuiltGuest {
     static UDFS: OnceLock<BuiltGuest> = OnceLock::new();
-    UDFS.get_or_init(|| {
-        let path = workspace_root().join("examples/zig/udfs.zig");
-        let source = ferry_build::Source::detect(&path).expect("a Zig file");
-        let wasm = source
-            .with_program(crate::system::zig())
-            .build()
-            .unwrap_or_else(|e| panic!("examples/zig/udfs.zig does not build: {e}"));
-        let module = Module::from_file(&wasm).expect("zig built a module");
-        BuiltGuest { path: wasm, module }
-    })
+    UDFS.get_or_init(|| build_with("examples/zig/udfs.zig", crate::system::zig()))
+}
+
+/// `examples/go/udfs.go`: the same functions, written in Go; Go is
+/// installed if missing.
+pub fn go_udfs() -> &'static BuiltGuest {
+    static UDFS: OnceLock<BuiltGuest> = OnceLock::new();
+    UDFS.get_or_init(|| build_with("examples/go/udfs.go", crate::system::go()))
+}
+
+/// Builds the source at `path` with the toolchain's `program`.
+fn build_with(path: &str, program: PathBuf) -> BuiltGuest {
+    let source = ferry_build::Source::detect(workspace_root().join(path))
+        .unwrap_or_else(|| panic!("{path} is not guest source"));
+    ferry_host::guest::build_source(&source.with_program(program))
+        .unwrap_or_else(|e| panic!("{path} does not build: {e}"))
 }
 
 fn build(path: &str) -> BuiltGuest {

