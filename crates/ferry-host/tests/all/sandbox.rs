@@ -293,6 +293,41 @@ fn flooding_stdout_is_stopped_at_the_output_limit() {
     still_serving(&runtime);
 }
 
+/// A guest that calls WASI (here, to print) from a thread running tokio
+/// tasks, as DataFusion's and async callers' are: WASI's blocking calls must
+/// not take the host down.
+#[test]
+fn a_guest_calling_wasi_from_a_tokio_task_is_served() {
+    let runtime = std::sync::Arc::new(runtime());
+    let chatter = Closure::new(&example_guest().module, "chatter").unwrap();
+    let call = {
+        let runtime = runtime.clone();
+        move || {
+            runtime.call(
+                &chatter,
+                &Value::encode(&3u64).unwrap(),
+                &Sandbox::default(),
+            )
+        }
+    };
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    // On a worker, and on the thread blocked on the runtime.
+    let on_worker = tokio.block_on(tokio.spawn({
+        let call = call.clone();
+        async move { call() }
+    }));
+    let on_block_on = tokio.block_on(async { call() });
+    for out in [on_worker.unwrap(), on_block_on] {
+        let out = out.unwrap();
+        assert_eq!(out.value.decode::<u64>().unwrap(), 3);
+        assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+    }
+    still_serving(&runtime);
+}
+
 #[test]
 fn an_oversized_result_is_refused() {
     let runtime = runtime();
