@@ -1,10 +1,11 @@
 //! Building Go guests: a `.go` file, or a directory of them, with their
 //! `//ferry:` directives read into a generated file of exports
-//! (`go_exports`), built by `go build -buildmode=c-shared` for wasip1
+//! (`directives`, `go_exports`), built by `go build -buildmode=c-shared` for wasip1
 //! against the Go SDK (`sdks/go`), which this crate carries as the module
 //! `ferry`; the records follow in a custom section appended to the module.
 
-use crate::{BuildError, go_exports, source};
+use crate::go_exports::{self, Go};
+use crate::{BuildError, directives, source};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -58,7 +59,7 @@ pub(crate) fn build(path: &Path, go: Option<&Path>) -> Result<PathBuf, BuildErro
         let name = file.file_name().unwrap_or_default().to_string_lossy();
         texts.push((name.into_owned(), text));
     }
-    let functions = go_exports::read(&texts).map_err(fail)?;
+    let functions = directives::read::<Go>(&texts).map_err(fail)?;
     let has_main = texts.iter().any(|(_, text)| text.contains("\nfunc main()"));
 
     // The package is built in a directory of its own, a module that
@@ -111,7 +112,7 @@ pub(crate) fn build(path: &Path, go: Option<&Path>) -> Result<PathBuf, BuildErro
 
     let mut module =
         std::fs::read(&linked).map_err(|e| fail(format!("cannot read what go built: {e}")))?;
-    let records: String = functions.iter().map(go_exports::Function::record).collect();
+    let records: String = functions.iter().map(|f| f.record::<Go>()).collect();
     append_custom_section(&mut module, "ferry.functions", records.as_bytes());
     std::fs::write(&layout.module, module)
         .map_err(|e| fail(format!("cannot write the module: {e}")))?;

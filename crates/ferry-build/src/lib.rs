@@ -18,6 +18,7 @@
 mod c;
 mod cargo;
 pub mod closure;
+mod directives;
 mod embed;
 mod go;
 mod go_exports;
