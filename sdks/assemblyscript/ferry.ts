@@ -386,9 +386,10 @@ export class ValueCall {
     this.input = inputLen == 0 ? nilReader() : new Reader(inputPtr, inputLen);
   }
 
-  /** Status 2 if an argument did not read: call after reading them. */
-  badArguments(): u32 {
-    this.env.end();
+  /** Status 2 if an argument did not read: call after reading them (the
+   *  environment only if `withEnv`: a function without one ignores it). */
+  badArguments(withEnv: bool): u32 {
+    if (withEnv) this.env.end();
     this.input.end();
     let status = OK;
     if (!this.env.ok) status = report(BAD_ARGUMENT, "the environment: " + this.env.problem!);
@@ -425,7 +426,7 @@ const TYPE_NAMES: string[] = ["?", "boolean", "int8", "int16", "int32", "int64",
 function tagOf<T>(): u32 {
   if (isBoolean<T>()) return BOOLEAN;
   if (isString<T>()) return UTF8;
-  if (idof<T>() == idof<ArrayBuffer>()) return BINARY;
+  if (isReference<T>()) return BINARY;
   if (isFloat<T>()) return sizeof<T>() == 4 ? 10 : 11;
   const log = sizeof<T>() == 1 ? 0 : sizeof<T>() == 2 ? 1 : sizeof<T>() == 4 ? 2 : 3;
   return (isSigned<T>() ? 2 : 6) + log;
@@ -462,6 +463,10 @@ export class Column<T> {
   }
 }
 
+function setBit(bits: u8[], row: i32): void {
+  bits[row >> 3] = bits[row >> 3] | (<u8>1 << <u8>(row & 7));
+}
+
 /** A result column, written a row at a time, in order. */
 export class Output<T> {
   private values: u8[] = [];
@@ -475,9 +480,9 @@ export class Output<T> {
   }
 
   set(row: i32, value: T): void {
-    if (this.validity.length > 0) this.validity[row >> 3] |= <u8>(1 << (row & 7));
+    if (this.validity.length > 0) setBit(this.validity, row);
     if (isBoolean<T>()) {
-      if (value) this.values[row >> 3] |= <u8>(1 << (row & 7));
+      if (value) setBit(this.values, row);
     } else if (isReference<T>()) {
       const bytes = isString<T>()
         ? Uint8Array.wrap(String.UTF8.encode(changetype<string>(value)))
@@ -492,7 +497,7 @@ export class Output<T> {
   setNull(row: i32): void {
     if (this.validity.length == 0) {
       this.validity = new Array<u8>((this.rows + 7) >> 3);
-      for (let i = 0; i < row; i++) this.validity[i >> 3] |= <u8>(1 << (i & 7));
+      for (let i = 0; i < row; i++) setBit(this.validity, i);
     }
     this.nulls++;
     if (isReference<T>()) this.offsets.push(this.values.length);
@@ -525,8 +530,8 @@ export class Call {
     else if (count > 0) this.rows = <i32>this.field(0, 4);
   }
 
-  private field(column: u32, offset: u32): u32 {
-    return load<u32>(this.columns + column * 28 + offset);
+  private field(column: u32, offset: usize): usize {
+    return load<u32>(this.columns + <usize>column * 28 + offset);
   }
 
   private badArgument(problem: string): void {
@@ -546,7 +551,7 @@ export class Call {
   arg<T>(i: u32, lengthOf: u32 = 0): Column<T> {
     const tag = this.field(i, 0);
     if (tag != tagOf<T>()) {
-      this.badArgument("argument " + (i + 1).toString() + " is a " + (tag < 17 ? TYPE_NAMES[tag] : "?") +
+      this.badArgument("argument " + (i + 1).toString() + " is a " + (tag < 17 ? TYPE_NAMES[<i32>tag] : "?") +
         " column, expected " + TYPE_NAMES[tagOf<T>()]);
     } else if (this.field(i, 4) != this.field(lengthOf, 4)) {
       this.badArgument("column " + (i + 1).toString() + " has " + this.field(i, 4).toString() + " rows, column " +
@@ -671,6 +676,6 @@ export class States {
 
   /** Where group g's state is: `changetype<S>(states.at(g))` is it. */
   at(g: u32): usize {
-    return this.bytes.dataStart + g * this.size;
+    return this.bytes.dataStart + <usize>g * this.size;
   }
 }

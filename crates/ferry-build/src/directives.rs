@@ -18,16 +18,14 @@ pub(crate) trait Syntax {
     const SDK: &'static str;
     /// The aggregate methods' names: update, retract, merge, finish.
     const METHODS: [&'static str; 4];
-    /// What the declaration after an aggregate directive looks like, for
-    /// the error that says it is not there.
-    const STATE: &'static str;
     /// What a function declaration looks like, for the same.
     const FUNCTION: &'static str;
 
     /// A function's declaration, `line` and those after it.
     fn function(lines: &[&str]) -> Option<Signature>;
-    /// The type an aggregate directive is on.
-    fn state_type(line: &str) -> Option<String>;
+    /// The type an aggregate directive is on: its declaration is `lines`
+    /// and those after it.
+    fn state_type(lines: &[&str]) -> Result<String, String>;
     /// A method of `state` among `lines` (a file's).
     fn method(lines: &[&str], state: &str, name: &str) -> Option<Signature>;
     /// The column type (§8) a parameter or result type travels as.
@@ -101,9 +99,11 @@ pub(crate) fn read<S: Syntax>(files: &[(String, String)]) -> Result<Vec<Function
         }
     }
     if functions.is_empty() {
-        return Err("no function is marked: put //ferry:scalar, //ferry:function or \
+        return Err(
+            "no function is marked: put //ferry:scalar, //ferry:function or \
                     //ferry:aggregate on the line before one"
-            .into());
+                .into(),
+        );
     }
     Ok(functions)
 }
@@ -124,10 +124,7 @@ fn function<S: Syntax>(
         }
     }
     if kind == "aggregate" {
-        let state = declaration
-            .first()
-            .and_then(|line| S::state_type(line))
-            .ok_or_else(|| format!("//ferry:aggregate goes before the state's `{}`", S::STATE))?;
+        let state = S::state_type(declaration)?;
         return aggregate::<S>(name, &state, files);
     }
     let signature = S::function(declaration)
@@ -197,7 +194,9 @@ fn aggregate<S: Syntax>(
     }
     let retract = method(retract_name);
     if retract.as_ref().is_some_and(|r| r.params != update.params) {
-        return Err(format!("{state}.{retract_name} must take what {update_name} takes"));
+        return Err(format!(
+            "{state}.{retract_name} must take what {update_name} takes"
+        ));
     }
     let merge = needed(merge_name)?;
     let other = merge.params.first().map(|p| p.trim_start_matches('*'));
@@ -232,7 +231,9 @@ fn no_value(results: Results, method: &str) -> Result<Results, String> {
 }
 
 pub(crate) fn is_identifier(s: &str) -> bool {
-    s.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+    s.chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_')
         && s.chars().all(|c| c.is_alphanumeric() || c == '_')
 }
 
@@ -243,6 +244,32 @@ fn column_results<S: Syntax>(results: &Results) -> Result<&'static str, String> 
             .as_deref()
             .ok_or("a column function returns a value")?,
     )
+}
+
+/// Appends the records of `functions` to a linked module, in a
+/// `ferry.functions` custom section: a section may follow any other.
+pub(crate) fn append_records<S: Syntax>(module: &mut Vec<u8>, functions: &[Function]) {
+    fn leb128(out: &mut Vec<u8>, mut n: usize) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let name = "ferry.functions";
+    let mut body = Vec::new();
+    leb128(&mut body, name.len());
+    body.extend_from_slice(name.as_bytes());
+    for function in functions {
+        body.extend_from_slice(function.record::<S>().as_bytes());
+    }
+    module.push(0); // a custom section's id
+    leb128(module, body.len());
+    module.extend_from_slice(&body);
 }
 
 /// Where the bracket opening `text` closes.
@@ -298,7 +325,8 @@ impl Function {
             json!({"kind": kind, "input": format!("({})", args.join(", ")),
                 "output": returns, "args": args, "returns": returns})
         };
-        let mut record = json!({"abi": 1, "name": self.name, "sdk": S::SDK, "export": self.export()});
+        let mut record =
+            json!({"abi": 1, "name": self.name, "sdk": S::SDK, "export": self.export()});
         let fields = match &self.kind {
             Kind::Value {
                 env,
@@ -309,7 +337,8 @@ impl Function {
                     [one] => one.clone(),
                     several => format!("({})", several.join(", ")),
                 };
-                let mut fields = json!({"kind": "value", "input": input, "output": output(results)});
+                let mut fields =
+                    json!({"kind": "value", "input": input, "output": output(results)});
                 if let Some(env) = env {
                     fields["env"] = json!(env);
                 }

@@ -112,33 +112,10 @@ pub(crate) fn build(path: &Path, go: Option<&Path>) -> Result<PathBuf, BuildErro
 
     let mut module =
         std::fs::read(&linked).map_err(|e| fail(format!("cannot read what go built: {e}")))?;
-    let records: String = functions.iter().map(|f| f.record::<Go>()).collect();
-    append_custom_section(&mut module, "ferry.functions", records.as_bytes());
+    directives::append_records::<Go>(&mut module, &functions);
     std::fs::write(&layout.module, module)
         .map_err(|e| fail(format!("cannot write the module: {e}")))?;
     Ok(layout.module)
-}
-
-/// Appends a custom section (id 0), which may follow any other section.
-fn append_custom_section(module: &mut Vec<u8>, name: &str, contents: &[u8]) {
-    fn leb128(out: &mut Vec<u8>, mut n: usize) {
-        loop {
-            let byte = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                out.push(byte);
-                return;
-            }
-            out.push(byte | 0x80);
-        }
-    }
-    let mut body = Vec::new();
-    leb128(&mut body, name.len());
-    body.extend_from_slice(name.as_bytes());
-    body.extend_from_slice(contents);
-    module.push(0);
-    leb128(module, body.len());
-    module.extend_from_slice(&body);
 }
 
 /// The Go to build with: the one given, else `GO`, else `go` on the PATH;

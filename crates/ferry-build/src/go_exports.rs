@@ -11,17 +11,18 @@ pub(crate) struct Go;
 impl Syntax for Go {
     const SDK: &'static str = concat!("ferry-go/", env!("CARGO_PKG_VERSION"));
     const METHODS: [&'static str; 4] = ["Update", "Retract", "Merge", "Finish"];
-    const STATE: &'static str = "type Name struct {";
     const FUNCTION: &'static str = "func name(...) ... {";
 
     fn function(lines: &[&str]) -> Option<Signature> {
         signature(lines.first()?.strip_prefix("func ")?)
     }
 
-    fn state_type(line: &str) -> Option<String> {
-        let rest = line.strip_prefix("type ")?;
-        let (name, ty) = rest.split_once(' ')?;
-        ty.trim_start().starts_with("struct").then(|| name.to_owned())
+    fn state_type(lines: &[&str]) -> Result<String, String> {
+        let rest = lines.first().and_then(|line| line.strip_prefix("type "));
+        rest.and_then(|rest| rest.split_once(' '))
+            .filter(|(_, ty)| ty.trim_start().starts_with("struct"))
+            .map(|(name, _)| name.to_owned())
+            .ok_or_else(|| "//ferry:aggregate goes before the state's `type Name struct {`".into())
     }
 
     fn method(lines: &[&str], state: &str, name: &str) -> Option<Signature> {
@@ -186,8 +187,8 @@ fn exports(function: &Function) -> String {
             merge,
             finish,
         } => {
-            let steps = std::iter::once(("Update", update))
-                .chain(retract.as_ref().map(|r| ("Retract", r)));
+            let steps =
+                std::iter::once(("Update", update)).chain(retract.as_ref().map(|r| ("Retract", r)));
             for (method, results) in steps {
                 out += &header(&format!("_{}", method.to_lowercase()), "columns, count");
                 writeln!(
@@ -200,8 +201,7 @@ fn exports(function: &Function) -> String {
                 out += &bind;
                 writeln!(out, "\t\treturn func(state *{go}, row int) error {{").unwrap();
                 out += &read;
-                out +=
-                    &no_value_call(&format!("state.{method}({call_args})"), results, "\t\t\t");
+                out += &no_value_call(&format!("state.{method}({call_args})"), results, "\t\t\t");
                 out += "\t\t}\n\t})\n}\n\n";
             }
             out += &header("_merge", "columns, count");

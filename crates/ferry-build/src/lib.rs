@@ -2,8 +2,9 @@
 //!
 //! - [`build`]: guest source in any language ferry knows ([`Source`]): a
 //!   Rust crate (with cargo, [`build_crate`]), C (with clang, against
-//!   [`C_HEADER`]), Zig (with zig, against [`ZIG_SDK`]) or Go (with go,
-//!   against [`GO_SDK`]); what `ferry build` does;
+//!   [`C_HEADER`]), Zig (with zig, against [`ZIG_SDK`]), Go (with go,
+//!   against [`GO_SDK`]) or AssemblyScript (with asc, against
+//!   [`ASSEMBLYSCRIPT_SDK`]); what `ferry build` does;
 //! - [`guest`]: guest code kept in the host's own crate, built from the
 //!   host's build script and embedded in it, with a typed handle for each
 //!   function, so that `cargo run` is the only command and the compiler
@@ -15,6 +16,8 @@
 
 #![deny(missing_docs)]
 
+mod as_exports;
+mod assemblyscript;
 mod c;
 mod cargo;
 pub mod closure;
@@ -26,6 +29,7 @@ mod paths;
 mod source;
 mod zig;
 
+pub use assemblyscript::ASSEMBLYSCRIPT_SDK;
 pub use c::C_HEADER;
 pub use cargo::{GUEST_TARGET, build_crate};
 pub use embed::{EMBED_FILE, Embedded, Guest, guest};

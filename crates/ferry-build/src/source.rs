@@ -1,15 +1,15 @@
 //! Guest source in any language ferry builds: recognizing which one a path
 //! holds, and building it with that language's toolchain.
 
-use crate::{BuildError, c, cargo, go, zig};
+use crate::{BuildError, assemblyscript, c, cargo, go, zig};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// What guest source may be, for messages to say.
 pub const ACCEPTED_SOURCES: &str = "a guest crate (a directory with a Cargo.toml), a C file, \
-                                    a directory of C files, a Zig file, a Go file, or a \
-                                    directory of Go files";
+                                    a directory of C files, a Zig file, a Go file or a \
+                                    directory of Go files, or an AssemblyScript file";
 
 /// The languages ferry builds guests from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,6 +23,9 @@ pub enum Language {
     Zig,
     /// Go files, built with go against the `ferry` package (`sdks/go`).
     Go,
+    /// An AssemblyScript file, built with asc against `ferry.ts`
+    /// (`sdks/assemblyscript`).
+    AssemblyScript,
 }
 
 impl fmt::Display for Language {
@@ -32,6 +35,7 @@ impl fmt::Display for Language {
             Language::C => "C",
             Language::Zig => "Zig",
             Language::Go => "Go",
+            Language::AssemblyScript => "AssemblyScript",
         })
     }
 }
@@ -58,7 +62,8 @@ impl Source {
     /// Recognizes the source at `path`: a directory with a `Cargo.toml` is
     /// a Rust crate; a `.c` file, or a directory with `.c` files, is C; a
     /// `.zig` file is Zig (the root of its guest); a `.go` file, or a
-    /// directory with `.go` files, is Go. `None` if it is none.
+    /// directory with `.go` files, is Go; a `.ts` file is AssemblyScript.
+    /// `None` if it is none.
     pub fn detect(path: impl AsRef<Path>) -> Option<Source> {
         let path = path.as_ref();
         let language = if path.is_dir() && path.join("Cargo.toml").is_file() {
@@ -69,6 +74,8 @@ impl Source {
             Language::Zig
         } else if go::sources(path).is_some() {
             Language::Go
+        } else if assemblyscript::is_assemblyscript(path) {
+            Language::AssemblyScript
         } else {
             return None;
         };
@@ -79,9 +86,9 @@ impl Source {
         })
     }
 
-    /// Builds with this program (cargo, clang, zig or go, by the language)
-    /// instead of the one found by default (`$CARGO`, `$WASI_SDK_PATH`'s
-    /// clang, `$ZIG`, `$GO`, or the PATH's).
+    /// Builds with this program (cargo, clang, zig, go or asc, by the
+    /// language) instead of the one found by default (`$CARGO`,
+    /// `$WASI_SDK_PATH`'s clang, `$ZIG`, `$GO`, `$ASC`, or the PATH's).
     pub fn with_program(mut self, program: impl Into<PathBuf>) -> Source {
         self.program = Some(program.into());
         self
@@ -106,6 +113,7 @@ impl Source {
             Language::C => c::build(&self.path, self.program.as_deref()),
             Language::Zig => zig::build(&self.path, self.program.as_deref()),
             Language::Go => go::build(&self.path, self.program.as_deref()),
+            Language::AssemblyScript => assemblyscript::build(&self.path, self.program.as_deref()),
         }
     }
 }

@@ -23,7 +23,9 @@ use datafusion::common::cast::as_int64_array;
 use datafusion::datasource::MemTable;
 use ferry_host::{Runtime, RuntimeConfig};
 use ferry_sql::WasmFunctions;
-use ferry_test_support::{c_udfs, go_udfs, int64_batches, native_gcd, udfs, unseen, zig_udfs};
+use ferry_test_support::{
+    assemblyscript_udfs, c_udfs, go_udfs, int64_batches, native_gcd, udfs, unseen, zig_udfs,
+};
 use std::cell::RefCell;
 use std::sync::Arc;
 
@@ -239,12 +241,13 @@ fn grouped(c: &mut Criterion) {
 
 /// The example SQL functions in each language: the Rust guest's and the
 /// others', in sessions of their own (their functions share names).
-fn guests() -> [(&'static str, &'static ferry_host::guest::BuiltGuest); 4] {
+fn guests() -> [(&'static str, &'static ferry_host::guest::BuiltGuest); 5] {
     [
         ("rust", udfs()),
         ("c", c_udfs()),
         ("zig", zig_udfs()),
         ("go", go_udfs()),
+        ("assemblyscript", assemblyscript_udfs()),
     ]
 }
 

@@ -48,6 +48,13 @@ pub fn go_udfs() -> &'static BuiltGuest {
     UDFS.get_or_init(|| build_with("examples/go/udfs.go", crate::system::go()))
 }
 
+/// `examples/assemblyscript/udfs.ts`: the same functions, written in
+/// AssemblyScript; its compiler is installed if missing.
+pub fn assemblyscript_udfs() -> &'static BuiltGuest {
+    static UDFS: OnceLock<BuiltGuest> = OnceLock::new();
+    UDFS.get_or_init(|| build_with("examples/assemblyscript/udfs.ts", crate::system::asc()))
+}
+
 /// Builds the source at `path` with the toolchain's `program`.
 fn build_with(path: &str, program: PathBuf) -> BuiltGuest {
     let source = ferry_build::Source::detect(workspace_root().join(path))

@@ -23,5 +23,7 @@ pub mod tls;
 pub mod venv;
 
 pub use data::{Random, int64_batches};
-pub use guests::{c_udfs, example_guest, go_udfs, udfs, unseen, workspace_root, zig_udfs};
+pub use guests::{
+    assemblyscript_udfs, c_udfs, example_guest, go_udfs, udfs, unseen, workspace_root, zig_udfs,
+};
 pub use native::native_gcd;

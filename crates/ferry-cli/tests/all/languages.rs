@@ -44,6 +44,12 @@ const LANGUAGES: &[Examples] = &[
         histogram: "examples/go/histogram.go",
         toolchain: || Some(("GO", system::go().display().to_string())),
     },
+    Examples {
+        language: "AssemblyScript",
+        udfs: "examples/assemblyscript/udfs.ts",
+        histogram: "examples/assemblyscript/histogram.ts",
+        toolchain: || Some(("ASC", system::asc().display().to_string())),
+    },
 ];
 
 /// `ferry` with a store of its own, and every language's toolchain
@@ -351,6 +357,7 @@ fn a_missing_toolchain_is_an_error_that_says_what_to_install() {
             .env_remove("WASI_SDK_PATH")
             .env_remove("ZIG")
             .env_remove("GO")
+            .env_remove("ASC")
             .output()
             .unwrap();
         assert!(!out.status.success(), "{}", examples.language);
