@@ -16,7 +16,8 @@ use std::time::Duration;
 #[derive(Args)]
 pub struct FunctionArgs {
     /// A .wasm file, guest source (a crate directory, a C or Go file or a
-    /// directory of them, a Zig file), a closure file from `ferry pickle`, or
+    /// directory of them, a Zig or AssemblyScript file), a closure file from
+    /// `ferry pickle`, or
     /// sha256:… of a module or closure in the store.
     module: String,
     /// The function's name; a closure names its own.

@@ -33,7 +33,8 @@ pub fn build_crate(crate_dir: impl AsRef<Path>) -> Result<BuiltGuest, Error> {
 }
 
 /// Builds the guest source at `path` in whatever language it is in
-/// ([`ferry_build::build`]: a Rust crate, C files, a Zig file, Go files),
+/// ([`ferry_build::build`]: a Rust crate, C files, a Zig file, Go files, an
+/// AssemblyScript file),
 /// and reads the module. The toolchain's diagnostics go to this process's
 /// stderr.
 ///

@@ -1,7 +1,7 @@
 //! Module references: the one way a user names code to ferry, on the command
 //! line (`ferry call guest.wasm add`) and in SQL (`CREATE FUNCTION f AS
-//! 'guest.wasm'`): a `.wasm` file, guest source (a crate directory, C, Zig
-//! or Go files), a closure file written by `ferry pickle`, or
+//! 'guest.wasm'`): a `.wasm` file, guest source (a crate directory, C, Zig,
+//! Go or AssemblyScript files), a closure file written by `ferry pickle`, or
 //! `sha256:<hash>` of a module or closure in the store.
 
 use crate::{BlobStore, Closure, ContentHash, Error, Module, ParseHashError};

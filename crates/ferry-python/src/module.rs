@@ -104,7 +104,7 @@ pub fn record_to_python<'py>(
 }
 
 /// What `reference` names: a `.wasm` file, guest source (a crate directory,
-/// C, Zig or Go files; built for `wasm32-wasip1`), a closure file from `ferry pickle`, or
+/// C, Zig, Go or AssemblyScript files; built for `wasm32-wasip1`), a closure file from `ferry pickle`, or
 /// `sha256:…` of a module or closure in the store. Returns a `Module` or a
 /// `Closure`.
 #[pyfunction]
