@@ -194,6 +194,29 @@ export class Reader {
     return 0;
   }
 
+  /** A signed integer that fits in `bits` bits. */
+  readInt(bits: u32): i64 {
+    const start = this.at;
+    const n = this.readI64();
+    const limit = <i64>1 << (bits - 1);
+    if (bits < 64 && (n < -limit || n >= limit)) {
+      this.at = start;
+      this.fail("the integer " + n.toString() + " does not fit in an i" + bits.toString());
+    }
+    return n;
+  }
+
+  /** An unsigned integer that fits in `bits` bits. */
+  readUint(bits: u32): u64 {
+    const start = this.at;
+    const n = this.readU64();
+    if (bits < 64 && n >= (<u64>1 << bits)) {
+      this.at = start;
+      this.fail("the integer " + n.toString() + " does not fit in a u" + bits.toString());
+    }
+    return n;
+  }
+
   /** An integer that is not negative. */
   readU64(): u64 {
     const b = this.peek();
@@ -282,7 +305,10 @@ export class Reader {
     if (!this.ok) return;
     const what = kind(b);
     if (what == "nil" || what == "a boolean") this.at++;
-    else if (what == "an integer") this.readI64();
+    else if (what == "an integer") {
+      if (b >= 0xcc && b <= 0xcf) this.readU64();
+      else this.readI64();
+    }
     else if (what == "a float") this.readF64();
     else if (what == "a string" || what == "binary") this.readString();
     else if (what == "an array") {
@@ -386,11 +412,11 @@ export class ValueCall {
     this.input = inputLen == 0 ? nilReader() : new Reader(inputPtr, inputLen);
   }
 
-  /** Status 2 if an argument did not read: call after reading them (the
-   *  environment only if `withEnv`: a function without one ignores it). */
-  badArguments(withEnv: bool): u32 {
+  /** Status 2 if an argument did not read: call after reading them (each
+   *  only if the function takes it: one without ignores it). */
+  badArguments(withEnv: bool, withInput: bool): u32 {
     if (withEnv) this.env.end();
-    this.input.end();
+    if (withInput) this.input.end();
     let status = OK;
     if (!this.env.ok) status = report(BAD_ARGUMENT, "the environment: " + this.env.problem!);
     else if (!this.input.ok) status = report(BAD_ARGUMENT, "the input: " + this.input.problem!);
@@ -430,6 +456,20 @@ function tagOf<T>(): u32 {
   if (isFloat<T>()) return sizeof<T>() == 4 ? 10 : 11;
   const log = sizeof<T>() == 1 ? 0 : sizeof<T>() == 2 ? 1 : sizeof<T>() == 4 ? 2 : 3;
   return (isSigned<T>() ? 2 : 6) + log;
+}
+
+/** Whether `s` is Unicode text: UTF-16 with every surrogate paired, so
+ *  that it has a UTF-8 form. */
+function wellFormed(s: string): bool {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdfff) continue;
+    if (c > 0xdbff || i + 1 == s.length) return false;
+    const next = s.charCodeAt(i + 1);
+    if (next < 0xdc00 || next > 0xdfff) return false;
+    i++;
+  }
+  return true;
 }
 
 /** An argument column, read in place. */
@@ -569,6 +609,9 @@ export class Call {
   /** Writes a row of the result: `value`, or a null if the function called
    *  `setNull`; or ends the call if it called `fail`. */
   put<T>(out: Output<T>, row: i32, value: T): void {
+    if (isString<T>() && failure == null && !nullResult && !wellFormed(changetype<string>(value))) {
+      failure = "the result is not Unicode text (it has a lone surrogate)";
+    }
     if (failure != null) {
       this.status = ERROR;
       this.problem = "row " + row.toString() + ": " + failure!;

@@ -113,6 +113,9 @@ func Merge[S any](envPtr, envLen, columnsPtr, count uint32, merge func(state *S,
 	all := states[S](c)
 	group := groups(c)
 	partials := Arg[[]byte](c, 2)
+	if c.rows(2) != c.rows(1) {
+		return report(&BadArgument{fmt.Sprintf("%d partial states, %d groups for them", c.rows(2), c.rows(1))})
+	}
 	for row := range c.rows(1) {
 		partial, ok := partials.Get(row)
 		if !ok {

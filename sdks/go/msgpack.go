@@ -23,8 +23,9 @@ import (
 //     fields in order (serde's compact form) is read too;
 //   - slices and arrays are arrays, []byte is binary, maps are maps (their
 //     keys written in order, so that a value has one encoding);
-//   - a nil pointer, slice, map or interface is nil, and nil reads as
-//     a nil pointer (or the zero value of anything else);
+//   - a nil pointer or interface is nil, a nil slice or map an empty one;
+//     nil reads as a nil pointer, slice, map or interface, and is refused
+//     for anything else;
 //   - an `any` reads as nil, bool, int64 (uint64 past its range), float64,
 //     string, []byte, []any or map[any]any.
 
@@ -119,13 +120,12 @@ func (e *encoder) value(v reflect.Value) error {
 	case reflect.String:
 		e.str(v.String())
 	case reflect.Slice, reflect.Array:
-		if v.Kind() == reflect.Slice && v.IsNil() {
-			e.out = append(e.out, 0xc0)
-			return nil
-		}
+		// A nil slice is an empty one, as Rust's Vec reads it.
 		if v.Type().Elem().Kind() == reflect.Uint8 {
 			e.header(0, 0, 0xc4, 0xc5, v.Len())
-			e.out = append(e.out, v.Bytes()...)
+			for i := range v.Len() {
+				e.out = append(e.out, byte(v.Index(i).Uint()))
+			}
 			return nil
 		}
 		e.header(0x90, 16, 0, 0xdc, v.Len())
@@ -135,10 +135,6 @@ func (e *encoder) value(v reflect.Value) error {
 			}
 		}
 	case reflect.Map:
-		if v.IsNil() {
-			e.out = append(e.out, 0xc0)
-			return nil
-		}
 		type entry struct{ key, value []byte }
 		entries := make([]entry, 0, v.Len())
 		for it := v.MapRange(); it.Next(); {

@@ -18,8 +18,12 @@ impl Syntax for AssemblyScript {
     const FUNCTION: &'static str = "export function name(a: T, ...): R {";
 
     fn function(lines: &[&str]) -> Option<Signature> {
-        let line = lines.first()?;
-        signature(line.strip_prefix("export ")?.strip_prefix("function ")?)
+        let text = directives::declaration(lines)?;
+        signature(
+            text.trim()
+                .strip_prefix("export ")?
+                .strip_prefix("function ")?,
+        )
     }
 
     fn state_type(lines: &[&str]) -> Result<String, String> {
@@ -39,15 +43,51 @@ impl Syntax for AssemblyScript {
         }
     }
 
-    fn method(lines: &[&str], state: &str, name: &str) -> Option<Signature> {
-        let class = lines.iter().position(|line| {
+    fn method(lines: &[&str], state: &str, name: &str) -> Result<Option<Signature>, String> {
+        let Some(class) = lines.iter().position(|line| {
             line.trim()
                 .strip_prefix("export class ")
                 .is_some_and(|rest| rest.split([' ', '{']).next() == Some(state))
-        })?;
-        lines[class + 1..].iter().find_map(|line| {
-            signature(line.trim().trim_start_matches("public ")).filter(|s| s.name == name)
-        })
+        }) else {
+            return Ok(None);
+        };
+        // The class's body: to the line that closes it.
+        let mut depth = 0i32;
+        let body = lines[class..].iter().take_while(|line| {
+            let open = depth > 0 || line.contains('{');
+            depth += line.matches('{').count() as i32 - line.matches('}').count() as i32;
+            open && !(depth <= 0 && line.contains('}'))
+        });
+        let body: Vec<&str> = body.skip(1).map(|line| line.trim()).collect();
+        Ok((0..body.len()).find_map(|i| {
+            let text = directives::declaration(&body[i..])?;
+            signature(text.trim().trim_start_matches("public ")).filter(|s| s.name == name)
+        }))
+    }
+
+    /// What the SDK reads and writes, or a class with `read` and `write`.
+    fn value_type(ty: &str) -> Result<(), String> {
+        let known = [
+            "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "f32", "f64",
+        ];
+        let containers = [
+            "ArrayBuffer",
+            "Array",
+            "StaticArray",
+            "Map",
+            "Set",
+            "Uint8Array",
+        ];
+        if known.contains(&ty)
+            || ["bool", "string"].contains(&ty)
+            || (directives::is_identifier(ty) && !containers.contains(&ty))
+        {
+            return Ok(());
+        }
+        Err(format!(
+            "a value function cannot take or return {ty}: it takes bool, integers, floats, \
+             string, or a class with a static read and a write (wrap the value in one)"
+        ))
     }
 
     fn column_type(ty: &str) -> Result<&'static str, String> {
@@ -106,8 +146,8 @@ fn signature(rest: &str) -> Option<Signature> {
 /// The type as a reader's method gives it, or the class's `read`.
 fn read_value(ty: &str, reader: &str) -> String {
     match ty {
-        "i8" | "i16" | "i32" | "i64" | "isize" => format!("<{ty}>{reader}.readI64()"),
-        "u8" | "u16" | "u32" | "u64" | "usize" => format!("<{ty}>{reader}.readU64()"),
+        "i8" | "i16" | "i32" | "i64" => format!("<{ty}>{reader}.readInt({})", &ty[1..]),
+        "u8" | "u16" | "u32" | "u64" => format!("<{ty}>{reader}.readUint({})", &ty[1..]),
         "f32" | "f64" => format!("<{ty}>{reader}.readF64()"),
         "bool" => format!("{reader}.readBool()"),
         "string" => format!("{reader}.readString()"),
@@ -119,10 +159,10 @@ fn read_value(ty: &str, reader: &str) -> String {
 fn write_value(ty: Option<&str>, value: &str) -> String {
     match ty {
         None => "call.writer.writeNil()".into(),
-        Some("i8" | "i16" | "i32" | "i64" | "isize") => {
+        Some("i8" | "i16" | "i32" | "i64") => {
             format!("call.writer.writeI64(<i64>{value})")
         }
-        Some("u8" | "u16" | "u32" | "u64" | "usize") => {
+        Some("u8" | "u16" | "u32" | "u64") => {
             format!("call.writer.writeU64(<u64>{value})")
         }
         Some("f32" | "f64") => format!("call.writer.writeF64(<f64>{value})"),
@@ -162,8 +202,9 @@ fn exports(function: &Function) -> String {
             }
             writeln!(
                 out,
-                "  const bad = call.badArguments({});\n  if (bad != 0) return bad;",
-                env.is_some()
+                "  const bad = call.badArguments({}, {});\n  if (bad != 0) return bad;",
+                env.is_some(),
+                !inputs.is_empty()
             )
             .unwrap();
             let call = format!("{native}({})", call_args.join(", "));
@@ -328,5 +369,32 @@ mod tests {
         assert_eq!(state, "GeoMean");
         let err = AssemblyScript::state_type(&["export class GeoMean {"]).unwrap_err();
         assert!(err.contains("must be @unmanaged"), "{err}");
+    }
+
+    #[test]
+    fn a_method_is_looked_for_in_its_own_class() {
+        let lines = [
+            "export class A {",
+            "  update(x: f64): void {",
+            "  }",
+            "}",
+            "export class B {",
+            "  retract(x: f64): void { this.n--; }",
+            "}",
+        ];
+        let found = |class, name| AssemblyScript::method(&lines, class, name).unwrap();
+        assert!(found("A", "update").is_some());
+        assert!(found("A", "retract").is_none());
+        assert!(found("B", "retract").is_some());
+    }
+
+    #[test]
+    fn value_functions_refuse_what_the_sdk_cannot_read() {
+        let files = [(
+            "g.ts".to_owned(),
+            "//ferry:function\nexport function f(b: ArrayBuffer): i64 {".to_owned(),
+        )];
+        let err = directives::read::<AssemblyScript>(&files).unwrap_err();
+        assert!(err.contains("cannot take or return ArrayBuffer"), "{err}");
     }
 }

@@ -67,10 +67,7 @@ pub(crate) fn build(path: &Path, asc: Option<&Path>) -> Result<PathBuf, BuildErr
         .args(["--use", "abort=~lib/ferry/abort", "--outFile"])
         .arg(relative(&linked));
     source::run_toolchain(command, path, "asc", INSTALL, |_| None)?;
-    let mut module =
-        std::fs::read(&linked).map_err(|e| fail(format!("cannot read what asc built: {e}")))?;
-    directives::append_records::<AssemblyScript>(&mut module, &functions);
-    std::fs::write(&layout.module, module)
-        .map_err(|e| fail(format!("cannot write the module: {e}")))?;
+    directives::write_module::<AssemblyScript>(&linked, &layout.module, &functions)
+        .map_err(fail)?;
     Ok(layout.module)
 }

@@ -16,19 +16,9 @@ const INSTALL: &str = "install clang, lld, wasi-libc and libclang-rt-dev-wasm32 
                        libclang-rt-dev-wasm32`), or set WASI_SDK_PATH to a wasi-sdk";
 
 /// The `.c` files that make the guest at `path` (a file, or a directory's
-/// own `.c` files, sorted so that the module does not depend on the order
-/// the file system lists them in), or `None` if there are none.
+/// own), or `None` if there are none.
 pub(crate) fn sources(path: &Path) -> Option<Vec<PathBuf>> {
-    if path.is_file() {
-        return is_c(path).then(|| vec![path.to_owned()]);
-    }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-        .ok()?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|file| file.is_file() && is_c(file))
-        .collect();
-    files.sort();
-    (!files.is_empty()).then_some(files)
+    source::files(path, is_c)
 }
 
 fn is_c(path: &Path) -> bool {

@@ -11,6 +11,7 @@
 //! state's type, whose methods update, merge and finish it.
 
 use serde_json::json;
+use std::path::Path;
 
 /// A language's syntax, as far as directives need it.
 pub(crate) trait Syntax {
@@ -26,10 +27,16 @@ pub(crate) trait Syntax {
     /// The type an aggregate directive is on: its declaration is `lines`
     /// and those after it.
     fn state_type(lines: &[&str]) -> Result<String, String>;
-    /// A method of `state` among `lines` (a file's).
-    fn method(lines: &[&str], state: &str, name: &str) -> Option<Signature>;
+    /// A method of `state` among `lines` (a file's), or why the one there
+    /// cannot be called.
+    fn method(lines: &[&str], state: &str, name: &str) -> Result<Option<Signature>, String>;
     /// The column type (§8) a parameter or result type travels as.
     fn column_type(ty: &str) -> Result<&'static str, String>;
+    /// Whether a value function (§3) can take and return the type.
+    fn value_type(ty: &str) -> Result<(), String> {
+        let _ = ty;
+        Ok(())
+    }
 }
 
 /// A function's name, parameter types and results.
@@ -146,6 +153,9 @@ fn function<S: Syntax>(
             }
         }
         "function" => {
+            for ty in params.iter().chain(&results.value) {
+                S::value_type(ty)?;
+            }
             let mut inputs = params;
             let env = match (env, inputs.is_empty()) {
                 (true, true) => {
@@ -178,21 +188,29 @@ fn aggregate<S: Syntax>(
     state: &str,
     files: &[(String, String)],
 ) -> Result<Function, String> {
-    let method = |method: &str| -> Option<Signature> {
-        files.iter().find_map(|(_, text)| {
+    let method = |method: &str| -> Result<Option<Signature>, String> {
+        for (_, text) in files {
             let lines: Vec<&str> = text.lines().collect();
-            S::method(&lines, state, method)
-        })
+            if let Some(found) = S::method(&lines, state, method)? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
     };
     let [update_name, retract_name, merge_name, finish_name] = S::METHODS;
     let needed = |name: &str| {
-        method(name).ok_or_else(|| format!("the aggregate state {state} has no method {name}"))
+        method(name)?.ok_or_else(|| format!("the aggregate state {state} has no method {name}"))
     };
     let update = needed(update_name)?;
+    if update.params.is_empty() {
+        return Err(format!(
+            "{state}.{update_name} takes no argument: an aggregate folds at least one column"
+        ));
+    }
     for param in &update.params {
         S::column_type(param)?;
     }
-    let retract = method(retract_name);
+    let retract = method(retract_name)?;
     if retract.as_ref().is_some_and(|r| r.params != update.params) {
         return Err(format!(
             "{state}.{retract_name} must take what {update_name} takes"
@@ -246,9 +264,14 @@ fn column_results<S: Syntax>(results: &Results) -> Result<&'static str, String> 
     )
 }
 
-/// Appends the records of `functions` to a linked module, in a
-/// `ferry.functions` custom section: a section may follow any other.
-pub(crate) fn append_records<S: Syntax>(module: &mut Vec<u8>, functions: &[Function]) {
+/// Writes `module` from the toolchain's `linked` one and the records of
+/// `functions`, in a `ferry.functions` custom section appended to it: a
+/// section may follow any other. Errors say what could not be done.
+pub(crate) fn write_module<S: Syntax>(
+    linked: &Path,
+    module: &Path,
+    functions: &[Function],
+) -> Result<(), String> {
     fn leb128(out: &mut Vec<u8>, mut n: usize) {
         loop {
             let byte = (n & 0x7f) as u8;
@@ -260,6 +283,8 @@ pub(crate) fn append_records<S: Syntax>(module: &mut Vec<u8>, functions: &[Funct
             out.push(byte | 0x80);
         }
     }
+    let mut bytes =
+        std::fs::read(linked).map_err(|e| format!("cannot read what the toolchain built: {e}"))?;
     let name = "ferry.functions";
     let mut body = Vec::new();
     leb128(&mut body, name.len());
@@ -267,9 +292,35 @@ pub(crate) fn append_records<S: Syntax>(module: &mut Vec<u8>, functions: &[Funct
     for function in functions {
         body.extend_from_slice(function.record::<S>().as_bytes());
     }
-    module.push(0); // a custom section's id
-    leb128(module, body.len());
-    module.extend_from_slice(&body);
+    bytes.push(0); // a custom section's id
+    leb128(&mut bytes, body.len());
+    bytes.extend_from_slice(&body);
+    std::fs::write(module, bytes).map_err(|e| format!("cannot write the module: {e}"))
+}
+
+/// The declaration that starts `lines`, up to the `{` that opens its body,
+/// with comments left out: it may span lines, and a body may follow on
+/// its last line.
+pub(crate) fn declaration(lines: &[&str]) -> Option<String> {
+    let mut text = String::new();
+    let mut depth = 0;
+    for line in lines {
+        let code = line.split("//").next().unwrap_or_default();
+        for c in code.chars() {
+            match c {
+                '(' | '[' => depth += 1,
+                ')' | ']' => depth -= 1,
+                '{' if depth == 0 && text.contains(')') => {
+                    text.push('{');
+                    return Some(text);
+                }
+                _ => {}
+            }
+            text.push(c);
+        }
+        text.push(' ');
+    }
+    None
 }
 
 /// Where the bracket opening `text` closes.
@@ -306,7 +357,9 @@ pub(crate) fn split_list(list: &str) -> Vec<&str> {
         }
     }
     pieces.push(list[start..].trim());
-    if pieces == [""] { vec![] } else { pieces }
+    // A trailing comma (a list over several lines) leaves an empty piece.
+    pieces.retain(|piece| !piece.is_empty());
+    pieces
 }
 
 impl Function {

@@ -35,16 +35,7 @@ pub(crate) fn sources(path: &Path) -> Option<Vec<PathBuf>> {
         file.extension().is_some_and(|ext| ext == "go")
             && !file.to_string_lossy().ends_with("_test.go")
     };
-    if path.is_file() {
-        return is_go(path).then(|| vec![path.to_owned()]);
-    }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-        .ok()?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|file| file.is_file() && is_go(file))
-        .collect();
-    files.sort();
-    (!files.is_empty()).then_some(files)
+    source::files(path, is_go)
 }
 
 /// Builds the guest at `path` to `<dir>/target/ferry-go/<name>.wasm`.
@@ -110,11 +101,7 @@ pub(crate) fn build(path: &Path, go: Option<&Path>) -> Result<PathBuf, BuildErro
         .arg(&linked);
     source::run_toolchain(command, path, "go", INSTALL, |_| None)?;
 
-    let mut module =
-        std::fs::read(&linked).map_err(|e| fail(format!("cannot read what go built: {e}")))?;
-    directives::append_records::<Go>(&mut module, &functions);
-    std::fs::write(&layout.module, module)
-        .map_err(|e| fail(format!("cannot write the module: {e}")))?;
+    directives::write_module::<Go>(&linked, &layout.module, &functions).map_err(fail)?;
     Ok(layout.module)
 }
 

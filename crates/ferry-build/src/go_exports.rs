@@ -14,7 +14,11 @@ impl Syntax for Go {
     const FUNCTION: &'static str = "func name(...) ... {";
 
     fn function(lines: &[&str]) -> Option<Signature> {
-        signature(lines.first()?.strip_prefix("func ")?)
+        signature(
+            directives::declaration(lines)?
+                .trim()
+                .strip_prefix("func ")?,
+        )
     }
 
     fn state_type(lines: &[&str]) -> Result<String, String> {
@@ -25,15 +29,39 @@ impl Syntax for Go {
             .ok_or_else(|| "//ferry:aggregate goes before the state's `type Name struct {`".into())
     }
 
-    fn method(lines: &[&str], state: &str, name: &str) -> Option<Signature> {
-        lines.iter().find_map(|line| {
-            let rest = line.trim().strip_prefix("func (")?;
-            let (receiver, rest) = rest.split_once(')')?;
-            let receiver = receiver.split_whitespace().last()?;
-            (receiver.trim_start_matches('*') == state)
-                .then(|| signature(rest.trim()))?
-                .filter(|s| s.name == name)
-        })
+    /// Methods that change the state must have a pointer receiver: on a
+    /// value, they would change a copy.
+    fn method(lines: &[&str], state: &str, name: &str) -> Result<Option<Signature>, String> {
+        for (i, line) in lines.iter().enumerate() {
+            let Some(rest) = line.trim().strip_prefix("func (") else {
+                continue;
+            };
+            let Some((receiver, _)) = rest.split_once(')') else {
+                continue;
+            };
+            let receiver = receiver.split_whitespace().last().unwrap_or_default();
+            if receiver.trim_start_matches('*') != state {
+                continue;
+            }
+            let Some(text) = directives::declaration(&lines[i..]) else {
+                continue;
+            };
+            let after_receiver = text.split_once(')').map(|(_, rest)| rest.trim());
+            let Some(found) = after_receiver.and_then(signature) else {
+                continue;
+            };
+            if found.name != name {
+                continue;
+            }
+            if name != "Finish" && !receiver.starts_with('*') {
+                return Err(format!(
+                    "{state}.{name} has a value receiver, so it would change a copy: \
+                     declare it on *{state}"
+                ));
+            }
+            return Ok(Some(found));
+        }
+        Ok(None)
     }
 
     /// A pointer is the same column, with nil for null.
@@ -110,12 +138,13 @@ fn parameter_types(list: &str) -> Option<Vec<String>> {
     types.into_iter().collect()
 }
 
-/// The exports of `function`, in Go.
+/// The exports of `function`, in Go. Every name they declare starts
+/// with `ferry`, so that none hides a function of the guest's.
 fn exports(function: &Function) -> String {
     let export = function.export();
     let header = |suffix: &str, params: &str| {
         format!(
-            "//go:wasmexport {export}{suffix}\nfunc {export}{suffix}(envPtr, envLen, {params} uint32) uint32 {{\n"
+            "//go:wasmexport {export}{suffix}\nfunc {export}{suffix}(ferryEnvPtr, ferryEnvLen, {params} uint32) uint32 {{\n"
         )
     };
     let go = &function.native;
@@ -126,15 +155,15 @@ fn exports(function: &Function) -> String {
             inputs,
             results,
         } => {
-            out += &header("", "inputPtr, inputLen");
-            out += "\treturn ferry.Value(envPtr, envLen, inputPtr, inputLen, func(args *ferry.Args) (any, error) {\n";
+            out += &header("", "ferryInputPtr, ferryInputLen");
+            out += "\treturn ferry.Value(ferryEnvPtr, ferryEnvLen, ferryInputPtr, ferryInputLen, func(ferryArgs *ferry.Args) (any, error) {\n";
             let mut call_args = Vec::new();
             if let Some(env) = env {
-                writeln!(out, "\t\tvar env {env}").unwrap();
-                out += "\t\tif err := args.Env(&env); err != nil {\n\t\t\treturn nil, err\n\t\t}\n";
-                call_args.push("env".to_owned());
+                writeln!(out, "\t\tvar ferryEnv {env}").unwrap();
+                out += "\t\tif ferryErr := ferryArgs.Env(&ferryEnv); ferryErr != nil {\n\t\t\treturn nil, ferryErr\n\t\t}\n";
+                call_args.push("ferryEnv".to_owned());
             }
-            let names: Vec<String> = (0..inputs.len()).map(|i| format!("in{i}")).collect();
+            let names: Vec<String> = (0..inputs.len()).map(|i| format!("ferryIn{i}")).collect();
             for (name, ty) in names.iter().zip(inputs) {
                 writeln!(out, "\t\tvar {name} {ty}").unwrap();
             }
@@ -142,7 +171,7 @@ fn exports(function: &Function) -> String {
                 let targets: Vec<String> = names.iter().map(|n| format!("&{n}")).collect();
                 writeln!(
                     out,
-                    "\t\tif err := args.Input({}); err != nil {{\n\t\t\treturn nil, err\n\t\t}}",
+                    "\t\tif ferryErr := ferryArgs.Input({}); ferryErr != nil {{\n\t\t\treturn nil, ferryErr\n\t\t}}",
                     targets.join(", ")
                 )
                 .unwrap();
@@ -160,10 +189,10 @@ fn exports(function: &Function) -> String {
         Kind::Scalar { args, results } => {
             let value = results.value.as_deref().unwrap_or_default();
             let value = value.trim_start_matches('*');
-            out += &header("", "columns, count");
+            out += &header("", "ferryColumns, ferryCount");
             writeln!(
                 out,
-                "\treturn ferry.Scalar(envPtr, envLen, columns, count, {}, func(c *ferry.Call) ferry.Row[{value}] {{",
+                "\treturn ferry.Scalar(ferryEnvPtr, ferryEnvLen, ferryColumns, ferryCount, {}, func(ferryCall *ferry.Call) ferry.Row[{value}] {{",
                 args.len()
             )
             .unwrap();
@@ -171,7 +200,7 @@ fn exports(function: &Function) -> String {
             out += &bind;
             writeln!(
                 out,
-                "\t\treturn func(row int) (value {value}, ok bool, err error) {{"
+                "\t\treturn func(ferryRow int) (ferryValue {value}, ferryOK bool, ferryErr error) {{"
             )
             .unwrap();
             out += &read.replace("return nil", "return");
@@ -190,42 +219,58 @@ fn exports(function: &Function) -> String {
             let steps =
                 std::iter::once(("Update", update)).chain(retract.as_ref().map(|r| ("Retract", r)));
             for (method, results) in steps {
-                out += &header(&format!("_{}", method.to_lowercase()), "columns, count");
+                out += &header(
+                    &format!("_{}", method.to_lowercase()),
+                    "ferryColumns, ferryCount",
+                );
                 writeln!(
                     out,
-                    "\treturn ferry.Fold(envPtr, envLen, columns, count, {}, func(c *ferry.Call) func(*{go}, int) error {{",
+                    "\treturn ferry.Fold(ferryEnvPtr, ferryEnvLen, ferryColumns, ferryCount, {}, func(ferryCall *ferry.Call) func(*{go}, int) error {{",
                     args.len()
                 )
                 .unwrap();
                 let (bind, read, call_args) = read_args(args, 2);
                 out += &bind;
-                writeln!(out, "\t\treturn func(state *{go}, row int) error {{").unwrap();
+                writeln!(
+                    out,
+                    "\t\treturn func(ferryState *{go}, ferryRow int) error {{"
+                )
+                .unwrap();
                 out += &read;
-                out += &no_value_call(&format!("state.{method}({call_args})"), results, "\t\t\t");
+                out += &no_value_call(
+                    &format!("ferryState.{method}({call_args})"),
+                    results,
+                    "\t\t\t",
+                );
                 out += "\t\t}\n\t})\n}\n\n";
             }
-            out += &header("_merge", "columns, count");
+            out += &header("_merge", "ferryColumns, ferryCount");
             writeln!(
                 out,
-                "\treturn ferry.Merge(envPtr, envLen, columns, count, func(state *{go}, other {go}) error {{"
+                "\treturn ferry.Merge(ferryEnvPtr, ferryEnvLen, ferryColumns, ferryCount, func(ferryState *{go}, ferryOther {go}) error {{"
             )
             .unwrap();
             let other = if merge_param.starts_with('*') {
-                "&other"
+                "&ferryOther"
             } else {
-                "other"
+                "ferryOther"
             };
-            out += &no_value_call(&format!("state.Merge({other})"), merge, "\t\t");
+            out += &no_value_call(&format!("ferryState.Merge({other})"), merge, "\t\t");
             out += "\t})\n}\n\n";
             let value = finish.value.as_deref().unwrap_or_default();
-            out += &header("_finish", "columns, count");
+            out += &header("_finish", "ferryColumns, ferryCount");
             writeln!(
                 out,
-                "\treturn ferry.Finish(envPtr, envLen, columns, count, func(state *{go}) ({}, bool, error) {{",
+                "\treturn ferry.Finish(ferryEnvPtr, ferryEnvLen, ferryColumns, ferryCount, func(ferryState *{go}) ({}, bool, error) {{",
                 value.trim_start_matches('*')
             )
             .unwrap();
-            writeln!(out, "\t\treturn {}", row_value(finish, "state.Finish()")).unwrap();
+            writeln!(
+                out,
+                "\t\treturn {}",
+                row_value(finish, "ferryState.Finish()")
+            )
+            .unwrap();
             out += "\t})\n}\n";
         }
     }
@@ -240,13 +285,26 @@ fn read_args(args: &[String], first: usize) -> (String, String, String) {
     let (mut bind, mut read, mut call) = (String::new(), String::new(), Vec::new());
     for (i, ty) in args.iter().enumerate() {
         let column = ty.trim_start_matches('*');
-        writeln!(bind, "\t\targ{i} := ferry.Arg[{column}](c, {})", first + i).unwrap();
-        writeln!(read, "\t\t\tv{i}, ok{i} := arg{i}.Get(row)").unwrap();
+        writeln!(
+            bind,
+            "\t\tferryArg{i} := ferry.Arg[{column}](ferryCall, {})",
+            first + i
+        )
+        .unwrap();
+        writeln!(
+            read,
+            "\t\t\tferryV{i}, ferryOK{i} := ferryArg{i}.Get(ferryRow)"
+        )
+        .unwrap();
         if ty.starts_with('*') {
-            call.push(format!("ferry.Ptr(v{i}, ok{i})"));
+            call.push(format!("ferry.Ptr(ferryV{i}, ferryOK{i})"));
         } else {
-            writeln!(read, "\t\t\tif !ok{i} {{\n\t\t\t\treturn nil\n\t\t\t}}").unwrap();
-            call.push(format!("v{i}"));
+            writeln!(
+                read,
+                "\t\t\tif !ferryOK{i} {{\n\t\t\t\treturn nil\n\t\t\t}}"
+            )
+            .unwrap();
+            call.push(format!("ferryV{i}"));
         }
     }
     (bind, read, call.join(", "))
@@ -322,13 +380,33 @@ mod tests {
         assert!(record.contains(r#""export":"ferry_udf_div""#), "{record}");
         let go = exports(&f);
         assert!(
-            go.contains("return ferry.DerefChecked(divide(v0, v1))"),
+            go.contains("return ferry.DerefChecked(divide(ferryV0, ferryV1))"),
             "{go}"
         );
     }
 
     #[test]
+    fn declarations_may_span_lines_and_carry_comments() {
+        let f = read_one(
+            "//ferry:function env\nfunc fill(\n\tspec HistSpec,\n\tr Range,\n) (Histogram, error) { // all\n",
+        )
+        .unwrap();
+        let record = f.record::<Go>();
+        assert!(record.contains(r#""env":"HistSpec""#), "{record}");
+        assert!(record.contains(r#""input":"Range""#), "{record}");
+        let f = read_one("//ferry:scalar\nfunc one() int64 { return 1 }").unwrap();
+        assert!(f.record::<Go>().contains(r#""args":[]"#));
+    }
+
+    #[test]
     fn directives_that_cannot_be_followed_say_why_and_where() {
+        let err =
+            read_one("//ferry:aggregate\ntype S struct {\n}\nfunc (s S) Update(x float64) {\n")
+                .unwrap_err();
+        assert!(err.contains("S.Update has a value receiver"), "{err}");
+        let err = read_one("//ferry:aggregate\ntype S struct {\n}\nfunc (s *S) Update() {\n")
+            .unwrap_err();
+        assert!(err.contains("takes no argument"), "{err}");
         let err =
             read_one("package main\n//ferry:scalar\nfunc f(m map[string]int) int64 {").unwrap_err();
         assert!(

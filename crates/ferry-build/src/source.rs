@@ -196,6 +196,22 @@ impl Layout {
     }
 }
 
+/// The files at `path` that `ours` accepts: the file itself, or a
+/// directory's own, sorted so that a module does not depend on the order
+/// the file system lists them in; `None` if there are none.
+pub(crate) fn files(path: &Path, ours: impl Fn(&Path) -> bool) -> Option<Vec<PathBuf>> {
+    if path.is_file() {
+        return ours(path).then(|| vec![path.to_owned()]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .ok()?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|file| file.is_file() && ours(file))
+        .collect();
+    files.sort();
+    (!files.is_empty()).then_some(files)
+}
+
 fn write_once(file: &Path, contents: &str) -> std::io::Result<()> {
     if std::fs::read(file).is_ok_and(|old| old == contents.as_bytes()) {
         return Ok(());

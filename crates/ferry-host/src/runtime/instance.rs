@@ -442,7 +442,7 @@ impl Instance {
         function: &str,
         func: ExportFunc,
         blobs: &Arc<BTreeMap<String, Blob>>,
-        arguments: impl FnOnce(&mut Self) -> wasmtime::Result<(i32, i32, i32, i32)>,
+        arguments: impl FnOnce(&mut Self) -> wasmtime::Result<(i32, i32, i32, i32)> + Send,
     ) -> Result<(Vec<u8>, Vec<u8>), Error> {
         if self.poisoned {
             return Err(Error::AbiViolation {
@@ -451,8 +451,10 @@ impl Instance {
         }
         self.store.data_mut().begin_call(blobs);
         self.store.set_epoch_deadline(self.deadline_ticks);
-        let outcome = arguments(self).and_then(|arguments| {
-            super::blocking::enter_guest(|| func.call(&mut self.store, arguments))
+        // Once for the whole call: the guest's allocator, which writing
+        // the arguments calls, may call WASI too (Go's collects garbage).
+        let outcome = super::blocking::enter_guest(|| {
+            arguments(self).and_then(|arguments| func.call(&mut self.store, arguments))
         });
 
         let state = self.store.data_mut();
@@ -542,8 +544,7 @@ impl Instance {
                 bytes.len()
             )
         })?;
-        // The guest's allocator may call WASI: Go's collects garbage.
-        let ptr = super::blocking::enter_guest(|| self.alloc.call(&mut self.store, (len, align)))?;
+        let ptr = self.alloc.call(&mut self.store, (len, align))?;
         if ptr == 0 {
             return Err(wasmtime::format_err!(
                 "`ferry_alloc` could not allocate {len} bytes"

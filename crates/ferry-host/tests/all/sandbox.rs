@@ -314,13 +314,18 @@ fn a_guest_calling_wasi_from_a_tokio_task_is_served() {
         .worker_threads(2)
         .build()
         .unwrap();
-    // On a worker, and on the thread blocked on the runtime.
+    // On a worker, on the thread blocked on the runtime, and in a
+    // current-thread runtime.
     let on_worker = tokio.block_on(tokio.spawn({
         let call = call.clone();
         async move { call() }
     }));
     let on_block_on = tokio.block_on(async { call() });
-    for out in [on_worker.unwrap(), on_block_on] {
+    let current_thread = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let on_current_thread = current_thread.block_on(async { call() });
+    for out in [on_worker.unwrap(), on_block_on, on_current_thread] {
         let out = out.unwrap();
         assert_eq!(out.value.decode::<u64>().unwrap(), 3);
         assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
