@@ -328,34 +328,28 @@ func (d *decoder) text() ([]byte, bool, error) {
 }
 
 func (d *decoder) arrayLen() (int, bool, error) {
-	b, err := d.peek()
-	if err != nil {
-		return 0, false, err
-	}
-	switch {
-	case b >= 0x90 && b <= 0x9f:
-		d.at++
-		return int(b - 0x90), true, nil
-	case b == 0xdc || b == 0xdd:
-		d.at++
-		n, err := d.size(2 << (b - 0xdc))
-		return int(n), true, err
-	}
-	return 0, false, nil
+	return d.count(0x90, 0xdc)
 }
 
 func (d *decoder) mapLen() (int, bool, error) {
+	return d.count(0x80, 0xde)
+}
+
+// count reads how many values an array or map holds: fix|n for fewer than
+// 16, else a 16- or 32-bit count after sixteen or sixteen+1. ok is false,
+// and nothing read, for any other value.
+func (d *decoder) count(fix, sixteen byte) (int, bool, error) {
 	b, err := d.peek()
 	if err != nil {
 		return 0, false, err
 	}
 	switch {
-	case b >= 0x80 && b <= 0x8f:
+	case b >= fix && b <= fix+0x0f:
 		d.at++
-		return int(b - 0x80), true, nil
-	case b == 0xde || b == 0xdf:
+		return int(b - fix), true, nil
+	case b == sixteen || b == sixteen+1:
 		d.at++
-		n, err := d.size(2 << (b - 0xde))
+		n, err := d.size(2 << (b - sixteen))
 		return int(n), true, err
 	}
 	return 0, false, nil
