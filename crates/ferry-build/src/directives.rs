@@ -19,10 +19,11 @@ pub(crate) trait Syntax {
     const SDK: &'static str;
     /// The aggregate methods' names: update, retract, merge, finish.
     const METHODS: [&'static str; 4];
-    /// What a function declaration looks like, for the same.
+    /// What a function declaration looks like, for the error that says
+    /// one is not where a directive wants it.
     const FUNCTION: &'static str;
 
-    /// A function's declaration, `line` and those after it.
+    /// The function declared at the start of `lines`.
     fn function(lines: &[&str]) -> Option<Signature>;
     /// The type an aggregate directive is on: its declaration is `lines`
     /// and those after it.
