@@ -179,6 +179,24 @@ pub struct FunctionRecord {
     /// step, so that the function can run over sliding windows.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub retract: bool,
+    /// For batch functions: whether the types are each closure's rather
+    /// than the record's. One compiled function then serves many
+    /// signatures, an interpreter's for instance: `args` and `returns` are
+    /// empty here, and a closure's environment, a map, carries them under
+    /// those keys ([`DynamicTypes`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dynamic: bool,
+}
+
+/// What the environment of a closure of a [`dynamic`](FunctionRecord::dynamic)
+/// function carries besides its own fields: the column types the record
+/// leaves open, by name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DynamicTypes {
+    /// The argument column types.
+    pub args: Vec<String>,
+    /// The result column type.
+    pub returns: String,
 }
 
 impl FunctionRecord {
@@ -197,6 +215,7 @@ impl FunctionRecord {
             args: Vec::new(),
             returns: None,
             retract: false,
+            dynamic: false,
         }
     }
 
@@ -220,6 +239,7 @@ impl FunctionRecord {
             args: names,
             returns: Some(returns.name().to_owned()),
             retract: false,
+            dynamic: false,
         }
     }
 
@@ -234,6 +254,19 @@ impl FunctionRecord {
             kind: FunctionKind::Aggregate,
             export: format!("{}{name}", batch::AGGREGATE_PREFIX),
             ..Self::scalar(name, args, returns, env)
+        }
+    }
+
+    /// The record of a closure of this dynamic function whose environment
+    /// gives it `types`: the types filled in, and `dynamic` no longer set.
+    pub fn with_types(&self, types: DynamicTypes) -> FunctionRecord {
+        FunctionRecord {
+            input: format!("({})", types.args.join(", ")),
+            output: types.returns.clone(),
+            args: types.args,
+            returns: Some(types.returns),
+            dynamic: false,
+            ..self.clone()
         }
     }
 

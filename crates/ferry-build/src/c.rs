@@ -11,7 +11,7 @@ use std::process::Command;
 pub const C_HEADER: &str = include_str!("../../../sdks/c/ferry.h");
 
 /// What to install when the toolchain is missing, for the error to say.
-const INSTALL: &str = "install clang, lld, wasi-libc and libclang-rt-dev-wasm32 \
+pub(crate) const INSTALL: &str = "install clang, lld, wasi-libc and libclang-rt-dev-wasm32 \
                        (Debian and Ubuntu: `sudo apt-get install clang lld wasi-libc \
                        libclang-rt-dev-wasm32`), or set WASI_SDK_PATH to a wasi-sdk";
 

@@ -19,6 +19,8 @@ pub(crate) struct GuestBuild<'a> {
     pub rustflags: Option<Vec<String>>,
     /// cargo, if not `$CARGO` or the one on the PATH.
     pub cargo: Option<&'a Path>,
+    /// Variables for the build's scripts, which compile the crate's C.
+    pub env: Vec<(&'static str, OsString)>,
 }
 
 impl GuestBuild<'_> {
@@ -71,6 +73,7 @@ impl GuestBuild<'_> {
                 .env_remove("RUSTFLAGS")
                 .env("CARGO_ENCODED_RUSTFLAGS", flags.join("\u{1f}"));
         }
+        command.envs(self.env.iter().map(|(var, value)| (var, value)));
         let output = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -116,6 +119,7 @@ pub(crate) fn build_crate_with(
         target_dir: None,
         rustflags: None,
         cargo,
+        env: Vec::new(),
     }
     .run()
 }

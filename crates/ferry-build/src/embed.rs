@@ -201,6 +201,7 @@ impl Guest {
             target_dir: Some(&target_dir),
             rustflags: Some(rustflags),
             cargo: None,
+            env: Vec::new(),
         }
         .run()?;
         // Not the files written here: they change only with the others.

@@ -5,6 +5,8 @@
 //!   [`C_HEADER`]), Zig (with zig, against [`ZIG_SDK`]), Go (with go,
 //!   against [`GO_SDK`]) or AssemblyScript (with asc, against
 //!   [`ASSEMBLYSCRIPT_SDK`]); what `ferry build` does;
+//! - [`javascript_engine`]: the module that runs JavaScript functions
+//!   carried as source (QuickJS, with cargo and clang);
 //! - [`guest`]: guest code kept in the host's own crate, built from the
 //!   host's build script and embedded in it, with a typed handle for each
 //!   function, so that `cargo run` is the only command and the compiler
@@ -25,6 +27,7 @@ mod directives;
 mod embed;
 mod go;
 mod go_exports;
+mod javascript;
 mod paths;
 mod source;
 mod zig;
@@ -34,6 +37,7 @@ pub use c::C_HEADER;
 pub use cargo::{GUEST_TARGET, build_crate};
 pub use embed::{EMBED_FILE, Embedded, Guest, guest};
 pub use go::GO_SDK;
+pub use javascript::{JAVASCRIPT_ENGINE_ENV, javascript_engine};
 pub use source::{ACCEPTED_SOURCES, Language, Source, build};
 pub use zig::ZIG_SDK;
 

@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use ferry_host::batch::ColumnType;
 use ferry_host::{
     BlobStore, Closure, DirGrant, FromSource, Module, ModuleRef, Resolved, Sandbox, Value,
 };
@@ -19,9 +20,22 @@ pub struct FunctionArgs {
     /// directory of them, a Zig or AssemblyScript file), a closure file from
     /// `ferry pickle`, or
     /// sha256:… of a module or closure in the store.
-    module: String,
+    #[arg(required_unless_present = "js")]
+    module: Option<String>,
     /// The function's name; a closure names its own.
     function: Option<String>,
+    /// A function written in JavaScript instead: an ES module's source
+    /// (`export default (x) => x * 2`), or a .js or .mjs file, whose
+    /// default export is the function.
+    #[arg(long, value_name = "SOURCE|FILE", conflicts_with_all = ["module", "env"])]
+    js: Option<String>,
+    /// With --js: a SQL scalar function, called once per row, taking
+    /// columns of these types (int64,utf8,…).
+    #[arg(long, value_name = "TYPE,...", value_delimiter = ',', requires_all = ["js", "returns"])]
+    args: Vec<String>,
+    /// With --js: a SQL scalar function returning a column of this type.
+    #[arg(long, value_name = "TYPE", requires = "js")]
+    returns: Option<String>,
     /// The captured environment, as JSON (@FILE reads it from a file, -
     /// from standard input).
     #[arg(long, value_name = "JSON")]
@@ -203,7 +217,65 @@ impl FunctionArgs {
     /// environment captured, or a closure as it was pickled; then the blobs
     /// attached.
     pub fn closure(&self, store: &BlobStore) -> Result<Closure> {
-        let reference: ModuleRef = self.module.parse()?;
+        let closure = match (&self.js, &self.module) {
+            (Some(source), _) => self.javascript(source)?,
+            (None, Some(module)) => self.module_closure(module, store)?,
+            (None, None) => bail!("name a module, a closure or guest source, or give --js"),
+        };
+        self.blobs.iter().try_fold(closure, |closure, blob| {
+            let (name, file) = blob
+                .split_once('=')
+                .with_context(|| format!("--blob takes NAME=FILE or NAME=URL, not `{blob}`"))?;
+            if ferry_stores::is_url(file) {
+                let object = stores().block_on(stores().reference(file))??;
+                return Ok(closure.with_object(name, object));
+            }
+            let bytes =
+                std::fs::read(file).with_context(|| format!("cannot read blob file {file}"))?;
+            Ok(closure.with_blob(name, bytes))
+        })
+    }
+
+    /// A closure of the JavaScript engine: a value function, or with
+    /// `--returns` a scalar one.
+    fn javascript(&self, source: &str) -> Result<Closure> {
+        let is_file = [".js", ".mjs"].iter().any(|ext| source.ends_with(ext));
+        let source = if is_file {
+            std::fs::read_to_string(source)
+                .with_context(|| format!("cannot read the JavaScript file {source}"))?
+        } else {
+            source.to_owned()
+        };
+        let engine = ferry_host::javascript::engine()?;
+        let Some(returns) = &self.returns else {
+            return Ok(ferry_host::javascript::function(&engine, &source)?);
+        };
+        let column_type = |name: &String| {
+            ColumnType::from_name(name).with_context(|| {
+                let names: Vec<&str> = ColumnType::ALL.iter().map(|t| t.name()).collect();
+                format!(
+                    "`{name}` is not a column type; the types are {}",
+                    names.join(", ")
+                )
+            })
+        };
+        let args = self
+            .args
+            .iter()
+            .map(column_type)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(ferry_host::javascript::scalar(
+            &engine,
+            &source,
+            &args,
+            column_type(returns)?,
+        )?)
+    }
+
+    /// A module's function with the environment captured, or a closure as
+    /// it was pickled.
+    fn module_closure(&self, module: &str, store: &BlobStore) -> Result<Closure> {
+        let reference: ModuleRef = module.parse()?;
         let closure = match (
             reference.resolve(Some(store), FromSource::Build)?,
             self.function.as_deref(),
@@ -233,24 +305,15 @@ impl FunctionArgs {
                 closure
             }
         };
-        self.blobs.iter().try_fold(closure, |closure, blob| {
-            let (name, file) = blob
-                .split_once('=')
-                .with_context(|| format!("--blob takes NAME=FILE or NAME=URL, not `{blob}`"))?;
-            if ferry_stores::is_url(file) {
-                let object = stores().block_on(stores().reference(file))??;
-                return Ok(closure.with_object(name, object));
-            }
-            let bytes =
-                std::fs::read(file).with_context(|| format!("cannot read blob file {file}"))?;
-            Ok(closure.with_blob(name, bytes))
-        })
+        Ok(closure)
     }
 
     /// The signatures in `MODULE.sig` beside the module argument, if there
     /// is such a file: workers that run only signed code need them.
     pub fn signatures(&self) -> Result<Vec<ModuleSignature>> {
-        signatures_beside(&self.module)
+        self.module
+            .as_deref()
+            .map_or_else(|| Ok(Vec::new()), signatures_beside)
     }
 }
 

@@ -22,7 +22,8 @@
 
 use crate::store::Resolve;
 use crate::{BlobStore, ContentHash, Error, Module, ObjectRef, ReadObject, Value};
-use ferry_abi::FunctionRecord;
+use ferry_abi::batch::ColumnType;
+use ferry_abi::{DynamicTypes, FunctionKind, FunctionRecord};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -134,6 +135,10 @@ pub struct Closure {
     blobs: Arc<BTreeMap<String, Blob>>,
     /// Blobs that are objects in stores, read or not.
     objects: Arc<BTreeMap<String, ObjectRef>>,
+    /// For a function whose types are each closure's (a dynamic record):
+    /// its record with the types the environment gives, or why it gives
+    /// none.
+    typed: Option<Result<Arc<FunctionRecord>, Arc<str>>>,
 }
 
 /// The body of the encoding; field order is the format.
@@ -167,14 +172,78 @@ impl Closure {
             env: Value::nil(),
             blobs: Arc::default(),
             objects: Arc::default(),
-        })
+            typed: None,
+        }
+        .typed())
     }
 
-    /// The record of the closure's function: its kind and signature.
+    /// The record of the closure's function: its kind and signature, with
+    /// the types its environment gives if the function is dynamic.
     pub fn record(&self) -> &FunctionRecord {
+        match &self.typed {
+            Some(Ok(record)) => record,
+            _ => self.module_record(),
+        }
+    }
+
+    fn module_record(&self) -> &FunctionRecord {
         self.module
             .record(&self.function)
             .expect("a closure's function was checked when it was made")
+    }
+
+    /// The record of the closure's function, which must be of `kind`, with
+    /// its types: a dynamic function's from the environment, which must
+    /// give them.
+    pub fn function_record(&self, kind: FunctionKind) -> Result<&FunctionRecord, Error> {
+        let record = self.module.function(&self.function, kind)?;
+        match &self.typed {
+            None => Ok(record),
+            Some(Ok(typed)) => Ok(typed),
+            Some(Err(reason)) => Err(Error::Signature {
+                function: self.function.to_string(),
+                reason: reason.to_string(),
+            }),
+        }
+    }
+
+    /// Reads a dynamic function's types from the environment.
+    fn typed(mut self) -> Closure {
+        let record = self.module_record();
+        if !record.dynamic {
+            return self;
+        }
+        let typed = self
+            .env
+            .decode::<DynamicTypes>()
+            .map_err(|e| {
+                format!(
+                    "its types are each closure's, and this closure's environment gives none \
+                     (a map with `args`, column type names, and `returns`): {e}"
+                )
+            })
+            .and_then(|types| {
+                let unknown = types
+                    .args
+                    .iter()
+                    .chain([&types.returns])
+                    .find(|name| ColumnType::from_name(name).is_none())
+                    .cloned();
+                match unknown {
+                    Some(unknown) => Err(format!(
+                        "its environment names `{unknown}`, which is not a column type"
+                    )),
+                    None => Ok(Arc::new(record.with_types(types))),
+                }
+            })
+            .and_then(|typed| match typed.kind {
+                FunctionKind::Aggregate if typed.args.is_empty() => {
+                    Err("an aggregate takes at least one argument column".to_owned())
+                }
+                _ => Ok(typed),
+            });
+        self.typed = Some(typed.map_err(Arc::from));
+        self
     }
 
     /// Captures `env` as the function's environment.
@@ -185,7 +254,7 @@ impl Closure {
     /// Captures an already encoded environment.
     pub fn with_env_value(mut self, env: Value) -> Closure {
         self.env = env;
-        self
+        self.typed()
     }
 
     /// Attaches a data blob under `name`, replacing any blob of that name.
@@ -441,7 +510,9 @@ impl Closure {
             env: Value::from_msgpack(body.env),
             blobs: Arc::new(blobs),
             objects: Arc::new(objects),
-        };
+            typed: None,
+        }
+        .typed();
         let actual = closure.id();
         if actual.as_bytes() != id {
             return Err(corrupt(format!(

@@ -45,6 +45,7 @@ mod error;
 pub mod executor;
 pub mod guest;
 mod hash;
+pub mod javascript;
 mod lru;
 mod module;
 mod module_ref;

@@ -147,8 +147,9 @@ impl Module {
             )));
         }
         // Its argument columns are what tell an aggregate how many rows a
-        // batch has (docs/abi.md, section 9).
-        if kind == FunctionKind::Aggregate && record.args.is_empty() {
+        // batch has (docs/abi.md, section 9). A dynamic function's are
+        // each closure's, and checked there.
+        if kind == FunctionKind::Aggregate && record.args.is_empty() && !record.dynamic {
             return Err(signature(
                 "an aggregate takes at least one argument column".into(),
             ));

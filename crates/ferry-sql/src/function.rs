@@ -38,7 +38,7 @@ impl Function {
         kind: FunctionKind,
         functions: &WasmFunctions,
     ) -> Result<Function, Error> {
-        let record = closure.module().function(closure.function(), kind)?;
+        let record = closure.function_record(kind)?;
         let (args, returns) = sql_types(record)?;
         let closure = match &functions.objects {
             Some(reader) => closure.read_objects(&**reader)?,

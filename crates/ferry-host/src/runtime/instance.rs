@@ -156,7 +156,7 @@ impl Instance {
     /// Runs `closure` on `input`. The closure's module must be this
     /// instance's module.
     pub fn call_closure(&mut self, closure: &Closure, input: &Value) -> Result<Output, Error> {
-        self.compiled_for(closure)?;
+        self.check_closure(closure)?;
         self.call_with_blobs(closure.function(), closure.env(), input, closure.blobs())
     }
 
@@ -165,10 +165,9 @@ impl Instance {
         self.call_with_blobs(function, env, input, &Arc::default())
     }
 
-    /// This instance's compiled module, once `closure` is checked to be of
-    /// it. Callers borrow the function's record from it rather than copying
-    /// the record on every call (a sliding window makes three per row).
-    fn compiled_for(&self, closure: &Closure) -> Result<Arc<Compiled>, Error> {
+    /// Checks that `closure` can run here: it is of this instance's module
+    /// and its objects were read.
+    fn check_closure(&self, closure: &Closure) -> Result<(), Error> {
         if closure.module().id() != self.module().id() {
             return Err(Error::AbiViolation {
                 reason: format!(
@@ -178,8 +177,7 @@ impl Instance {
                 ),
             });
         }
-        closure.check_objects_read()?;
-        Ok(self.compiled.clone())
+        closure.check_objects_read()
     }
 
     fn call_with_blobs(
@@ -239,9 +237,9 @@ impl Instance {
         closure: &Closure,
         columns: &[ColumnIn<'_>],
     ) -> Result<Output<ColumnOut>, Error> {
-        let compiled = self.compiled_for(closure)?;
+        self.check_closure(closure)?;
         let function = closure.function();
-        let record = compiled.module.function(function, FunctionKind::Scalar)?;
+        let record = closure.function_record(FunctionKind::Scalar)?;
         let rows = check_arguments(record, columns)?.unwrap_or(1);
         let out = self.call_columns(closure, &record.export, columns)?;
         out.try_map(|column| expect_column(function, column, record.returns.as_deref(), rows))
@@ -283,10 +281,8 @@ impl Instance {
         groups: &[u32],
         columns: &[ColumnIn<'_>],
     ) -> Result<Output<States>, Error> {
-        let compiled = self.compiled_for(closure)?;
-        let record = compiled
-            .module
-            .function(closure.function(), FunctionKind::Aggregate)?;
+        self.check_closure(closure)?;
+        let record = closure.function_record(FunctionKind::Aggregate)?;
         if step == AggregateStep::Retract && !record.retract {
             return Err(Error::Signature {
                 function: record.name.clone(),
@@ -308,10 +304,8 @@ impl Instance {
         groups: &[u32],
         partials: ColumnIn<'_>,
     ) -> Result<Output<States>, Error> {
-        let compiled = self.compiled_for(closure)?;
-        let record = compiled
-            .module
-            .function(closure.function(), FunctionKind::Aggregate)?;
+        self.check_closure(closure)?;
+        let record = closure.function_record(FunctionKind::Aggregate)?;
         if partials.column_type != ColumnType::Binary {
             return Err(Error::Signature {
                 function: record.name.clone(),
@@ -338,10 +332,8 @@ impl Instance {
         closure: &Closure,
         states: &States,
     ) -> Result<Output<ColumnOut>, Error> {
-        let compiled = self.compiled_for(closure)?;
-        let record = compiled
-            .module
-            .function(closure.function(), FunctionKind::Aggregate)?;
+        self.check_closure(closure)?;
+        let record = closure.function_record(FunctionKind::Aggregate)?;
         let export = record.step_export(AggregateStep::Finish);
         let out = self.call_columns(closure, &export, &[states.column()])?;
         out.try_map(|column| {

@@ -1,0 +1,127 @@
+//! The closure's source, loaded: a QuickJS runtime and context holding the
+//! module's default export. An instance keeps the last one it loaded, so
+//! the calls of a query (one per batch, on a pooled instance) compile the
+//! source once.
+
+use ferry::__private::Failure;
+use rquickjs::{CatchResultExt, CaughtError, Context, Ctx, Function, Module, Persistent, Runtime};
+use serde::Deserialize;
+use std::cell::RefCell;
+
+/// A JavaScript closure's environment.
+#[derive(Deserialize)]
+pub struct Env {
+    /// An ES module whose default export is the function.
+    pub source: String,
+    /// For scalar functions: the argument column types, by name.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// For scalar functions: the result column type, by name.
+    #[serde(default)]
+    pub returns: Option<String>,
+}
+
+impl Env {
+    /// Decodes the environment the host passed.
+    pub fn decode(bytes: &[u8]) -> Result<Env, Failure> {
+        rmp_serde::from_slice(bytes).map_err(|e| {
+            Failure::BadArgument(format!(
+                "a JavaScript closure's environment is a map with the function's `source`: {e}"
+            ))
+        })
+    }
+}
+
+/// A loaded source. Fields drop in order: the function before the context
+/// and the context before the runtime that owns them.
+struct Loaded {
+    source: String,
+    function: Persistent<Function<'static>>,
+    context: Context,
+    _runtime: Runtime,
+}
+
+thread_local! {
+    static LOADED: RefCell<Option<Loaded>> = const { RefCell::new(None) };
+}
+
+/// QuickJS checks its own recursion against this; it must stay below the
+/// module's stack (1 MiB), which nothing else guards.
+const MAX_STACK: usize = 512 * 1024;
+
+/// Runs `run` with the function `env`'s source exports, loading the source
+/// unless it is the one this instance loaded last.
+pub fn with_function<T>(
+    env: &Env,
+    run: impl for<'js> FnOnce(&Ctx<'js>, &Function<'js>) -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    LOADED.with_borrow_mut(|loaded| {
+        if loaded.as_ref().is_none_or(|l| l.source != env.source) {
+            *loaded = None;
+            *loaded = Some(load(&env.source)?);
+        }
+        let loaded = loaded.as_ref().expect("loaded above");
+        loaded.context.with(|ctx| {
+            let function = loaded
+                .function
+                .clone()
+                .restore(&ctx)
+                .map_err(|e| Failure::Error(e.to_string()))?;
+            run(&ctx, &function)
+        })
+    })
+}
+
+fn load(source: &str) -> Result<Loaded, Failure> {
+    let engine = |e: rquickjs::Error| Failure::Error(format!("the JavaScript engine failed: {e}"));
+    let runtime = Runtime::new().map_err(engine)?;
+    runtime.set_max_stack_size(MAX_STACK);
+    let context = Context::full(&runtime).map_err(engine)?;
+    let function = context.with(|ctx| {
+        let failed = |e: CaughtError<'_>| {
+            Failure::Error(format!(
+                "the JavaScript source does not load: {}",
+                describe(e)
+            ))
+        };
+        let (module, promise) = Module::declare(ctx.clone(), "function.js", source)
+            .and_then(|module| module.eval())
+            .catch(&ctx)
+            .map_err(failed)?;
+        promise.finish::<()>().catch(&ctx).map_err(failed)?;
+        let export: rquickjs::Value = module.get("default").catch(&ctx).map_err(failed)?;
+        match export.into_function() {
+            Some(function) => Ok(Persistent::save(&ctx, function)),
+            None => Err(Failure::Error(
+                "the JavaScript source's default export is not a function: \
+                 write `export default (x) => ...`"
+                    .into(),
+            )),
+        }
+    })?;
+    Ok(Loaded {
+        source: source.to_owned(),
+        function,
+        context,
+        _runtime: runtime,
+    })
+}
+
+/// A thrown value as one line: `TypeError: x is not a function`.
+pub fn describe(error: CaughtError<'_>) -> String {
+    match error {
+        CaughtError::Exception(exception) => {
+            let name: Option<String> = exception.get("name").ok();
+            let message = exception.message().unwrap_or_default();
+            match name {
+                Some(name) if !name.is_empty() => format!("{name}: {message}"),
+                _ => message,
+            }
+        }
+        CaughtError::Value(value) => match value.as_string().and_then(|s| s.to_string().ok()) {
+            Some(text) => format!("threw {text:?}"),
+            None => format!("threw a value of type {}", value.type_name()),
+        },
+        CaughtError::Error(error) => error.to_string(),
+    }
+}
