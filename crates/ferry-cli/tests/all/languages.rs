@@ -19,8 +19,8 @@ struct Examples {
     toolchain: fn() -> Option<(&'static str, String)>,
 }
 
-const RUST_UDFS: &str = "examples/udfs";
-const RUST_HISTOGRAM: &str = "examples/guest";
+pub(crate) const RUST_UDFS: &str = "examples/udfs";
+pub(crate) const RUST_HISTOGRAM: &str = "examples/guest";
 
 const LANGUAGES: &[Examples] = &[
     Examples {
@@ -91,7 +91,7 @@ fn ferry_build_builds_each_language_and_lists_its_functions() {
 /// The rows both guests see: integers of every size and sign, text with
 /// spaces and capitals, positive floats, and a null in every column now
 /// and then.
-fn random_table(ferry: &Ferry) -> String {
+pub(crate) fn random_table(ferry: &Ferry) -> String {
     let mut random = Random::new(16);
     let rows = 3000;
     let mut csv = String::from("id,a,b,s,grp,x\n");
@@ -129,7 +129,7 @@ fn random_table(ferry: &Ferry) -> String {
 /// Two CSV results are the same: every field equal, floats to 1e-12
 /// relative (partial aggregates may be merged in another order, and a
 /// sliding window retracts where another recomputes).
-fn assert_same_csv(language: &str, query: &str, rust: &str, other: &str) {
+pub(crate) fn assert_same_csv(language: &str, query: &str, rust: &str, other: &str) {
     let (rust, other): (Vec<_>, Vec<_>) = (rust.lines().collect(), other.lines().collect());
     assert_eq!(rust.len(), other.len(), "{language}: {query}");
     assert!(rust.len() > 10, "{query}: too few rows to compare");

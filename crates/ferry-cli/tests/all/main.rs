@@ -4,6 +4,7 @@
 mod actors;
 mod cli;
 mod cluster;
+mod javascript;
 mod languages;
 mod security;
 mod services;

@@ -1,0 +1,284 @@
+//! JavaScript functions carried as source (`ferry --js`): closures of the
+//! JavaScript engine, built from source the first time, run through
+//! `ferry call`, `ferry map` and `ferry sql` and checked against the Rust
+//! guests' results on the same random data, nulls included.
+
+use crate::languages::{RUST_HISTOGRAM, RUST_UDFS, assert_same_csv, random_table};
+use crate::support::{Ferry, json};
+use ferry_test_support::system;
+
+/// `ferry` with a store of its own, and clang for the engine's C.
+fn ferry_with_clang() -> Ferry {
+    system::c_toolchain();
+    Ferry::new()
+}
+
+/// Pickles a JavaScript scalar function into the test's directory; returns
+/// the closure's path.
+fn pickle_scalar(ferry: &Ferry, name: &str, source: &str, args: &str, returns: &str) -> String {
+    let path = ferry.path(&format!("{name}.closure"));
+    ferry.ok(&[
+        "pickle",
+        "--js",
+        source,
+        "--args",
+        args,
+        "--returns",
+        returns,
+        "-o",
+        &path,
+    ]);
+    path
+}
+
+#[test]
+fn javascript_sql_functions_match_rust_on_random_data_with_nulls() {
+    let ferry = ferry_with_clang();
+    let table = format!("t={}", random_table(&ferry));
+    let gcd = pickle_scalar(
+        &ferry,
+        "gcd",
+        "examples/javascript/gcd.js",
+        "int64,int64",
+        "int64",
+    );
+    let normalize = pickle_scalar(
+        &ferry,
+        "normalize",
+        "examples/javascript/normalize.js",
+        "utf8",
+        "utf8",
+    );
+    let create = format!(
+        "CREATE FUNCTION gcd AS '{gcd}' LANGUAGE wasm; \
+         CREATE FUNCTION normalize AS '{normalize}' LANGUAGE wasm;"
+    );
+    let queries = [
+        "SELECT id, gcd(a, b) AS g, normalize(s) AS n FROM t ORDER BY id",
+        "SELECT grp, sum(gcd(a, 360)) AS s, max(normalize(s)) AS m FROM t GROUP BY grp ORDER BY grp",
+    ];
+    let sql = |extra: &[&str], query: &str| {
+        let mut args = vec!["sql", "-t", &table, "--format", "csv"];
+        args.extend(extra);
+        args.extend(["-c", query]);
+        ferry.ok(&args)
+    };
+    for query in queries {
+        let expected = sql(&["--functions", RUST_UDFS], query);
+        let got = sql(&[], &format!("{create} {query}"));
+        assert_same_csv("JavaScript", query, &expected, &got);
+    }
+    let nulls = sql(
+        &[],
+        &format!("{create} SELECT count(*) - count(gcd(a, b)) AS n FROM t"),
+    );
+    assert_ne!(nulls.trim(), "n\n0", "no nulls drawn");
+
+    // By reference, the closure is the source and the engine's hash: the
+    // engine travels once, through the store.
+    let by_reference = ferry.path("gcd-ref.closure");
+    ferry.ok(&[
+        "pickle",
+        "--js",
+        "examples/javascript/gcd.js",
+        "--args",
+        "int64,int64",
+        "--returns",
+        "int64",
+        "--by-reference",
+        "-o",
+        &by_reference,
+    ]);
+    let size = std::fs::metadata(&by_reference).unwrap().len();
+    let by_value = std::fs::metadata(&gcd).unwrap().len();
+    assert!(size < 2048 && by_value > 100_000, "{size} / {by_value}");
+    let query = "SELECT id, gcd(a, b) AS g FROM t ORDER BY id";
+    let got = sql(
+        &[],
+        &format!("CREATE FUNCTION gcd AS '{by_reference}' LANGUAGE wasm; {query}"),
+    );
+    assert_same_csv(
+        "JavaScript",
+        query,
+        &sql(&["--functions", RUST_UDFS], query),
+        &got,
+    );
+}
+
+/// Histograms as a Rust consumer reads them: the engine writes an
+/// integral number as an integer, which a float field takes.
+#[derive(serde::Deserialize, Debug, PartialEq)]
+struct Histogram {
+    lo: f64,
+    hi: f64,
+    counts: Vec<u64>,
+    underflow: u64,
+    overflow: u64,
+}
+
+#[test]
+fn javascript_value_functions_match_rust_through_call_and_map() {
+    let ferry = ferry_with_clang();
+    let spec = r#"{"bins":30,"lo":60.0,"hi":120.0,"peak":91.2,"width":2.5,"seed":2026}"#;
+    let fill = |start: u64| {
+        ferry.ok(&[
+            "call",
+            RUST_HISTOGRAM,
+            "fill",
+            "--env",
+            spec,
+            "--input",
+            &format!(r#"{{"start":{start},"end":{}}}"#, start + 5000),
+        ])
+    };
+    let pair = format!("[{}, {}]", fill(0), fill(7000));
+    let merged = |args: &[&str]| -> Histogram {
+        let mut all = vec!["call"];
+        all.extend(args);
+        all.extend(["--input", &pair]);
+        serde_json::from_value(json(&ferry.ok(&all))).unwrap()
+    };
+    let expected = merged(&[RUST_HISTOGRAM, "merge"]);
+    assert!(expected.counts.iter().sum::<u64>() > 1000, "{expected:?}");
+    assert_eq!(merged(&["--js", "examples/javascript/merge.js"]), expected);
+
+    // A pickled value closure runs as any closure does.
+    let square = ferry.path("square.closure");
+    ferry.ok(&[
+        "pickle",
+        "--js",
+        "export default (x) => ({ x, square: x * x, text: `${x}` })",
+        "-o",
+        &square,
+    ]);
+    let inputs: String = (0..20).map(|i| format!("{}\n", i * 7 - 30)).collect();
+    let inputs = ferry.file("numbers.jsonl", &inputs);
+    let lines: Vec<serde_json::Value> = ferry
+        .ok(&["map", &square, "--inputs", &inputs])
+        .lines()
+        .map(json)
+        .collect();
+    assert_eq!(lines.len(), 20);
+    for (i, line) in lines.iter().enumerate() {
+        let x = i as i64 * 7 - 30;
+        assert_eq!(
+            *line,
+            serde_json::json!({"x": x, "square": x * x, "text": x.to_string()})
+        );
+    }
+}
+
+#[test]
+fn javascript_failures_are_typed_errors_and_the_host_goes_on() {
+    let ferry = ferry_with_clang();
+    // The error is the last line, and only it.
+    let fails = |args: &[&str], wanted: &str| {
+        let err = ferry.fails(args);
+        let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error")).collect();
+        assert_eq!(errors.len(), 1, "{err}");
+        assert!(errors[0].contains(wanted), "wanted `{wanted}` in: {err}");
+    };
+    let unequal = r#"[{"lo":0.0,"hi":1.0,"counts":[1],"underflow":0,"overflow":0},
+                      {"lo":0.0,"hi":2.0,"counts":[1],"underflow":0,"overflow":0}]"#;
+    fails(
+        &[
+            "call",
+            "--js",
+            "examples/javascript/merge.js",
+            "--input",
+            unequal,
+        ],
+        "`javascript` returned an error: Error: cannot merge histograms with different binning",
+    );
+    fails(
+        &["call", "--js", "export default (x) =>", "--input", "1"],
+        "`javascript` returned an error: the JavaScript source does not load: SyntaxError",
+    );
+    fails(
+        &["call", "--js", "export const f = 1", "--input", "1"],
+        "the JavaScript source's default export is not a function",
+    );
+    fails(
+        &[
+            "call",
+            "--js",
+            "export default () => { for (;;) {} }",
+            "--timeout",
+            "1",
+        ],
+        "ran past its deadline of 1000 ms",
+    );
+    fails(
+        &[
+            "call",
+            "--js",
+            "export default () => { const a = []; for (;;) a.push(new Array(1e6).fill(1.5)); }",
+            "--memory",
+            "64",
+        ],
+        "`javascript` returned an error: InternalError: out of memory",
+    );
+    fails(
+        &[
+            "pickle",
+            "--js",
+            "export default (x) => x",
+            "--returns",
+            "int65",
+            "-o",
+            "x",
+        ],
+        "`int65` is not a column type",
+    );
+
+    // In SQL, a row's exception names the row; so does a result of the
+    // wrong type.
+    let positive = pickle_scalar(
+        &ferry,
+        "positive",
+        "export default (a) => { if (a < 0) throw new RangeError(`negative: ${a}`); return a; }",
+        "int64",
+        "int64",
+    );
+    let wrong = pickle_scalar(
+        &ferry,
+        "wrong",
+        "export default (a) => 'text'",
+        "int64",
+        "int64",
+    );
+    let narrow = pickle_scalar(
+        &ferry,
+        "narrow",
+        "export default (a) => a * 1000",
+        "int64",
+        "int8",
+    );
+    let sql = |name: &str, closure: &str| {
+        vec![
+            "sql".to_owned(),
+            "-c".to_owned(),
+            format!(
+                "CREATE FUNCTION {name} AS '{closure}' LANGUAGE wasm; \
+                 SELECT {name}(x) FROM (VALUES (1), (-2)) AS v(x)"
+            ),
+        ]
+    };
+    for (args, wanted) in [
+        (
+            sql("positive", &positive),
+            "returned an error: row 1: RangeError: negative: -2",
+        ),
+        (
+            sql("wrong", &wrong),
+            "returned an error: row 0: the function returned a string, not a value of the result type int64",
+        ),
+        (
+            sql("narrow", &narrow),
+            "returned an error: row 0: 1000 does not fit the result type int8",
+        ),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        fails(&args, wanted);
+    }
+}
