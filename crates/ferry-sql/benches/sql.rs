@@ -14,6 +14,10 @@
 //! same 10M rows beside the Rust guest's, with the time from a new runtime
 //! to a module's first result (compiling it).
 //!
+//! And `gcd` written in JavaScript (`ferry --js`, run by the QuickJS
+//! engine guest), beside the Rust guest's and the native UDF, over the
+//! same 10M rows.
+//!
 //! `cargo bench -p ferry-sql --bench sql` (one group: `-- grouped`)
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
@@ -21,6 +25,7 @@ use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::cast::as_int64_array;
 use datafusion::datasource::MemTable;
+use ferry_host::batch::ColumnType;
 use ferry_host::{Runtime, RuntimeConfig};
 use ferry_sql::WasmFunctions;
 use ferry_test_support::{
@@ -324,12 +329,57 @@ fn first_call_by_language(c: &mut Criterion) {
     group.finish();
 }
 
+/// The Number arithmetic a JavaScript author writes for values known to be
+/// below 2^53, as the table's are (`examples/javascript/gcd.js` goes through
+/// BigInt to cover all of int64).
+const JAVASCRIPT_GCD: &str = "export default (a, b) => {
+  a = Math.abs(a); b = Math.abs(b);
+  while (b !== 0) { const r = a % b; a = b; b = r; }
+  return a;
+}";
+
+/// `gcd` over the 10M rows written in JavaScript, beside the Rust guest's
+/// and the same Rust function as a native UDF, in one session.
+fn javascript(c: &mut Criterion) {
+    let tokio = tokio::runtime::Runtime::new().unwrap();
+    let ctx = session(&udfs().module);
+    ctx.register_table("t", Arc::new(table())).unwrap();
+    ctx.register_udf(native_gcd());
+    let engine = ferry_host::javascript::engine().unwrap();
+    println!("engine: module of {} bytes", engine.bytes().len());
+    let closure = ferry_host::javascript::scalar(
+        &engine,
+        JAVASCRIPT_GCD,
+        &[ColumnType::Int64; 2],
+        ColumnType::Int64,
+    )
+    .unwrap();
+    let functions = WasmFunctions::new(Runtime::new(RuntimeConfig::default()).unwrap());
+    ctx.register_udf(functions.udf("js_gcd", closure).unwrap());
+    let run = |query: &str| {
+        tokio.block_on(async { ctx.sql(query).await.unwrap().collect().await.unwrap() })
+    };
+    let differ = run("SELECT count(*) FROM t WHERE js_gcd(a, b) <> native_gcd(a, b)");
+    assert_eq!(as_int64_array(differ[0].column(0)).unwrap().value(0), 0);
+    let mut group = c.benchmark_group("gcd_10m_int64_rows_javascript");
+    group.sample_size(10);
+    for (name, query) in [
+        ("javascript", "SELECT js_gcd(a, b) FROM t"),
+        ("rust_guest", "SELECT gcd(a, b) FROM t"),
+        ("native_udf", "SELECT native_gcd(a, b) FROM t"),
+    ] {
+        group.bench_function(name, |bench| bench.iter(|| run(query)));
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     sql,
     grouped,
     arrays,
     languages,
-    first_call_by_language
+    first_call_by_language,
+    javascript
 );
 criterion_main!(benches);
