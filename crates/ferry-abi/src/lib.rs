@@ -197,6 +197,10 @@ pub struct DynamicTypes {
     pub args: Vec<String>,
     /// The result column type.
     pub returns: String,
+    /// For aggregates whose module has the retract step: whether this
+    /// closure's may be called (an interpreted program may lack it).
+    #[serde(default)]
+    pub retract: bool,
 }
 
 impl FunctionRecord {
@@ -265,6 +269,7 @@ impl FunctionRecord {
             output: types.returns.clone(),
             args: types.args,
             returns: Some(types.returns),
+            retract: self.retract && types.retract,
             dynamic: false,
             ..self.clone()
         }

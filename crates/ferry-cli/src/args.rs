@@ -3,6 +3,7 @@
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use ferry_host::batch::ColumnType;
+use ferry_host::javascript;
 use ferry_host::{
     BlobStore, Closure, DirGrant, FromSource, Module, ModuleRef, Resolved, Sandbox, Value,
 };
@@ -29,11 +30,12 @@ pub struct FunctionArgs {
     /// default export is the function.
     #[arg(long, value_name = "SOURCE|FILE", conflicts_with_all = ["module", "env"])]
     js: Option<String>,
-    /// With --js: a SQL scalar function, called once per row, taking
-    /// columns of these types (int64,utf8,…).
+    /// With --js: a SQL function (scalar, or aggregate if the default
+    /// export is an aggregate's object) taking columns of these types
+    /// (int64,utf8,…).
     #[arg(long, value_name = "TYPE,...", value_delimiter = ',', requires_all = ["js", "returns"])]
     args: Vec<String>,
-    /// With --js: a SQL scalar function returning a column of this type.
+    /// With --js: a SQL function returning a column of this type.
     #[arg(long, value_name = "TYPE", requires = "js")]
     returns: Option<String>,
     /// The captured environment, as JSON (@FILE reads it from a file, -
@@ -218,7 +220,7 @@ impl FunctionArgs {
     /// attached.
     pub fn closure(&self, store: &BlobStore) -> Result<Closure> {
         let closure = match (&self.js, &self.module) {
-            (Some(source), _) => self.javascript(source)?,
+            (Some(source), _) => self.javascript(source, store)?,
             (None, Some(module)) => self.module_closure(module, store)?,
             (None, None) => bail!("name a module, a closure or guest source, or give --js"),
         };
@@ -237,8 +239,10 @@ impl FunctionArgs {
     }
 
     /// A closure of the JavaScript engine: a value function, or with
-    /// `--returns` a scalar one.
-    fn javascript(&self, source: &str) -> Result<Closure> {
+    /// `--returns` a scalar or aggregate one, as the source's default
+    /// export is a function or an aggregate's object. The source is
+    /// loaded once here, so that one that does not load fails now.
+    fn javascript(&self, source: &str, store: &BlobStore) -> Result<Closure> {
         let is_file = [".js", ".mjs"].iter().any(|ext| source.ends_with(ext));
         let source = if is_file {
             std::fs::read_to_string(source)
@@ -246,9 +250,16 @@ impl FunctionArgs {
         } else {
             source.to_owned()
         };
-        let engine = ferry_host::javascript::engine()?;
+        let engine = javascript::engine()?;
+        let runtime = crate::commands::one_shot_runtime(store)?;
+        let shape = javascript::describe(&runtime, &engine, &source)?;
         let Some(returns) = &self.returns else {
-            return Ok(ferry_host::javascript::function(&engine, &source)?);
+            if shape.is_aggregate() {
+                bail!(
+                    "the source is an aggregate: give its column types with --args and --returns"
+                );
+            }
+            return Ok(javascript::function(&engine, &source)?);
         };
         let column_type = |name: &String| {
             ColumnType::from_name(name).with_context(|| {
@@ -264,12 +275,11 @@ impl FunctionArgs {
             .iter()
             .map(column_type)
             .collect::<Result<Vec<_>>>()?;
-        Ok(ferry_host::javascript::scalar(
-            &engine,
-            &source,
-            &args,
-            column_type(returns)?,
-        )?)
+        let returns = column_type(returns)?;
+        Ok(match shape.is_aggregate() {
+            true => javascript::aggregate(&engine, &source, &args, returns, shape.retract)?,
+            false => javascript::scalar(&engine, &source, &args, returns)?,
+        })
     }
 
     /// A module's function with the environment captured, or a closure as

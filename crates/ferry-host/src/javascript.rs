@@ -5,8 +5,8 @@
 //! sends only its source.
 
 use crate::batch::ColumnType;
-use crate::{Closure, Error, Module};
-use serde::Serialize;
+use crate::{Closure, Error, Module, Runtime, Sandbox, Value};
+use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
 /// The engine's value function: the input in, the function's result out.
@@ -14,6 +14,12 @@ pub const VALUE_FUNCTION: &str = "javascript";
 
 /// The engine's scalar function, typed by each closure.
 pub const SCALAR_FUNCTION: &str = "javascript_scalar";
+
+/// The engine's aggregate function, typed by each closure.
+pub const AGGREGATE_FUNCTION: &str = "javascript_aggregate";
+
+/// The engine's value function that describes a source's default export.
+const DESCRIBE_FUNCTION: &str = "javascript_describe";
 
 /// The JavaScript engine's module, built (or found through
 /// `FERRY_JAVASCRIPT_ENGINE`) the first time a process asks
@@ -44,6 +50,69 @@ struct Env<'a> {
     args: Option<Vec<&'static str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     returns: Option<&'static str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    retract: bool,
+}
+
+impl<'a> Env<'a> {
+    fn source(source: &'a str) -> Env<'a> {
+        Env {
+            source,
+            args: None,
+            returns: None,
+            retract: false,
+        }
+    }
+
+    fn typed(source: &'a str, args: &[ColumnType], returns: ColumnType) -> Env<'a> {
+        Env {
+            args: Some(args.iter().map(|t| t.name()).collect()),
+            returns: Some(returns.name()),
+            ..Env::source(source)
+        }
+    }
+}
+
+/// What a source's default export is.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Shape {
+    /// `function`, or `aggregate` for an object with `update`, `merge` and
+    /// `finish` methods.
+    pub kind: String,
+    /// How many parameters the function declares (an aggregate's `update`,
+    /// after the state).
+    pub parameters: u32,
+    /// Whether an aggregate's object has `retract`.
+    pub retract: bool,
+}
+
+impl Shape {
+    /// Whether the export is an aggregate's object.
+    pub fn is_aggregate(&self) -> bool {
+        self.kind == "aggregate"
+    }
+}
+
+/// Loads `source` in the engine, once, in a fresh sandbox, and says what
+/// its default export is; a source that does not load, or whose default
+/// export is neither a function nor an aggregate's object, is an error
+/// here rather than wherever the closure would have run.
+///
+/// ```no_run
+/// use ferry_host::{Runtime, RuntimeConfig};
+///
+/// let engine = ferry_host::javascript::engine()?;
+/// let runtime = Runtime::new(RuntimeConfig::default())?;
+/// let shape = ferry_host::javascript::describe(&runtime, &engine, "export default (a, b) => a + b")?;
+/// assert_eq!((shape.kind.as_str(), shape.parameters), ("function", 2));
+/// # Ok::<(), ferry_host::Error>(())
+/// ```
+pub fn describe(runtime: &Runtime, engine: &Module, source: &str) -> Result<Shape, Error> {
+    let closure = Closure::new(engine, DESCRIBE_FUNCTION)?.with_env(&Env::source(source))?;
+    runtime
+        .call(&closure, &Value::nil(), &Sandbox::default())?
+        .value
+        .decode()
 }
 
 /// A value function written in JavaScript: `source` is an ES module whose
@@ -62,11 +131,7 @@ struct Env<'a> {
 /// # Ok::<(), ferry_host::Error>(())
 /// ```
 pub fn function(engine: &Module, source: &str) -> Result<Closure, Error> {
-    Closure::new(engine, VALUE_FUNCTION)?.with_env(&Env {
-        source,
-        args: None,
-        returns: None,
-    })
+    Closure::new(engine, VALUE_FUNCTION)?.with_env(&Env::source(source))
 }
 
 /// A scalar (SQL) function written in JavaScript, called once per row
@@ -88,9 +153,39 @@ pub fn scalar(
     args: &[ColumnType],
     returns: ColumnType,
 ) -> Result<Closure, Error> {
-    Closure::new(engine, SCALAR_FUNCTION)?.with_env(&Env {
-        source,
-        args: Some(args.iter().map(|t| t.name()).collect()),
-        returns: Some(returns.name()),
+    Closure::new(engine, SCALAR_FUNCTION)?.with_env(&Env::typed(source, args, returns))
+}
+
+/// An aggregate function written in JavaScript: `source` is an ES module
+/// whose default export is an object with `update(state, ...args)`,
+/// `merge(a, b)` and `finish(state)` methods, and perhaps `init()` and
+/// `retract(state, ...args)`; `retract` says whether it has the last, so
+/// that sliding windows take rows back out instead of folding each frame
+/// afresh ([`describe`] finds out).
+///
+/// ```no_run
+/// use ferry_host::batch::ColumnType;
+///
+/// let engine = ferry_host::javascript::engine()?;
+/// let source = "export default {
+///   init: () => ({ sum: 0, count: 0 }),
+///   update(s, x) { s.sum += x; s.count += 1; return s; },
+///   merge(a, b) { a.sum += b.sum; a.count += b.count; return a; },
+///   finish: (s) => (s.count ? s.sum / s.count : null),
+/// }";
+/// let mean = ferry_host::javascript::aggregate(&engine, source, &[ColumnType::Float64], ColumnType::Float64, false)?;
+/// assert!(!mean.record().retract);
+/// # Ok::<(), ferry_host::Error>(())
+/// ```
+pub fn aggregate(
+    engine: &Module,
+    source: &str,
+    args: &[ColumnType],
+    returns: ColumnType,
+    retract: bool,
+) -> Result<Closure, Error> {
+    Closure::new(engine, AGGREGATE_FUNCTION)?.with_env(&Env {
+        retract,
+        ..Env::typed(source, args, returns)
     })
 }

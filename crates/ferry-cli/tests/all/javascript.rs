@@ -1,7 +1,8 @@
 //! JavaScript functions carried as source (`ferry --js`): closures of the
 //! JavaScript engine, built from source the first time, run through
-//! `ferry call`, `ferry map` and `ferry sql` and checked against the Rust
-//! guests' results on the same random data, nulls included.
+//! `ferry call`, `ferry map` and `ferry sql` (scalars, an aggregate by
+//! group and over a sliding window) and checked against the Rust guests'
+//! results on the same random data, nulls included.
 
 use crate::languages::{RUST_HISTOGRAM, RUST_UDFS, assert_same_csv, random_table};
 use crate::support::{Ferry, json};
@@ -49,13 +50,25 @@ fn javascript_sql_functions_match_rust_on_random_data_with_nulls() {
         "utf8",
         "utf8",
     );
+    let geo_mean = pickle_scalar(
+        &ferry,
+        "geo_mean",
+        "examples/javascript/geo_mean.js",
+        "float64",
+        "float64",
+    );
     let create = format!(
         "CREATE FUNCTION gcd AS '{gcd}' LANGUAGE wasm; \
-         CREATE FUNCTION normalize AS '{normalize}' LANGUAGE wasm;"
+         CREATE FUNCTION normalize AS '{normalize}' LANGUAGE wasm; \
+         CREATE FUNCTION geo_mean AS '{geo_mean}' LANGUAGE wasm;"
     );
     let queries = [
         "SELECT id, gcd(a, b) AS g, normalize(s) AS n FROM t ORDER BY id",
         "SELECT grp, sum(gcd(a, 360)) AS s, max(normalize(s)) AS m FROM t GROUP BY grp ORDER BY grp",
+        "SELECT grp, geo_mean(x) AS m, count(x) AS c FROM t GROUP BY grp ORDER BY grp",
+        // A sliding window, through the aggregate's retract.
+        "SELECT id, geo_mean(x) OVER (PARTITION BY grp ORDER BY id \
+         ROWS BETWEEN 3 PRECEDING AND CURRENT ROW) AS w FROM t ORDER BY id",
     ];
     let sql = |extra: &[&str], query: &str| {
         let mut args = vec!["sql", "-t", &table, "--format", "csv"];
@@ -192,11 +205,21 @@ fn javascript_failures_are_typed_errors_and_the_host_goes_on() {
     );
     fails(
         &["call", "--js", "export default (x) =>", "--input", "1"],
-        "`javascript` returned an error: the JavaScript source does not load: SyntaxError",
+        "returned an error: the JavaScript source does not load: SyntaxError",
     );
     fails(
         &["call", "--js", "export const f = 1", "--input", "1"],
-        "the JavaScript source's default export is not a function",
+        "the JavaScript source's default export is neither a function nor an aggregate",
+    );
+    fails(
+        &[
+            "pickle",
+            "--js",
+            "examples/javascript/geo_mean.js",
+            "-o",
+            "x",
+        ],
+        "the source is an aggregate: give its column types with --args and --returns",
     );
     fails(
         &[
@@ -254,6 +277,13 @@ fn javascript_failures_are_typed_errors_and_the_host_goes_on() {
         "int64",
         "int8",
     );
+    let geo_mean = pickle_scalar(
+        &ferry,
+        "geo_mean",
+        "examples/javascript/geo_mean.js",
+        "float64",
+        "float64",
+    );
     let sql = |name: &str, closure: &str| {
         vec![
             "sql".to_owned(),
@@ -276,6 +306,10 @@ fn javascript_failures_are_typed_errors_and_the_host_goes_on() {
         (
             sql("narrow", &narrow),
             "returned an error: row 0: 1000 does not fit the result type int8",
+        ),
+        (
+            sql("geo_mean", &geo_mean),
+            "returned an error: row 1: Error: geo_mean of -2: values must be positive",
         ),
     ] {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();

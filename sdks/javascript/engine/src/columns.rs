@@ -34,7 +34,8 @@ const SUPPORTED: &[ColumnType] = &[
 
 /// A closure's column types, checked against the columns the host passed.
 pub struct Types {
-    returns: ColumnType,
+    /// The result column type.
+    pub returns: ColumnType,
 }
 
 impl Types {
@@ -42,12 +43,7 @@ impl Types {
     /// columns'.
     pub fn of(env: &Env, columns: &[Column<'_>]) -> Result<Types, Failure> {
         let bad = |reason: String| Failure::BadArgument(reason);
-        let returns = env
-            .returns
-            .as_deref()
-            .and_then(ColumnType::from_name)
-            .filter(|t| *t != ColumnType::LargeUtf8)
-            .ok_or_else(|| bad("the environment names no result type JavaScript returns".into()))?;
+        let Types { returns } = Types::result(env)?;
         let found: Vec<&str> = columns.iter().map(|c| c.column_type().name()).collect();
         if found != env.args {
             return Err(bad(format!(
@@ -69,6 +65,21 @@ impl Types {
         }
         Ok(Types { returns })
     }
+
+    /// The closure's result type, whatever the columns.
+    pub fn result(env: &Env) -> Result<Types, Failure> {
+        let returns = env
+            .returns
+            .as_deref()
+            .and_then(ColumnType::from_name)
+            .filter(|t| *t != ColumnType::LargeUtf8)
+            .ok_or_else(|| {
+                Failure::BadArgument(
+                    "the environment names no result type JavaScript returns".into(),
+                )
+            })?;
+        Ok(Types { returns })
+    }
 }
 
 /// Calls `function` on every row of `columns`.
@@ -80,19 +91,11 @@ pub fn call<'js>(
 ) -> Result<ColumnBuilder, Failure> {
     let rows = columns.first().map_or(1, Column::len);
     let mut out = ColumnBuilder::new(types.returns, rows);
-    let row_error = |row: usize, reason: String| Failure::Error(format!("row {row}: {reason}"));
-    let engine = |e: rquickjs::Error| format!("the JavaScript engine failed: {e}");
     for row in 0..rows {
-        if columns.iter().any(|column| !column.is_valid(row)) {
+        let Some(args) = arguments(ctx, columns, row, None)? else {
             out.push::<bool>(None);
             continue;
-        }
-        let mut args = Args::new(ctx.clone(), columns.len());
-        for column in columns {
-            let value = cell(ctx, column, row).map_err(|e| row_error(row, engine(e)))?;
-            args.push_arg(value)
-                .map_err(|e| row_error(row, engine(e)))?;
-        }
+        };
         let result: Value = function
             .call_arg(args)
             .catch(ctx)
@@ -100,6 +103,34 @@ pub fn call<'js>(
         write(&mut out, types.returns, &result).map_err(|reason| row_error(row, reason))?;
     }
     Ok(out)
+}
+
+/// A row's failure, naming the row.
+pub fn row_error(row: usize, reason: String) -> Failure {
+    Failure::Error(format!("row {row}: {reason}"))
+}
+
+/// The arguments of a call on `row` of `columns`, after `first` if there
+/// is one; `None` when one of the row's values is null.
+pub fn arguments<'js>(
+    ctx: &Ctx<'js>,
+    columns: &[Column<'_>],
+    row: usize,
+    first: Option<Value<'js>>,
+) -> Result<Option<Args<'js>>, Failure> {
+    if columns.iter().any(|column| !column.is_valid(row)) {
+        return Ok(None);
+    }
+    let engine = |e: rquickjs::Error| row_error(row, format!("the JavaScript engine failed: {e}"));
+    let mut args = Args::new(ctx.clone(), columns.len() + usize::from(first.is_some()));
+    if let Some(first) = first {
+        args.push_arg(first).map_err(engine)?;
+    }
+    for column in columns {
+        args.push_arg(cell(ctx, column, row).map_err(engine)?)
+            .map_err(engine)?;
+    }
+    Ok(Some(args))
 }
 
 /// The value at `row` of a column, not null, as a JavaScript value.
@@ -131,8 +162,12 @@ fn cell<'js>(ctx: &Ctx<'js>, column: &Column<'_>, row: usize) -> rquickjs::Resul
     }
 }
 
-/// Appends a result to the output column.
-fn write(out: &mut ColumnBuilder, returns: ColumnType, value: &Value<'_>) -> Result<(), String> {
+/// Appends a result to an output column.
+pub fn write(
+    out: &mut ColumnBuilder,
+    returns: ColumnType,
+    value: &Value<'_>,
+) -> Result<(), String> {
     if value.type_of().is_void() {
         out.push::<bool>(None);
         return Ok(());

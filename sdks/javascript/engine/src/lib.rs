@@ -8,14 +8,22 @@
 //!   declares other than one parameter), the result its return value;
 //! - `javascript_scalar`, a scalar function whose column types are each
 //!   closure's (a dynamic record, `docs/abi.md` §2): the environment is
-//!   `{source, args, returns}`, and the function is called once per row.
+//!   `{source, args, returns}`, and the function is called once per row;
+//! - `javascript_aggregate`, an aggregate function, dynamic too: the
+//!   environment is `{source, args, returns, retract}`, and the source's
+//!   default export an object with the steps as methods;
+//! - `javascript_describe`, a value function that says what a source's
+//!   default export is (`{kind, parameters, retract}`), so that a closure
+//!   can be made for it and a source that does not load is refused before
+//!   it travels.
 //!
-//! The source is an ES module whose default export is the function:
-//! `export default (a, b) => a + b`. See `sdks/javascript/README.md` for
+//! The source is an ES module whose default export is the function (or the
+//! aggregate's object): `export default (a, b) => a + b`. See `sdks/javascript/README.md` for
 //! how values become JavaScript values and back.
 
 #![cfg(target_family = "wasm")]
 
+mod aggregate;
 mod columns;
 mod script;
 mod values;
@@ -27,6 +35,10 @@ const RECORDS: &str = concat!(
     r#"{"abi":1,"name":"javascript","kind":"value","export":"ferry_fn_javascript","env":"{source}","input":"the function's argument, or the array of its arguments","output":"its result","sdk":"ferry-javascript/0.1.0"}"#,
     "\n",
     r#"{"abi":1,"name":"javascript_scalar","kind":"scalar","export":"ferry_udf_javascript","env":"{source, args, returns}","input":"args","output":"returns","sdk":"ferry-javascript/0.1.0","dynamic":true}"#,
+    "\n",
+    r#"{"abi":1,"name":"javascript_aggregate","kind":"aggregate","export":"ferry_udaf_javascript","env":"{source, args, returns, retract}","input":"args","output":"returns","sdk":"ferry-javascript/0.1.0","retract":true,"dynamic":true}"#,
+    "\n",
+    r#"{"abi":1,"name":"javascript_describe","kind":"value","export":"ferry_fn_javascript_describe","env":"{source}","input":"nil","output":"{kind, parameters, retract}","sdk":"ferry-javascript/0.1.0"}"#,
     "\n",
 );
 
@@ -87,6 +99,104 @@ extern "C" fn javascript_scalar(
         )
     }
 }
+
+/// What a source's default export is: a function or an aggregate's
+/// object, with its number of parameters (of `update` after the state).
+#[unsafe(export_name = "ferry_fn_javascript_describe")]
+extern "C" fn javascript_describe(
+    env_ptr: *mut u8,
+    env_len: usize,
+    input_ptr: *mut u8,
+    input_len: usize,
+) -> i32 {
+    // SAFETY: the host calls exports with buffers it allocated.
+    unsafe {
+        call_value(env_ptr, env_len, input_ptr, input_len, |env, _| {
+            let env = script::Env::decode(env)?;
+            script::with_export(&env, |_, export| {
+                let length = |f: &rquickjs::Function<'_>| f.get::<_, i64>("length").unwrap_or(0);
+                let shape = match export.as_function() {
+                    Some(function) => ("function", length(function), false),
+                    None => {
+                        let aggregate = aggregate::Aggregate::of(export).map_err(|_| {
+                            ferry::__private::Failure::Error(format!(
+                                "the JavaScript source's default export is neither a function \
+                                 nor an aggregate, {}",
+                                aggregate::SHAPE
+                            ))
+                        })?;
+                        let parameters = (aggregate.update_length() - 1).max(0);
+                        ("aggregate", parameters, aggregate.retracts())
+                    }
+                };
+                let (kind, parameters, retract) = shape;
+                let mut bytes = Vec::new();
+                rmpv::encode::write_value(
+                    &mut bytes,
+                    &rmpv::Value::Map(vec![
+                        ("kind".into(), kind.into()),
+                        ("parameters".into(), parameters.into()),
+                        ("retract".into(), retract.into()),
+                    ]),
+                )
+                .map_err(|e| ferry::__private::Failure::Error(e.to_string()))?;
+                Ok(bytes)
+            })
+        })
+    }
+}
+
+/// One aggregate step's export, a batch call running `step` on the
+/// source's default export.
+macro_rules! aggregate_step {
+    ($export:literal, $name:ident, |$ctx:ident, $value:ident, $env:ident, $columns:ident| $body:expr) => {
+        #[unsafe(export_name = $export)]
+        extern "C" fn $name(
+            env_ptr: *mut u8,
+            env_len: usize,
+            columns_ptr: *mut u8,
+            column_count: usize,
+        ) -> i32 {
+            // SAFETY: the host calls exports with buffers it allocated.
+            unsafe {
+                call_scalar(
+                    env_ptr,
+                    env_len,
+                    columns_ptr,
+                    column_count,
+                    |env, $columns| {
+                        let $env = script::Env::decode(env)?;
+                        script::with_export(&$env, |$ctx, $value| $body)
+                    },
+                )
+            }
+        }
+    };
+}
+
+aggregate_step!(
+    "ferry_udaf_javascript_update",
+    update,
+    |ctx, export, env, columns| { aggregate::update(ctx, export, &env, columns, false) }
+);
+aggregate_step!(
+    "ferry_udaf_javascript_retract",
+    retract,
+    |ctx, export, env, columns| { aggregate::update(ctx, export, &env, columns, true) }
+);
+aggregate_step!(
+    "ferry_udaf_javascript_merge",
+    merge,
+    |ctx, export, env, columns| {
+        let _ = &env;
+        aggregate::merge(ctx, export, columns)
+    }
+);
+aggregate_step!(
+    "ferry_udaf_javascript_finish",
+    finish,
+    |ctx, export, env, columns| { aggregate::finish(ctx, export, &env, columns) }
+);
 
 unsafe extern "C" {
     fn __wasm_call_ctors();

@@ -1,10 +1,12 @@
 //! The closure's source, loaded: a QuickJS runtime and context holding the
-//! module's default export. An instance keeps the last one it loaded, so
+//! module's default export (a function, or an aggregate's object). An instance keeps the last one it loaded, so
 //! the calls of a query (one per batch, on a pooled instance) compile the
 //! source once.
 
 use ferry::__private::Failure;
-use rquickjs::{CatchResultExt, CaughtError, Context, Ctx, Function, Module, Persistent, Runtime};
+use rquickjs::{
+    CatchResultExt, CaughtError, Context, Ctx, Function, Module, Persistent, Runtime, Value,
+};
 use serde::Deserialize;
 use std::cell::RefCell;
 
@@ -36,7 +38,7 @@ impl Env {
 /// and the context before the runtime that owns them.
 struct Loaded {
     source: String,
-    function: Persistent<Function<'static>>,
+    export: Persistent<Value<'static>>,
     context: Context,
     _runtime: Runtime,
 }
@@ -49,11 +51,11 @@ thread_local! {
 /// module's stack (1 MiB), which nothing else guards.
 const MAX_STACK: usize = 512 * 1024;
 
-/// Runs `run` with the function `env`'s source exports, loading the source
-/// unless it is the one this instance loaded last.
-pub fn with_function<T>(
+/// Runs `run` with the default export of `env`'s source, loading the
+/// source unless it is the one this instance loaded last.
+pub fn with_export<T>(
     env: &Env,
-    run: impl for<'js> FnOnce(&Ctx<'js>, &Function<'js>) -> Result<T, Failure>,
+    run: impl for<'js> FnOnce(&Ctx<'js>, Value<'js>) -> Result<T, Failure>,
 ) -> Result<T, Failure> {
     LOADED.with_borrow_mut(|loaded| {
         if loaded.as_ref().is_none_or(|l| l.source != env.source) {
@@ -62,13 +64,28 @@ pub fn with_function<T>(
         }
         let loaded = loaded.as_ref().expect("loaded above");
         loaded.context.with(|ctx| {
-            let function = loaded
-                .function
+            let export = loaded
+                .export
                 .clone()
                 .restore(&ctx)
                 .map_err(|e| Failure::Error(e.to_string()))?;
-            run(&ctx, &function)
+            run(&ctx, export)
         })
+    })
+}
+
+/// Runs `run` with the function `env`'s source exports.
+pub fn with_function<T>(
+    env: &Env,
+    run: impl for<'js> FnOnce(&Ctx<'js>, &Function<'js>) -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    with_export(env, |ctx, export| match export.into_function() {
+        Some(function) => run(ctx, &function),
+        None => Err(Failure::Error(
+            "the JavaScript source's default export is not a function: \
+             write `export default (x) => ...`"
+                .into(),
+        )),
     })
 }
 
@@ -77,7 +94,7 @@ fn load(source: &str) -> Result<Loaded, Failure> {
     let runtime = Runtime::new().map_err(engine)?;
     runtime.set_max_stack_size(MAX_STACK);
     let context = Context::full(&runtime).map_err(engine)?;
-    let function = context.with(|ctx| {
+    let export = context.with(|ctx| {
         let failed = |e: CaughtError<'_>| {
             Failure::Error(format!(
                 "the JavaScript source does not load: {}",
@@ -89,19 +106,12 @@ fn load(source: &str) -> Result<Loaded, Failure> {
             .catch(&ctx)
             .map_err(failed)?;
         promise.finish::<()>().catch(&ctx).map_err(failed)?;
-        let export: rquickjs::Value = module.get("default").catch(&ctx).map_err(failed)?;
-        match export.into_function() {
-            Some(function) => Ok(Persistent::save(&ctx, function)),
-            None => Err(Failure::Error(
-                "the JavaScript source's default export is not a function: \
-                 write `export default (x) => ...`"
-                    .into(),
-            )),
-        }
+        let export: Value = module.get("default").catch(&ctx).map_err(failed)?;
+        Ok(Persistent::save(&ctx, export))
     })?;
     Ok(Loaded {
         source: source.to_owned(),
-        function,
+        export,
         context,
         _runtime: runtime,
     })

@@ -25,12 +25,8 @@ pub fn call<'js>(
     function: &Function<'js>,
     input: &[u8],
 ) -> Result<Vec<u8>, Failure> {
-    let input: Msgpack = if input.is_empty() {
-        Msgpack::Nil
-    } else {
-        rmpv::decode::read_value(&mut &input[..])
-            .map_err(|e| Failure::BadArgument(format!("the input is not MessagePack: {e}")))?
-    };
+    let input = decode(input)
+        .map_err(|e| Failure::BadArgument(format!("the input is not MessagePack: {e}")))?;
     let parameters: i32 = function.get("length").unwrap_or(1);
     let arguments: Vec<&Msgpack> = match &input {
         Msgpack::Array(items) if parameters != 1 => items.iter().collect(),
@@ -47,15 +43,28 @@ pub fn call<'js>(
         .call_arg(args)
         .catch(ctx)
         .map_err(|e| Failure::Error(describe(e)))?;
-    let result = from_js(&result, 0).map_err(Failure::Error)?;
     let mut bytes = Vec::new();
-    rmpv::encode::write_value(&mut bytes, &result)
-        .map_err(|e| Failure::Error(format!("the result could not be encoded: {e}")))?;
+    encode(&result, &mut bytes).map_err(Failure::Error)?;
     Ok(bytes)
 }
 
+/// A MessagePack value read from `bytes` (none is nil).
+pub fn decode(bytes: &[u8]) -> Result<Msgpack, String> {
+    if bytes.is_empty() {
+        return Ok(Msgpack::Nil);
+    }
+    rmpv::decode::read_value(&mut &bytes[..]).map_err(|e| e.to_string())
+}
+
+/// A JavaScript value appended to `out` as MessagePack.
+pub fn encode(value: &Value<'_>, out: &mut Vec<u8>) -> Result<(), String> {
+    let value = from_js(value, 0)?;
+    rmpv::encode::write_value(out, &value)
+        .map_err(|e| format!("the value could not be encoded: {e}"))
+}
+
 /// A MessagePack value as a JavaScript value.
-fn to_js<'js>(ctx: &Ctx<'js>, value: &Msgpack) -> Result<Value<'js>, String> {
+pub fn to_js<'js>(ctx: &Ctx<'js>, value: &Msgpack) -> Result<Value<'js>, String> {
     let engine = |e: rquickjs::Error| format!("the JavaScript engine failed: {e}");
     Ok(match value {
         Msgpack::Nil => Value::new_null(ctx.clone()),
