@@ -317,3 +317,92 @@ fn blobs_reach_the_guest() {
         None
     );
 }
+
+/// A module with one dynamic scalar and one dynamic aggregate: the
+/// functions' column types are each closure's (docs/abi.md, section 2).
+fn dynamic_module() -> Module {
+    let records = [
+        r#"{"abi":1,"name":"any","kind":"scalar","export":"ferry_udf_any","input":"","output":"","dynamic":true}"#,
+        r#"{"abi":1,"name":"fold","kind":"aggregate","export":"ferry_udaf_fold","input":"","output":"","retract":true,"dynamic":true}"#,
+    ]
+    .map(|record| record.replace('"', "\\\""))
+    .join("\\n");
+    let text = format!(
+        r#"(module
+  (memory (export "memory") 1)
+  (func (export "ferry_alloc") (param i32 i32) (result i32) (i32.const 1024))
+  (func (export "ferry_free") (param i32 i32 i32))
+  (func $call (param i32 i32 i32 i32) (result i32) (i32.const 1))
+  (export "ferry_udf_any" (func $call))
+  (export "ferry_udaf_fold_update" (func $call))
+  (export "ferry_udaf_fold_merge" (func $call))
+  (export "ferry_udaf_fold_finish" (func $call))
+  (export "ferry_udaf_fold_retract" (func $call))
+  (@custom "ferry.functions" "{records}\n")
+)"#
+    );
+    Module::from_bytes(wat::parse_str(text).unwrap()).unwrap()
+}
+
+#[test]
+fn a_dynamic_function_takes_its_types_from_each_closure() {
+    use ferry_host::FunctionKind;
+    let module = dynamic_module();
+    let typed = |function: &str, env: serde_json::Value| {
+        Closure::new(&module, function)
+            .unwrap()
+            .with_env_value(Value::from_json(&env).unwrap())
+    };
+    let gcd = typed(
+        "any",
+        serde_json::json!({"source": "…", "args": ["int64", "int64"], "returns": "int64"}),
+    );
+    let record = gcd.function_record(FunctionKind::Scalar).unwrap();
+    assert_eq!(record.args, ["int64", "int64"]);
+    assert_eq!(record.returns.as_deref(), Some("int64"));
+    assert!(!record.dynamic);
+    // The types travel with the closure.
+    let back = Closure::from_bytes(&gcd.to_bytes(Encoding::ByValue), None).unwrap();
+    assert_eq!(back.record(), gcd.record());
+
+    // An aggregate may retract only if both its module and its closure say so.
+    for (retract, expected) in [(true, true), (false, false)] {
+        let fold = typed(
+            "fold",
+            serde_json::json!({"args": ["float64"], "returns": "float64", "retract": retract}),
+        );
+        let record = fold.function_record(FunctionKind::Aggregate).unwrap();
+        assert_eq!(record.retract, expected);
+    }
+
+    // Without types, with a type that is not one, or an aggregate of no
+    // columns: a signature error naming the function, before any call.
+    for (function, kind, env, expected) in [
+        (
+            "any",
+            FunctionKind::Scalar,
+            serde_json::Value::Null,
+            "environment gives none",
+        ),
+        (
+            "any",
+            FunctionKind::Scalar,
+            serde_json::json!({"args": ["int64"], "returns": "decimal"}),
+            "`decimal`, which is not a column type",
+        ),
+        (
+            "fold",
+            FunctionKind::Aggregate,
+            serde_json::json!({"args": [], "returns": "int64"}),
+            "at least one argument column",
+        ),
+    ] {
+        let closure = typed(function, env);
+        let error = closure.function_record(kind).unwrap_err().to_string();
+        assert!(
+            error.contains(function) && error.contains(expected),
+            "{error}"
+        );
+        assert!(!error.contains('\n'), "{error}");
+    }
+}
