@@ -21,6 +21,8 @@ pub(crate) struct GuestBuild<'a> {
     pub cargo: Option<&'a Path>,
     /// Variables for the build's scripts, which compile the crate's C.
     pub env: Vec<(&'static str, OsString)>,
+    /// Whether cargo keeps its progress to itself (errors still show).
+    pub quiet: bool,
 }
 
 impl GuestBuild<'_> {
@@ -41,6 +43,9 @@ impl GuestBuild<'_> {
             .args(["--target", GUEST_TARGET])
             .arg("--manifest-path")
             .arg(self.manifest);
+        if self.quiet {
+            command.arg("--quiet");
+        }
         if let Some(target_dir) = self.target_dir {
             command.arg("--target-dir").arg(target_dir);
         }
@@ -120,6 +125,7 @@ pub(crate) fn build_crate_with(
         rustflags: None,
         cargo,
         env: Vec::new(),
+        quiet: false,
     }
     .run()
 }

@@ -202,6 +202,7 @@ impl Guest {
             rustflags: Some(rustflags),
             cargo: None,
             env: Vec::new(),
+            quiet: false,
         }
         .run()?;
         // Not the files written here: they change only with the others.

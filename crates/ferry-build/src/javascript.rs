@@ -17,6 +17,9 @@ pub const JAVASCRIPT_ENGINE_ENV: &str = "FERRY_JAVASCRIPT_ENGINE";
 /// from.
 const ENGINE_CRATE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../sdks/javascript/engine");
 
+/// Where cargo puts the engine, from its crate, unless told otherwise.
+const BUILT: &str = "../../../target/wasm32-wasip1/release/ferry_javascript.wasm";
+
 /// The JavaScript engine's `.wasm` file: the one `FERRY_JAVASCRIPT_ENGINE`
 /// names, or else built from its crate (a no-op once built). cargo's and
 /// clang's diagnostics go to this process's stderr; a missing clang is an
@@ -43,12 +46,17 @@ pub fn javascript_engine() -> Result<PathBuf, BuildError> {
         ));
     }
     let env = clang_env(dir)?;
+    // Every `--js` asks for the engine, and once it is built cargo has
+    // nothing to say but that it is fresh; the first build shows its
+    // progress.
+    let built_before = dir.join(BUILT).is_file();
     GuestBuild {
         manifest: &manifest,
         target_dir: None,
         rustflags: None,
         cargo: None,
         env,
+        quiet: built_before,
     }
     .run()
     .map_err(|e| {

@@ -14,7 +14,7 @@ fn ferry_with_clang() -> Ferry {
     Ferry::new()
 }
 
-/// Pickles a JavaScript scalar function into the test's directory; returns
+/// Pickles a JavaScript SQL function into the test's directory; returns
 /// the closure's path.
 fn pickle_scalar(ferry: &Ferry, name: &str, source: &str, args: &str, returns: &str) -> String {
     let path = ferry.path(&format!("{name}.closure"));
@@ -30,6 +30,17 @@ fn pickle_scalar(ferry: &Ferry, name: &str, source: &str, args: &str, returns: &
         &path,
     ]);
     path
+}
+
+/// `examples/javascript/geo_mean.js`, pickled.
+fn pickle_geo_mean(ferry: &Ferry) -> String {
+    pickle_scalar(
+        ferry,
+        "geo_mean",
+        "examples/javascript/geo_mean.js",
+        "float64",
+        "float64",
+    )
 }
 
 #[test]
@@ -50,13 +61,7 @@ fn javascript_sql_functions_match_rust_on_random_data_with_nulls() {
         "utf8",
         "utf8",
     );
-    let geo_mean = pickle_scalar(
-        &ferry,
-        "geo_mean",
-        "examples/javascript/geo_mean.js",
-        "float64",
-        "float64",
-    );
+    let geo_mean = pickle_geo_mean(&ferry);
     let create = format!(
         "CREATE FUNCTION gcd AS '{gcd}' LANGUAGE wasm; \
          CREATE FUNCTION normalize AS '{normalize}' LANGUAGE wasm; \
@@ -277,13 +282,7 @@ fn javascript_failures_are_typed_errors_and_the_host_goes_on() {
         "int64",
         "int8",
     );
-    let geo_mean = pickle_scalar(
-        &ferry,
-        "geo_mean",
-        "examples/javascript/geo_mean.js",
-        "float64",
-        "float64",
-    );
+    let geo_mean = pickle_geo_mean(&ferry);
     let sql = |name: &str, closure: &str| {
         vec![
             "sql".to_owned(),

@@ -28,7 +28,7 @@ mod columns;
 mod script;
 mod values;
 
-use ferry::__private::{call_scalar, call_value};
+use ferry::__private::{Failure, call_scalar, call_value};
 
 /// The two functions' records, for the `ferry.functions` section.
 const RECORDS: &str = concat!(
@@ -56,146 +56,123 @@ const fn bytes<const N: usize>(text: &str) -> [u8; N] {
     out
 }
 
-/// The value function: MessagePack in, the function's result out.
-#[unsafe(export_name = "ferry_fn_javascript")]
-extern "C" fn javascript(
-    env_ptr: *mut u8,
-    env_len: usize,
-    input_ptr: *mut u8,
-    input_len: usize,
-) -> i32 {
-    // SAFETY: the host calls exports with buffers it allocated.
-    unsafe {
-        call_value(env_ptr, env_len, input_ptr, input_len, |env, input| {
-            let env = script::Env::decode(env)?;
-            script::with_function(&env, |ctx, function| values::call(ctx, function, input))
-        })
-    }
-}
-
-/// The scalar function: a batch of columns in, one call per row, a column
-/// out.
-#[unsafe(export_name = "ferry_udf_javascript")]
-extern "C" fn javascript_scalar(
-    env_ptr: *mut u8,
-    env_len: usize,
-    columns_ptr: *mut u8,
-    column_count: usize,
-) -> i32 {
-    // SAFETY: the host calls exports with buffers it allocated.
-    unsafe {
-        call_scalar(
-            env_ptr,
-            env_len,
-            columns_ptr,
-            column_count,
-            |env, columns| {
-                let env = script::Env::decode(env)?;
-                let types = columns::Types::of(&env, columns)?;
-                script::with_function(&env, |ctx, function| {
-                    columns::call(ctx, function, &types, columns)
-                })
-            },
-        )
-    }
-}
-
-/// What a source's default export is: a function or an aggregate's
-/// object, with its number of parameters (of `update` after the state).
-#[unsafe(export_name = "ferry_fn_javascript_describe")]
-extern "C" fn javascript_describe(
-    env_ptr: *mut u8,
-    env_len: usize,
-    input_ptr: *mut u8,
-    input_len: usize,
-) -> i32 {
-    // SAFETY: the host calls exports with buffers it allocated.
-    unsafe {
-        call_value(env_ptr, env_len, input_ptr, input_len, |env, _| {
-            let env = script::Env::decode(env)?;
-            script::with_export(&env, |_, export| {
-                let length = |f: &rquickjs::Function<'_>| f.get::<_, i64>("length").unwrap_or(0);
-                let shape = match export.as_function() {
-                    Some(function) => ("function", length(function), false),
-                    None => {
-                        let aggregate = aggregate::Aggregate::of(export).map_err(|_| {
-                            ferry::__private::Failure::Error(format!(
-                                "the JavaScript source's default export is neither a function \
-                                 nor an aggregate, {}",
-                                aggregate::SHAPE
-                            ))
-                        })?;
-                        let parameters = (aggregate.update_length() - 1).max(0);
-                        ("aggregate", parameters, aggregate.retracts())
-                    }
-                };
-                let (kind, parameters, retract) = shape;
-                let mut bytes = Vec::new();
-                rmpv::encode::write_value(
-                    &mut bytes,
-                    &rmpv::Value::Map(vec![
-                        ("kind".into(), kind.into()),
-                        ("parameters".into(), parameters.into()),
-                        ("retract".into(), retract.into()),
-                    ]),
-                )
-                .map_err(|e| ferry::__private::Failure::Error(e.to_string()))?;
-                Ok(bytes)
-            })
-        })
-    }
-}
-
-/// One aggregate step's export, a batch call running `step` on the
-/// source's default export.
-macro_rules! aggregate_step {
-    ($export:literal, $name:ident, |$ctx:ident, $value:ident, $env:ident, $columns:ident| $body:expr) => {
+/// An export with a value or batch call's type, `$call` its convention
+/// (`call_value` or `call_scalar`), `$body` run on the call's environment,
+/// decoded, and its input or columns.
+macro_rules! export {
+    ($export:literal, $name:ident, $call:ident, |$env:ident, $input:pat_param| $body:expr) => {
         #[unsafe(export_name = $export)]
-        extern "C" fn $name(
-            env_ptr: *mut u8,
-            env_len: usize,
-            columns_ptr: *mut u8,
-            column_count: usize,
-        ) -> i32 {
+        extern "C" fn $name(env_ptr: *mut u8, env_len: usize, ptr: *mut u8, len: usize) -> i32 {
             // SAFETY: the host calls exports with buffers it allocated.
             unsafe {
-                call_scalar(
-                    env_ptr,
-                    env_len,
-                    columns_ptr,
-                    column_count,
-                    |env, $columns| {
-                        let $env = script::Env::decode(env)?;
-                        script::with_export(&$env, |$ctx, $value| $body)
-                    },
-                )
+                $call(env_ptr, env_len, ptr, len, |env, $input| {
+                    let $env = script::Env::decode(env)?;
+                    $body
+                })
             }
         }
     };
 }
 
-aggregate_step!(
-    "ferry_udaf_javascript_update",
-    update,
-    |ctx, export, env, columns| { aggregate::update(ctx, export, &env, columns, false) }
-);
-aggregate_step!(
-    "ferry_udaf_javascript_retract",
-    retract,
-    |ctx, export, env, columns| { aggregate::update(ctx, export, &env, columns, true) }
-);
-aggregate_step!(
-    "ferry_udaf_javascript_merge",
-    merge,
-    |ctx, export, env, columns| {
-        let _ = &env;
-        aggregate::merge(ctx, export, columns)
+// The value function: MessagePack in, the function's result out.
+export!(
+    "ferry_fn_javascript",
+    javascript,
+    call_value,
+    |env, input| {
+        script::with_function(&env, |ctx, function| values::call(ctx, function, input))
     }
 );
-aggregate_step!(
+
+// What a source's default export is.
+export!(
+    "ferry_fn_javascript_describe",
+    describe,
+    call_value,
+    |env, _| script::with_export(&env, |_, export| shape(export))
+);
+
+/// A default export's shape, `{kind, parameters, retract}`: a function,
+/// or an aggregate's object with the parameters of its `update` after the
+/// state.
+fn shape(export: rquickjs::Value<'_>) -> Result<Vec<u8>, Failure> {
+    let length = |f: &rquickjs::Function<'_>| f.get::<_, i64>("length").unwrap_or(0);
+    let (kind, parameters, retract) = match export.as_function() {
+        Some(function) => ("function", length(function), false),
+        None => {
+            let aggregate = aggregate::Aggregate::of(export).map_err(|_| {
+                Failure::Error(format!(
+                    "the JavaScript source's default export is neither a function \
+                     nor an aggregate, {}",
+                    aggregate::SHAPE
+                ))
+            })?;
+            let parameters = (aggregate.update_length() - 1).max(0);
+            ("aggregate", parameters, aggregate.retracts())
+        }
+    };
+    let shape = rmpv::Value::Map(vec![
+        ("kind".into(), kind.into()),
+        ("parameters".into(), parameters.into()),
+        ("retract".into(), retract.into()),
+    ]);
+    let mut bytes = Vec::new();
+    rmpv::encode::write_value(&mut bytes, &shape).map_err(|e| Failure::Error(e.to_string()))?;
+    Ok(bytes)
+}
+
+// The scalar function: a batch of columns in, one call per row, a column
+// out.
+export!(
+    "ferry_udf_javascript",
+    javascript_scalar,
+    call_scalar,
+    |env, columns| {
+        let types = columns::Types::of(&env, columns)?;
+        script::with_function(&env, |ctx, function| {
+            columns::call(ctx, function, &types, columns)
+        })
+    }
+);
+
+// The aggregate's steps.
+export!(
+    "ferry_udaf_javascript_update",
+    update,
+    call_scalar,
+    |env, columns| {
+        script::with_export(&env, |ctx, export| {
+            aggregate::update(ctx, export, &env, columns, false)
+        })
+    }
+);
+export!(
+    "ferry_udaf_javascript_retract",
+    retract,
+    call_scalar,
+    |env, columns| {
+        script::with_export(&env, |ctx, export| {
+            aggregate::update(ctx, export, &env, columns, true)
+        })
+    }
+);
+export!(
+    "ferry_udaf_javascript_merge",
+    merge,
+    call_scalar,
+    |env, columns| {
+        script::with_export(&env, |ctx, export| aggregate::merge(ctx, export, columns))
+    }
+);
+export!(
     "ferry_udaf_javascript_finish",
     finish,
-    |ctx, export, env, columns| { aggregate::finish(ctx, export, &env, columns) }
+    call_scalar,
+    |env, columns| {
+        script::with_export(&env, |ctx, export| {
+            aggregate::finish(ctx, export, &env, columns)
+        })
+    }
 );
 
 unsafe extern "C" {

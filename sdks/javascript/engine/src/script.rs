@@ -47,10 +47,6 @@ thread_local! {
     static LOADED: RefCell<Option<Loaded>> = const { RefCell::new(None) };
 }
 
-/// QuickJS checks its own recursion against this; it must stay below the
-/// module's stack (1 MiB), which nothing else guards.
-const MAX_STACK: usize = 512 * 1024;
-
 /// Runs `run` with the default export of `env`'s source, loading the
 /// source unless it is the one this instance loaded last.
 pub fn with_export<T>(
@@ -92,7 +88,6 @@ pub fn with_function<T>(
 fn load(source: &str) -> Result<Loaded, Failure> {
     let engine = |e: rquickjs::Error| Failure::Error(format!("the JavaScript engine failed: {e}"));
     let runtime = Runtime::new().map_err(engine)?;
-    runtime.set_max_stack_size(MAX_STACK);
     let context = Context::full(&runtime).map_err(engine)?;
     let export = context.with(|ctx| {
         let failed = |e: CaughtError<'_>| {
