@@ -28,7 +28,7 @@ pub struct FunctionArgs {
     /// A function written in JavaScript instead: an ES module's source
     /// (`export default (x) => x * 2`), or a .js or .mjs file, whose
     /// default export is the function.
-    #[arg(long, value_name = "SOURCE|FILE", conflicts_with_all = ["module", "env"])]
+    #[arg(long, value_name = "SOURCE|FILE", conflicts_with = "module")]
     js: Option<String>,
     /// With --js: a SQL function (scalar, or aggregate if the default
     /// export is an aggregate's object) taking columns of these types
@@ -39,7 +39,7 @@ pub struct FunctionArgs {
     #[arg(long, value_name = "TYPE", requires = "js")]
     returns: Option<String>,
     /// The captured environment, as JSON (@FILE reads it from a file, -
-    /// from standard input).
+    /// from standard input); with --js, the function's first argument.
     #[arg(long, value_name = "JSON")]
     env: Option<String>,
     /// Attach a data blob read from a file, as NAME=FILE; or an object in
@@ -253,13 +253,20 @@ impl FunctionArgs {
         let engine = javascript::engine()?;
         let runtime = crate::commands::one_shot_runtime(store)?;
         let shape = javascript::describe(&runtime, &engine, &source)?;
+        if self.returns.is_some() && self.env.is_some() {
+            bail!("--env is for a JavaScript value function; a SQL one captures nothing");
+        }
         let Some(returns) = &self.returns else {
             if shape.is_aggregate() {
                 bail!(
                     "the source is an aggregate: give its column types with --args and --returns"
                 );
             }
-            return Ok(javascript::function(&engine, &source)?);
+            let captured = match &self.env {
+                Some(env) => Some(json_value("--env", Some(env))?),
+                None => None,
+            };
+            return Ok(javascript::function(&engine, &source, captured.as_ref())?);
         };
         let column_type = |name: &String| {
             ColumnType::from_name(name).with_context(|| {

@@ -52,6 +52,8 @@ struct Env<'a> {
     returns: Option<&'static str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     retract: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    env: Option<rmpv::Value>,
 }
 
 impl<'a> Env<'a> {
@@ -61,6 +63,7 @@ impl<'a> Env<'a> {
             args: None,
             returns: None,
             retract: false,
+            env: None,
         }
     }
 
@@ -116,22 +119,26 @@ pub fn describe(runtime: &Runtime, engine: &Module, source: &str) -> Result<Shap
 }
 
 /// A value function written in JavaScript: `source` is an ES module whose
-/// default export is the function. Its input is the function's argument,
-/// or the array of its arguments when it declares other than one
-/// parameter.
+/// default export is the function. What it captures, `captured`, is its
+/// first argument; its input is the next, or the array of the others when
+/// it declares other than one parameter for them.
 ///
 /// ```no_run
 /// use ferry_host::{Runtime, RuntimeConfig, Sandbox, Value};
 ///
 /// let engine = ferry_host::javascript::engine()?;
-/// let double = ferry_host::javascript::function(&engine, "export default (x) => x * 2")?;
+/// let factor = Value::encode(&3)?;
+/// let scale = ferry_host::javascript::function(&engine, "export default (k, x) => k * x", Some(&factor))?;
 /// let runtime = Runtime::new(RuntimeConfig::default())?;
-/// let out = runtime.call(&double, &Value::encode(&21)?, &Sandbox::default())?;
+/// let out = runtime.call(&scale, &Value::encode(&14)?, &Sandbox::default())?;
 /// assert_eq!(out.value.decode::<i64>()?, 42);
 /// # Ok::<(), ferry_host::Error>(())
 /// ```
-pub fn function(engine: &Module, source: &str) -> Result<Closure, Error> {
-    Closure::new(engine, VALUE_FUNCTION)?.with_env(&Env::source(source))
+pub fn function(engine: &Module, source: &str, captured: Option<&Value>) -> Result<Closure, Error> {
+    Closure::new(engine, VALUE_FUNCTION)?.with_env(&Env {
+        env: captured.map(Value::decode).transpose()?,
+        ..Env::source(source)
+    })
 }
 
 /// A scalar (SQL) function written in JavaScript, called once per row

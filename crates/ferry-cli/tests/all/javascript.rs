@@ -138,7 +138,58 @@ struct Histogram {
 fn javascript_value_functions_match_rust_through_call_and_map() {
     let ferry = ferry_with_clang();
     let spec = r#"{"bins":30,"lo":60.0,"hi":120.0,"peak":91.2,"width":2.5,"seed":2026}"#;
-    let fill = |start: u64| {
+    let histogram = |text: String| -> Histogram { serde_json::from_value(json(&text)).unwrap() };
+    // The Rust guest's `fill`, or with `--js` the JavaScript one; the spec
+    // is captured either way.
+    let fill = |function: &[&str], range: &str| {
+        let mut args = vec!["call"];
+        args.extend(function);
+        args.extend(["--env", spec, "--input", range]);
+        histogram(ferry.ok(&args))
+    };
+    let rust = [RUST_HISTOGRAM, "fill"];
+    let js = ["--js", "examples/javascript/histogram.js"];
+    let range = r#"{"start":100,"end":12000}"#;
+    let expected = fill(&rust, range);
+    assert!(expected.counts.iter().sum::<u64>() > 5000, "{expected:?}");
+    assert_eq!(fill(&js, range), expected);
+
+    let ranges: String = (0..6)
+        .map(|i| {
+            format!(
+                "{{\"start\":{},\"end\":{}}}\n",
+                i * 1500,
+                (i + 1) * 1500 + i
+            )
+        })
+        .collect();
+    let ranges = ferry.file("ranges.jsonl", &ranges);
+    let map = |function: &[&str]| {
+        let mut args = vec!["map"];
+        args.extend(function);
+        args.extend(["--env", spec, "--inputs", &ranges]);
+        ferry
+            .ok(&args)
+            .lines()
+            .map(|line| histogram(line.to_owned()))
+            .collect::<Vec<_>>()
+    };
+    let mapped = map(&rust);
+    assert_eq!(mapped.len(), 6);
+    assert_eq!(map(&js), mapped);
+
+    // Rust's merge and the JavaScript one agree on a pair the two fills made.
+    let pair = format!(
+        "[{}, {}]",
+        ferry.ok(&[
+            "call",
+            "--js",
+            "examples/javascript/histogram.js",
+            "--env",
+            spec,
+            "--input",
+            range
+        ]),
         ferry.ok(&[
             "call",
             RUST_HISTOGRAM,
@@ -146,18 +197,17 @@ fn javascript_value_functions_match_rust_through_call_and_map() {
             "--env",
             spec,
             "--input",
-            &format!(r#"{{"start":{start},"end":{}}}"#, start + 5000),
-        ])
-    };
-    let pair = format!("[{}, {}]", fill(0), fill(7000));
-    let merged = |args: &[&str]| -> Histogram {
+            r#"{"start":0,"end":7000}"#
+        ]),
+    );
+    let merged = |args: &[&str]| {
         let mut all = vec!["call"];
         all.extend(args);
         all.extend(["--input", &pair]);
-        serde_json::from_value(json(&ferry.ok(&all))).unwrap()
+        histogram(ferry.ok(&all))
     };
     let expected = merged(&[RUST_HISTOGRAM, "merge"]);
-    assert!(expected.counts.iter().sum::<u64>() > 1000, "{expected:?}");
+    assert!(expected.counts.iter().sum::<u64>() > 10_000, "{expected:?}");
     assert_eq!(merged(&["--js", "examples/javascript/merge.js"]), expected);
 
     // A pickled value closure runs as any closure does.
@@ -207,6 +257,34 @@ fn javascript_failures_are_typed_errors_and_the_host_goes_on() {
             unequal,
         ],
         "`javascript` returned an error: Error: cannot merge histograms with different binning",
+    );
+    fails(
+        &[
+            "call",
+            "--js",
+            "examples/javascript/histogram.js",
+            "--env",
+            r#"{"bins":0,"lo":1.0,"hi":2.0}"#,
+            "--input",
+            r#"{"start":0,"end":1}"#,
+        ],
+        "`javascript` returned an error: Error: bad histogram spec: 0 bins over [1, 2)",
+    );
+    fails(
+        &[
+            "pickle",
+            "--js",
+            "export default (a) => a",
+            "--env",
+            "1",
+            "--args",
+            "int64",
+            "--returns",
+            "int64",
+            "-o",
+            "x",
+        ],
+        "--env is for a JavaScript value function",
     );
     fails(
         &["call", "--js", "export default (x) =>", "--input", "1"],

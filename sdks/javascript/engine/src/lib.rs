@@ -3,9 +3,11 @@
 //! environment, so one module, compiled once per process, runs every
 //! JavaScript function:
 //!
-//! - `javascript`, a value function: the environment is `{source}`, the
+//! - `javascript`, a value function: the environment is `{source, env}`,
+//!   `env` what the closure captured (its first argument, if there), the
 //!   input the function's argument (or the array of its arguments, when it
-//!   declares other than one parameter), the result its return value;
+//!   declares other than one parameter for them), the result its return
+//!   value;
 //! - `javascript_scalar`, a scalar function whose column types are each
 //!   closure's (a dynamic record, `docs/abi.md` §2): the environment is
 //!   `{source, args, returns}`, and the function is called once per row;
@@ -32,7 +34,7 @@ use ferry::__private::{Failure, call_scalar, call_value};
 
 /// The two functions' records, for the `ferry.functions` section.
 const RECORDS: &str = concat!(
-    r#"{"abi":1,"name":"javascript","kind":"value","export":"ferry_fn_javascript","env":"{source}","input":"the function's argument, or the array of its arguments","output":"its result","sdk":"ferry-javascript/0.1.0"}"#,
+    r#"{"abi":1,"name":"javascript","kind":"value","export":"ferry_fn_javascript","env":"{source, env}","input":"the function's argument, or the array of its arguments","output":"its result","sdk":"ferry-javascript/0.1.0"}"#,
     "\n",
     r#"{"abi":1,"name":"javascript_scalar","kind":"scalar","export":"ferry_udf_javascript","env":"{source, args, returns}","input":"args","output":"returns","sdk":"ferry-javascript/0.1.0","dynamic":true}"#,
     "\n",
@@ -80,7 +82,9 @@ export!(
     javascript,
     call_value,
     |env, input| {
-        script::with_function(&env, |ctx, function| values::call(ctx, function, input))
+        script::with_function(&env, |ctx, function| {
+            values::call(ctx, function, env.env.as_ref(), input)
+        })
     }
 );
 

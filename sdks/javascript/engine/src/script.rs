@@ -21,6 +21,9 @@ pub struct Env {
     /// For scalar functions: the result column type, by name.
     #[serde(default)]
     pub returns: Option<String>,
+    /// For value functions: what the closure captured, its first argument.
+    #[serde(default)]
+    pub env: Option<rmpv::Value>,
 }
 
 impl Env {

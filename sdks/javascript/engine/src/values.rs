@@ -18,21 +18,24 @@ use rquickjs::{
 const MAX_DEPTH: usize = 256;
 
 /// Calls `function` on the input: as its one argument, or, when the input
-/// is an array and the function declares other than one parameter, with
-/// the array's elements as its arguments.
+/// is an array and the function declares other than one parameter for it,
+/// with the array's elements as its arguments. What the closure captured,
+/// if anything, comes first.
 pub fn call<'js>(
     ctx: &Ctx<'js>,
     function: &Function<'js>,
+    captured: Option<&Msgpack>,
     input: &[u8],
 ) -> Result<Vec<u8>, Failure> {
     let input = decode(input)
         .map_err(|e| Failure::BadArgument(format!("the input is not MessagePack: {e}")))?;
-    let parameters: i32 = function.get("length").unwrap_or(1);
-    let arguments: Vec<&Msgpack> = match &input {
+    let parameters = function.get::<_, i32>("length").unwrap_or(1) - i32::from(captured.is_some());
+    let inputs: Vec<&Msgpack> = match &input {
         Msgpack::Array(items) if parameters != 1 => items.iter().collect(),
-        Msgpack::Nil if parameters == 0 => Vec::new(),
+        Msgpack::Nil if parameters <= 0 => Vec::new(),
         one => vec![one],
     };
+    let arguments: Vec<&Msgpack> = captured.into_iter().chain(inputs).collect();
     let engine = |e: rquickjs::Error| Failure::Error(format!("the JavaScript engine failed: {e}"));
     let mut args = Args::new(ctx.clone(), arguments.len());
     for argument in arguments {
