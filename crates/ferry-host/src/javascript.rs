@@ -5,7 +5,7 @@
 //! sends only its source.
 
 use crate::batch::ColumnType;
-use crate::{Closure, Error, Module, Runtime, Sandbox, Value};
+use crate::{Closure, Error, FunctionKind, Module, Runtime, Sandbox, Value};
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
@@ -160,7 +160,10 @@ pub fn scalar(
     args: &[ColumnType],
     returns: ColumnType,
 ) -> Result<Closure, Error> {
-    Closure::new(engine, SCALAR_FUNCTION)?.with_env(&Env::typed(source, args, returns))
+    checked(
+        Closure::new(engine, SCALAR_FUNCTION)?.with_env(&Env::typed(source, args, returns))?,
+        FunctionKind::Scalar,
+    )
 }
 
 /// An aggregate function written in JavaScript: `source` is an ES module
@@ -191,8 +194,28 @@ pub fn aggregate(
     returns: ColumnType,
     retract: bool,
 ) -> Result<Closure, Error> {
-    Closure::new(engine, AGGREGATE_FUNCTION)?.with_env(&Env {
+    let closure = Closure::new(engine, AGGREGATE_FUNCTION)?.with_env(&Env {
         retract,
         ..Env::typed(source, args, returns)
-    })
+    })?;
+    checked(closure, FunctionKind::Aggregate)
+}
+
+/// `closure`, if the host can call it (its types are column types, an
+/// aggregate has an argument) and the engine takes its types: not dates
+/// and timestamps yet.
+fn checked(closure: Closure, kind: FunctionKind) -> Result<Closure, Error> {
+    let record = closure.function_record(kind)?;
+    let unsupported = record
+        .args
+        .iter()
+        .chain(&record.returns)
+        .find(|name| ["date32", "timestamp_us"].contains(&name.as_str()));
+    if let Some(name) = unsupported {
+        return Err(Error::Signature {
+            function: record.name.clone(),
+            reason: format!("JavaScript functions do not take or return {name} yet"),
+        });
+    }
+    Ok(closure)
 }

@@ -354,8 +354,18 @@ fn javascript(c: &mut Criterion) {
         ColumnType::Int64,
     )
     .unwrap();
+    // What a call costs beside what the function does: one that returns
+    // its first argument.
+    let first = ferry_host::javascript::scalar(
+        &engine,
+        "export default (a, b) => a",
+        &[ColumnType::Int64; 2],
+        ColumnType::Int64,
+    )
+    .unwrap();
     let functions = WasmFunctions::new(Runtime::new(RuntimeConfig::default()).unwrap());
     ctx.register_udf(functions.udf("js_gcd", closure).unwrap());
+    ctx.register_udf(functions.udf("js_first", first).unwrap());
     let run = |query: &str| {
         tokio.block_on(async { ctx.sql(query).await.unwrap().collect().await.unwrap() })
     };
@@ -365,6 +375,7 @@ fn javascript(c: &mut Criterion) {
     group.sample_size(10);
     for (name, query) in [
         ("javascript", "SELECT js_gcd(a, b) FROM t"),
+        ("javascript_first_argument", "SELECT js_first(a, b) FROM t"),
         ("rust_guest", "SELECT gcd(a, b) FROM t"),
         ("native_udf", "SELECT native_gcd(a, b) FROM t"),
     ] {

@@ -275,7 +275,8 @@ impl WasmFunctions {
     }
 
     /// Registers every scalar and aggregate function of `module` under its
-    /// own name, and returns the names.
+    /// own name, and returns the names. A dynamic function is left out: its
+    /// types are each closure's, and the module alone has none.
     pub fn register_module(
         &self,
         ctx: &SessionContext,
@@ -283,7 +284,9 @@ impl WasmFunctions {
     ) -> Result<Vec<String>, Error> {
         let mut names = Vec::new();
         for record in module.functions() {
-            if matches!(record.kind, FunctionKind::Scalar | FunctionKind::Aggregate) {
+            if matches!(record.kind, FunctionKind::Scalar | FunctionKind::Aggregate)
+                && !record.dynamic
+            {
                 self.register(ctx, &record.name, Closure::new(module, &record.name)?)?;
                 names.push(record.name.clone());
             }

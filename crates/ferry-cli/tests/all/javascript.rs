@@ -237,7 +237,83 @@ fn javascript_value_functions_match_rust_through_call_and_map() {
 }
 
 #[test]
-fn javascript_failures_are_typed_errors_and_the_host_goes_on() {
+fn javascript_values_keep_their_meaning_at_the_edges() {
+    let ferry = ferry_with_clang();
+    let call = |source: &str, extra: &[&str]| {
+        let mut args = vec!["call", "--js", source];
+        args.extend(extra);
+        json(&ferry.ok(&args))
+    };
+    // Integers beyond 2^53 travel as BigInts, both ways, to 64 bits
+    // signed or unsigned.
+    assert_eq!(
+        call(
+            "export default (x) => [typeof x, x + 1n]",
+            &["--input", "9007199254740993"]
+        ),
+        serde_json::json!(["bigint", 9007199254740994u64])
+    );
+    assert_eq!(
+        call("export default () => 2n ** 64n - 1n", &[]),
+        serde_json::json!(u64::MAX)
+    );
+    assert_eq!(
+        call("export default () => -(2n ** 63n)", &[]),
+        serde_json::json!(i64::MIN)
+    );
+    // A captured null is still captured: the input stays the second
+    // argument.
+    assert_eq!(
+        call(
+            "export default (k, x) => [k, x]",
+            &["--env", "null", "--input", "5"]
+        ),
+        serde_json::json!([null, 5])
+    );
+    // In SQL, a uint64 beyond 2^63 is a BigInt and comes back whole.
+    let identity = pickle_scalar(
+        &ferry,
+        "same",
+        "export default (x) => x",
+        "uint64",
+        "uint64",
+    );
+    let out = ferry.ok(&[
+        "sql",
+        "--format",
+        "csv",
+        "-c",
+        &format!(
+            "CREATE FUNCTION same AS '{identity}' LANGUAGE wasm; \
+             SELECT same(arrow_cast('18446744073709551615', 'UInt64')) AS x"
+        ),
+    ]);
+    assert_eq!(out.trim(), "x\n18446744073709551615");
+    // An aggregate without init starts from null, and a group whose rows
+    // are all null finishes from it.
+    let total = pickle_scalar(
+        &ferry,
+        "total",
+        "export default { update: (s, x) => (s ?? 0) + x, merge: (a, b) => (a === null ? b : b === null ? a : a + b), finish: (s) => s }",
+        "int64",
+        "int64",
+    );
+    let out = ferry.ok(&[
+        "sql",
+        "--format",
+        "csv",
+        "-c",
+        &format!(
+            "CREATE FUNCTION total AS '{total}' LANGUAGE wasm; \
+             SELECT g, total(x) AS t, sum(x) AS s FROM (VALUES (1, 2), (1, 5), (2, NULL)) AS v(g, x) \
+             GROUP BY g ORDER BY g"
+        ),
+    ]);
+    assert_eq!(out.trim(), "g,t,s\n1,7,7\n2,,");
+}
+
+#[test]
+fn javascript_failures_are_typed_errors() {
     let ferry = ferry_with_clang();
     // The error is the last line, and only it.
     let fails = |args: &[&str], wanted: &str| {
@@ -285,6 +361,40 @@ fn javascript_failures_are_typed_errors_and_the_host_goes_on() {
             "x",
         ],
         "--env is for a JavaScript value function",
+    );
+    fails(
+        &["call", "--js", "export default () => new Date(0)"],
+        "a Date is not a value that leaves JavaScript",
+    );
+    fails(
+        &["call", "--js", "export default () => 2n ** 64n"],
+        "the BigInt 18446744073709551616 does not fit 64 bits",
+    );
+    fails(
+        &[
+            "pickle",
+            "--js",
+            "export default (d) => d",
+            "--args",
+            "date32",
+            "--returns",
+            "int32",
+            "-o",
+            "x",
+        ],
+        "JavaScript functions do not take or return date32 yet",
+    );
+    fails(
+        &[
+            "pickle",
+            "--js",
+            "examples/javascript/geo_mean.js",
+            "--returns",
+            "float64",
+            "-o",
+            "x",
+        ],
+        "an aggregate takes at least one argument column",
     );
     fails(
         &["call", "--js", "export default (x) =>", "--input", "1"],

@@ -324,6 +324,7 @@ fn dynamic_module() -> Module {
     let records = [
         r#"{"abi":1,"name":"any","kind":"scalar","export":"ferry_udf_any","input":"","output":"","dynamic":true}"#,
         r#"{"abi":1,"name":"fold","kind":"aggregate","export":"ferry_udaf_fold","input":"","output":"","retract":true,"dynamic":true}"#,
+        r#"{"abi":1,"name":"fold_once","kind":"aggregate","export":"ferry_udaf_fold","input":"","output":"","dynamic":true}"#,
     ]
     .map(|record| record.replace('"', "\\\""))
     .join("\\n");
@@ -366,9 +367,13 @@ fn a_dynamic_function_takes_its_types_from_each_closure() {
     assert_eq!(back.record(), gcd.record());
 
     // An aggregate may retract only if both its module and its closure say so.
-    for (retract, expected) in [(true, true), (false, false)] {
+    for (function, retract, expected) in [
+        ("fold", true, true),
+        ("fold", false, false),
+        ("fold_once", true, false),
+    ] {
         let fold = typed(
-            "fold",
+            function,
             serde_json::json!({"args": ["float64"], "returns": "float64", "retract": retract}),
         );
         let record = fold.function_record(FunctionKind::Aggregate).unwrap();

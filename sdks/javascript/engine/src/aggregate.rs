@@ -78,11 +78,13 @@ impl<'js> Aggregate<'js> {
                     .and_then(|state| to_js(ctx, &state))
                     .map_err(|e| Failure::BadArgument(format!("group {group}'s state: {e}"))),
                 None => match &self.init {
-                    Some(init) => init
-                        .call::<_, Value>(())
-                        .catch(ctx)
-                        .map_err(|e| Failure::Error(format!("init: {}", describe(e)))),
-                    None => Ok(Value::new_undefined(ctx.clone())),
+                    Some(init) => self
+                        .call(ctx, init, rquickjs::function::Args::new(ctx.clone(), 0))
+                        .map_err(|e| Failure::Error(format!("init: {e}"))),
+                    // What a state without `init` starts as, and what one
+                    // that was left undefined comes back as: MessagePack's
+                    // nil.
+                    None => Ok(Value::new_null(ctx.clone())),
                 },
             })
             .collect()

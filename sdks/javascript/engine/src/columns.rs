@@ -8,7 +8,7 @@
 //! kind, integral and in range for integer columns, or the row fails.
 
 use crate::script::{Env, describe};
-use crate::values::{SAFE, binary, integer};
+use crate::values::{SAFE, big_integer, binary, integer};
 use ferry::__private::Failure;
 use ferry::batch::{Column, ColumnBuilder, ColumnType};
 use rquickjs::function::Args;
@@ -63,12 +63,13 @@ impl Types {
             .returns
             .as_deref()
             .and_then(ColumnType::from_name)
-            .filter(|t| *t != ColumnType::LargeUtf8)
-            .ok_or_else(|| {
-                Failure::BadArgument(
-                    "the environment names no result type JavaScript returns".into(),
-                )
-            })?;
+            .ok_or_else(|| Failure::BadArgument("the environment names no result type".into()))?;
+        if !supported(returns) {
+            return Err(Failure::BadArgument(format!(
+                "JavaScript functions do not take or return {}",
+                returns.name()
+            )));
+        }
         Ok(Types { returns })
     }
 }
@@ -190,7 +191,7 @@ pub fn write(
         ColumnType::UInt64 => integral!(u64),
         ColumnType::Float32 => out.push(Some(value.as_number().ok_or_else(wrong)? as f32)),
         ColumnType::Float64 => out.push(Some(value.as_number().ok_or_else(wrong)?)),
-        ColumnType::Utf8 => {
+        ColumnType::Utf8 | ColumnType::LargeUtf8 => {
             let text = value
                 .as_string()
                 .and_then(|s| s.to_string().ok())
@@ -213,10 +214,7 @@ fn whole(value: &Value<'_>) -> Option<i128> {
             .as_float()
             .filter(|f| f.fract() == 0.0 && f.abs() <= SAFE as f64)
             .map(|f| f as i128),
-        Type::BigInt => {
-            let big = value.as_big_int()?.clone();
-            big.to_i64().ok().map(i128::from)
-        }
+        Type::BigInt => big_integer(value),
         _ => None,
     }
 }

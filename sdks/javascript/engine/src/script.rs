@@ -21,9 +21,15 @@ pub struct Env {
     /// For scalar functions: the result column type, by name.
     #[serde(default)]
     pub returns: Option<String>,
-    /// For value functions: what the closure captured, its first argument.
-    #[serde(default)]
+    /// For value functions: what the closure captured, its first argument
+    /// (a nil captured is `Some`, not nothing).
+    #[serde(default, deserialize_with = "present")]
     pub env: Option<rmpv::Value>,
+}
+
+/// A field that is there, even as nil.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<rmpv::Value>, D::Error> {
+    rmpv::Value::deserialize(d).map(Some)
 }
 
 impl Env {

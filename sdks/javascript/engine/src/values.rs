@@ -3,15 +3,16 @@
 //! nil is `null`; integers are numbers, or `BigInt`s beyond 2^53, where a
 //! number would lose digits; binary is a `Uint8Array`; maps are objects
 //! (their keys strings). Back, `undefined` is nil too, an integral number
-//! is an integer, and a function or symbol cannot be returned.
+//! is an integer, and only plain objects leave: a function, a symbol or a
+//! `Date` cannot be returned.
 
 use crate::script::describe;
 use ferry::__private::Failure;
 use rmpv::Value as Msgpack;
 use rquickjs::function::Args;
 use rquickjs::{
-    Array, ArrayBuffer, BigInt, CatchResultExt, Ctx, Function, Object, String as JsString, Type,
-    TypedArray, Value,
+    Array, ArrayBuffer, BigInt, CatchResultExt, Coerced, Ctx, Function, Object, String as JsString,
+    Type, TypedArray, Value,
 };
 
 /// How deep a result may nest: deeper is taken for a cycle.
@@ -149,11 +150,12 @@ fn from_js(value: &Value<'_>, depth: usize) -> Result<Msgpack, String> {
             }
         }
         Type::BigInt => {
-            let big = value.as_big_int().cloned().ok_or("a BigInt")?;
-            Msgpack::from(
-                big.to_i64()
-                    .map_err(|_| "a BigInt result does not fit 64 bits".to_owned())?,
-            )
+            let n = big_integer(value).ok_or("a BigInt result beyond 128 bits")?;
+            match (i64::try_from(n), u64::try_from(n)) {
+                (Ok(n), _) => Msgpack::from(n),
+                (_, Ok(n)) => Msgpack::from(n),
+                _ => return Err(format!("the BigInt {n} does not fit 64 bits")),
+            }
         }
         Type::String => Msgpack::from(
             value
@@ -177,6 +179,16 @@ fn from_js(value: &Value<'_>, depth: usize) -> Result<Msgpack, String> {
             if let Some(bytes) = binary(object) {
                 return Ok(Msgpack::Binary(bytes));
             }
+            if !is_plain(object) {
+                let class: String = object
+                    .get::<_, Object>("constructor")
+                    .and_then(|c| c.get("name"))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "a {class} is not a value that leaves JavaScript: return plain \
+                     objects, arrays, numbers, strings, booleans, null or Uint8Arrays"
+                ));
+            }
             let mut entries = Vec::new();
             for entry in object.props::<String, Value>() {
                 let (key, item) = entry.map_err(|e| e.to_string())?;
@@ -186,6 +198,28 @@ fn from_js(value: &Value<'_>, depth: usize) -> Result<Msgpack, String> {
         }
         other => return Err(format!("a JavaScript function cannot return a {other}")),
     })
+}
+
+/// A `BigInt`'s value, read from its digits: QuickJS's own conversion to
+/// 64 bits wraps.
+pub fn big_integer(value: &Value<'_>) -> Option<i128> {
+    let digits: Coerced<String> = value.get().ok()?;
+    digits.0.parse().ok()
+}
+
+/// Whether an object is a plain one (`{...}`), whose own properties are
+/// all it holds: a `Date`, `Map` or class instance would lose what it is.
+fn is_plain(object: &Object<'_>) -> bool {
+    let Some(prototype) = object.get_prototype() else {
+        return true;
+    };
+    let plain: Option<Object> = object
+        .ctx()
+        .globals()
+        .get::<_, Object>("Object")
+        .and_then(|constructor| constructor.get("prototype"))
+        .ok();
+    plain.is_some_and(|plain| plain == prototype)
 }
 
 /// The bytes of a `Uint8Array` or an `ArrayBuffer`.
