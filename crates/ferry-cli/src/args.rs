@@ -243,16 +243,7 @@ impl FunctionArgs {
     /// export is a function or an aggregate's object. The source is
     /// loaded once here, so that one that does not load fails now.
     fn javascript(&self, source: &str, store: &BlobStore) -> Result<Closure> {
-        let is_file = [".js", ".mjs"].iter().any(|ext| source.ends_with(ext));
-        let source = if is_file {
-            std::fs::read_to_string(source)
-                .with_context(|| format!("cannot read the JavaScript file {source}"))?
-        } else {
-            source.to_owned()
-        };
-        let engine = javascript::engine()?;
-        let runtime = crate::commands::one_shot_runtime(store)?;
-        let shape = javascript::describe(&runtime, &engine, &source)?;
+        let (engine, source, shape) = javascript_source(source, store)?;
         if self.returns.is_some() && self.env.is_some() {
             bail!("--env is for a JavaScript value function; a SQL one captures nothing");
         }
@@ -332,6 +323,36 @@ impl FunctionArgs {
             .as_deref()
             .map_or_else(|| Ok(Vec::new()), signatures_beside)
     }
+}
+
+/// The JavaScript engine, the source `--js` gives (inline, or a .js or
+/// .mjs file), and what the source's default export is: loaded once
+/// here, so that a source that does not load fails now.
+fn javascript_source(
+    source: &str,
+    store: &BlobStore,
+) -> Result<(Module, String, javascript::Shape)> {
+    let is_file = [".js", ".mjs"].iter().any(|ext| source.ends_with(ext));
+    let source = if is_file {
+        std::fs::read_to_string(source)
+            .with_context(|| format!("cannot read the JavaScript file {source}"))?
+    } else {
+        source.to_owned()
+    };
+    let engine = javascript::engine()?;
+    let runtime = crate::commands::one_shot_runtime(store)?;
+    let shape = javascript::describe(&runtime, &engine, &source)?;
+    Ok((engine, source, shape))
+}
+
+/// A JavaScript value function of no captured state: a reduce step
+/// written in JavaScript.
+pub fn javascript_function(source: &str, store: &BlobStore) -> Result<Closure> {
+    let (engine, source, shape) = javascript_source(source, store)?;
+    if shape.is_aggregate() {
+        bail!("a reduce step is a function of two results, not an aggregate");
+    }
+    Ok(javascript::function(&engine, &source, None)?)
 }
 
 /// The signatures in `MODULE.sig` beside a module argument (a file or a

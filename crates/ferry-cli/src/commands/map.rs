@@ -38,10 +38,14 @@ pub struct MapArgs {
     workers: WorkersArgs,
     /// Reduce the results with this function of the same module, which
     /// takes the pair (a, b) and must be associative.
-    #[arg(long, value_name = "FUNCTION")]
+    #[arg(long, value_name = "FUNCTION", group = "reducer")]
     reduce: Option<String>,
-    /// Inputs per task, with --reduce and --inputs.
-    #[arg(long, value_name = "N", default_value_t = 1, requires = "reduce")]
+    /// Reduce the results with this JavaScript function of (a, b) instead
+    /// (source, or a .js or .mjs file, as --js).
+    #[arg(long, value_name = "SOURCE|FILE", group = "reducer")]
+    reduce_js: Option<String>,
+    /// Inputs per task, with a reduce and --inputs.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "reducer")]
     chunk_size: usize,
     /// With --workers: results over --results-over are written by the
     /// workers under this prefix (`s3://bucket/tmp/job-7/`) instead of
@@ -55,7 +59,7 @@ pub struct MapArgs {
     results_over: u64,
     /// Write each result as an object under this prefix, and print its
     /// reference instead of the result.
-    #[arg(long, value_name = "URL", conflicts_with_all = ["reduce", "results_to"])]
+    #[arg(long, value_name = "URL", conflicts_with_all = ["reducer", "results_to"])]
     output: Option<String>,
     /// The sandbox of local runs; with --workers, each worker's own
     /// sandbox applies.
@@ -67,10 +71,11 @@ pub struct MapArgs {
 pub fn run(args: MapArgs, store: &BlobStore) -> Result<()> {
     let mapper = args.function.closure(store)?;
     let signatures = args.function.signatures()?;
-    let reducer = args
-        .reduce
-        .map(|name| Closure::new(mapper.module(), &name))
-        .transpose()?;
+    let reducer = match (&args.reduce, &args.reduce_js) {
+        (Some(name), _) => Some(Closure::new(mapper.module(), name)?),
+        (None, Some(source)) => Some(crate::args::javascript_function(source, store)?),
+        (None, None) => None,
+    };
     let inputs = match (args.inputs, args.over) {
         (_, Some(_)) if args.chunk_bytes == 0 => bail!("--chunk-bytes must be at least 1 byte"),
         (_, Some(location)) => {

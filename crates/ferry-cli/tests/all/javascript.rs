@@ -6,6 +6,7 @@
 
 use crate::languages::{RUST_HISTOGRAM, RUST_UDFS, assert_same_csv, random_table};
 use crate::support::{Ferry, json};
+use crate::worker::{TOKEN, Worker};
 use ferry_test_support::system;
 
 /// `ferry` with a store of its own, and clang for the engine's C.
@@ -502,4 +503,40 @@ fn javascript_failures_are_typed_errors() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         fails(&args, wanted);
     }
+}
+
+#[test]
+fn javascript_closures_run_on_workers_as_they_run_here() {
+    system::c_toolchain();
+    let store = tempfile::tempdir().unwrap();
+    let worker = Worker::start(store.path(), &[]);
+    let ferry = Ferry::with_env(vec![("FERRY_TOKEN", TOKEN.to_owned())]);
+    let spec = r#"{"bins":20,"lo":60.0,"hi":120.0,"peak":91.2,"width":2.5,"seed":7}"#;
+    let ranges: String = (0..4)
+        .map(|i| format!("{{\"start\":{},\"end\":{}}}\n", i * 1000, (i + 1) * 1000))
+        .collect();
+    let ranges = ferry.file("ranges.jsonl", &ranges);
+    let map_reduce = |workers: &[&str]| -> Histogram {
+        let mut args = vec![
+            "map",
+            "--js",
+            "examples/javascript/histogram.js",
+            "--env",
+            spec,
+            "--inputs",
+            &ranges,
+            "--reduce-js",
+            "examples/javascript/merge.js",
+            "--chunk-size",
+            "2",
+        ];
+        args.extend(workers);
+        serde_json::from_value(json(&ferry.ok(&args))).unwrap()
+    };
+    let here = map_reduce(&[]);
+    assert_eq!(
+        here.counts.iter().sum::<u64>() + here.underflow + here.overflow,
+        4000
+    );
+    assert_eq!(map_reduce(&["--workers", &worker.address]), here);
 }
