@@ -243,10 +243,10 @@ impl FunctionArgs {
     /// export is a function or an aggregate's object. The source is
     /// loaded once here, so that one that does not load fails now.
     fn javascript(&self, source: &str, store: &BlobStore) -> Result<Closure> {
-        let (engine, source, shape) = javascript_source(source, store)?;
         if self.returns.is_some() && self.env.is_some() {
             bail!("--env is for a JavaScript value function; a SQL one captures nothing");
         }
+        let (engine, source, shape) = javascript_source(source, store)?;
         let Some(returns) = &self.returns else {
             if shape.is_aggregate() {
                 bail!(

@@ -199,7 +199,10 @@ impl Closure {
         let record = self.module.function(&self.function, kind)?;
         match &self.typed {
             None => Ok(record),
-            Some(Ok(typed)) => Ok(typed),
+            Some(Ok(typed)) => {
+                crate::module::check_signature(typed, kind)?;
+                Ok(typed)
+            }
             Some(Err(reason)) => Err(Error::Signature {
                 function: self.function.to_string(),
                 reason: reason.to_string(),
@@ -235,12 +238,6 @@ impl Closure {
                     )),
                     None => Ok(Arc::new(record.with_types(types))),
                 }
-            })
-            .and_then(|typed| match typed.kind {
-                FunctionKind::Aggregate if typed.args.is_empty() => {
-                    Err("an aggregate takes at least one argument column".to_owned())
-                }
-                _ => Ok(typed),
             });
         self.typed = Some(typed.map_err(Arc::from));
         self

@@ -61,7 +61,8 @@ pub fn build_source(source: &ferry_build::Source) -> Result<BuiltGuest, Error> {
     read(source.build())
 }
 
-fn read(built: Result<PathBuf, ferry_build::BuildError>) -> Result<BuiltGuest, Error> {
+/// The module a build wrote, or the build's error as ferry's.
+pub(crate) fn read(built: Result<PathBuf, ferry_build::BuildError>) -> Result<BuiltGuest, Error> {
     let path = built.map_err(|e| Error::Build {
         path: e.path,
         reason: e.reason,

@@ -35,12 +35,8 @@ pub fn engine() -> Result<Module, Error> {
     if let Some(engine) = ENGINE.get() {
         return Ok(engine.clone());
     }
-    let path = ferry_build::javascript_engine().map_err(|e| Error::Build {
-        path: e.path,
-        reason: e.reason,
-    })?;
-    let module = Module::from_file(&path)?;
-    Ok(ENGINE.get_or_init(|| module).clone())
+    let built = crate::guest::read(ferry_build::javascript_engine())?;
+    Ok(ENGINE.get_or_init(|| built.module).clone())
 }
 
 #[derive(Serialize)]
@@ -76,12 +72,21 @@ impl<'a> Env<'a> {
     }
 }
 
+/// What kind of thing a source's default export is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportKind {
+    /// A function.
+    Function,
+    /// An aggregate's object, with `update`, `merge` and `finish` methods.
+    Aggregate,
+}
+
 /// What a source's default export is.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub struct Shape {
-    /// `function`, or `aggregate` for an object with `update`, `merge` and
-    /// `finish` methods.
-    pub kind: String,
+    /// A function or an aggregate's object.
+    pub kind: ExportKind,
     /// How many parameters the function declares (an aggregate's `update`,
     /// after the state).
     pub parameters: u32,
@@ -92,7 +97,7 @@ pub struct Shape {
 impl Shape {
     /// Whether the export is an aggregate's object.
     pub fn is_aggregate(&self) -> bool {
-        self.kind == "aggregate"
+        self.kind == ExportKind::Aggregate
     }
 }
 
@@ -102,12 +107,13 @@ impl Shape {
 /// here rather than wherever the closure would have run.
 ///
 /// ```no_run
+/// use ferry_host::javascript::ExportKind;
 /// use ferry_host::{Runtime, RuntimeConfig};
 ///
 /// let engine = ferry_host::javascript::engine()?;
 /// let runtime = Runtime::new(RuntimeConfig::default())?;
 /// let shape = ferry_host::javascript::describe(&runtime, &engine, "export default (a, b) => a + b")?;
-/// assert_eq!((shape.kind.as_str(), shape.parameters), ("function", 2));
+/// assert_eq!((shape.kind, shape.parameters), (ExportKind::Function, 2));
 /// # Ok::<(), ferry_host::Error>(())
 /// ```
 pub fn describe(runtime: &Runtime, engine: &Module, source: &str) -> Result<Shape, Error> {

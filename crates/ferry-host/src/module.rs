@@ -135,27 +135,33 @@ impl Module {
     /// The record of function `name`, which must be of `kind`.
     pub fn function(&self, name: &str, kind: FunctionKind) -> Result<&FunctionRecord, Error> {
         let record = self.record(name)?;
-        let signature = |reason: String| Error::Signature {
-            function: name.to_owned(),
-            reason,
-        };
-        if record.kind != kind {
-            return Err(signature(format!(
-                "it is {} function, not {} function",
-                kind_name(record.kind),
-                kind_name(kind)
-            )));
-        }
-        // Its argument columns are what tell an aggregate how many rows a
-        // batch has (docs/abi.md, section 9). A dynamic function's are
-        // each closure's, and checked there.
-        if kind == FunctionKind::Aggregate && record.args.is_empty() && !record.dynamic {
-            return Err(signature(
-                "an aggregate takes at least one argument column".into(),
-            ));
-        }
+        check_signature(record, kind)?;
         Ok(record)
     }
+}
+
+/// Whether `record` is of `kind` and can be called so. A dynamic record's
+/// types are each closure's, and checked on the closure's record.
+pub(crate) fn check_signature(record: &FunctionRecord, kind: FunctionKind) -> Result<(), Error> {
+    let signature = |reason: String| Error::Signature {
+        function: record.name.clone(),
+        reason,
+    };
+    if record.kind != kind {
+        return Err(signature(format!(
+            "it is {} function, not {} function",
+            kind_name(record.kind),
+            kind_name(kind)
+        )));
+    }
+    // Its argument columns are what tell an aggregate how many rows a
+    // batch has (docs/abi.md, section 9).
+    if kind == FunctionKind::Aggregate && record.args.is_empty() && !record.dynamic {
+        return Err(signature(
+            "an aggregate takes at least one argument column".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn kind_name(kind: FunctionKind) -> &'static str {

@@ -132,12 +132,9 @@ impl FunctionFactory for WasmFunctionFactory {
 
 /// Declared argument and return types must be the module's.
 fn check_declared(statement: &CreateFunction, closure: &Closure) -> Result<(), String> {
-    let record = match closure.record().kind {
-        kind @ (FunctionKind::Scalar | FunctionKind::Aggregate) => {
-            closure.function_record(kind).map_err(|e| e.to_string())?
-        }
-        _ => closure.record(),
-    };
+    let record = closure
+        .function_record(closure.record().kind)
+        .map_err(|e| e.to_string())?;
     let (args, returns) = sql_types(record).map_err(|e| e.to_string())?;
     if let Some(declared) = &statement.args {
         // A declared type is right if the call would convert it: SQL's

@@ -279,16 +279,16 @@ fn javascript_values_keep_their_meaning_at_the_edges() {
         "uint64",
         "uint64",
     );
-    let out = ferry.ok(&[
-        "sql",
-        "--format",
-        "csv",
-        "-c",
-        &format!(
-            "CREATE FUNCTION same AS '{identity}' LANGUAGE wasm; \
-             SELECT same(arrow_cast('18446744073709551615', 'UInt64')) AS x"
-        ),
-    ]);
+    // `query` after creating `name` from the closure file `closure`, as CSV.
+    let sql = |name: &str, closure: &str, query: &str| {
+        let statements = format!("CREATE FUNCTION {name} AS '{closure}' LANGUAGE wasm; {query}");
+        ferry.ok(&["sql", "--format", "csv", "-c", &statements])
+    };
+    let out = sql(
+        "same",
+        &identity,
+        "SELECT same(arrow_cast('18446744073709551615', 'UInt64')) AS x",
+    );
     assert_eq!(out.trim(), "x\n18446744073709551615");
     // An aggregate without init starts from null, and a group whose rows
     // are all null finishes from it.
@@ -299,17 +299,12 @@ fn javascript_values_keep_their_meaning_at_the_edges() {
         "int64",
         "int64",
     );
-    let out = ferry.ok(&[
-        "sql",
-        "--format",
-        "csv",
-        "-c",
-        &format!(
-            "CREATE FUNCTION total AS '{total}' LANGUAGE wasm; \
-             SELECT g, total(x) AS t, sum(x) AS s FROM (VALUES (1, 2), (1, 5), (2, NULL)) AS v(g, x) \
-             GROUP BY g ORDER BY g"
-        ),
-    ]);
+    let out = sql(
+        "total",
+        &total,
+        "SELECT g, total(x) AS t, sum(x) AS s FROM (VALUES (1, 2), (1, 5), (2, NULL)) AS v(g, x) \
+         GROUP BY g ORDER BY g",
+    );
     assert_eq!(out.trim(), "g,t,s\n1,7,7\n2,,");
 }
 

@@ -16,7 +16,7 @@
 //! skipped, as SQL's aggregates skip them.
 
 use crate::columns::{Types, arguments, row_error, write};
-use crate::script::{Env, describe};
+use crate::script::{Env, describe, engine_failed};
 use crate::values::{decode, encode, to_js};
 use ferry::__private::{Failure, split_groups, split_states};
 use ferry::batch::{Column, ColumnBuilder, ColumnType};
@@ -172,7 +172,7 @@ pub fn merge<'js>(
             .map_err(|e| Failure::BadArgument(format!("partial state {row}: {e}")))?;
         let state = states[group as usize].clone();
         let mut args = rquickjs::function::Args::new(ctx.clone(), 2);
-        let engine = |e: rquickjs::Error| row_error(row, e.to_string());
+        let engine = |e| row_error(row, engine_failed(e));
         args.push_arg(state.clone()).map_err(engine)?;
         args.push_arg(partial).map_err(engine)?;
         states[group as usize] = aggregate

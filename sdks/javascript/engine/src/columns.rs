@@ -7,7 +7,7 @@
 //! `null` or `undefined` is a null; any other must be of the column's
 //! kind, integral and in range for integer columns, or the row fails.
 
-use crate::script::{Env, describe};
+use crate::script::{Env, describe, engine_failed};
 use crate::values::{SAFE, big_integer, binary, integer};
 use ferry::__private::Failure;
 use ferry::batch::{Column, ColumnBuilder, ColumnType};
@@ -113,7 +113,7 @@ pub fn arguments<'js>(
     if columns.iter().any(|column| !column.is_valid(row)) {
         return Ok(None);
     }
-    let engine = |e: rquickjs::Error| row_error(row, format!("the JavaScript engine failed: {e}"));
+    let engine = |e| row_error(row, engine_failed(e));
     let mut args = Args::new(ctx.clone(), columns.len() + usize::from(first.is_some()));
     if let Some(first) = first {
         args.push_arg(first).map_err(engine)?;

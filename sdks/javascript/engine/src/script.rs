@@ -95,7 +95,7 @@ pub fn with_function<T>(
 }
 
 fn load(source: &str) -> Result<Loaded, Failure> {
-    let engine = |e: rquickjs::Error| Failure::Error(format!("the JavaScript engine failed: {e}"));
+    let engine = |e| Failure::Error(engine_failed(e));
     let runtime = Runtime::new().map_err(engine)?;
     let context = Context::full(&runtime).map_err(engine)?;
     let export = context.with(|ctx| {
@@ -119,6 +119,12 @@ fn load(source: &str) -> Result<Loaded, Failure> {
         context,
         _runtime: runtime,
     })
+}
+
+/// What the engine said when it failed (out of memory, mostly), as one
+/// line.
+pub fn engine_failed(error: rquickjs::Error) -> String {
+    format!("the JavaScript engine failed: {error}")
 }
 
 /// A thrown value as one line: `TypeError: x is not a function`.

@@ -6,7 +6,7 @@
 //! is an integer, and only plain objects leave: a function, a symbol or a
 //! `Date` cannot be returned.
 
-use crate::script::describe;
+use crate::script::{describe, engine_failed};
 use ferry::__private::Failure;
 use rmpv::Value as Msgpack;
 use rquickjs::function::Args;
@@ -37,7 +37,7 @@ pub fn call<'js>(
         one => vec![one],
     };
     let arguments: Vec<&Msgpack> = captured.into_iter().chain(inputs).collect();
-    let engine = |e: rquickjs::Error| Failure::Error(format!("the JavaScript engine failed: {e}"));
+    let engine = |e| Failure::Error(engine_failed(e));
     let mut args = Args::new(ctx.clone(), arguments.len());
     for argument in arguments {
         let value = to_js(ctx, argument).map_err(Failure::BadArgument)?;
@@ -69,7 +69,7 @@ pub fn encode(value: &Value<'_>, out: &mut Vec<u8>) -> Result<(), String> {
 
 /// A MessagePack value as a JavaScript value.
 pub fn to_js<'js>(ctx: &Ctx<'js>, value: &Msgpack) -> Result<Value<'js>, String> {
-    let engine = |e: rquickjs::Error| format!("the JavaScript engine failed: {e}");
+    let engine = engine_failed;
     Ok(match value {
         Msgpack::Nil => Value::new_null(ctx.clone()),
         Msgpack::Boolean(b) => Value::new_bool(ctx.clone(), *b),
