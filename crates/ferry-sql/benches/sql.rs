@@ -5,7 +5,7 @@
 //! And an aggregate by group: `geo_mean(y)` against DataFusion's
 //! `exp(avg(ln(y)))` over 1M rows, with few groups and with many, and the
 //! same with `DISTINCT`; and over a sliding window of 100,000 of those rows,
-//! with and without `DISTINCT`.
+//! with and without `DISTINCT`, and over a frame of 256 rows.
 //!
 //! And `gcd` called on Arrow arrays outside a query (`ArrayFunction`, what the
 //! Python package's `call_arrow` runs), 1M rows in batches of 8192.
@@ -207,33 +207,44 @@ fn grouped(c: &mut Criterion) {
     }
     group.finish();
 
-    // DataFusion updates, retracts and evaluates a sliding window's
-    // accumulator row by row.
-    let window = "FROM (SELECT * FROM g LIMIT 100000)
-        WINDOW w AS (PARTITION BY k10 ORDER BY y ROWS BETWEEN 6 PRECEDING AND CURRENT ROW)";
-    let differ = run(&format!(
-        "SELECT count(*) FROM (SELECT geo_mean(y) OVER w AS w, exp(avg(ln(y)) OVER w) AS n {window})
-         WHERE abs(w - n) > 1e-9 * n"
-    ));
-    let differ = as_int64_array(differ[0].column(0)).unwrap().value(0);
-    assert_eq!(
-        differ, 0,
-        "geo_mean and exp(avg(ln(y))) disagree over the window"
-    );
+    // DataFusion would update, retract and evaluate a sliding window's
+    // accumulator row by row; ferry folds a batch of frames at a time.
+    let window = |preceding: usize| {
+        format!(
+            "FROM (SELECT * FROM g LIMIT 100000) WINDOW w AS
+             (PARTITION BY k10 ORDER BY y ROWS BETWEEN {preceding} PRECEDING AND CURRENT ROW)"
+        )
+    };
+    for preceding in [6, 255] {
+        let differ = run(&format!(
+            "SELECT count(*) FROM (SELECT geo_mean(y) OVER w AS w, exp(avg(ln(y)) OVER w) AS n {})
+             WHERE abs(w - n) > 1e-9 * n",
+            window(preceding)
+        ));
+        let differ = as_int64_array(differ[0].column(0)).unwrap().value(0);
+        assert_eq!(
+            differ, 0,
+            "geo_mean and exp(avg(ln(y))) disagree over the window"
+        );
+    }
     let mut group = c.benchmark_group("sql_window_100k_rows");
     group.sample_size(10);
     // Under DISTINCT (which DataFusion's own aggregates refuse over a
-    // sliding window) ferry folds each frame afresh instead of retracting:
-    // the tests check its results against a self-join.
-    for (name, aggregate) in [
-        ("sliding_wasm", "geo_mean(y) OVER w"),
+    // sliding window) ferry folds each frame afresh: the tests check its
+    // results against a self-join. A frame of 256 rows costs ferry its
+    // length, DataFusion a constant.
+    for (name, aggregate, preceding) in [
+        ("sliding_wasm", "geo_mean(y) OVER w", 6),
         (
             "sliding_wasm_refold_distinct",
             "geo_mean(DISTINCT y) OVER w",
+            6,
         ),
-        ("sliding_native", "exp(avg(ln(y)) OVER w)"),
+        ("sliding_native", "exp(avg(ln(y)) OVER w)", 6),
+        ("long_wasm", "geo_mean(y) OVER w", 255),
+        ("long_native", "exp(avg(ln(y)) OVER w)", 255),
     ] {
-        let query = format!("SELECT {aggregate} {window}");
+        let query = format!("SELECT {aggregate} {}", window(preceding));
         group.bench_function(name, |bench| {
             bench.iter(|| {
                 let rows: usize = run(&query).iter().map(RecordBatch::num_rows).sum();

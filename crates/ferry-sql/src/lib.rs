@@ -314,6 +314,7 @@ impl WasmFunctions {
             .with_runtime_env(runtime)
             .with_default_features()
             .with_function_factory(Some(Arc::new(WasmFunctionFactory::new(self.clone()))))
+            .with_physical_optimizer_rule(Arc::new(aggregate::WindowRule))
             .build();
         SessionContext::new_with_state(state)
     }

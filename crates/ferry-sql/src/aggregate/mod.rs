@@ -7,6 +7,8 @@
 //! these: [`groups`] (under `GROUP BY`, states kept in an [`arena`]),
 //! [`accumulator`] (one group: no `GROUP BY`, or a window), [`distinct`]
 //! (`f(DISTINCT ...)`) and [`replay`] (sliding windows that cannot retract).
+//! Sliding frames counted in rows go to [`window`] instead, put there by
+//! [`WindowRule`].
 
 use crate::arrow::array;
 use crate::function::Function;
@@ -34,6 +36,10 @@ mod arena;
 mod distinct;
 mod groups;
 mod replay;
+mod window;
+mod window_rule;
+
+pub(crate) use window_rule::WindowRule;
 
 /// At most this many groups are finished, or distinct rows folded, in one
 /// guest call, so that millions of them never sit in guest memory at once.

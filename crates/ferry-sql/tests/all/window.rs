@@ -1,11 +1,15 @@
 //! Aggregates over windows: sliding frames, with a `retract` step or
-//! folded afresh, and a frame larger than the guest's memory.
+//! folded afresh, a batch of frames at a time, and a frame larger than the
+//! guest's memory.
 
 use crate::support::{
     assert_agree, assert_same, column, count, functions, query, session_with_table,
 };
 use datafusion::arrow::array::AsArray;
-use datafusion::prelude::SessionConfig;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::physical_expr::window::StandardWindowExpr;
+use datafusion::physical_plan::windows::{BoundedWindowAggExec, WindowAggExec};
+use datafusion::prelude::{SessionConfig, SessionContext};
 use ferry_host::{Closure, Sandbox};
 use ferry_test_support::udfs;
 
@@ -120,4 +124,84 @@ async fn a_window_larger_than_guest_memory_is_folded_in_pieces() {
         1,
     )
     .await;
+}
+
+/// A sliding frame counted in rows is folded a batch of frames at a time,
+/// by ferry's own window expression in place of DataFusion's accumulator;
+/// other frames, `DISTINCT` and `FILTER` stay with the accumulator. Both
+/// agree with DataFusion's own aggregate over partitions that arrive in
+/// many small batches: short frames, frames longer than the length past
+/// which ferry slides one state instead, frames reaching past the rows that
+/// have arrived, to the partition's end, and empty ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn row_frames_are_folded_a_batch_of_frames_at_a_time() {
+    let functions = functions();
+    let ctx = functions.session_with(SessionConfig::new().with_batch_size(500));
+    functions.register_module(&ctx, &udfs().module).unwrap();
+    query(
+        &ctx,
+        "CREATE TABLE s AS SELECT value % 3 AS p, value AS i,
+             CAST((value * 7919) % 1000 + 1 AS DOUBLE) AS y FROM range(0, 20000)",
+    )
+    .await;
+    let window = |frame: &str| format!("PARTITION BY p ORDER BY i {frame}");
+    for (frame, by_ferry) in [
+        ("ROWS BETWEEN 6 PRECEDING AND CURRENT ROW", true),
+        ("ROWS BETWEEN 300 PRECEDING AND 2 PRECEDING", true),
+        ("ROWS BETWEEN 2 PRECEDING AND 40 FOLLOWING", true),
+        ("ROWS BETWEEN 1 FOLLOWING AND 3 FOLLOWING", true),
+        ("ROWS BETWEEN 5 PRECEDING AND UNBOUNDED FOLLOWING", true),
+        ("RANGE BETWEEN 20 PRECEDING AND CURRENT ROW", false),
+    ] {
+        let sql = format!(
+            "SELECT geo_mean(y) OVER w AS wasm, exp(avg(ln(y)) OVER w) AS native FROM s
+             WINDOW w AS ({})",
+            window(frame)
+        );
+        assert_eq!(
+            by_ferry_window(&ctx, &sql).await,
+            [by_ferry, false],
+            "{frame}"
+        );
+        assert_agree(&ctx, &sql, 20_000).await;
+    }
+    let short = window("ROWS BETWEEN 6 PRECEDING AND CURRENT ROW");
+    let filtered = format!(
+        "SELECT geo_mean(y) FILTER (WHERE y > 500) OVER ({short}) AS wasm,
+             exp(avg(ln(y)) FILTER (WHERE y > 500) OVER ({short})) AS native FROM s"
+    );
+    assert_eq!(by_ferry_window(&ctx, &filtered).await, [false, false]);
+    assert_agree(&ctx, &filtered, 20_000).await;
+    let distinct = format!("SELECT geo_mean(DISTINCT y) OVER ({short}) FROM s");
+    assert_eq!(by_ferry_window(&ctx, &distinct).await, [false]);
+}
+
+/// For each window expression of the query's plan, whether ferry's own
+/// window expression evaluates it.
+async fn by_ferry_window(ctx: &SessionContext, sql: &str) -> Vec<bool> {
+    let plan = ctx
+        .sql(sql)
+        .await
+        .unwrap()
+        .create_physical_plan()
+        .await
+        .unwrap();
+    let mut found = Vec::new();
+    plan.apply(|plan| {
+        let exprs = if let Some(window) = plan.downcast_ref::<BoundedWindowAggExec>() {
+            window.window_expr()
+        } else if let Some(window) = plan.downcast_ref::<WindowAggExec>() {
+            window.window_expr()
+        } else {
+            return Ok(TreeNodeRecursion::Continue);
+        };
+        found.extend(
+            exprs
+                .iter()
+                .map(|expr| expr.as_any().is::<StandardWindowExpr>()),
+        );
+        Ok(TreeNodeRecursion::Continue)
+    })
+    .unwrap();
+    found
 }

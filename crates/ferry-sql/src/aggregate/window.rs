@@ -1,0 +1,299 @@
+//! Sliding windows a batch of frames at a time. DataFusion drives a sliding
+//! window's accumulator row by row: it adds the rows entering the frame,
+//! retracts those leaving it and asks for the value, three guest calls per
+//! row. For a frame counted in rows, [`WasmFrames`] stands in for the
+//! accumulator (the [`rule`](super::window_rule) puts it there) and works
+//! out every frame of the rows that have arrived first. Each frame then
+//! becomes a group of its own, its rows gathered from the batch: one update
+//! call per `ROWS_PER_CALL` gathered rows, one finish call per
+//! `ROWS_PER_CALL` frames.
+//!
+//! Folding each frame afresh costs its length, where sliding costs a
+//! constant per row, so frames longer than [`LONG_FRAME`] rows on average
+//! still slide a state row by row when the guest can retract.
+
+use super::accumulator::WasmAccumulator;
+use super::groups::Groups;
+use super::{Fold, finish};
+use crate::function::Function;
+use datafusion::arrow::array::{ArrayRef, UInt64Array, new_empty_array};
+use datafusion::arrow::compute::{concat, interleave, take};
+use datafusion::arrow::datatypes::FieldRef;
+use datafusion::common::{Result, ScalarValue};
+use datafusion::logical_expr::window_state::WindowFrameContext;
+use datafusion::logical_expr::{Accumulator, LimitEffect, PartitionEvaluator, WindowFrame};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::window::StandardWindowFunctionExpr;
+use std::any::Any;
+use std::cell::Cell;
+use std::ops::Range;
+use std::sync::Arc;
+
+/// Frames longer than this many rows on average slide row by row, if the
+/// guest can retract: past it, gathering the frames' rows costs more than
+/// three calls a row (docs/perf.md, "Sliding windows").
+pub(crate) const LONG_FRAME: usize = 512;
+
+/// At most this many rows are gathered at once, so that a partition of
+/// long frames never sits in host memory as many copies of itself.
+const GATHERED: usize = 1 << 16;
+
+/// A ferry aggregate over a sliding frame counted in rows, as a window
+/// function of DataFusion's.
+#[derive(Debug)]
+pub(crate) struct WasmFrames {
+    name: String,
+    field: FieldRef,
+    args: Vec<Arc<dyn PhysicalExpr>>,
+    folds: Arc<Folds>,
+}
+
+impl WasmFrames {
+    /// `function` over `args` in `frame`, which must be counted in rows;
+    /// `empty` is its result over no rows.
+    pub(crate) fn new(
+        name: String,
+        field: FieldRef,
+        args: Vec<Arc<dyn PhysicalExpr>>,
+        function: Arc<Function>,
+        empty: ScalarValue,
+        frame: Arc<WindowFrame>,
+    ) -> WasmFrames {
+        WasmFrames {
+            name,
+            field,
+            args,
+            folds: Arc::new(Folds {
+                function,
+                empty,
+                frame,
+            }),
+        }
+    }
+}
+
+impl StandardWindowFunctionExpr for WasmFrames {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn field(&self) -> Result<FieldRef> {
+        Ok(self.field.clone())
+    }
+
+    fn expressions(&self) -> Vec<Arc<dyn PhysicalExpr>> {
+        self.args.clone()
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn create_evaluator(&self) -> Result<Box<dyn PartitionEvaluator>> {
+        Ok(Box::new(FramesEvaluator {
+            folds: self.folds.clone(),
+            asked: Cell::new(0),
+            answered: None,
+        }))
+    }
+
+    /// A frame may reach rows past the current one.
+    fn limit_effect(&self) -> LimitEffect {
+        LimitEffect::Unknown
+    }
+}
+
+/// What folds frames: the function, and the frame.
+#[derive(Debug)]
+struct Folds {
+    function: Arc<Function>,
+    /// The result over no rows, as DataFusion gives it for an empty frame.
+    empty: ScalarValue,
+    frame: Arc<WindowFrame>,
+}
+
+impl Folds {
+    /// The frame of row `row` of `rows` rows of one partition.
+    fn range(&self, row: usize, rows: usize) -> Result<Range<usize>> {
+        WindowFrameContext::Rows(self.frame.clone()).calculate_range(&[], &(0..0), rows, row)
+    }
+
+    /// The results of rows `first..` of `values`, one partition's.
+    fn results(&self, values: &[ArrayRef], first: usize) -> Result<ArrayRef> {
+        let rows = values.first().map_or(0, |column| column.len());
+        let ranges = (first..rows)
+            .map(|row| self.range(row, rows))
+            .collect::<Result<Vec<_>>>()?;
+        let gathered: usize = ranges.iter().map(ExactSizeIterator::len).sum();
+        if self.function.closure.record().retract && gathered > LONG_FRAME * ranges.len() {
+            self.slide(values, &ranges)
+        } else {
+            self.gather(values, &ranges)
+        }
+    }
+
+    /// Each frame folded afresh as a group of its own.
+    fn gather(&self, values: &[ArrayRef], ranges: &[Range<usize>]) -> Result<ArrayRef> {
+        let mut results = Vec::new();
+        let mut start = 0;
+        while start < ranges.len() {
+            let mut end = start;
+            let mut gathered = 0;
+            while end < ranges.len() && (end == start || gathered + ranges[end].len() <= GATHERED) {
+                gathered += ranges[end].len();
+                end += 1;
+            }
+            results.push(self.fold_frames(values, &ranges[start..end], gathered)?);
+            start = end;
+        }
+        match results.as_slice() {
+            [] => Ok(new_empty_array(&self.function.returns)),
+            [one] => Ok(one.clone()),
+            many => Ok(concat(
+                &many.iter().map(|a| a.as_ref()).collect::<Vec<_>>(),
+            )?),
+        }
+    }
+
+    /// The results of `frames`, whose rows number `gathered`.
+    fn fold_frames(
+        &self,
+        values: &[ArrayRef],
+        frames: &[Range<usize>],
+        gathered: usize,
+    ) -> Result<ArrayRef> {
+        let mut rows = Vec::with_capacity(gathered);
+        let mut group_of_row = Vec::with_capacity(gathered);
+        for (group, frame) in frames.iter().enumerate() {
+            rows.extend(frame.clone().map(|row| row as u64));
+            group_of_row.resize(rows.len(), group);
+        }
+        let rows = UInt64Array::from(rows);
+        let columns = values
+            .iter()
+            .map(|column| take(column, &rows, None))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut groups = Groups::new(self.function.clone());
+        groups.fold(Fold::Update, &columns, &group_of_row, None, frames.len())?;
+        let states = (0..frames.len()).filter_map(|group| groups.states.get(group).map(Some));
+        let results = finish(&self.function, states)?;
+        if results.len() == frames.len() {
+            return Ok(results);
+        }
+        // Empty frames give what DataFusion gives them, the result over no
+        // rows found when the function was made.
+        let empty = self.empty.to_array_of_size(1)?;
+        let mut next = 0;
+        let picks: Vec<(usize, usize)> = frames
+            .iter()
+            .map(|frame| {
+                if frame.is_empty() {
+                    (1, 0)
+                } else {
+                    next += 1;
+                    (0, next - 1)
+                }
+            })
+            .collect();
+        Ok(interleave(&[results.as_ref(), empty.as_ref()], &picks)?)
+    }
+
+    /// One state slid along the frames: the rows entering each frame
+    /// added, those leaving it retracted.
+    fn slide(&self, values: &[ArrayRef], ranges: &[Range<usize>]) -> Result<ArrayRef> {
+        let Some(first) = ranges.first() else {
+            return Ok(new_empty_array(&self.function.returns));
+        };
+        let rows = |range: Range<usize>| -> Vec<ArrayRef> {
+            values
+                .iter()
+                .map(|column| column.slice(range.start, range.len()))
+                .collect()
+        };
+        let mut state = WasmAccumulator::new(self.function.clone());
+        let mut held = first.start..first.start;
+        let mut results = Vec::with_capacity(ranges.len());
+        for range in ranges {
+            if range.end > held.end {
+                state.update_batch(&rows(held.end..range.end))?;
+            }
+            if range.start > held.start {
+                state.retract_batch(&rows(held.start..range.start))?;
+            }
+            results.push(if range.is_empty() {
+                self.empty.clone()
+            } else {
+                state.evaluate()?
+            });
+            held = range.clone();
+        }
+        ScalarValue::iter_to_array(results)
+    }
+}
+
+/// One partition's frames. A whole partition at once comes as one call;
+/// a partition arriving batch by batch comes a row at a time, and the
+/// first row of each pass over its rows answers for all of them.
+#[derive(Debug)]
+struct FramesEvaluator {
+    folds: Arc<Folds>,
+    /// The row DataFusion asked the frame of last, the one it asks the
+    /// result of next.
+    asked: Cell<usize>,
+    answered: Option<Answered>,
+}
+
+/// The results of one pass over a partition's rows.
+#[derive(Debug)]
+struct Answered {
+    /// The pass's first argument column. Each pass evaluates the arguments
+    /// anew, and holding this one keeps its address from being reused.
+    column: ArrayRef,
+    first: usize,
+    results: ArrayRef,
+}
+
+impl PartitionEvaluator for FramesEvaluator {
+    /// The frame, which DataFusion keeps to know which rows no frame needs
+    /// any more.
+    fn get_range(&self, row: usize, rows: usize) -> Result<Range<usize>> {
+        self.asked.set(row);
+        self.folds.range(row, rows)
+    }
+
+    fn is_causal(&self) -> bool {
+        self.folds.frame.is_causal()
+    }
+
+    fn evaluate_all(&mut self, values: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
+        self.folds.results(values, 0)
+    }
+
+    /// The result of the row whose frame was asked for last. DataFusion
+    /// asks every row of a pass in order, and leaves those whose frames
+    /// reach past the rows that have arrived for a later pass: their
+    /// results here, folded over the rows there were, are not given.
+    fn evaluate(&mut self, values: &[ArrayRef], _range: &Range<usize>) -> Result<ScalarValue> {
+        let row = self.asked.get();
+        let answered = match self.answered.take() {
+            Some(answered)
+                if Arc::ptr_eq(&answered.column, &values[0])
+                    && (answered.first..answered.first + answered.results.len()).contains(&row) =>
+            {
+                answered
+            }
+            _ => Answered {
+                column: values[0].clone(),
+                first: row,
+                results: self.folds.results(values, row)?,
+            },
+        };
+        let result = ScalarValue::try_from_array(&answered.results, row - answered.first);
+        self.answered = Some(answered);
+        result
+    }
+
+    fn supports_bounded_execution(&self) -> bool {
+        !self.folds.frame.end_bound.is_unbounded()
+    }
+}
