@@ -8,20 +8,20 @@
 //! call per `ROWS_PER_CALL` gathered rows, one finish call per
 //! `ROWS_PER_CALL` frames.
 //!
-//! Folding each frame afresh costs its length, where sliding costs a
-//! constant per row, so frames longer than [`LONG_FRAME`] rows on average
-//! still slide a state row by row when the guest can retract.
+//! Folding each frame afresh costs its length, so longer frames, more than
+//! [`LONG_FRAME`] rows on average, are merged instead from the states of
+//! blocks of rows, which cost the logarithm of their length. Neither needs
+//! the guest's `retract`, and the frames need not slide in step.
 
-use super::accumulator::WasmAccumulator;
 use super::groups::Groups;
 use super::{Fold, finish};
 use crate::function::Function;
-use datafusion::arrow::array::{ArrayRef, UInt64Array, new_empty_array};
+use datafusion::arrow::array::{ArrayRef, BinaryArray, UInt64Array, new_empty_array};
 use datafusion::arrow::compute::{concat, interleave, take};
 use datafusion::arrow::datatypes::FieldRef;
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::window_state::WindowFrameContext;
-use datafusion::logical_expr::{Accumulator, LimitEffect, PartitionEvaluator, WindowFrame};
+use datafusion::logical_expr::{LimitEffect, PartitionEvaluator, WindowFrame};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::window::StandardWindowFunctionExpr;
 use std::any::Any;
@@ -29,14 +29,15 @@ use std::cell::Cell;
 use std::ops::Range;
 use std::sync::Arc;
 
-/// Frames longer than this many rows on average slide row by row, if the
-/// guest can retract: past it, gathering the frames' rows costs more than
-/// three calls a row (docs/perf.md, "Sliding windows").
-pub(crate) const LONG_FRAME: usize = 512;
+/// Frames longer than this many rows on average are merged from blocks:
+/// past it, gathering their rows costs more (docs/perf.md, "Sliding
+/// windows").
+pub(crate) const LONG_FRAME: usize = 32;
 
-/// At most this many rows are gathered at once, so that a partition of
-/// long frames never sits in host memory as many copies of itself.
-const GATHERED: usize = 1 << 16;
+/// At most this many frames, or rows gathered for them, are folded at
+/// once, so that a partition of long frames never sits in host memory as
+/// many copies of itself.
+const CHUNK: usize = 1 << 16;
 
 /// A ferry aggregate over a sliding frame counted in rows, as a window
 /// function of DataFusion's.
@@ -118,32 +119,39 @@ impl Folds {
         WindowFrameContext::Rows(self.frame.clone()).calculate_range(&[], &(0..0), rows, row)
     }
 
-    /// The results of rows `first..` of `values`, one partition's.
+    /// The results of rows `first..` of `values`, one partition's, a
+    /// chunk of frames at a time.
     fn results(&self, values: &[ArrayRef], first: usize) -> Result<ArrayRef> {
         let rows = values.first().map_or(0, |column| column.len());
         let ranges = (first..rows)
             .map(|row| self.range(row, rows))
             .collect::<Result<Vec<_>>>()?;
         let gathered: usize = ranges.iter().map(ExactSizeIterator::len).sum();
-        if self.function.closure.record().retract && gathered > LONG_FRAME * ranges.len() {
-            self.slide(values, &ranges)
-        } else {
-            self.gather(values, &ranges)
-        }
-    }
-
-    /// Each frame folded afresh as a group of its own.
-    fn gather(&self, values: &[ArrayRef], ranges: &[Range<usize>]) -> Result<ArrayRef> {
+        let long = gathered > LONG_FRAME * ranges.len();
         let mut results = Vec::new();
         let mut start = 0;
         while start < ranges.len() {
-            let mut end = start;
-            let mut gathered = 0;
-            while end < ranges.len() && (end == start || gathered + ranges[end].len() <= GATHERED) {
-                gathered += ranges[end].len();
-                end += 1;
-            }
-            results.push(self.fold_frames(values, &ranges[start..end], gathered)?);
+            let end = if long {
+                ranges.len().min(start + CHUNK)
+            } else {
+                let mut end = start;
+                let mut gathered = 0;
+                while end < ranges.len()
+                    && end < start + CHUNK
+                    && (end == start || gathered + ranges[end].len() <= CHUNK)
+                {
+                    gathered += ranges[end].len();
+                    end += 1;
+                }
+                end
+            };
+            let frames = &ranges[start..end];
+            let states = if long {
+                self.merged(values, frames)?
+            } else {
+                self.gathered(values, frames)?
+            };
+            results.push(self.finished(&states, frames)?);
             start = end;
         }
         match results.as_slice() {
@@ -155,15 +163,11 @@ impl Folds {
         }
     }
 
-    /// The results of `frames`, whose rows number `gathered`.
-    fn fold_frames(
-        &self,
-        values: &[ArrayRef],
-        frames: &[Range<usize>],
-        gathered: usize,
-    ) -> Result<ArrayRef> {
-        let mut rows = Vec::with_capacity(gathered);
-        let mut group_of_row = Vec::with_capacity(gathered);
+    /// A state for each of `frames`, its rows gathered as a group of their
+    /// own.
+    fn gathered(&self, values: &[ArrayRef], frames: &[Range<usize>]) -> Result<Groups> {
+        let mut rows = Vec::new();
+        let mut group_of_row = Vec::new();
         for (group, frame) in frames.iter().enumerate() {
             rows.extend(frame.clone().map(|row| row as u64));
             group_of_row.resize(rows.len(), group);
@@ -173,15 +177,71 @@ impl Folds {
             .iter()
             .map(|column| take(column, &rows, None))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut groups = Groups::new(self.function.clone());
-        groups.fold(Fold::Update, &columns, &group_of_row, None, frames.len())?;
-        let states = (0..frames.len()).filter_map(|group| groups.states.get(group).map(Some));
-        let results = finish(&self.function, states)?;
+        let mut states = Groups::new(self.function.clone());
+        states.fold(Fold::Update, &columns, &group_of_row, None, frames.len())?;
+        Ok(states)
+    }
+
+    /// A state for each of `frames`, merged from the states of blocks of
+    /// 1, 2, 4, ... rows, each block aligned to its length: a frame of `L`
+    /// rows from at most `2 log2 L` of them. The blocks take one update
+    /// call and one merge call per size, however many frames there are.
+    fn merged(&self, values: &[ArrayRef], frames: &[Range<usize>]) -> Result<Groups> {
+        let base = frames.first().map_or(0, |frame| frame.start);
+        let span = frames.iter().map(|frame| frame.end).max().unwrap_or(base) - base;
+        let longest = frames.iter().map(ExactSizeIterator::len).max().unwrap_or(0);
+        let columns: Vec<ArrayRef> = values
+            .iter()
+            .map(|column| column.slice(base, span))
+            .collect();
+        let mut ones = Groups::new(self.function.clone());
+        let each: Vec<usize> = (0..span).collect();
+        ones.fold(Fold::Update, &columns, &each, None, span)?;
+        let mut sizes = vec![ones];
+        while 1 << sizes.len() <= longest {
+            let halves = &sizes[sizes.len() - 1];
+            let blocks = span >> sizes.len();
+            let states: BinaryArray = (0..2 * blocks).map(|i| halves.states.get(i)).collect();
+            let pairs: Vec<usize> = (0..2 * blocks).map(|i| i / 2).collect();
+            let mut next = Groups::new(self.function.clone());
+            next.fold(Fold::Merge, &[Arc::new(states)], &pairs, None, blocks)?;
+            sizes.push(next);
+        }
+        let mut parts = Vec::new();
+        let mut group_of_part = Vec::new();
+        for (group, frame) in frames.iter().enumerate() {
+            let (mut at, end) = (frame.start - base, frame.end - base);
+            while at < end {
+                let mut size = (at.trailing_zeros() as usize).min(sizes.len() - 1);
+                while at + (1 << size) > end {
+                    size -= 1;
+                }
+                parts.push(sizes[size].states.get(at >> size));
+                group_of_part.push(group);
+                at += 1 << size;
+            }
+        }
+        let parts: BinaryArray = parts.into_iter().collect();
+        let mut states = Groups::new(self.function.clone());
+        states.fold(
+            Fold::Merge,
+            &[Arc::new(parts)],
+            &group_of_part,
+            None,
+            frames.len(),
+        )?;
+        Ok(states)
+    }
+
+    /// The results of `frames` from their `states`. An empty frame, which
+    /// has none, gives what DataFusion gives it: the result over no rows
+    /// found when the function was made.
+    fn finished(&self, states: &Groups, frames: &[Range<usize>]) -> Result<ArrayRef> {
+        let present = (0..frames.len()).filter_map(|group| states.states.get(group).map(Some));
+        let results = finish(&self.function, present)?;
         if results.len() == frames.len() {
             return Ok(results);
         }
-        // Empty frames give what DataFusion gives them, the result over no
-        // rows found when the function was made.
         let empty = self.empty.to_array_of_size(1)?;
         let mut next = 0;
         let picks: Vec<(usize, usize)> = frames
@@ -196,38 +256,6 @@ impl Folds {
             })
             .collect();
         Ok(interleave(&[results.as_ref(), empty.as_ref()], &picks)?)
-    }
-
-    /// One state slid along the frames: the rows entering each frame
-    /// added, those leaving it retracted.
-    fn slide(&self, values: &[ArrayRef], ranges: &[Range<usize>]) -> Result<ArrayRef> {
-        let Some(first) = ranges.first() else {
-            return Ok(new_empty_array(&self.function.returns));
-        };
-        let rows = |range: Range<usize>| -> Vec<ArrayRef> {
-            values
-                .iter()
-                .map(|column| column.slice(range.start, range.len()))
-                .collect()
-        };
-        let mut state = WasmAccumulator::new(self.function.clone());
-        let mut held = first.start..first.start;
-        let mut results = Vec::with_capacity(ranges.len());
-        for range in ranges {
-            if range.end > held.end {
-                state.update_batch(&rows(held.end..range.end))?;
-            }
-            if range.start > held.start {
-                state.retract_batch(&rows(held.start..range.start))?;
-            }
-            results.push(if range.is_empty() {
-                self.empty.clone()
-            } else {
-                state.evaluate()?
-            });
-            held = range.clone();
-        }
-        ScalarValue::iter_to_array(results)
     }
 }
 

@@ -54,10 +54,12 @@ async fn aggregates_run_over_sliding_windows_with_retract_or_without() {
         ("geo_mean(y)", "geo_mean(r2.y)", false),
     ];
     // Frames as SQL and as offsets from the current row; in the second,
-    // rows enter several at a time and leave one at a time.
+    // rows enter several at a time and leave one at a time; the third is
+    // long enough to be merged from blocks of rows.
     let frames = [
         ("5 PRECEDING AND 1 PRECEDING", -5, -1),
         ("2 PRECEDING AND 4 FOLLOWING", -2, 4),
+        ("100 PRECEDING AND 50 FOLLOWING", -100, 50),
     ];
     for ((windowed, joined, exact), (frame, from, to)) in aggregates
         .iter()
