@@ -11,8 +11,10 @@
 //! Folding each frame afresh costs its length, so longer frames, more than
 //! [`LONG_FRAME`] rows on average, are merged instead from the states of
 //! blocks of rows, which cost the logarithm of their length. Neither needs
-//! the guest's `retract`, and the frames need not slide in step.
+//! the guest's `retract`, and the frames need not slide in step. Under
+//! `DISTINCT`, each frame's distinct rows are folded, however long.
 
+use super::distinct::DistinctGroups;
 use super::groups::Groups;
 use super::{Fold, finish};
 use crate::function::Function;
@@ -21,7 +23,9 @@ use datafusion::arrow::compute::{concat, interleave, take};
 use datafusion::arrow::datatypes::FieldRef;
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::window_state::WindowFrameContext;
-use datafusion::logical_expr::{LimitEffect, PartitionEvaluator, WindowFrame};
+use datafusion::logical_expr::{
+    EmitTo, GroupsAccumulator, LimitEffect, PartitionEvaluator, WindowFrame,
+};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::window::StandardWindowFunctionExpr;
 use std::any::Any;
@@ -50,13 +54,15 @@ pub(crate) struct WasmFrames {
 }
 
 impl WasmFrames {
-    /// `function` over `args` in `frame`, which must be counted in rows;
-    /// `empty` is its result over no rows.
+    /// `function` over `args` (their distinct rows if `distinct`) in
+    /// `frame`, which must be counted in rows; `empty` is its result over
+    /// no rows.
     pub(crate) fn new(
         name: String,
         field: FieldRef,
         args: Vec<Arc<dyn PhysicalExpr>>,
         function: Arc<Function>,
+        distinct: bool,
         empty: ScalarValue,
         frame: Arc<WindowFrame>,
     ) -> WasmFrames {
@@ -66,6 +72,7 @@ impl WasmFrames {
             args,
             folds: Arc::new(Folds {
                 function,
+                distinct,
                 empty,
                 frame,
             }),
@@ -108,6 +115,8 @@ impl StandardWindowFunctionExpr for WasmFrames {
 #[derive(Debug)]
 struct Folds {
     function: Arc<Function>,
+    /// Whether the call is `f(DISTINCT ...)`.
+    distinct: bool,
     /// The result over no rows, as DataFusion gives it for an empty frame.
     empty: ScalarValue,
     frame: Arc<WindowFrame>,
@@ -127,7 +136,9 @@ impl Folds {
             .map(|row| self.range(row, rows))
             .collect::<Result<Vec<_>>>()?;
         let gathered: usize = ranges.iter().map(ExactSizeIterator::len).sum();
-        let long = gathered > LONG_FRAME * ranges.len();
+        // Distinct rows are the host's, kept per frame: they cannot be
+        // merged from blocks.
+        let long = !self.distinct && gathered > LONG_FRAME * ranges.len();
         let mut results = Vec::new();
         let mut start = 0;
         while start < ranges.len() {
@@ -146,12 +157,27 @@ impl Folds {
                 end
             };
             let frames = &ranges[start..end];
-            let states = if long {
-                self.merged(values, frames)?
+            let filled = frames.iter().filter(|frame| !frame.is_empty()).count();
+            let chunk = if self.distinct {
+                let (columns, group_of_row) = self.gathered(values, frames)?;
+                let mut distinct = DistinctGroups::new(self.function.clone())?;
+                distinct.update_batch(&columns, &group_of_row, None, filled)?;
+                distinct.evaluate(EmitTo::All)?
             } else {
-                self.gathered(values, frames)?
+                let states = if long {
+                    self.merged(values, frames)?
+                } else {
+                    let (columns, group_of_row) = self.gathered(values, frames)?;
+                    let mut states = Groups::new(self.function.clone());
+                    states.fold(Fold::Update, &columns, &group_of_row, None, filled)?;
+                    states
+                };
+                finish(
+                    &self.function,
+                    (0..filled).map(|group| states.states.get(group)),
+                )?
             };
-            results.push(self.finished(&states, frames)?);
+            results.push(self.with_empty(chunk, frames)?);
             start = end;
         }
         match results.as_slice() {
@@ -163,12 +189,16 @@ impl Folds {
         }
     }
 
-    /// A state for each of `frames`, its rows gathered as a group of their
-    /// own.
-    fn gathered(&self, values: &[ArrayRef], frames: &[Range<usize>]) -> Result<Groups> {
+    /// The rows of `frames`, gathered, and the group of each: its frame's
+    /// place among the frames that have rows.
+    fn gathered(
+        &self,
+        values: &[ArrayRef],
+        frames: &[Range<usize>],
+    ) -> Result<(Vec<ArrayRef>, Vec<usize>)> {
         let mut rows = Vec::new();
         let mut group_of_row = Vec::new();
-        for (group, frame) in frames.iter().enumerate() {
+        for (group, frame) in frames.iter().filter(|frame| !frame.is_empty()).enumerate() {
             rows.extend(frame.clone().map(|row| row as u64));
             group_of_row.resize(rows.len(), group);
         }
@@ -177,15 +207,14 @@ impl Folds {
             .iter()
             .map(|column| take(column, &rows, None))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut states = Groups::new(self.function.clone());
-        states.fold(Fold::Update, &columns, &group_of_row, None, frames.len())?;
-        Ok(states)
+        Ok((columns, group_of_row))
     }
 
-    /// A state for each of `frames`, merged from the states of blocks of
-    /// 1, 2, 4, ... rows, each block aligned to its length: a frame of `L`
-    /// rows from at most `2 log2 L` of them. The blocks take one update
-    /// call and one merge call per size, however many frames there are.
+    /// A state for each of `frames` that has rows, merged from the states
+    /// of blocks of 1, 2, 4, ... rows, each block aligned to its length: a
+    /// frame of `L` rows from at most `2 log2 L` of them. The blocks take
+    /// one update call and one merge call per size, however many frames
+    /// there are.
     fn merged(&self, values: &[ArrayRef], frames: &[Range<usize>]) -> Result<Groups> {
         let base = frames.first().map_or(0, |frame| frame.start);
         let span = frames.iter().map(|frame| frame.end).max().unwrap_or(base) - base;
@@ -209,7 +238,8 @@ impl Folds {
         }
         let mut parts = Vec::new();
         let mut group_of_part = Vec::new();
-        for (group, frame) in frames.iter().enumerate() {
+        let filled = frames.iter().filter(|frame| !frame.is_empty());
+        for (group, frame) in filled.enumerate() {
             let (mut at, end) = (frame.start - base, frame.end - base);
             while at < end {
                 let mut size = (at.trailing_zeros() as usize).min(sizes.len() - 1);
@@ -221,6 +251,7 @@ impl Folds {
                 at += 1 << size;
             }
         }
+        let groups = group_of_part.last().map_or(0, |last| last + 1);
         let parts: BinaryArray = parts.into_iter().collect();
         let mut states = Groups::new(self.function.clone());
         states.fold(
@@ -228,17 +259,15 @@ impl Folds {
             &[Arc::new(parts)],
             &group_of_part,
             None,
-            frames.len(),
+            groups,
         )?;
         Ok(states)
     }
 
-    /// The results of `frames` from their `states`. An empty frame, which
-    /// has none, gives what DataFusion gives it: the result over no rows
-    /// found when the function was made.
-    fn finished(&self, states: &Groups, frames: &[Range<usize>]) -> Result<ArrayRef> {
-        let present = (0..frames.len()).filter_map(|group| states.states.get(group).map(Some));
-        let results = finish(&self.function, present)?;
+    /// The results of `frames`, given `results` for those that have rows.
+    /// An empty frame gives what DataFusion gives it: the result over no
+    /// rows found when the function was made.
+    fn with_empty(&self, results: ArrayRef, frames: &[Range<usize>]) -> Result<ArrayRef> {
         if results.len() == frames.len() {
             return Ok(results);
         }

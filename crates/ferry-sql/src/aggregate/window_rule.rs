@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 /// Puts [`WasmFrames`] in place of DataFusion's sliding window
 /// expressions over ferry aggregates, where the frame is counted in rows
-/// and the call has neither `DISTINCT` nor `FILTER`. It runs after
+/// and the call has no `FILTER`. It runs after
 /// DataFusion's own rules, which have by then settled the plan's order.
 #[derive(Debug, Default)]
 pub(crate) struct WindowRule;
@@ -102,7 +102,7 @@ fn frames(expr: &dyn WindowExpr) -> Option<Arc<dyn WindowExpr>> {
     // DataFusion keeps a window's FILTER to itself: its debug form is the
     // one place it shows. Should that form change, nothing is replaced.
     let unfiltered = format!("{sliding:?}").ends_with("filter: None }");
-    if aggregate.is_distinct() || frame.units != WindowFrameUnits::Rows || !unfiltered {
+    if frame.units != WindowFrameUnits::Rows || !unfiltered {
         return None;
     }
     let frames = WasmFrames::new(
@@ -110,6 +110,7 @@ fn frames(expr: &dyn WindowExpr) -> Option<Arc<dyn WindowExpr>> {
         aggregate.field(),
         aggregate.expressions(),
         wasm.function.clone(),
+        aggregate.is_distinct(),
         wasm.empty.clone(),
         frame.clone(),
     );
