@@ -231,8 +231,8 @@ fn grouped(c: &mut Criterion) {
     group.sample_size(10);
     // Under DISTINCT (which DataFusion's own aggregates refuse over a
     // sliding window) ferry folds each frame afresh: the tests check its
-    // results against a self-join. A frame of 256 rows costs ferry its
-    // length, DataFusion a constant.
+    // results against a self-join. A frame of 256 rows ferry merges from
+    // blocks of rows.
     for (name, aggregate, preceding) in [
         ("sliding_wasm", "geo_mean(y) OVER w", 6),
         (

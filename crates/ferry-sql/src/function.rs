@@ -15,7 +15,6 @@ use ferry_host::{Closure, ContentHash, FunctionKind, FunctionRecord, Instance, O
 use std::borrow::Cow;
 
 /// A ferry closure as a SQL function.
-#[derive(Debug)]
 pub(crate) struct Function {
     pub(crate) name: String,
     pub(crate) closure: Closure,
@@ -154,6 +153,19 @@ impl Function {
             }
         }
         Ok(output.value)
+    }
+}
+
+/// Named by its closure's hash: a captured environment may be large, and
+/// plans print their functions.
+impl std::fmt::Debug for Function {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Function")
+            .field("name", &self.name)
+            .field("closure", &self.id)
+            .field("args", &self.args)
+            .field("returns", &self.returns)
+            .finish()
     }
 }
 

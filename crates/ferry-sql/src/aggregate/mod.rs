@@ -251,8 +251,13 @@ fn finish<'a>(
         let out = function.call(|instance, closure| instance.aggregate_finish(closure, &chunk))?;
         results.push(array(out)?);
     }
+    concatenated(results, &function.returns)
+}
+
+/// `results` as one column of type `returns`.
+fn concatenated(results: Vec<ArrayRef>, returns: &DataType) -> Result<ArrayRef> {
     match results.as_slice() {
-        [] => Ok(new_empty_array(&function.returns)),
+        [] => Ok(new_empty_array(returns)),
         [one] => Ok(one.clone()),
         many => Ok(concat(
             &many.iter().map(|a| a.as_ref()).collect::<Vec<_>>(),

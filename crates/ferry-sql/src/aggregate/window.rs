@@ -16,10 +16,10 @@
 
 use super::distinct::DistinctGroups;
 use super::groups::Groups;
-use super::{Fold, finish};
+use super::{Fold, ROWS_PER_CALL, concatenated, finish};
 use crate::function::Function;
-use datafusion::arrow::array::{ArrayRef, BinaryArray, UInt64Array, new_empty_array};
-use datafusion::arrow::compute::{concat, interleave, take};
+use datafusion::arrow::array::{ArrayRef, BinaryArray, UInt64Array};
+use datafusion::arrow::compute::{interleave, take};
 use datafusion::arrow::datatypes::FieldRef;
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::window_state::WindowFrameContext;
@@ -36,11 +36,12 @@ use std::sync::Arc;
 /// Frames longer than this many rows on average are merged from blocks:
 /// past it, gathering their rows costs more (docs/perf.md, "Sliding
 /// windows").
-pub(crate) const LONG_FRAME: usize = 32;
+const LONG_FRAME: usize = 32;
 
 /// At most this many frames, or rows gathered for them, are folded at
-/// once, so that a partition of long frames never sits in host memory as
-/// many copies of itself.
+/// once, so that a partition of frames never sits in host memory as many
+/// copies of itself. Blocks are made once for all of a pass's frames: at
+/// most two states a row.
 const CHUNK: usize = 1 << 16;
 
 /// A ferry aggregate over a sliding frame counted in rows, as a window
@@ -128,50 +129,51 @@ impl Folds {
         WindowFrameContext::Rows(self.frame.clone()).calculate_range(&[], &(0..0), rows, row)
     }
 
-    /// The results of rows `first..` of `values`, one partition's, a
-    /// chunk of frames at a time.
-    fn results(&self, values: &[ArrayRef], first: usize) -> Result<ArrayRef> {
-        let rows = values.first().map_or(0, |column| column.len());
-        let ranges = (first..rows)
-            .map(|row| self.range(row, rows))
-            .collect::<Result<Vec<_>>>()?;
+    /// The frames of rows `first..` of `rows` rows of one partition.
+    fn ranges(&self, first: usize, rows: usize) -> Result<Vec<Range<usize>>> {
+        (first..rows).map(|row| self.range(row, rows)).collect()
+    }
+
+    /// The results of the rows whose frames are `ranges`, over `values`,
+    /// one partition's, a chunk of frames at a time.
+    fn results(&self, values: &[ArrayRef], ranges: &[Range<usize>]) -> Result<ArrayRef> {
         let gathered: usize = ranges.iter().map(ExactSizeIterator::len).sum();
         // Distinct rows are the host's, kept per frame: they cannot be
         // merged from blocks.
-        let long = !self.distinct && gathered > LONG_FRAME * ranges.len();
+        let blocks = if !self.distinct && gathered > LONG_FRAME * ranges.len() {
+            Some(self.blocks(values, ranges)?)
+        } else {
+            None
+        };
         let mut results = Vec::new();
         let mut start = 0;
         while start < ranges.len() {
-            let end = if long {
-                ranges.len().min(start + CHUNK)
-            } else {
-                let mut end = start;
-                let mut gathered = 0;
-                while end < ranges.len()
-                    && end < start + CHUNK
-                    && (end == start || gathered + ranges[end].len() <= CHUNK)
-                {
-                    gathered += ranges[end].len();
-                    end += 1;
-                }
-                end
-            };
+            let mut end = start;
+            let mut gathered = 0;
+            while end < ranges.len()
+                && end < start + CHUNK
+                && (blocks.is_some() || end == start || gathered + ranges[end].len() <= CHUNK)
+            {
+                gathered += ranges[end].len();
+                end += 1;
+            }
             let frames = &ranges[start..end];
             let filled = frames.iter().filter(|frame| !frame.is_empty()).count();
-            let chunk = if self.distinct {
+            let chunk = if let Some(blocks) = &blocks {
+                let states = self.merged(blocks, frames)?;
+                finish(
+                    &self.function,
+                    (0..filled).map(|group| states.states.get(group)),
+                )?
+            } else if self.distinct {
                 let (columns, group_of_row) = self.gathered(values, frames)?;
                 let mut distinct = DistinctGroups::new(self.function.clone())?;
                 distinct.update_batch(&columns, &group_of_row, None, filled)?;
                 distinct.evaluate(EmitTo::All)?
             } else {
-                let states = if long {
-                    self.merged(values, frames)?
-                } else {
-                    let (columns, group_of_row) = self.gathered(values, frames)?;
-                    let mut states = Groups::new(self.function.clone());
-                    states.fold(Fold::Update, &columns, &group_of_row, None, filled)?;
-                    states
-                };
+                let (columns, group_of_row) = self.gathered(values, frames)?;
+                let mut states = Groups::new(self.function.clone());
+                states.fold(Fold::Update, &columns, &group_of_row, None, filled)?;
                 finish(
                     &self.function,
                     (0..filled).map(|group| states.states.get(group)),
@@ -180,13 +182,7 @@ impl Folds {
             results.push(self.with_empty(chunk, frames)?);
             start = end;
         }
-        match results.as_slice() {
-            [] => Ok(new_empty_array(&self.function.returns)),
-            [one] => Ok(one.clone()),
-            many => Ok(concat(
-                &many.iter().map(|a| a.as_ref()).collect::<Vec<_>>(),
-            )?),
-        }
+        concatenated(results, &self.function.returns)
     }
 
     /// The rows of `frames`, gathered, and the group of each: its frame's
@@ -210,15 +206,14 @@ impl Folds {
         Ok((columns, group_of_row))
     }
 
-    /// A state for each of `frames` that has rows, merged from the states
-    /// of blocks of 1, 2, 4, ... rows, each block aligned to its length: a
-    /// frame of `L` rows from at most `2 log2 L` of them. The blocks take
-    /// one update call and one merge call per size, however many frames
-    /// there are.
-    fn merged(&self, values: &[ArrayRef], frames: &[Range<usize>]) -> Result<Groups> {
-        let base = frames.first().map_or(0, |frame| frame.start);
-        let span = frames.iter().map(|frame| frame.end).max().unwrap_or(base) - base;
-        let longest = frames.iter().map(ExactSizeIterator::len).max().unwrap_or(0);
+    /// The states of the blocks of 1, 2, 4, ... rows that `ranges` are
+    /// merged from, each block aligned to its length from the first
+    /// frame's start: one update call and one merge call per size (per
+    /// `ROWS_PER_CALL` blocks), however many frames there are.
+    fn blocks(&self, values: &[ArrayRef], ranges: &[Range<usize>]) -> Result<Blocks> {
+        let base = ranges.first().map_or(0, |frame| frame.start);
+        let span = ranges.iter().map(|frame| frame.end).max().unwrap_or(base) - base;
+        let longest = ranges.iter().map(ExactSizeIterator::len).max().unwrap_or(0);
         let columns: Vec<ArrayRef> = values
             .iter()
             .map(|column| column.slice(base, span))
@@ -230,38 +225,65 @@ impl Folds {
         while 1 << sizes.len() <= longest {
             let halves = &sizes[sizes.len() - 1];
             let blocks = span >> sizes.len();
-            let states: BinaryArray = (0..2 * blocks).map(|i| halves.states.get(i)).collect();
-            let pairs: Vec<usize> = (0..2 * blocks).map(|i| i / 2).collect();
             let mut next = Groups::new(self.function.clone());
-            next.fold(Fold::Merge, &[Arc::new(states)], &pairs, None, blocks)?;
+            self.merge(
+                &mut next,
+                (0..2 * blocks).map(|half| (half / 2, halves.states.get(half))),
+                blocks,
+            )?;
             sizes.push(next);
         }
-        let mut parts = Vec::new();
-        let mut group_of_part = Vec::new();
+        Ok(Blocks { base, sizes })
+    }
+
+    /// A state for each of `frames` that has rows, merged from `blocks`: a
+    /// frame of `L` rows from at most `2 log2 L` of them.
+    fn merged(&self, blocks: &Blocks, frames: &[Range<usize>]) -> Result<Groups> {
+        let sizes = &blocks.sizes;
         let filled = frames.iter().filter(|frame| !frame.is_empty());
-        for (group, frame) in filled.enumerate() {
-            let (mut at, end) = (frame.start - base, frame.end - base);
-            while at < end {
-                let mut size = (at.trailing_zeros() as usize).min(sizes.len() - 1);
-                while at + (1 << size) > end {
-                    size -= 1;
-                }
-                parts.push(sizes[size].states.get(at >> size));
-                group_of_part.push(group);
-                at += 1 << size;
-            }
-        }
-        let groups = group_of_part.last().map_or(0, |last| last + 1);
-        let parts: BinaryArray = parts.into_iter().collect();
+        let parts = filled.enumerate().flat_map(|(group, frame)| {
+            let (mut at, end) = (frame.start - blocks.base, frame.end - blocks.base);
+            std::iter::from_fn(move || {
+                (at < end).then(|| {
+                    let mut size = (at.trailing_zeros() as usize).min(sizes.len() - 1);
+                    while at + (1 << size) > end {
+                        size -= 1;
+                    }
+                    let part = sizes[size].states.get(at >> size);
+                    at += 1 << size;
+                    (group, part)
+                })
+            })
+        });
+        let groups = frames.iter().filter(|frame| !frame.is_empty()).count();
         let mut states = Groups::new(self.function.clone());
-        states.fold(
-            Fold::Merge,
-            &[Arc::new(parts)],
-            &group_of_part,
-            None,
-            groups,
-        )?;
+        self.merge(&mut states, parts, groups)?;
         Ok(states)
+    }
+
+    /// Merges `parts`, each a group and a state, into `states`, of
+    /// `groups` groups: a call per `ROWS_PER_CALL` parts, so that no
+    /// column of states grows past what one call takes.
+    fn merge<'a>(
+        &self,
+        states: &mut Groups,
+        parts: impl Iterator<Item = (usize, Option<&'a [u8]>)>,
+        groups: usize,
+    ) -> Result<()> {
+        let mut parts = parts.peekable();
+        while parts.peek().is_some() {
+            let (group_of_part, chunk): (Vec<usize>, Vec<Option<&[u8]>>) =
+                parts.by_ref().take(ROWS_PER_CALL).unzip();
+            let chunk = BinaryArray::from(chunk);
+            states.fold(
+                Fold::Merge,
+                &[Arc::new(chunk)],
+                &group_of_part,
+                None,
+                groups,
+            )?;
+        }
+        Ok(())
     }
 
     /// The results of `frames`, given `results` for those that have rows.
@@ -288,9 +310,16 @@ impl Folds {
     }
 }
 
+/// The states of aligned blocks of rows: `sizes[k]` holds those of `2^k`
+/// rows, block `i` starting at row `base + i 2^k`.
+struct Blocks {
+    base: usize,
+    sizes: Vec<Groups>,
+}
+
 /// One partition's frames. A whole partition at once comes as one call;
 /// a partition arriving batch by batch comes a row at a time, and the
-/// first row of each pass over its rows answers for all of them.
+/// first row of each pass over its rows answers for the rest.
 #[derive(Debug)]
 struct FramesEvaluator {
     folds: Arc<Folds>,
@@ -300,12 +329,13 @@ struct FramesEvaluator {
     answered: Option<Answered>,
 }
 
-/// The results of one pass over a partition's rows.
+/// The results of some rows of a pass over a partition's rows.
 #[derive(Debug)]
 struct Answered {
-    /// The pass's first argument column. Each pass evaluates the arguments
-    /// anew, and holding this one keeps its address from being reused.
-    column: ArrayRef,
+    /// The argument columns they were folded from. DataFusion evaluates
+    /// them anew when rows arrive or leave, and holding these keeps their
+    /// addresses from being reused: the same columns are the same rows.
+    columns: Vec<ArrayRef>,
     first: usize,
     results: ArrayRef,
 }
@@ -322,28 +352,43 @@ impl PartitionEvaluator for FramesEvaluator {
         self.folds.frame.is_causal()
     }
 
-    fn evaluate_all(&mut self, values: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
-        self.folds.results(values, 0)
+    fn evaluate_all(&mut self, values: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
+        self.folds.results(values, &self.folds.ranges(0, rows)?)
     }
 
     /// The result of the row whose frame was asked for last. DataFusion
-    /// asks every row of a pass in order, and leaves those whose frames
-    /// reach past the rows that have arrived for a later pass: their
-    /// results here, folded over the rows there were, are not given.
+    /// asks the rows of a pass in order, until one whose frame reaches the
+    /// last row that has arrived and may reach further: that one waits
+    /// for more rows, or for the partition's end. So the first row of a
+    /// pass answers for the rows up to that one, and the rows from it on
+    /// are answered when asked.
     fn evaluate(&mut self, values: &[ArrayRef], _range: &Range<usize>) -> Result<ScalarValue> {
         let row = self.asked.get();
         let answered = match self.answered.take() {
             Some(answered)
-                if Arc::ptr_eq(&answered.column, &values[0])
+                if answered.columns.len() == values.len()
+                    && answered
+                        .columns
+                        .iter()
+                        .zip(values)
+                        .all(|(a, b)| Arc::ptr_eq(a, b))
                     && (answered.first..answered.first + answered.results.len()).contains(&row) =>
             {
                 answered
             }
-            _ => Answered {
-                column: values[0].clone(),
-                first: row,
-                results: self.folds.results(values, row)?,
-            },
+            _ => {
+                let rows = values.first().map_or(0, |column| column.len());
+                let mut ranges = self.folds.ranges(row, rows)?;
+                if !self.folds.frame.is_causal() && ranges.first().is_some_and(|r| r.end < rows) {
+                    let safe = ranges.partition_point(|range| range.end < rows);
+                    ranges.truncate(safe);
+                }
+                Answered {
+                    columns: values.to_vec(),
+                    first: row,
+                    results: self.folds.results(values, &ranges)?,
+                }
+            }
         };
         let result = ScalarValue::try_from_array(&answered.results, row - answered.first);
         self.answered = Some(answered);

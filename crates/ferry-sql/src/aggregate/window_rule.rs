@@ -48,15 +48,13 @@ impl PhysicalOptimizerRule for WindowRule {
 }
 
 /// `plan` with [`WasmFrames`] in it, if it is a window whose expressions
-/// can have them. A plan someone watches the states of is left alone.
+/// can have them. (DataFusion lets a state observer watch only frames that
+/// start at the partition's first row, which are not sliding ones.)
 fn with_frames(plan: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>> {
     if let Some(window) = plan.downcast_ref::<BoundedWindowAggExec>() {
         let Some(exprs) = replaced(window.window_expr()) else {
             return Ok(None);
         };
-        if window.state_observer().is_some() {
-            return Ok(None);
-        }
         return Ok(Some(Arc::new(BoundedWindowAggExec::try_new(
             exprs,
             window.input().clone(),

@@ -133,8 +133,9 @@ async fn a_window_larger_than_guest_memory_is_folded_in_pieces() {
 /// `DISTINCT` too; other frames and `FILTER` stay with the accumulator. Both
 /// agree with DataFusion's own aggregate over partitions that arrive in
 /// many small batches: short frames, frames longer than the length past
-/// which ferry slides one state instead, frames reaching past the rows that
-/// have arrived, to the partition's end, and empty ones.
+/// which ferry merges blocks of rows instead, frames reaching past the rows
+/// that have arrived, to the partition's end, and empty ones. And over a
+/// partition whose frames are more than ferry folds at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn row_frames_are_folded_a_batch_of_frames_at_a_time() {
     let functions = functions();
@@ -176,6 +177,26 @@ async fn row_frames_are_folded_a_batch_of_frames_at_a_time() {
     assert_agree(&ctx, &filtered, 20_000).await;
     let distinct = format!("SELECT geo_mean(DISTINCT y) OVER ({short}) FROM s");
     assert_eq!(by_ferry_window(&ctx, &distinct).await, [true]);
+
+    let ctx = functions.session();
+    functions.register_module(&ctx, &udfs().module).unwrap();
+    query(
+        &ctx,
+        "CREATE TABLE l AS SELECT value AS i, CAST((value * 7919) % 1000 + 1 AS DOUBLE) AS y
+         FROM range(0, 70000)",
+    )
+    .await;
+    for frame in [
+        "31 PRECEDING AND CURRENT ROW",
+        "5 PRECEDING AND UNBOUNDED FOLLOWING",
+    ] {
+        let sql = format!(
+            "SELECT geo_mean(y) OVER w AS wasm, exp(avg(ln(y)) OVER w) AS native FROM l
+             WINDOW w AS (ORDER BY i ROWS BETWEEN {frame})"
+        );
+        assert_eq!(by_ferry_window(&ctx, &sql).await, [true, false], "{frame}");
+        assert_agree(&ctx, &sql, 70_000).await;
+    }
 }
 
 /// For each window expression of the query's plan, whether ferry's own
