@@ -124,14 +124,18 @@ struct Folds {
 }
 
 impl Folds {
-    /// The frame of row `row` of `rows` rows of one partition.
-    fn range(&self, row: usize, rows: usize) -> Result<Range<usize>> {
-        WindowFrameContext::Rows(self.frame.clone()).calculate_range(&[], &(0..0), rows, row)
+    /// DataFusion's reckoning of frames counted in rows, which needs no
+    /// column of the rows.
+    fn context(&self) -> WindowFrameContext {
+        WindowFrameContext::Rows(self.frame.clone())
     }
 
     /// The frames of rows `first..` of `rows` rows of one partition.
     fn ranges(&self, first: usize, rows: usize) -> Result<Vec<Range<usize>>> {
-        (first..rows).map(|row| self.range(row, rows)).collect()
+        let mut context = self.context();
+        (first..rows)
+            .map(|row| context.calculate_range(&[], &(0..0), rows, row))
+            .collect()
     }
 
     /// The results of the rows whose frames are `ranges`, over `values`,
@@ -159,25 +163,23 @@ impl Folds {
             }
             let frames = &ranges[start..end];
             let filled = frames.iter().filter(|frame| !frame.is_empty()).count();
-            let chunk = if let Some(blocks) = &blocks {
-                let states = self.merged(blocks, frames)?;
-                finish(
-                    &self.function,
-                    (0..filled).map(|group| states.states.get(group)),
-                )?
-            } else if self.distinct {
+            let chunk = if self.distinct {
                 let (columns, group_of_row) = self.gathered(values, frames)?;
                 let mut distinct = DistinctGroups::new(self.function.clone())?;
                 distinct.update_batch(&columns, &group_of_row, None, filled)?;
                 distinct.evaluate(EmitTo::All)?
             } else {
-                let (columns, group_of_row) = self.gathered(values, frames)?;
-                let mut states = Groups::new(self.function.clone());
-                states.fold(Fold::Update, &columns, &group_of_row, None, filled)?;
-                finish(
-                    &self.function,
-                    (0..filled).map(|group| states.states.get(group)),
-                )?
+                let states = match &blocks {
+                    Some(blocks) => self.merged(blocks, frames, filled)?,
+                    None => {
+                        let (columns, group_of_row) = self.gathered(values, frames)?;
+                        let mut states = Groups::new(self.function.clone());
+                        states.fold(Fold::Update, &columns, &group_of_row, None, filled)?;
+                        states
+                    }
+                };
+                let states = (0..filled).map(|group| states.states.get(group));
+                finish(&self.function, states)?
             };
             results.push(self.with_empty(chunk, frames)?);
             start = end;
@@ -236,12 +238,13 @@ impl Folds {
         Ok(Blocks { base, sizes })
     }
 
-    /// A state for each of `frames` that has rows, merged from `blocks`: a
-    /// frame of `L` rows from at most `2 log2 L` of them.
-    fn merged(&self, blocks: &Blocks, frames: &[Range<usize>]) -> Result<Groups> {
+    /// A state for each of `frames` that has rows, `filled` of them,
+    /// merged from `blocks`: a frame of `L` rows from at most `2 log2 L`
+    /// of them.
+    fn merged(&self, blocks: &Blocks, frames: &[Range<usize>], filled: usize) -> Result<Groups> {
         let sizes = &blocks.sizes;
-        let filled = frames.iter().filter(|frame| !frame.is_empty());
-        let parts = filled.enumerate().flat_map(|(group, frame)| {
+        let with_rows = frames.iter().filter(|frame| !frame.is_empty());
+        let parts = with_rows.enumerate().flat_map(|(group, frame)| {
             let (mut at, end) = (frame.start - blocks.base, frame.end - blocks.base);
             std::iter::from_fn(move || {
                 (at < end).then(|| {
@@ -255,9 +258,8 @@ impl Folds {
                 })
             })
         });
-        let groups = frames.iter().filter(|frame| !frame.is_empty()).count();
         let mut states = Groups::new(self.function.clone());
-        self.merge(&mut states, parts, groups)?;
+        self.merge(&mut states, parts, filled)?;
         Ok(states)
     }
 
@@ -345,7 +347,9 @@ impl PartitionEvaluator for FramesEvaluator {
     /// any more.
     fn get_range(&self, row: usize, rows: usize) -> Result<Range<usize>> {
         self.asked.set(row);
-        self.folds.range(row, rows)
+        self.folds
+            .context()
+            .calculate_range(&[], &(0..0), rows, row)
     }
 
     fn is_causal(&self) -> bool {
@@ -379,7 +383,7 @@ impl PartitionEvaluator for FramesEvaluator {
             _ => {
                 let rows = values.first().map_or(0, |column| column.len());
                 let mut ranges = self.folds.ranges(row, rows)?;
-                if !self.folds.frame.is_causal() && ranges.first().is_some_and(|r| r.end < rows) {
+                if !self.is_causal() && ranges.first().is_some_and(|r| r.end < rows) {
                     let safe = ranges.partition_point(|range| range.end < rows);
                     ranges.truncate(safe);
                 }
