@@ -28,6 +28,25 @@ pub enum AggregateStep {
     /// what a sliding window needs as rows leave it. Optional; a record
     /// says whether the module has it.
     Retract,
+    /// The kept steps (optional; a record's `kept` says whether the module
+    /// has them) work on states the guest keeps in its own memory, by the
+    /// host's group index, from one call to the next. This one: a `uint32`
+    /// group index per row and the argument columns in; a `uint32` column
+    /// of one row out, how many groups the guest keeps.
+    KeptUpdate,
+    /// A `uint32` group index per partial state and a binary column of
+    /// partial states in; the number of groups kept out.
+    KeptMerge,
+    /// A `uint32` column of groups in; their results out, and those groups
+    /// start again from the initial state.
+    KeptFinish,
+    /// A `uint32` column of groups in; their states out, a binary column
+    /// without nulls that `Merge` takes.
+    KeptStates,
+    /// A `uint32` column of one row, `n`, in: the first `n` groups are
+    /// dropped, and group `n + i` becomes group `i`. The number of groups
+    /// kept out.
+    KeptDrop,
 }
 
 impl AggregateStep {
@@ -38,6 +57,11 @@ impl AggregateStep {
             AggregateStep::Merge => "_merge",
             AggregateStep::Finish => "_finish",
             AggregateStep::Retract => "_retract",
+            AggregateStep::KeptUpdate => "_kept_update",
+            AggregateStep::KeptMerge => "_kept_merge",
+            AggregateStep::KeptFinish => "_kept_finish",
+            AggregateStep::KeptStates => "_kept_states",
+            AggregateStep::KeptDrop => "_kept_drop",
         }
     }
 
@@ -46,6 +70,15 @@ impl AggregateStep {
         AggregateStep::Update,
         AggregateStep::Merge,
         AggregateStep::Finish,
+    ];
+
+    /// The steps a module whose record has `kept` exports.
+    pub const KEPT: [AggregateStep; 5] = [
+        AggregateStep::KeptUpdate,
+        AggregateStep::KeptMerge,
+        AggregateStep::KeptFinish,
+        AggregateStep::KeptStates,
+        AggregateStep::KeptDrop,
     ];
 }
 

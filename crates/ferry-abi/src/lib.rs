@@ -179,6 +179,12 @@ pub struct FunctionRecord {
     /// step, so that the function can run over sliding windows.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub retract: bool,
+    /// For aggregate functions: whether the module exports the kept steps
+    /// ([`AggregateStep::KEPT`](batch::AggregateStep::KEPT)), so that a
+    /// host may leave the states of a query's groups in one instance's
+    /// memory between calls.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub kept: bool,
     /// For batch functions: whether the types are each closure's rather
     /// than the record's. One compiled function then serves many
     /// signatures, an interpreter's for instance: `args` and `returns` are
@@ -219,6 +225,7 @@ impl FunctionRecord {
             args: Vec::new(),
             returns: None,
             retract: false,
+            kept: false,
             dynamic: false,
         }
     }
@@ -243,6 +250,7 @@ impl FunctionRecord {
             args: names,
             returns: Some(returns.name().to_owned()),
             retract: false,
+            kept: false,
             dynamic: false,
         }
     }
@@ -283,6 +291,7 @@ impl FunctionRecord {
             FunctionKind::Aggregate => batch::AggregateStep::REQUIRED
                 .iter()
                 .chain(self.retract.then_some(&batch::AggregateStep::Retract))
+                .chain(batch::AggregateStep::KEPT.iter().filter(|_| self.kept))
                 .map(|step| self.step_export(*step))
                 .collect(),
             FunctionKind::Unknown => Vec::new(),

@@ -118,84 +118,63 @@ pub fn expand(options: Options, block: syn::ItemImpl) -> syn::Result<TokenStream
         env.map(type_name).as_deref(),
     );
     record.retract = retract.is_some();
+    record.kept = true;
 
     let init_args = call_args(&init.params, &[]);
+    let init_state = quote!(|| <#self_ty>::init(#(#init_args),*));
     // The states of the call's groups, those without one yet fresh from
     // `init`; after them, the columns the step takes.
     let states = quote! {
         let (__ferry_states, __ferry_columns) = ::ferry::__private::split_states(__ferry_columns)?;
         #[allow(unused_mut)]
         let mut __ferry_aggs: ::std::vec::Vec<#self_ty> =
-            ::ferry::__private::read_states(__ferry_states, || <#self_ty>::init(#(#init_args),*))?;
+            ::ferry::__private::read_states(__ferry_states, #init_state)?;
     };
     // The group of each row, and the columns after it.
     let groups = quote! {
         let (__ferry_groups, __ferry_columns) =
             ::ferry::__private::split_groups(__ferry_columns, __ferry_aggs.len())?;
     };
+    // The same, for states the guest keeps: a group it has not seen yet
+    // starts from `init`.
+    let kept_groups = quote! {
+        let (__ferry_groups, __ferry_columns) =
+            ::ferry::__private::kept_groups(__ferry_columns, __ferry_aggs, #init_state)?;
+    };
+    let new_states = quote!(::ferry::__private::write_states(__ferry_aggs.iter()));
+    let kept_count = quote!(::core::result::Result::Ok(::ferry::__private::kept_count(
+        __ferry_aggs.len()
+    )));
     // The state of the row's group.
     let group_state = quote! {
         let __ferry_agg = &mut __ferry_aggs[__ferry_groups[__ferry_row] as usize];
     };
 
     // Update and retract: each row into (or out of) its group's state.
-    let row_step = |step: &Step, columns: &[ColumnSlot]| {
-        let rows = RowLoop::new(columns);
-        let method = &step.method.sig.ident;
-        let args = call_args(&step.params, &rows.value_vars);
-        let call = quote!(__ferry_agg.#method(#(#args),*));
-        let call = if is_unit_result(&step.method.sig.output) {
-            quote!(#group_state ::ferry::__private::row_result(__ferry_row, #call)?;)
-        } else {
-            quote!(#group_state #call;)
+    let row_step =
+        |step: &Step, columns: &[ColumnSlot], groups: &TokenStream2, end: &TokenStream2| {
+            let rows = RowLoop::new(columns);
+            let method = &step.method.sig.ident;
+            let args = call_args(&step.params, &rows.value_vars);
+            let call = quote!(__ferry_agg.#method(#(#args),*));
+            let call = if is_unit_result(&step.method.sig.output) {
+                quote!(#group_state ::ferry::__private::row_result(__ferry_row, #call)?;)
+            } else {
+                quote!(#group_state #call;)
+            };
+            let setup = rows.setup();
+            let run = rows.run(quote!(), call, None);
+            quote! {
+                #groups
+                #setup
+                #run
+                #end
+            }
         };
-        let setup = rows.setup();
-        let run = rows.run(quote!(), call, None);
-        quote! {
-            #groups
-            #setup
-            #run
-            ::ferry::__private::write_states(&__ferry_aggs)
-        }
-    };
 
     let other = format_ident!("__ferry_other");
     let merge_args = call_args(&merge.params, std::slice::from_ref(&other));
-    let finish_args = call_args(&finish.params, &[]);
-    let output = result.new_output(quote!(__ferry_aggs.len()));
-    let push = result.push_output(quote!(__ferry_agg.finish(#(#finish_args),*)));
-
-    // Each step is one batch-convention export, which starts from the
-    // groups' states.
-    let export = |step: AggregateStep, ident: &str, body: TokenStream2| {
-        batch_export(
-            &record.step_export(step),
-            ident,
-            env,
-            quote! {
-                #states
-                #body
-            },
-        )
-    };
-    let update_export = export(
-        AggregateStep::Update,
-        "__ferry_udaf_update",
-        row_step(&update, &columns),
-    );
-    let retract_export = retract
-        .as_ref()
-        .zip(retract_columns)
-        .map(|(retract, columns)| {
-            export(
-                AggregateStep::Retract,
-                "__ferry_udaf_retract",
-                row_step(retract, &columns),
-            )
-        });
-    let merge_export = export(
-        AggregateStep::Merge,
-        "__ferry_udaf_merge",
+    let merge_step = |groups: &TokenStream2, end: &TokenStream2| {
         quote! {
             #groups
             for __ferry_partial in ::ferry::__private::partial_states::<#self_ty>(__ferry_columns)? {
@@ -203,26 +182,112 @@ pub fn expand(options: Options, block: syn::ItemImpl) -> syn::Result<TokenStream
                 #group_state
                 __ferry_agg.merge(#(#merge_args),*);
             }
-            ::ferry::__private::write_states(&__ferry_aggs)
-        },
+            #end
+        }
+    };
+    let finish_args = call_args(&finish.params, &[]);
+    let push = result.push_output(quote!(__ferry_agg.finish(#(#finish_args),*)));
+
+    // Each step is one batch-convention export. The plain steps start from
+    // the states the host passes; the kept ones from those the guest keeps.
+    let export = |step: AggregateStep, body: TokenStream2| {
+        let ident = format!("__ferry_udaf{}", step.suffix());
+        batch_export(
+            &record.step_export(step),
+            &ident,
+            env,
+            quote! {
+                #states
+                #body
+            },
+        )
+    };
+    let kept_export = |step: AggregateStep, body: TokenStream2| {
+        let ident = format!("__ferry_udaf{}", step.suffix());
+        batch_export(
+            &record.step_export(step),
+            &ident,
+            env,
+            quote! {
+                __FERRY_KEPT.with_borrow_mut(|__ferry_aggs| { #body })
+            },
+        )
+    };
+    let update_export = export(
+        AggregateStep::Update,
+        row_step(&update, &columns, &groups, &new_states),
     );
+    let retract_export = retract
+        .as_ref()
+        .zip(retract_columns)
+        .map(|(retract, columns)| {
+            export(
+                AggregateStep::Retract,
+                row_step(retract, &columns, &groups, &new_states),
+            )
+        });
+    let merge_export = export(AggregateStep::Merge, merge_step(&groups, &new_states));
+    let finish_output = result.new_output(quote!(__ferry_aggs.len()));
     let finish_export = export(
         AggregateStep::Finish,
-        "__ferry_udaf_finish",
         quote! {
             let _ = __ferry_columns;
-            #output
+            #finish_output
             for __ferry_agg in __ferry_aggs {
                 #push
             }
             ::core::result::Result::Ok(__ferry_out)
         },
     );
+    let kept_update = kept_export(
+        AggregateStep::KeptUpdate,
+        row_step(&update, &columns, &kept_groups, &kept_count),
+    );
+    let kept_merge = kept_export(
+        AggregateStep::KeptMerge,
+        merge_step(&kept_groups, &kept_count),
+    );
+    let kept_output = result.new_output(quote!(__ferry_named.len()));
+    let kept_finish = kept_export(
+        AggregateStep::KeptFinish,
+        quote! {
+            let __ferry_named = ::ferry::__private::kept_named(__ferry_columns, __ferry_aggs, #init_state)?;
+            #kept_output
+            for __ferry_group in __ferry_named {
+                let __ferry_agg = ::core::mem::replace(&mut __ferry_aggs[__ferry_group as usize], (#init_state)());
+                #push
+            }
+            ::core::result::Result::Ok(__ferry_out)
+        },
+    );
+    let kept_states = kept_export(
+        AggregateStep::KeptStates,
+        quote! {
+            let __ferry_named = ::ferry::__private::kept_named(__ferry_columns, __ferry_aggs, #init_state)?;
+            ::ferry::__private::write_states(__ferry_named.iter().map(|&__ferry_group| &__ferry_aggs[__ferry_group as usize]))
+        },
+    );
+    let kept_drop = kept_export(
+        AggregateStep::KeptDrop,
+        quote!(::ferry::__private::kept_drop(__ferry_columns, __ferry_aggs)),
+    );
     let exports = quote! {
+        // The states of a query's groups, which a host may leave here
+        // between calls (the kept steps). WebAssembly guests run one
+        // thread.
+        ::std::thread_local! {
+            static __FERRY_KEPT: ::core::cell::RefCell<::std::vec::Vec<#self_ty>> =
+                const { ::core::cell::RefCell::new(::std::vec::Vec::new()) };
+        }
         #update_export
         #retract_export
         #merge_export
         #finish_export
+        #kept_update
+        #kept_merge
+        #kept_finish
+        #kept_states
+        #kept_drop
     };
     let mut expanded = emit(&block, record, exports);
     // An aggregate's handle is on its type: `guest::GeoMean::closure()`.

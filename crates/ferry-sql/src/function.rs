@@ -2,7 +2,7 @@
 //! read from the module's records, and a pool of instances.
 
 use crate::arrow::{Lent, data_type};
-use crate::pool::Pool;
+use crate::pool::{KeptInstance, Pool};
 use crate::{Error, WasmFunctions};
 use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::compute::{CastOptions, cast_with_options};
@@ -64,7 +64,7 @@ impl Function {
             pool: Pool::new(
                 functions.runtime.clone(),
                 functions.sandbox.clone(),
-                functions.budget.clone(),
+                functions.budgets.clone(),
             ),
         })
     }
@@ -123,13 +123,7 @@ impl Function {
             &[ColumnIn<'_>],
         ) -> Result<Output<T>, ferry_host::Error>,
     ) -> Result<T> {
-        let lent = self
-            .conform(arguments)?
-            .iter()
-            .map(|column| Lent::new(column))
-            .collect::<Result<Vec<_>>>()?;
-        let columns: Vec<ColumnIn<'_>> = lent.iter().map(Lent::column).collect();
-        self.call(|instance, closure| call(instance, closure, &columns))
+        self.run_with_arguments(None, arguments, call)
     }
 
     /// Runs `call` on a pooled instance; a guest failure becomes an error
@@ -138,15 +132,90 @@ impl Function {
         &self,
         call: impl FnOnce(&mut Instance, &Closure) -> Result<Output<T>, ferry_host::Error>,
     ) -> Result<T> {
-        let output = self
-            .pool
-            .with(&self.closure, |instance| call(instance, &self.closure))
-            .map_err(|source| {
-                DataFusionError::External(Box::new(Error::Call {
-                    function: self.name.clone(),
-                    source,
-                }))
-            })?;
+        self.run(None, call)
+    }
+
+    /// An instance for one aggregate to keep its groups' states in, when
+    /// the module has the kept steps and the runtime can spare one.
+    pub(crate) fn lend(&self) -> Option<KeptInstance> {
+        let record = self.closure.function_record(FunctionKind::Aggregate).ok()?;
+        record.kept.then(|| self.pool.lend(&self.closure)).flatten()
+    }
+
+    /// Takes back an instance [`lend`](Self::lend) gave, which keeps no
+    /// states any more.
+    pub(crate) fn give_back(&self, kept: KeptInstance) {
+        self.pool.give_back(kept);
+    }
+
+    /// The sandbox's memory cap, in bytes.
+    pub(crate) fn memory_limit(&self) -> u64 {
+        self.pool.memory_limit()
+    }
+
+    /// As [`call`](Self::call), on an instance an aggregate keeps.
+    pub(crate) fn call_kept<T>(
+        &self,
+        kept: &mut KeptInstance,
+        call: impl FnOnce(&mut Instance, &Closure) -> Result<Output<T>, ferry_host::Error>,
+    ) -> Result<T> {
+        self.run(Some(&mut kept.instance), call)
+    }
+
+    /// As [`call_with_arguments`](Self::call_with_arguments), on an
+    /// instance an aggregate keeps.
+    pub(crate) fn call_kept_with_arguments<T>(
+        &self,
+        kept: &mut KeptInstance,
+        arguments: &[ArrayRef],
+        call: impl FnOnce(
+            &mut Instance,
+            &Closure,
+            &[ColumnIn<'_>],
+        ) -> Result<Output<T>, ferry_host::Error>,
+    ) -> Result<T> {
+        self.run_with_arguments(Some(&mut kept.instance), arguments, call)
+    }
+
+    fn run_with_arguments<T>(
+        &self,
+        instance: Option<&mut Instance>,
+        arguments: &[ArrayRef],
+        call: impl FnOnce(
+            &mut Instance,
+            &Closure,
+            &[ColumnIn<'_>],
+        ) -> Result<Output<T>, ferry_host::Error>,
+    ) -> Result<T> {
+        let lent = self
+            .conform(arguments)?
+            .iter()
+            .map(|column| Lent::new(column))
+            .collect::<Result<Vec<_>>>()?;
+        let columns: Vec<ColumnIn<'_>> = lent.iter().map(Lent::column).collect();
+        self.run(instance, |instance, closure| {
+            call(instance, closure, &columns)
+        })
+    }
+
+    /// Runs `call` on `instance`, or on a pooled one.
+    fn run<T>(
+        &self,
+        instance: Option<&mut Instance>,
+        call: impl FnOnce(&mut Instance, &Closure) -> Result<Output<T>, ferry_host::Error>,
+    ) -> Result<T> {
+        let output = match instance {
+            Some(instance) => call(instance, &self.closure),
+            None => self
+                .pool
+                .with(&self.closure, |instance| call(instance, &self.closure)),
+        }
+        .map_err(|source| {
+            DataFusionError::External(Box::new(Error::Call {
+                function: self.name.clone(),
+                source,
+            }))
+        })?;
         for (stream, bytes) in [("stdout", &output.stdout), ("stderr", &output.stderr)] {
             if !bytes.is_empty() {
                 tracing::debug!(function = %self.name, stream, output = %String::from_utf8_lossy(bytes));

@@ -146,7 +146,7 @@ pub struct WasmFunctions {
     runtime: Runtime,
     sandbox: Sandbox,
     store: Option<BlobStore>,
-    budget: pool::IdleBudget,
+    budgets: pool::Budgets,
     from_source: FromSource,
     objects: Option<Arc<dyn ReadObject>>,
 }
@@ -157,7 +157,7 @@ impl WasmFunctions {
     pub fn new(runtime: Runtime) -> WasmFunctions {
         let store = runtime.config().store.clone();
         WasmFunctions {
-            budget: pool::IdleBudget::new(&runtime),
+            budgets: pool::Budgets::new(&runtime),
             runtime,
             sandbox: Sandbox::default(),
             store,

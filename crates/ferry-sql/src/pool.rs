@@ -1,4 +1,5 @@
-//! Instances of one function's module, kept warm between batches.
+//! Instances of one function's module, kept warm between batches, and
+//! instances lent to one aggregate for good, to keep its groups' states.
 
 use ferry_host::{Closure, Error, Instance, Runtime, Sandbox};
 use parking_lot::Mutex;
@@ -16,49 +17,126 @@ pub(crate) struct Pool {
     /// Idle instances kept beyond this are dropped, returning their slots
     /// to the runtime's pooling allocator.
     keep: usize,
-    budget: IdleBudget,
+    budgets: Budgets,
 }
 
-/// How many idle instances the pools of one `WasmFunctions` keep together:
-/// half its pooling allocator's slots, so that idle instances of some
-/// functions never leave none for the calls of others.
+/// How many instances the pools of one `WasmFunctions` set aside together,
+/// so that those of some functions never leave none for the calls of
+/// others: idle ones up to half its pooling allocator's slots, and those
+/// keeping an aggregate's states up to a quarter.
 #[derive(Clone)]
-pub(crate) struct IdleBudget {
-    idle: Arc<AtomicUsize>,
+pub(crate) struct Budgets {
+    idle: Budget,
+    kept: Budget,
+}
+
+impl Budgets {
+    pub(crate) fn new(runtime: &Runtime) -> Budgets {
+        let slots = runtime.config().max_instances as usize;
+        Budgets {
+            idle: Budget::new(slots / 2),
+            kept: Budget::new(slots / 4),
+        }
+    }
+}
+
+/// A bounded count of instances set aside, shared by the pools.
+#[derive(Clone)]
+struct Budget {
+    used: Arc<AtomicUsize>,
     limit: usize,
 }
 
-impl IdleBudget {
-    pub(crate) fn new(runtime: &Runtime) -> IdleBudget {
-        IdleBudget {
-            idle: Arc::default(),
-            limit: runtime.config().max_instances as usize / 2,
+impl Budget {
+    fn new(limit: usize) -> Budget {
+        Budget {
+            used: Arc::default(),
+            limit,
         }
     }
 
-    /// Takes a place for one more idle instance, if there is one.
+    /// Takes a place for one more instance, if there is one.
     fn reserve(&self) -> bool {
-        self.idle
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |idle| {
-                (idle < self.limit).then_some(idle + 1)
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                (used < self.limit).then_some(used + 1)
             })
             .is_ok()
     }
 
     fn release(&self) {
-        self.idle.fetch_sub(1, Ordering::AcqRel);
+        self.used.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// An instance lent to one aggregate for as long as it keeps states in
+/// it. It goes back to the pool only once the aggregate has taken every
+/// state out ([`Pool::give_back`]); otherwise it is dropped with them.
+pub(crate) struct KeptInstance {
+    pub(crate) instance: Instance,
+    _place: Place,
+}
+
+/// A place in the budget of kept instances, given up on drop.
+struct Place(Budget);
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.0.release();
     }
 }
 
 impl Pool {
-    pub(crate) fn new(runtime: Runtime, sandbox: Sandbox, budget: IdleBudget) -> Pool {
+    pub(crate) fn new(runtime: Runtime, sandbox: Sandbox, budgets: Budgets) -> Pool {
         let keep = std::thread::available_parallelism().map_or(4, |n| n.get());
         Pool {
             runtime,
             sandbox,
             idle: Mutex::new(Vec::new()),
             keep,
-            budget,
+            budgets,
+        }
+    }
+
+    /// The sandbox's memory cap, in bytes.
+    pub(crate) fn memory_limit(&self) -> u64 {
+        self.sandbox.limits.memory
+    }
+
+    /// An instance of `closure`'s module for one aggregate to keep, if the
+    /// budget has room for it and one can be had.
+    pub(crate) fn lend(&self, closure: &Closure) -> Option<KeptInstance> {
+        if !self.budgets.kept.reserve() {
+            return None;
+        }
+        let place = Place(self.budgets.kept.clone());
+        match self.take(closure) {
+            Ok(instance) => Some(KeptInstance {
+                instance,
+                _place: place,
+            }),
+            Err(error) => {
+                tracing::debug!(%error, "no instance to keep an aggregate's states in");
+                None
+            }
+        }
+    }
+
+    /// Takes back an instance an aggregate kept states in, once it keeps
+    /// none: it is then as any instance that served calls.
+    pub(crate) fn give_back(&self, kept: KeptInstance) {
+        self.put(kept.instance);
+    }
+
+    /// An idle instance, or a new one.
+    fn take(&self, closure: &Closure) -> Result<Instance, Error> {
+        let idle = self.idle.lock().pop();
+        match idle {
+            Some(instance) => {
+                self.budgets.idle.release();
+                Ok(instance)
+            }
+            None => self.runtime.instantiate(closure.module(), &self.sandbox),
         }
     }
 
@@ -68,29 +146,27 @@ impl Pool {
         closure: &Closure,
         call: impl FnOnce(&mut Instance) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let idle = self.idle.lock().pop();
-        let mut instance = match idle {
-            Some(instance) => {
-                self.budget.release();
-                instance
-            }
-            None => self.runtime.instantiate(closure.module(), &self.sandbox)?,
-        };
+        let mut instance = self.take(closure)?;
         let outcome = call(&mut instance);
+        self.put(instance);
+        outcome
+    }
+
+    /// Keeps `instance` idle, if it can serve more calls and there is room.
+    fn put(&self, instance: Instance) {
         if instance.is_reusable() {
             let mut idle = self.idle.lock();
-            if idle.len() < self.keep && self.budget.reserve() {
+            if idle.len() < self.keep && self.budgets.idle.reserve() {
                 idle.push(instance);
             }
         }
-        outcome
     }
 }
 
 impl Drop for Pool {
     fn drop(&mut self) {
         let idle = self.idle.get_mut().len();
-        self.budget.idle.fetch_sub(idle, Ordering::AcqRel);
+        self.budgets.idle.used.fetch_sub(idle, Ordering::AcqRel);
     }
 }
 
@@ -105,11 +181,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_idle_budget_is_shared_and_bounded() {
-        let budget = IdleBudget {
-            idle: Arc::default(),
-            limit: 2,
-        };
+    fn a_budget_is_shared_and_bounded() {
+        let budget = Budget::new(2);
         let other = budget.clone();
         assert!(budget.reserve() && other.reserve());
         assert!(!budget.reserve() && !other.reserve());

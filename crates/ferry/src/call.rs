@@ -141,7 +141,9 @@ pub fn split_groups<'c, 'a>(
 
 /// Encodes each group's state for the host to keep: a binary column
 /// with a row per group.
-pub fn write_states<T: Serialize>(states: &[T]) -> Result<crate::batch::ColumnBuilder, Failure> {
+pub fn write_states<'t, T: Serialize + 't>(
+    states: impl ExactSizeIterator<Item = &'t T>,
+) -> Result<crate::batch::ColumnBuilder, Failure> {
     let mut out = crate::batch::ColumnBuilder::new(crate::batch::ColumnType::Binary, states.len());
     // The compact form (structs as arrays, no field names): states are
     // decoded and encoded again on every call, and only this SDK reads
@@ -151,6 +153,73 @@ pub fn write_states<T: Serialize>(states: &[T]) -> Result<crate::batch::ColumnBu
             .map_err(|e| Failure::Error(format!("the state could not be encoded: {e}")))?;
     }
     Ok(out)
+}
+
+/// The group of each row of a kept step (a `uint32` column), and the
+/// columns after it. The states the guest keeps grow, from `init`, to
+/// hold every group named.
+pub fn kept_groups<'c, 'a, T>(
+    columns: &'c [crate::batch::Column<'a>],
+    kept: &mut Vec<T>,
+    init: impl Fn() -> T,
+) -> Result<(Vec<u32>, &'c [crate::batch::Column<'a>]), Failure> {
+    let (of_row, rest) = split_groups(columns, usize::MAX)?;
+    if let Some(&last) = of_row.iter().max() {
+        let needed = last as usize + 1;
+        if needed > kept.len() {
+            kept.resize_with(needed, init);
+        }
+    }
+    Ok((of_row, rest))
+}
+
+/// The groups a kept finish or states step is about: its one column.
+pub fn kept_named<T>(
+    columns: &[crate::batch::Column<'_>],
+    kept: &mut Vec<T>,
+    init: impl Fn() -> T,
+) -> Result<Vec<u32>, Failure> {
+    match kept_groups(columns, kept, init)? {
+        (groups, []) => Ok(groups),
+        _ => Err(Failure::BadArgument(
+            "a kept finish or states step takes one column, its groups".into(),
+        )),
+    }
+}
+
+/// What a kept step returns but for finish and states: how many groups
+/// the guest keeps.
+pub fn kept_count(groups: usize) -> crate::batch::ColumnBuilder {
+    let mut out = crate::batch::ColumnBuilder::new(crate::batch::ColumnType::UInt32, 1);
+    out.push_value(groups as u32);
+    out
+}
+
+/// The kept drop step: the first `n` groups leave, the rest move down.
+pub fn kept_drop<T>(
+    columns: &[crate::batch::Column<'_>],
+    kept: &mut Vec<T>,
+) -> Result<crate::batch::ColumnBuilder, Failure> {
+    let count = match columns {
+        [count]
+            if count.column_type() == crate::batch::ColumnType::UInt32
+                && count.len() == 1
+                && !count.has_nulls() =>
+        {
+            count.value::<u32>(0) as usize
+        }
+        _ => {
+            return Err(Failure::BadArgument(
+                "a kept drop step takes one uint32 row, how many groups leave".into(),
+            ));
+        }
+    };
+    kept.drain(..count.min(kept.len()));
+    if kept.is_empty() {
+        // The memory goes back to the allocator for the next query's groups.
+        *kept = Vec::new();
+    }
+    Ok(kept_count(kept.len()))
 }
 
 /// The partial states a merge step receives, decoded, each with its row;

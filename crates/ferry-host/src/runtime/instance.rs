@@ -167,7 +167,7 @@ impl Instance {
 
     /// Checks that `closure` can run here: it is of this instance's module
     /// and its objects were read.
-    fn check_closure(&self, closure: &Closure) -> Result<(), Error> {
+    pub(super) fn check_closure(&self, closure: &Closure) -> Result<(), Error> {
         if closure.module().id() != self.module().id() {
             return Err(Error::AbiViolation {
                 reason: format!(
@@ -375,34 +375,24 @@ impl Instance {
                 states.len()
             )));
         }
-        let groups: Vec<u8> = groups.iter().flat_map(|g| g.to_le_bytes()).collect();
+        let groups = le_bytes(groups);
         let mut all = Vec::with_capacity(columns.len() + 2);
         all.push(states.column());
-        all.push(ColumnIn {
-            column_type: ColumnType::UInt32,
-            rows,
-            null_count: 0,
-            validity: None,
-            values: &groups,
-            offsets: None,
-        });
+        all.push(uint32_column(&groups));
         all.extend_from_slice(columns);
         let out = self.call_columns(closure, &record.step_export(step), &all)?;
         out.try_map(|column| {
             let binary = Some(ColumnType::Binary.name());
-            let column = expect_column(&record.name, column, binary, states.len())?;
-            if column.null_count != 0 {
-                return Err(Error::AbiViolation {
-                    reason: format!("`{}` returned null states", record.name),
-                });
-            }
-            Ok(States::from_column(column))
+            checked_states(
+                &record.name,
+                expect_column(&record.name, column, binary, states.len())?,
+            )
         })
     }
 
     /// Runs a batch-convention export on `columns` and takes the column it
     /// returned.
-    fn call_columns(
+    pub(super) fn call_columns(
         &mut self,
         closure: &Closure,
         export: &str,
@@ -550,7 +540,7 @@ impl Instance {
 
 /// Checks argument columns against a record: their types, and that they
 /// have one length, which is returned (`None` with no columns).
-fn check_arguments(
+pub(super) fn check_arguments(
     record: &FunctionRecord,
     columns: &[ColumnIn<'_>],
 ) -> Result<Option<usize>, Error> {
@@ -576,7 +566,7 @@ fn check_arguments(
 }
 
 /// Checks that a guest returned `rows` rows of type `returns`.
-fn expect_column(
+pub(super) fn expect_column(
     function: &str,
     column: Option<ColumnOut>,
     returns: Option<&str>,
@@ -606,4 +596,30 @@ fn count_rows(rows: usize) -> String {
         1 => "1 row".to_owned(),
         n => format!("{n} rows"),
     }
+}
+
+/// A `uint32` column of `values`' little-endian bytes.
+pub(super) fn uint32_column(values: &[u8]) -> ColumnIn<'_> {
+    ColumnIn {
+        column_type: ColumnType::UInt32,
+        rows: values.len() / 4,
+        null_count: 0,
+        validity: None,
+        values,
+        offsets: None,
+    }
+}
+
+pub(super) fn le_bytes(values: &[u32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// Binary rows returned as states, which may not be null.
+pub(super) fn checked_states(function: &str, column: ColumnOut) -> Result<States, Error> {
+    if column.null_count != 0 {
+        return Err(Error::AbiViolation {
+            reason: format!("`{function}` returned null states"),
+        });
+    }
+    Ok(States::from_column(column))
 }

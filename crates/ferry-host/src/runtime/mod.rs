@@ -34,6 +34,7 @@ mod guest_memory;
 mod host_state;
 mod imports;
 mod instance;
+mod kept;
 mod memory_cap;
 mod poll_oneoff;
 mod sandbox;

@@ -241,6 +241,77 @@ fn columns_that_do_not_match_the_signature_are_refused() {
 }
 
 #[test]
+fn kept_steps_keep_each_groups_state_in_the_instance_between_calls() {
+    let mut instance = instance();
+    let geo_mean = closure(&instance, "geo_mean");
+    let close = |out: Option<f64>, expected: f64| {
+        assert!(
+            (out.unwrap() - expected).abs() < 1e-12,
+            "{out:?} for {expected}"
+        )
+    };
+    // Two calls; group 2 never sees a row, and group 3 comes in the second.
+    let first = build(&[Some(2.0f64), None, Some(8.0)]);
+    let view = first.column();
+    let kept = instance.kept_update(&geo_mean, &[0, 0, 1], &[input(&view)]);
+    assert_eq!(kept.unwrap().value, 2);
+    let second = build(&[Some(4.0f64), Some(16.0)]);
+    let view = second.column();
+    let kept = instance.kept_update(&geo_mean, &[1, 3], &[input(&view)]);
+    assert_eq!(kept.unwrap().value, 4);
+
+    // States leave as the plain steps' states, for another instance to
+    // merge, kept or not.
+    let states = instance.kept_states(&geo_mean, &[1, 2, 3]).unwrap().value;
+    assert_eq!(states.len(), 3);
+    let mut other = self::instance();
+    let kept = other.kept_merge(&geo_mean, &[0, 1, 1], states.column());
+    assert_eq!(kept.unwrap().value, 2);
+    let out = read::<f64>(&other.kept_finish(&geo_mean, &[0, 1]).unwrap().value);
+    close(out[0], 32f64.sqrt());
+    close(out[1], 16.0);
+    let fresh: States = [None].into_iter().collect();
+    let merged = other
+        .aggregate_merge(&geo_mean, &fresh, &[0, 0, 0], states.column())
+        .unwrap()
+        .value;
+    let out = read::<f64>(&other.aggregate_finish(&geo_mean, &merged).unwrap().value);
+    close(out[0], 512f64.powf(1.0 / 3.0));
+
+    // Finishing a group starts it afresh; dropping groups moves the rest
+    // down.
+    let out = read::<f64>(&instance.kept_finish(&geo_mean, &[0, 0]).unwrap().value);
+    close(out[0], 2.0);
+    assert_eq!(out[1], None, "a finished group starts again with no rows");
+    assert_eq!(instance.kept_drop(&geo_mean, 3).unwrap().value, 1);
+    let out = read::<f64>(&instance.kept_finish(&geo_mean, &[0]).unwrap().value);
+    close(out[0], 16.0);
+    assert_eq!(instance.kept_drop(&geo_mean, 5).unwrap().value, 0);
+
+    // Wrong columns are refused before the guest runs.
+    let err = instance
+        .kept_update(&geo_mean, &[0, 0, 0], &[input(&view)])
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("3 group indices for 2 rows"),
+        "{err}"
+    );
+    let ints = build(&[Some(1i64)]);
+    let view = ints.column();
+    let err = instance
+        .kept_update(&geo_mean, &[0], &[input(&view)])
+        .unwrap_err();
+    assert!(matches!(err, Error::Signature { .. }), "{err}");
+    let err = instance
+        .kept_merge(&geo_mean, &[0], input(&view))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("partial states are binary"),
+        "{err}"
+    );
+}
+
+#[test]
 fn aggregate_steps_fold_merge_and_finish_by_group() {
     let mut instance = instance();
     let geo_mean = closure(&instance, "geo_mean");

@@ -33,9 +33,8 @@ impl Groups {
     }
 
     /// Folds a batch into the states of the groups its rows name: one call
-    /// with only those groups' states, per `ROWS_PER_CALL` rows (a window
-    /// may pass a whole partition, which need not fit in guest memory).
-    /// Rows that `keep` drops never reach the guest.
+    /// with only those groups' states, per `ROWS_PER_CALL` rows (see
+    /// [`in_calls`]).
     pub(super) fn fold(
         &mut self,
         fold: Fold,
@@ -44,42 +43,20 @@ impl Groups {
         keep: Option<&BooleanArray>,
         total_groups: usize,
     ) -> Result<()> {
-        let rows = group_of_row.len();
-        if rows > ROWS_PER_CALL {
-            for start in (0..rows).step_by(ROWS_PER_CALL) {
-                let len = ROWS_PER_CALL.min(rows - start);
-                let columns: Vec<ArrayRef> = columns
-                    .iter()
-                    .map(|column| column.slice(start, len))
-                    .collect();
-                let keep = keep.map(|keep| keep.slice(start, len));
-                let groups = &group_of_row[start..start + len];
-                self.fold(fold, &columns, groups, keep.as_ref(), total_groups)?;
-            }
-            return Ok(());
-        }
         self.states.grow(total_groups);
-        self.states.reclaim();
-        let (columns, group_of_row): (Cow<[ArrayRef]>, Cow<[usize]>) = match keep {
-            Some(keep) => (
-                columns
-                    .iter()
-                    .map(|column| filter(column, keep))
-                    .collect::<std::result::Result<Vec<_>, _>>()?
-                    .into(),
-                group_of_row
-                    .iter()
-                    .zip(keep.iter())
-                    .filter_map(|(group, keep)| keep.unwrap_or(false).then_some(*group))
-                    .collect::<Vec<_>>()
-                    .into(),
-            ),
-            None => (columns.into(), group_of_row.into()),
-        };
-        if group_of_row.is_empty() {
-            return Ok(());
-        }
-        let (groups, local) = self.call_groups(&group_of_row);
+        in_calls(columns, group_of_row, keep, |columns, group_of_row| {
+            self.states.reclaim();
+            self.fold_call(fold, columns, group_of_row)
+        })
+    }
+
+    fn fold_call(
+        &mut self,
+        fold: Fold,
+        columns: &[ArrayRef],
+        group_of_row: &[usize],
+    ) -> Result<()> {
+        let (groups, local) = self.call_groups(group_of_row);
         let states: States = groups.iter().map(|&g| self.states.get(g)).collect();
         let next = match fold {
             // Partial states are the guest's own bytes, lent as they are.
@@ -91,7 +68,7 @@ impl Groups {
             }
             Fold::Update | Fold::Retract => {
                 self.function
-                    .call_with_arguments(&columns, |instance, closure, arguments| {
+                    .call_with_arguments(columns, |instance, closure, arguments| {
                         if let Fold::Retract = fold {
                             instance.aggregate_retract(closure, &states, &local, arguments)
                         } else {
@@ -100,11 +77,21 @@ impl Groups {
                     })
             }
         }?;
-        for (&group, state) in groups.iter().zip(next.iter()) {
+        self.adopt(&groups, &next);
+        Ok(())
+    }
+
+    /// Makes room for groups up to `groups`.
+    pub(super) fn grow(&mut self, groups: usize) {
+        self.states.grow(groups);
+    }
+
+    /// Takes `states` as those of `groups`, one for each.
+    pub(super) fn adopt(&mut self, groups: &[usize], states: &States) {
+        for (&group, state) in groups.iter().zip(states.iter()) {
             self.states
                 .set(group, state.expect("the runtime refuses null states"));
         }
-        Ok(())
     }
 
     /// The groups one call is about, in order of first appearance, and
@@ -132,6 +119,45 @@ impl Groups {
     pub(super) fn size(&self) -> usize {
         size_of::<Self>() + self.states.size() + self.slots.capacity() * size_of::<u32>()
     }
+}
+
+/// Hands a batch to `call` in parts of at most `ROWS_PER_CALL` rows (a
+/// window may pass a whole partition, which need not fit in guest
+/// memory), without the rows `keep` drops, which never reach the guest.
+/// Parts left with no rows are not handed on.
+pub(super) fn in_calls(
+    columns: &[ArrayRef],
+    group_of_row: &[usize],
+    keep: Option<&BooleanArray>,
+    mut call: impl FnMut(&[ArrayRef], &[usize]) -> Result<()>,
+) -> Result<()> {
+    for start in (0..group_of_row.len()).step_by(ROWS_PER_CALL) {
+        let len = ROWS_PER_CALL.min(group_of_row.len() - start);
+        let part: Vec<ArrayRef> = columns.iter().map(|c| c.slice(start, len)).collect();
+        let groups = &group_of_row[start..start + len];
+        let (part, groups): (Cow<[ArrayRef]>, Cow<[usize]>) = match keep {
+            Some(keep) => {
+                let keep = keep.slice(start, len);
+                (
+                    part.iter()
+                        .map(|column| filter(column, &keep))
+                        .collect::<std::result::Result<Vec<_>, _>>()?
+                        .into(),
+                    groups
+                        .iter()
+                        .zip(keep.iter())
+                        .filter_map(|(group, keep)| keep.unwrap_or(false).then_some(*group))
+                        .collect::<Vec<_>>()
+                        .into(),
+                )
+            }
+            None => (part.into(), groups.into()),
+        };
+        if !groups.is_empty() {
+            call(&part, &groups)?;
+        }
+    }
+    Ok(())
 }
 
 impl GroupsAccumulator for Groups {

@@ -4,7 +4,8 @@
 //! chooses. One guest call per batch, however many groups it touches.
 //!
 //! Here is the UDF DataFusion plans with; it hands the rows to one of
-//! these: [`groups`] (under `GROUP BY`, states kept in an [`arena`]),
+//! these: [`kept`] (under `GROUP BY`, states kept in the guest, when its
+//! module can), [`groups`] (under `GROUP BY`, states kept in an [`arena`]),
 //! [`accumulator`] (one group: no `GROUP BY`, or a window), [`distinct`]
 //! (`f(DISTINCT ...)`) and [`replay`] (sliding windows that cannot retract).
 //! Sliding frames counted in rows go to [`window`] instead, put there by
@@ -28,6 +29,7 @@ use datafusion::logical_expr::{
 use distinct::{Distinct, DistinctGroups};
 use ferry_host::batch::States;
 use groups::Groups;
+use kept::KeptGroups;
 use replay::Replay;
 use std::sync::Arc;
 
@@ -35,6 +37,7 @@ mod accumulator;
 mod arena;
 mod distinct;
 mod groups;
+mod kept;
 mod replay;
 mod window;
 mod window_rule;
@@ -198,6 +201,9 @@ impl AggregateUDFImpl for WasmAggregate {
     ) -> Result<Box<dyn GroupsAccumulator>> {
         if args.is_distinct {
             return Ok(Box::new(DistinctGroups::new(self.function.clone())?));
+        }
+        if let Some(kept) = self.function.lend() {
+            return Ok(Box::new(KeptGroups::new(self.function.clone(), kept)));
         }
         Ok(Box::new(Groups::new(self.function.clone())))
     }

@@ -6,7 +6,7 @@ use crate::support::{assert_agree, column, count, functions, query, session_with
 use datafusion::arrow::array::{Array, ArrayRef, Int64Array, StringArray};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{SessionConfig, col};
-use ferry_host::Closure;
+use ferry_host::{Closure, Limits, Sandbox};
 use ferry_test_support::udfs;
 use std::sync::Arc;
 
@@ -200,4 +200,31 @@ async fn aggregates_over_sorted_input_emit_groups_as_they_end() {
     let distinct = "SELECT k, geo_mean(DISTINCT ceil(y)) AS wasm,
                            exp(avg(DISTINCT ln(ceil(y)))) AS native FROM sorted GROUP BY k";
     assert_agree(&ctx, distinct, 97 * 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn states_kept_in_the_guest_move_to_the_host_as_its_memory_fills() {
+    // 16 MiB of guest memory, and 1.5 million groups in one partition:
+    // their states (16 bytes each, in a table that doubles as it grows)
+    // would not fit. They move to the host once the instance passes a
+    // quarter of the cap, and the query gives what DataFusion's own does.
+    let sandbox = Sandbox {
+        limits: Limits {
+            memory: 16 << 20,
+            ..Limits::default()
+        },
+        ..Sandbox::default()
+    };
+    let functions = functions().with_sandbox(sandbox);
+    let ctx = functions.session_with(SessionConfig::new().with_target_partitions(1));
+    functions.register_module(&ctx, &udfs().module).unwrap();
+    let groups = 1_500_000;
+    let sql = format!(
+        "SELECT k, geo_mean(y) AS wasm, exp(avg(ln(y))) AS native
+         FROM (SELECT v % {groups} AS k, CAST(v % 1000 + 1 AS DOUBLE) AS y
+               FROM generate_series(1, {}) AS s(v))
+         GROUP BY k",
+        2 * groups
+    );
+    assert_agree(&ctx, &sql, groups).await;
 }
