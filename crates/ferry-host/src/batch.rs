@@ -209,6 +209,18 @@ impl States {
         }
     }
 
+    /// The states as a binary column, their buffers moved, not copied.
+    pub fn into_column(self) -> ColumnOut {
+        ColumnOut {
+            column_type: ColumnType::Binary,
+            rows: self.rows,
+            null_count: self.null_count,
+            validity: (self.null_count > 0).then_some(self.validity),
+            values: self.values,
+            offsets: Some(self.offsets),
+        }
+    }
+
     /// The states a guest returned: a checked binary column.
     pub(crate) fn from_column(column: ColumnOut) -> States {
         let rows = column.rows;

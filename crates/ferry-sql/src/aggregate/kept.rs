@@ -15,10 +15,10 @@ use super::{Fold, ROWS_PER_CALL, concatenated};
 use crate::arrow::{Lent, array};
 use crate::function::Function;
 use crate::pool::KeptInstance;
-use datafusion::arrow::array::{ArrayRef, BinaryArray, BooleanArray};
+use datafusion::arrow::array::{ArrayRef, BooleanArray};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, resources_err};
 use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
-use ferry_host::batch::States;
 use std::sync::Arc;
 
 /// Groups whose states an instance keeps, until they move to the host.
@@ -198,19 +198,22 @@ impl GroupsAccumulator for KeptGroups {
             return self.host.state(emit_to);
         }
         let (_, parts) = self.take(emit_to, |kept, function, groups| {
-            function.call_kept(kept, |instance, closure| {
+            let states = function.call_kept(kept, |instance, closure| {
                 instance.kept_states(closure, groups)
-            })
+            })?;
+            array(states.into_column())
         })?;
-        let bytes: usize = parts.iter().map(|part| part.column().values.len()).sum();
+        let bytes: usize = parts
+            .iter()
+            .map(|part| part.to_data().buffers()[1].len())
+            .sum();
         if i32::try_from(bytes).is_err() {
             return resources_err!(
                 "`{}` has {bytes} bytes of states to pass on, more than a binary column holds",
                 self.function.name
             );
         }
-        let states: BinaryArray = parts.iter().flat_map(States::iter).collect();
-        Ok(vec![Arc::new(states)])
+        Ok(vec![concatenated(parts, &DataType::Binary)?])
     }
 
     fn convert_to_state(
