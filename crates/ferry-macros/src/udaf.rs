@@ -190,27 +190,15 @@ pub fn expand(options: Options, block: syn::ItemImpl) -> syn::Result<TokenStream
 
     // Each step is one batch-convention export. The plain steps start from
     // the states the host passes; the kept ones from those the guest keeps.
-    let export = |step: AggregateStep, body: TokenStream2| {
+    let any_export = |step: AggregateStep, body: TokenStream2| {
         let ident = format!("__ferry_udaf{}", step.suffix());
-        batch_export(
-            &record.step_export(step),
-            &ident,
-            env,
-            quote! {
-                #states
-                #body
-            },
-        )
+        batch_export(&record.step_export(step), &ident, env, body)
     };
-    let kept_export = |step: AggregateStep, body: TokenStream2| {
-        let ident = format!("__ferry_udaf{}", step.suffix());
-        batch_export(
-            &record.step_export(step),
-            &ident,
-            env,
-            quote! {
-                __FERRY_KEPT.with_borrow_mut(|__ferry_aggs| { #body })
-            },
+    let export = |step, body| any_export(step, quote!(#states #body));
+    let kept_export = |step, body| {
+        any_export(
+            step,
+            quote!(__FERRY_KEPT.with_borrow_mut(|__ferry_aggs| { #body })),
         )
     };
     let update_export = export(

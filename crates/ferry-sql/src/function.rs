@@ -111,75 +111,13 @@ impl Function {
         Ok(Cow::Owned(converted))
     }
 
-    /// Runs `call` on a pooled instance with `arguments` lent to the guest:
-    /// converted to the module's types ([`conform`](Self::conform)), and
-    /// refused if ferry has no column type for one of them.
+    /// Runs `call` on `kept`, or on a pooled instance, with `arguments`
+    /// lent to the guest: converted to the module's types
+    /// ([`conform`](Self::conform)), and refused if ferry has no column
+    /// type for one of them.
     pub(crate) fn call_with_arguments<T>(
         &self,
-        arguments: &[ArrayRef],
-        call: impl FnOnce(
-            &mut Instance,
-            &Closure,
-            &[ColumnIn<'_>],
-        ) -> Result<Output<T>, ferry_host::Error>,
-    ) -> Result<T> {
-        self.run_with_arguments(None, arguments, call)
-    }
-
-    /// Runs `call` on a pooled instance; a guest failure becomes an error
-    /// naming this function.
-    pub(crate) fn call<T>(
-        &self,
-        call: impl FnOnce(&mut Instance, &Closure) -> Result<Output<T>, ferry_host::Error>,
-    ) -> Result<T> {
-        self.run(None, call)
-    }
-
-    /// An instance for one aggregate to keep its groups' states in, when
-    /// the module has the kept steps and the runtime can spare one.
-    pub(crate) fn lend(&self) -> Option<KeptInstance> {
-        let record = self.closure.function_record(FunctionKind::Aggregate).ok()?;
-        record.kept.then(|| self.pool.lend(&self.closure)).flatten()
-    }
-
-    /// Takes back an instance [`lend`](Self::lend) gave, which keeps no
-    /// states any more.
-    pub(crate) fn give_back(&self, kept: KeptInstance) {
-        self.pool.give_back(kept);
-    }
-
-    /// The sandbox's memory cap, in bytes.
-    pub(crate) fn memory_limit(&self) -> u64 {
-        self.pool.memory_limit()
-    }
-
-    /// As [`call`](Self::call), on an instance an aggregate keeps.
-    pub(crate) fn call_kept<T>(
-        &self,
-        kept: &mut KeptInstance,
-        call: impl FnOnce(&mut Instance, &Closure) -> Result<Output<T>, ferry_host::Error>,
-    ) -> Result<T> {
-        self.run(Some(&mut kept.instance), call)
-    }
-
-    /// As [`call_with_arguments`](Self::call_with_arguments), on an
-    /// instance an aggregate keeps.
-    pub(crate) fn call_kept_with_arguments<T>(
-        &self,
-        kept: &mut KeptInstance,
-        arguments: &[ArrayRef],
-        call: impl FnOnce(
-            &mut Instance,
-            &Closure,
-            &[ColumnIn<'_>],
-        ) -> Result<Output<T>, ferry_host::Error>,
-    ) -> Result<T> {
-        self.run_with_arguments(Some(&mut kept.instance), arguments, call)
-    }
-
-    fn run_with_arguments<T>(
-        &self,
-        instance: Option<&mut Instance>,
+        kept: Option<&mut KeptInstance>,
         arguments: &[ArrayRef],
         call: impl FnOnce(
             &mut Instance,
@@ -193,19 +131,26 @@ impl Function {
             .map(|column| Lent::new(column))
             .collect::<Result<Vec<_>>>()?;
         let columns: Vec<ColumnIn<'_>> = lent.iter().map(Lent::column).collect();
-        self.run(instance, |instance, closure| {
-            call(instance, closure, &columns)
-        })
+        self.call_on(kept, |instance, closure| call(instance, closure, &columns))
     }
 
-    /// Runs `call` on `instance`, or on a pooled one.
-    fn run<T>(
+    /// Runs `call` on a pooled instance; a guest failure becomes an error
+    /// naming this function.
+    pub(crate) fn call<T>(
         &self,
-        instance: Option<&mut Instance>,
         call: impl FnOnce(&mut Instance, &Closure) -> Result<Output<T>, ferry_host::Error>,
     ) -> Result<T> {
-        let output = match instance {
-            Some(instance) => call(instance, &self.closure),
+        self.call_on(None, call)
+    }
+
+    /// Runs `call` on `kept`, or on a pooled instance.
+    pub(crate) fn call_on<T>(
+        &self,
+        kept: Option<&mut KeptInstance>,
+        call: impl FnOnce(&mut Instance, &Closure) -> Result<Output<T>, ferry_host::Error>,
+    ) -> Result<T> {
+        let output = match kept {
+            Some(kept) => call(&mut kept.instance, &self.closure),
             None => self
                 .pool
                 .with(&self.closure, |instance| call(instance, &self.closure)),
@@ -222,6 +167,19 @@ impl Function {
             }
         }
         Ok(output.value)
+    }
+
+    /// An instance for one aggregate to keep its groups' states in, when
+    /// the module has the kept steps and the runtime can spare one.
+    pub(crate) fn lend(&self) -> Option<KeptInstance> {
+        let record = self.closure.function_record(FunctionKind::Aggregate).ok()?;
+        record.kept.then(|| self.pool.lend(&self.closure)).flatten()
+    }
+
+    /// Takes back an instance [`lend`](Self::lend) gave, which keeps no
+    /// states any more.
+    pub(crate) fn give_back(&self, kept: KeptInstance) {
+        self.pool.give_back(kept);
     }
 }
 

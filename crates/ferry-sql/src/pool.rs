@@ -31,6 +31,7 @@ pub(crate) struct Budgets {
 }
 
 impl Budgets {
+    /// The budgets of the instances of `runtime`'s pooling allocator.
     pub(crate) fn new(runtime: &Runtime) -> Budgets {
         let slots = runtime.config().max_instances as usize;
         Budgets {
@@ -73,6 +74,7 @@ impl Budget {
 /// it. It goes back to the pool only once the aggregate has taken every
 /// state out ([`Pool::give_back`]); otherwise it is dropped with them.
 pub(crate) struct KeptInstance {
+    /// The instance, whose guest holds the aggregate's states.
     pub(crate) instance: Instance,
     _place: Place,
 }
@@ -96,11 +98,6 @@ impl Pool {
             keep,
             budgets,
         }
-    }
-
-    /// The sandbox's memory cap, in bytes.
-    pub(crate) fn memory_limit(&self) -> u64 {
-        self.sandbox.limits.memory
     }
 
     /// An instance of `closure`'s module for one aggregate to keep, if the

@@ -58,7 +58,7 @@ impl ScalarUDFImpl for WasmScalar {
 /// One guest call on `arrays`, the function's arguments.
 fn call_arrays(function: &Function, arrays: &[ArrayRef]) -> Result<ArrayRef> {
     array(
-        function.call_with_arguments(arrays, |instance, closure, columns| {
+        function.call_with_arguments(None, arrays, |instance, closure, columns| {
             instance.call_batch(closure, columns)
         })?,
     )

@@ -40,7 +40,7 @@ pub struct Instance {
     functions: HashMap<String, ExportFunc>,
     pub(super) instance: wasmtime::Instance,
     compiled: Arc<Compiled>,
-    sandbox: Sandbox,
+    pub(super) sandbox: Sandbox,
     deadline_ticks: u64,
     pub(super) poisoned: bool,
 }
@@ -306,15 +306,7 @@ impl Instance {
     ) -> Result<Output<States>, Error> {
         self.check_closure(closure)?;
         let record = closure.function_record(FunctionKind::Aggregate)?;
-        if partials.column_type != ColumnType::Binary {
-            return Err(Error::Signature {
-                function: record.name.clone(),
-                reason: format!(
-                    "partial states are binary, not {}",
-                    partials.column_type.name()
-                ),
-            });
-        }
+        check_partials(record, &partials)?;
         self.aggregate_fold(
             closure,
             record,
@@ -610,6 +602,7 @@ pub(super) fn uint32_column(values: &[u8]) -> ColumnIn<'_> {
     }
 }
 
+/// Each value's little-endian bytes, as a `uint32` column holds them.
 pub(super) fn le_bytes(values: &[u32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
@@ -622,4 +615,21 @@ pub(super) fn checked_states(function: &str, column: ColumnOut) -> Result<States
         });
     }
     Ok(States::from_column(column))
+}
+
+/// Partial states come as a binary column.
+pub(super) fn check_partials(
+    record: &FunctionRecord,
+    partials: &ColumnIn<'_>,
+) -> Result<(), Error> {
+    if partials.column_type != ColumnType::Binary {
+        return Err(Error::Signature {
+            function: record.name.clone(),
+            reason: format!(
+                "partial states are binary, not {}",
+                partials.column_type.name()
+            ),
+        });
+    }
+    Ok(())
 }

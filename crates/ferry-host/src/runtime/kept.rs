@@ -3,7 +3,9 @@
 //! are neither passed in nor returned on every batch.
 
 use super::Instance;
-use super::instance::{check_arguments, checked_states, expect_column, le_bytes, uint32_column};
+use super::instance::{
+    check_arguments, check_partials, checked_states, expect_column, le_bytes, uint32_column,
+};
 use crate::batch::{ColumnIn, ColumnOut, States};
 use crate::{Closure, Error, Output};
 use ferry_abi::batch::{AggregateStep, ColumnType};
@@ -60,15 +62,7 @@ impl Instance {
         partials: ColumnIn<'_>,
     ) -> Result<Output<usize>, Error> {
         let record = self.kept_record(closure)?;
-        if partials.column_type != ColumnType::Binary {
-            return Err(Error::Signature {
-                function: record.name.clone(),
-                reason: format!(
-                    "partial states are binary, not {}",
-                    partials.column_type.name()
-                ),
-            });
-        }
+        check_partials(record, &partials)?;
         self.kept_fold(
             closure,
             record,
@@ -85,12 +79,9 @@ impl Instance {
         closure: &Closure,
         groups: &[u32],
     ) -> Result<Output<ColumnOut>, Error> {
-        let record = self.kept_record(closure)?;
-        let groups = le_bytes(groups);
-        let rows = groups.len() / 4;
-        let export = record.step_export(AggregateStep::KeptFinish);
-        let out = self.call_columns(closure, &export, &[uint32_column(&groups)])?;
-        out.try_map(|column| expect_column(&record.name, column, record.returns.as_deref(), rows))
+        let (record, out) = self.kept_of_groups(closure, AggregateStep::KeptFinish, groups)?;
+        let returns = record.returns.as_deref();
+        out.try_map(|column| expect_column(&record.name, column, returns, groups.len()))
     }
 
     /// The states of `groups`, as the guest encodes them: what
@@ -101,17 +92,11 @@ impl Instance {
         closure: &Closure,
         groups: &[u32],
     ) -> Result<Output<States>, Error> {
-        let record = self.kept_record(closure)?;
-        let groups = le_bytes(groups);
-        let rows = groups.len() / 4;
-        let export = record.step_export(AggregateStep::KeptStates);
-        let out = self.call_columns(closure, &export, &[uint32_column(&groups)])?;
+        let (record, out) = self.kept_of_groups(closure, AggregateStep::KeptStates, groups)?;
         out.try_map(|column| {
             let binary = Some(ColumnType::Binary.name());
-            checked_states(
-                &record.name,
-                expect_column(&record.name, column, binary, rows)?,
-            )
+            let column = expect_column(&record.name, column, binary, groups.len())?;
+            checked_states(&record.name, column)
         })
     }
 
@@ -131,6 +116,12 @@ impl Instance {
         self.memory.data_size(&self.store)
     }
 
+    /// The most memory the guest may have: its sandbox's cap, itself
+    /// capped by the runtime's.
+    pub fn memory_limit(&self) -> u64 {
+        self.sandbox.limits.memory
+    }
+
     fn kept_record<'c>(&self, closure: &'c Closure) -> Result<&'c FunctionRecord, Error> {
         self.check_closure(closure)?;
         let record = closure.function_record(FunctionKind::Aggregate)?;
@@ -141,6 +132,23 @@ impl Instance {
             });
         }
         Ok(record)
+    }
+
+    /// A kept finish or states step: the groups in, a column out.
+    fn kept_of_groups<'c>(
+        &mut self,
+        closure: &'c Closure,
+        step: AggregateStep,
+        groups: &[u32],
+    ) -> Result<(&'c FunctionRecord, Output<Option<ColumnOut>>), Error> {
+        let record = self.kept_record(closure)?;
+        let groups = le_bytes(groups);
+        let out = self.call_columns(
+            closure,
+            &record.step_export(step),
+            &[uint32_column(&groups)],
+        )?;
+        Ok((record, out))
     }
 
     /// A kept update or merge: the group of each row, then `columns`.

@@ -68,7 +68,7 @@ impl Groups {
             }
             Fold::Update | Fold::Retract => {
                 self.function
-                    .call_with_arguments(columns, |instance, closure, arguments| {
+                    .call_with_arguments(None, columns, |instance, closure, arguments| {
                         if let Fold::Retract = fold {
                             instance.aggregate_retract(closure, &states, &local, arguments)
                         } else {

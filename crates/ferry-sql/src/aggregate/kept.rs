@@ -17,7 +17,7 @@ use crate::function::Function;
 use crate::pool::KeptInstance;
 use datafusion::arrow::array::{ArrayRef, BooleanArray};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{Result, resources_err};
+use datafusion::common::{Result, internal_err, resources_err};
 use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
 use std::sync::Arc;
 
@@ -69,12 +69,15 @@ impl KeptGroups {
             *guest_groups = match fold {
                 Fold::Merge => {
                     let partials = Lent::new(&columns[0])?;
-                    function.call_kept(kept, |instance, closure| {
+                    function.call_on(Some(kept), |instance, closure| {
                         instance.kept_merge(closure, &groups, partials.column())
                     })?
                 }
-                Fold::Update | Fold::Retract => function.call_kept_with_arguments(
-                    kept,
+                Fold::Retract => {
+                    return internal_err!("`GROUP BY` takes no rows back out of its groups");
+                }
+                Fold::Update => function.call_with_arguments(
+                    Some(kept),
                     columns,
                     |instance, closure, arguments| {
                         instance.kept_update(closure, &groups, arguments)
@@ -91,7 +94,7 @@ impl KeptGroups {
         let Some(kept) = &self.kept else {
             return Ok(());
         };
-        if (kept.instance.memory_size() as u64) <= self.function.memory_limit() / 4 {
+        if !filling(kept) {
             return Ok(());
         }
         tracing::debug!(
@@ -100,7 +103,7 @@ impl KeptGroups {
             "the guest's memory is filling; the host keeps the states from here on"
         );
         let (groups, states) = self.take(EmitTo::All, |kept, function, groups| {
-            function.call_kept(kept, |instance, closure| {
+            function.call_on(Some(kept), |instance, closure| {
                 instance.kept_states(closure, groups)
             })
         })?;
@@ -134,7 +137,7 @@ impl KeptGroups {
             .chunks(ROWS_PER_CALL)
             .map(|part| step(kept, &self.function, part))
             .collect::<Result<Vec<_>>>()?;
-        self.guest_groups = self.function.call_kept(kept, |instance, closure| {
+        self.guest_groups = self.function.call_on(Some(kept), |instance, closure| {
             instance.kept_drop(closure, count as u32)
         })?;
         self.groups -= count;
@@ -142,13 +145,21 @@ impl KeptGroups {
     }
 }
 
+/// Whether the instance's memory has passed a quarter of its cap.
+fn filling(kept: &KeptInstance) -> bool {
+    kept.instance.memory_size() as u64 > kept.instance.memory_limit() / 4
+}
+
 /// The instance goes back to the pool if every state was taken out of it
-/// (the query ran to its end); otherwise it goes with its states.
+/// (the query ran to its end) and its memory is not filling; otherwise it
+/// goes with its states, or so that the next aggregate lent it does not
+/// start by moving to the host.
 impl Drop for KeptGroups {
     fn drop(&mut self) {
         if self.groups == 0
             && self.guest_groups == 0
             && let Some(kept) = self.kept.take()
+            && !filling(&kept)
         {
             self.function.give_back(kept);
         }
@@ -186,7 +197,7 @@ impl GroupsAccumulator for KeptGroups {
             return self.host.evaluate(emit_to);
         }
         let (_, results) = self.take(emit_to, |kept, function, groups| {
-            array(function.call_kept(kept, |instance, closure| {
+            array(function.call_on(Some(kept), |instance, closure| {
                 instance.kept_finish(closure, groups)
             })?)
         })?;
@@ -198,7 +209,7 @@ impl GroupsAccumulator for KeptGroups {
             return self.host.state(emit_to);
         }
         let (_, parts) = self.take(emit_to, |kept, function, groups| {
-            let states = function.call_kept(kept, |instance, closure| {
+            let states = function.call_on(Some(kept), |instance, closure| {
                 instance.kept_states(closure, groups)
             })?;
             array(states.into_column())
