@@ -102,28 +102,29 @@ impl KeptGroups {
             groups = self.groups,
             "the guest's memory is filling; the host keeps the states from here on"
         );
-        let (groups, states) = self.take(EmitTo::All, |kept, function, groups| {
+        let parts = self.take(EmitTo::All, |kept, function, groups| {
             function.call_on(Some(kept), |instance, closure| {
                 instance.kept_states(closure, groups)
             })
         })?;
-        self.host.grow(groups.len());
-        for (part, states) in groups.chunks(ROWS_PER_CALL).zip(&states) {
-            let part: Vec<usize> = part.iter().map(|&g| g as usize).collect();
-            self.host.adopt(&part, states);
+        let mut first = 0;
+        for states in &parts {
+            let groups: Vec<usize> = (first..first + states.len()).collect();
+            self.host.grow(first + states.len());
+            self.host.adopt(&groups, states);
+            first += states.len();
         }
         self.kept = None;
         Ok(())
     }
 
     /// Runs `step` on the groups `emit_to` names, `ROWS_PER_CALL` at a
-    /// time, then has the instance drop them. Returns the groups and what
-    /// each call gave.
+    /// time, then has the instance drop them. Returns what each call gave.
     fn take<T>(
         &mut self,
         emit_to: EmitTo,
         mut step: impl FnMut(&mut KeptInstance, &Function, &[u32]) -> Result<T>,
-    ) -> Result<(Vec<u32>, Vec<T>)> {
+    ) -> Result<Vec<T>> {
         let kept = self
             .kept
             .as_mut()
@@ -141,7 +142,7 @@ impl KeptGroups {
             instance.kept_drop(closure, count as u32)
         })?;
         self.groups -= count;
-        Ok((groups, parts))
+        Ok(parts)
     }
 }
 
@@ -196,7 +197,7 @@ impl GroupsAccumulator for KeptGroups {
         if self.kept.is_none() {
             return self.host.evaluate(emit_to);
         }
-        let (_, results) = self.take(emit_to, |kept, function, groups| {
+        let results = self.take(emit_to, |kept, function, groups| {
             array(function.call_on(Some(kept), |instance, closure| {
                 instance.kept_finish(closure, groups)
             })?)
@@ -208,7 +209,7 @@ impl GroupsAccumulator for KeptGroups {
         if self.kept.is_none() {
             return self.host.state(emit_to);
         }
-        let (_, parts) = self.take(emit_to, |kept, function, groups| {
+        let parts = self.take(emit_to, |kept, function, groups| {
             let states = function.call_on(Some(kept), |instance, closure| {
                 instance.kept_states(closure, groups)
             })?;
