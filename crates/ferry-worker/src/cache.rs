@@ -13,8 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// How often the count is made again from the disk: precompiled code is
-/// written by the runtime as it compiles, out of the worker's sight.
+/// How often the count is made again from the disk.
 const RECOUNT_EVERY: Duration = Duration::from_secs(10);
 
 /// The store's bound and the count kept against it.
@@ -70,16 +69,23 @@ impl DiskCache {
         }
     }
 
-    /// Counts again from the disk if the last count is older than
-    /// [`RECOUNT_EVERY`], evicting if over the bound. Touches the disk.
-    pub(crate) fn recount_now_and_then(&self, spare: impl Fn(&ContentHash) -> bool) {
-        {
-            let mut counted = self.counted.lock();
-            if counted.elapsed() < RECOUNT_EVERY {
-                return;
-            }
-            *counted = Instant::now();
+    /// Whether the count is older than [`RECOUNT_EVERY`]; if so, the
+    /// caller is to [`recount`](Self::recount), and no other caller is
+    /// asked to until then. Cheap: call it on the serving threads, so that
+    /// only a request that has a recount to do leaves them.
+    pub(crate) fn recount_due(&self) -> bool {
+        let mut counted = self.counted.lock();
+        if counted.elapsed() < RECOUNT_EVERY {
+            return false;
         }
+        *counted = Instant::now();
+        true
+    }
+
+    /// Counts again from the disk, evicting if over the bound: precompiled
+    /// code is written by the runtime as it compiles, out of the worker's
+    /// sight. Touches the disk.
+    pub(crate) fn recount(&self, spare: impl Fn(&ContentHash) -> bool) {
         self.used.store(self.store.usage(), Ordering::Relaxed);
         if self.used() > self.limit {
             self.evict(spare);

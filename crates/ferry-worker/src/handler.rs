@@ -292,13 +292,10 @@ async fn run(state: Arc<State>, request: Request<impl RequestBody>) -> Reply {
         Err(Error::Call(failure)) => RunResponse::Failed(*failure),
         Err(e) => return refusal(e),
     };
-    let recount = state.clone();
-    blocking(move || {
-        recount
-            .cache
-            .recount_now_and_then(|hash| recount.in_memory(hash))
-    })
-    .await;
+    if state.cache.recount_due() {
+        let recount = state.clone();
+        blocking(move || recount.cache.recount(|hash| recount.in_memory(hash))).await;
+    }
     msgpack(&response)
 }
 
