@@ -10,17 +10,49 @@ use std::task::{Context, Poll};
 /// transfer instead of one huge write holding up every other stream.
 const FRAME: usize = 64 << 10;
 
-/// Bytes in memory, sent in frames of at most 64 KiB. Splitting shares the
-/// buffer; nothing is copied.
-#[derive(Debug, Default)]
+/// Bytes in memory, sent in frames of at most 64 KiB (splitting shares the
+/// buffer; nothing is copied), or bytes made as they are sent.
+#[derive(Default)]
 pub struct Body {
     rest: Bytes,
+    streamed: Option<Pin<Box<dyn http_body::Body<Data = Bytes, Error = Infallible> + Send>>>,
 }
 
 impl Body {
     /// A body of `bytes`.
     pub fn new(bytes: impl Into<Bytes>) -> Body {
-        Body { rest: bytes.into() }
+        Body {
+            rest: bytes.into(),
+            streamed: None,
+        }
+    }
+
+    /// A body whose frames `body` makes as it is sent: the answer to
+    /// [`RUN_MANY`](crate::many::RUN_MANY), say, one frame per task as it
+    /// finishes.
+    pub fn streamed(
+        body: impl http_body::Body<Data = Bytes, Error = Infallible> + Send + 'static,
+    ) -> Body {
+        Body {
+            rest: Bytes::new(),
+            streamed: Some(Box::pin(body)),
+        }
+    }
+}
+
+impl Body {
+    /// The bytes of a body held in memory; `None` for a streamed one.
+    pub fn into_bytes(self) -> Option<Bytes> {
+        self.streamed.is_none().then_some(self.rest)
+    }
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.streamed {
+            Some(_) => f.write_str("Body(streamed)"),
+            None => write!(f, "Body({} bytes)", self.rest.len()),
+        }
     }
 }
 
@@ -30,8 +62,11 @@ impl http_body::Body for Body {
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if let Some(streamed) = &mut self.streamed {
+            return streamed.as_mut().poll_frame(cx);
+        }
         if self.rest.is_empty() {
             return Poll::Ready(None);
         }
@@ -40,10 +75,16 @@ impl http_body::Body for Body {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.rest.is_empty()
+        match &self.streamed {
+            Some(streamed) => streamed.is_end_stream(),
+            None => self.rest.is_empty(),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.rest.len() as u64)
+        match &self.streamed {
+            Some(streamed) => streamed.size_hint(),
+            None => SizeHint::with_exact(self.rest.len() as u64),
+        }
     }
 }

@@ -21,6 +21,7 @@
 pub mod actor;
 mod body;
 pub mod endpoint;
+pub mod many;
 pub mod signature;
 pub mod tls;
 pub mod watched;
@@ -144,6 +145,13 @@ pub struct Info {
     pub cache_bytes: u64,
     /// The cache's size bound.
     pub cache_limit: u64,
+    /// Requests to run tasks served since the worker started, `run` and
+    /// `run-many` alike.
+    #[serde(default)]
+    pub run_requests: u64,
+    /// Tasks those requests carried.
+    #[serde(default)]
+    pub tasks: u64,
 }
 
 /// The JSON body of every non-2xx response.

@@ -19,7 +19,7 @@ use ferry_host::Error;
 /// }
 /// # }
 /// ```
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RemoteError {
     /// The task did not finish within its time limit.

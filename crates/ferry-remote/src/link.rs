@@ -2,6 +2,7 @@
 //! remade after a failure), what the worker is known to hold, and its load.
 
 use crate::RemoteError;
+use crate::batches::{Answer, Batches};
 use bytes::Bytes;
 use ferry_host::executor::Job;
 use ferry_host::{Closure, ContentHash, Encoding, Error, Output, Value};
@@ -9,7 +10,7 @@ use ferry_protocol::signature::ModuleSignature;
 use ferry_protocol::tls::ClientTls;
 use ferry_protocol::{
     Body, INFO, INLINE_LIMIT, Info, MISSING, MSGPACK, MissingRequest, MissingResponse, Payload,
-    Problem, RUN, RunRequest, RunResponse, StoreResults,
+    Problem, RunRequest, RunResponse, StoreResults,
 };
 use http::{HeaderValue, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
@@ -57,6 +58,8 @@ pub(crate) struct Link {
     known: Mutex<HashSet<ContentHash>>,
     down: Mutex<Option<(Instant, Instant)>>,
     in_flight: AtomicUsize,
+    /// Run requests in flight, and tasks waiting to go together.
+    pub(crate) batches: Batches,
     slots: AtomicUsize,
     /// Signatures of modules, sent with the jobs that use them.
     signatures: Arc<HashMap<ContentHash, Vec<ModuleSignature>>>,
@@ -127,6 +130,7 @@ impl Link {
             known: Mutex::default(),
             down: Mutex::default(),
             in_flight: AtomicUsize::new(0),
+            batches: Batches::default(),
             slots: AtomicUsize::new(DEFAULT_SLOTS),
             signatures,
             tls,
@@ -180,7 +184,7 @@ impl Link {
 
     /// One attempt at `job` on this worker.
     pub async fn run(
-        &self,
+        self: &Arc<Self>,
         job: &Job,
         uploaded: &AtomicU64,
         store_results: Option<&StoreResults>,
@@ -203,7 +207,7 @@ impl Link {
     }
 
     async fn run_counted(
-        &self,
+        self: &Arc<Self>,
         job: &Job,
         uploaded: &AtomicU64,
         store_results: Option<&StoreResults>,
@@ -225,36 +229,29 @@ impl Link {
         loop {
             self.ensure_code(job.closures(), uploaded).await?;
             request.inputs = self.inputs(job, uploaded).await?;
-            let (status, body) = self
-                .send(
-                    Method::POST,
-                    RUN,
-                    Body::new(ferry_protocol::encode(&request)),
-                )
+            let answer = self
+                .run_request(ferry_protocol::encode(&request).into())
                 .await?;
-            match status {
-                StatusCode::OK => {
-                    let response: RunResponse = self.decode(&body)?;
-                    return match response {
-                        RunResponse::Done {
-                            value,
-                            stdout,
-                            stderr,
-                        } => Ok(Output {
-                            value: self.fetch(value).await?,
-                            stdout: stdout.into(),
-                            stderr: stderr.into(),
-                        }),
-                        RunResponse::Failed(failure) => {
-                            Err(Attempt::Final(Error::Call(Box::new(failure))))
-                        }
-                    };
+            match answer {
+                Answer::Ran(RunResponse::Done {
+                    value,
+                    stdout,
+                    stderr,
+                }) => {
+                    return Ok(Output {
+                        value: self.fetch(value).await?,
+                        stdout: stdout.into(),
+                        stderr: stderr.into(),
+                    });
                 }
-                StatusCode::CONFLICT if rounds < 2 => {
+                Answer::Ran(RunResponse::Failed(failure)) => {
+                    return Err(Attempt::Final(Error::Call(Box::new(failure))));
+                }
+                Answer::Refused(StatusCode::CONFLICT, _) if rounds < 2 => {
                     rounds += 1;
                     self.forget_code(job.closures());
                 }
-                status => return Err(self.rejection(status, &body)),
+                Answer::Refused(status, body) => return Err(self.rejection(status, &body)),
             }
         }
     }
@@ -283,19 +280,33 @@ impl Link {
         // A mapper and its reducer share their module: it goes up once.
         let mut seen = std::collections::HashSet::new();
         needed.retain(|(hash, _)| seen.insert(*hash));
-        let unknown = |needed: &[(ContentHash, Bytes)]| -> Vec<(ContentHash, Bytes)> {
-            let known = self.known.lock();
-            needed
-                .iter()
-                .filter(|(hash, _)| !known.contains(hash))
-                .cloned()
-                .collect()
-        };
-        if unknown(&needed).is_empty() {
+        if self.unknown(&needed).is_empty() {
             return Ok(());
         }
+        // Boxed, as every path a task rarely takes: a task's future is moved
+        // whole when it is spawned, and these would make it several times
+        // larger.
+        Box::pin(self.upload_unknown(&needed, uploaded)).await
+    }
+
+    /// Which of `needed` the worker is not known to hold.
+    fn unknown(&self, needed: &[(ContentHash, Bytes)]) -> Vec<(ContentHash, Bytes)> {
+        let known = self.known.lock();
+        needed
+            .iter()
+            .filter(|(hash, _)| !known.contains(hash))
+            .cloned()
+            .collect()
+    }
+
+    /// Asks the worker which of `needed` it lacks, and uploads those.
+    async fn upload_unknown(
+        &self,
+        needed: &[(ContentHash, Bytes)],
+        uploaded: &AtomicU64,
+    ) -> Result<(), Attempt> {
         let _one_at_a_time = self.uploading.lock().await;
-        let unknown = unknown(&needed);
+        let unknown = self.unknown(needed);
         if unknown.is_empty() {
             return Ok(());
         }
@@ -383,7 +394,7 @@ impl Link {
             Payload::Inline(bytes) => return Ok(Value::from_msgpack(bytes.into())),
             Payload::Blob(hash) => hash,
         };
-        let body = self.download(&hash, "downloaded result").await?;
+        let body = Box::pin(self.download(&hash, "downloaded result")).await?;
         Ok(Value::from_msgpack(body.into()))
     }
 
@@ -417,6 +428,21 @@ impl Link {
         path: &str,
         body: Body,
     ) -> Result<(StatusCode, Bytes), Attempt> {
+        let response = self.request(method, path, body).await?;
+        let status = response.status();
+        match response.into_body().collect().await {
+            Ok(body) => Ok((status, body.to_bytes())),
+            Err(e) => Err(self.failed(e).await),
+        }
+    }
+
+    /// A request's answer, its body still to come.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+    ) -> Result<http::Response<hyper::body::Incoming>, Attempt> {
         let mut sender = self.sender().await?;
         let request = Request::builder()
             .method(method)
@@ -427,24 +453,25 @@ impl Link {
             .map_err(|e| Attempt::Final(Error::Engine(e.to_string())))?;
         let exchange = async {
             sender.ready().await?;
-            let response = sender.send_request(request).await?;
-            let status = response.status();
-            let body = response.into_body().collect().await?.to_bytes();
-            Ok::<_, hyper::Error>((status, body))
+            sender.send_request(request).await
         };
         match exchange.await {
-            Ok(answer) => Ok(answer),
-            Err(e) => {
-                self.sender.lock().take();
-                let mut reason = with_causes(&e);
-                if (e.is_canceled() || e.is_closed())
-                    && let Some(why) = self.why_ended().await
-                {
-                    reason = format!("{reason}; the connection ended: {why}");
-                }
-                Err(Attempt::Retry(self.transport(reason)))
-            }
+            Ok(response) => Ok(response),
+            Err(e) => Err(self.failed(e).await),
         }
+    }
+
+    /// What an attempt comes to when its connection failed under it: the
+    /// connection is remade for the next request.
+    pub async fn failed(&self, e: hyper::Error) -> Attempt {
+        self.sender.lock().take();
+        let mut reason = with_causes(&e);
+        if (e.is_canceled() || e.is_closed())
+            && let Some(why) = Box::pin(self.why_ended()).await
+        {
+            reason = format!("{reason}; the connection ended: {why}");
+        }
+        Attempt::Retry(self.transport(reason))
     }
 
     /// Why the connection ended, if its driver says so soon: it may still
@@ -460,6 +487,11 @@ impl Link {
         if let Some(sender) = self.sender.lock().as_ref().filter(|s| !s.is_closed()) {
             return Ok(sender.clone());
         }
+        Box::pin(self.connect()).await
+    }
+
+    /// A new connection; one is made at a time.
+    async fn connect(&self) -> Result<SendRequest<Body>, Attempt> {
         let _one_at_a_time = self.connecting.lock().await;
         if let Some(sender) = self.sender.lock().as_ref().filter(|s| !s.is_closed()) {
             return Ok(sender.clone());
@@ -513,16 +545,19 @@ impl Link {
 
     /// A reply's message; one that does not decode is a transport failure,
     /// worth trying elsewhere.
-    fn decode<T: serde::de::DeserializeOwned>(&self, body: &[u8]) -> Result<T, Attempt> {
+    pub(crate) fn decode<T: serde::de::DeserializeOwned>(&self, body: &[u8]) -> Result<T, Attempt> {
         ferry_protocol::decode(body).map_err(|e| Attempt::Retry(self.transport(e.to_string())))
     }
 
-    fn transport(&self, reason: String) -> Error {
+    pub(crate) fn transport(&self, reason: String) -> Error {
+        self.transport_error(reason).into()
+    }
+
+    pub(crate) fn transport_error(&self, reason: String) -> RemoteError {
         RemoteError::Transport {
             worker: self.address.clone(),
             reason,
         }
-        .into()
     }
 
     fn rejected(&self, status: StatusCode, reason: String) -> Error {

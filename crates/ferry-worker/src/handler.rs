@@ -6,11 +6,14 @@ use bytes::Bytes;
 use ferry_host::{Blob, Closure, ContentHash, Error, Executor, Job, Resolve, Task, Value};
 use ferry_protocol::actor::{ACTORS, SNAPSHOT};
 use ferry_protocol::endpoint::{ENDPOINTS, FUNCTIONS};
+use ferry_protocol::many::{Frames, MAX_RUNS, RUN_MANY, RunManyItem, RunOutcome, push_frame};
 use ferry_protocol::signature::ModuleSignature;
 use ferry_protocol::{
     BLOBS, Body, HEALTH, INFO, INLINE_LIMIT, Info, MISSING, MSGPACK, MissingRequest,
     MissingResponse, Payload, Problem, RUN, RunRequest, RunResponse, StoreResults,
 };
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use std::cell::Cell;
@@ -18,6 +21,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 pub(crate) type Reply = Response<Body>;
@@ -103,6 +107,7 @@ pub(crate) async fn handle(
         (&Method::GET, INFO) => info(&state),
         (&Method::POST, MISSING) => missing(&state, request).await,
         (&Method::POST, RUN) => run(state.clone(), request).await,
+        (&Method::POST, RUN_MANY) => run_many(state.clone(), request).await,
         (&Method::PUT, path) if path.starts_with(BLOBS) => {
             upload(&state, &path[BLOBS.len()..], request).await
         }
@@ -220,6 +225,8 @@ fn info(state: &State) -> Reply {
             .collect(),
         cache_bytes: state.cache.used(),
         cache_limit: state.cache.limit(),
+        run_requests: state.served.requests.load(Ordering::Relaxed),
+        tasks: state.served.tasks.load(Ordering::Relaxed),
     };
     json(StatusCode::OK, &info)
 }
@@ -238,10 +245,106 @@ async fn missing(state: &State, request: Request<impl RequestBody>) -> Reply {
 }
 
 async fn run(state: Arc<State>, request: Request<impl RequestBody>) -> Reply {
-    let mut run: RunRequest = match read_message(&state, request).await {
+    let run: RunRequest = match read_message(&state, request).await {
         Ok(run) => run,
         Err(reply) => return reply,
     };
+    state.served.count(1);
+    match run_one(state, run).await {
+        Ok(response) => msgpack(&response),
+        Err(refused) => refused,
+    }
+}
+
+/// Many tasks of one client: each runs as if sent alone, and its outcome
+/// goes back as soon as it is known, whatever the others are doing.
+async fn run_many(state: Arc<State>, request: Request<impl RequestBody>) -> Reply {
+    let body = match read_body(&state, &state.bodies, request).await {
+        Ok(body) => body,
+        Err(reply) => return reply,
+    };
+    let mut frames = Frames::default();
+    frames.extend(&body);
+    let mut runs = Vec::new();
+    loop {
+        match frames.message::<RunRequest>() {
+            Ok(Some(run)) if runs.len() < MAX_RUNS => runs.push(run),
+            Ok(Some(_)) => {
+                return problem(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    format!("a request may carry at most {MAX_RUNS} tasks"),
+                );
+            }
+            Ok(None) if frames.is_empty() => break,
+            Ok(None) => {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    "malformed",
+                    "the request ends inside a frame".into(),
+                );
+            }
+            Err(e) => return problem(StatusCode::BAD_REQUEST, "malformed", e.to_string()),
+        }
+    }
+    state.served.count(runs.len() as u64);
+    let running: FuturesUnordered<_> = runs
+        .into_iter()
+        .zip(0u32..)
+        .map(|(run, index)| {
+            let state = state.clone();
+            async move {
+                let outcome = match run_one(state, run).await {
+                    Ok(response) => RunOutcome::Ran(response),
+                    Err(refused) => RunOutcome::Refused {
+                        status: refused.status().as_u16(),
+                        body: refused.into_body().into_bytes().unwrap_or_default(),
+                    },
+                };
+                RunManyItem { index, outcome }
+            }
+        })
+        .collect();
+    Response::builder()
+        .header(header::CONTENT_TYPE, MSGPACK)
+        .body(Body::streamed(Outcomes(running)))
+        .expect("a valid response")
+}
+
+/// The answer to a `run-many` request: a frame per task as each finishes.
+/// Dropped with its connection, it drops the tasks, which cancels those
+/// still queued.
+struct Outcomes<F>(FuturesUnordered<F>);
+
+impl<F: Future<Output = RunManyItem>> http_body::Body for Outcomes<F> {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        // Every outcome ready now goes in one frame.
+        let mut frames = Vec::new();
+        while let Poll::Ready(Some(item)) = self.0.poll_next_unpin(cx) {
+            push_frame(&mut frames, &ferry_protocol::encode(&item));
+        }
+        if !frames.is_empty() {
+            Poll::Ready(Some(Ok(http_body::Frame::data(frames.into()))))
+        } else if self.0.is_empty() {
+            Poll::Ready(None)
+        } else {
+            Poll::Pending
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// One task, answered as `POST /v1/run` answers it.
+async fn run_one(state: Arc<State>, mut run: RunRequest) -> Result<RunResponse, Reply> {
     let signatures = std::mem::take(&mut run.signatures);
     let store_results = run.store_results.take();
     let input_blobs: Vec<ContentHash> = run
@@ -267,36 +370,29 @@ async fn run(state: Arc<State>, request: Request<impl RequestBody>) -> Reply {
         }
         resolved => resolved,
     };
-    let job = match resolved {
-        Ok(job) => job,
-        Err(e) => return refusal(e),
-    };
+    let job = resolved.map_err(refusal)?;
     if let Some(refused) = untrusted(&state, job.closures(), &signatures) {
-        return refused;
+        return Err(refused);
     }
     let _pinned = state.cache.pin(needs(&job, input_blobs));
     // If the client goes away, the job is cancelled: skipped if still queued.
     let outcome = CancelOnDrop(Some(state.executor.submit_job(job))).await;
     let response = match outcome {
-        Ok(output) => {
-            let value = match payload(&state, output.value, store_results.as_ref()).await {
-                Ok(value) => value,
-                Err(e) => return refusal(e),
-            };
-            RunResponse::Done {
-                value,
-                stdout: output.stdout.into(),
-                stderr: output.stderr.into(),
-            }
-        }
+        Ok(output) => RunResponse::Done {
+            value: payload(&state, output.value, store_results.as_ref())
+                .await
+                .map_err(refusal)?,
+            stdout: output.stdout.into(),
+            stderr: output.stderr.into(),
+        },
         Err(Error::Call(failure)) => RunResponse::Failed(*failure),
-        Err(e) => return refusal(e),
+        Err(e) => return Err(refusal(e)),
     };
     if state.cache.recount_due() {
         let recount = state.clone();
         blocking(move || recount.cache.recount(|hash| recount.in_memory(hash))).await;
     }
-    msgpack(&response)
+    Ok(response)
 }
 
 /// What a job reads from the store: its modules, its blobs and the blobs

@@ -61,6 +61,7 @@ use parking_lot::Mutex;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::net::TcpListener;
 
 /// How a worker is set up.
@@ -236,6 +237,23 @@ pub(crate) struct State {
     runtime: Runtime,
     /// Reads the objects closures refer to.
     objects: Arc<objects::StoredObjects>,
+    /// Run requests and tasks served, for `GET /v1/info`.
+    served: Served,
+}
+
+/// Run requests and the tasks they carried, since the worker started.
+#[derive(Default)]
+struct Served {
+    requests: AtomicU64,
+    tasks: AtomicU64,
+}
+
+impl Served {
+    /// Counts one request carrying `tasks` tasks.
+    fn count(&self, tasks: u64) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.tasks.fetch_add(tasks, Ordering::Relaxed);
+    }
 }
 
 /// HTTP function requests let into the queue per slot by default: with
@@ -342,6 +360,7 @@ impl WorkerService {
                 actors,
                 runtime,
                 objects,
+                served: Served::default(),
                 config,
             }),
         })

@@ -1444,3 +1444,206 @@ fn wait_for_compiled(store: &Path, module: &Module) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn tasks_queued_behind_those_in_flight_go_together_and_each_gets_its_own_outcome() {
+    let store = tempfile::tempdir().unwrap();
+    let worker = Worker::start(store.path(), &["--slots", "1", "--timeout", "2"]);
+    let client = remote(&[&worker]);
+    let add = Closure::new(&guest(), "add").unwrap();
+    let boom = Closure::new(&guest(), "boom").unwrap();
+    // The code goes up first: every request counted below runs tasks.
+    client.call::<_, i64>(&add, &(0, 0)).unwrap();
+    let before = info(&worker);
+    const TASKS: i64 = 600;
+    let fails = |i: i64| i % 97 == 5;
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|i| {
+            let submit = ferry_host::Executor::submit;
+            if fails(i) {
+                submit(&client, &boom, Value::encode(&format!("task {i}")).unwrap())
+            } else {
+                submit(&client, &add, Value::encode(&(i, 1000 * i)).unwrap())
+            }
+        })
+        .collect();
+    for (i, task) in (0..).zip(tasks) {
+        let result = task.wait();
+        if fails(i) {
+            let err = result.unwrap_err();
+            let expected = format!("task {i}");
+            assert!(
+                matches!(&err.failure().expect("a guest failure").kind, FailureKind::Panic { message, .. } if *message == expected),
+                "{err}"
+            );
+        } else {
+            assert_eq!(result.unwrap().value.decode::<i64>().unwrap(), 1001 * i);
+        }
+    }
+    let after = info(&worker);
+    let (requests, tasks) = (
+        after.run_requests - before.run_requests,
+        after.tasks - before.tasks,
+    );
+    assert_eq!(tasks, TASKS as u64, "each task ran once");
+    assert!(requests * 10 < tasks, "{requests} requests carried {tasks}");
+
+    // With both places in flight held by tasks that spin to their
+    // deadline, the tasks behind them wait in the client; cancelled there,
+    // they never reach the worker.
+    let spin = Closure::new(&guest(), "spin").unwrap();
+    let spinning: Vec<_> = (0..2)
+        .map(|_| ferry_host::Executor::submit(&client, &spin, Value::nil()))
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let before = info(&worker);
+    for i in 0..50i64 {
+        ferry_host::Executor::submit(&client, &add, Value::encode(&(i, i)).unwrap()).cancel();
+    }
+    for task in spinning {
+        let err = task.wait().unwrap_err();
+        assert!(
+            matches!(err.failure().unwrap().kind, FailureKind::Timeout { .. }),
+            "{err}"
+        );
+    }
+    assert_eq!(client.call::<_, i64>(&add, &(40, 2)).unwrap().value, 42);
+    let after = info(&worker);
+    assert_eq!(after.tasks - before.tasks, 1, "only the last call ran");
+}
+
+#[test]
+fn a_run_many_request_answers_each_task_as_run_would_and_bad_ones_are_refused() {
+    use ferry_protocol::many::{Frames, MAX_RUNS, RUN_MANY, RunManyItem, RunOutcome, push_frame};
+    use ferry_protocol::{Payload, RunRequest, RunResponse};
+    let store = tempfile::tempdir().unwrap();
+    let worker = Worker::start(store.path(), &[]);
+    let add = Closure::new(&guest(), "add").unwrap();
+    remote(&[&worker]).call::<_, i64>(&add, &(0, 0)).unwrap();
+    let unseen = Closure::new(&by_hand(7, 0), "answer").unwrap();
+    let frame = |closure: &Closure, input: Payload| {
+        ferry_protocol::encode(&RunRequest {
+            closure: closure.to_bytes(ferry_host::Encoding::ByReference).into(),
+            inputs: vec![input],
+            reduce: None,
+            signatures: Vec::new(),
+            store_results: None,
+        })
+    };
+    let mut body = Vec::new();
+    push_frame(&mut body, &frame(&add, inline(&(1, 2))));
+    push_frame(&mut body, &frame(&unseen, inline(&())));
+    push_frame(&mut body, &frame(&add, inline(&(5, 5))));
+    let (status, answer) = raw_bytes(
+        &worker.address,
+        "POST",
+        RUN_MANY,
+        Some(&bearer()),
+        body.clone(),
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    let mut frames = Frames::default();
+    frames.extend(&answer);
+    let mut outcomes: Vec<Option<RunOutcome>> = vec![None, None, None];
+    while let Some(RunManyItem { index, outcome }) = frames.message().unwrap() {
+        assert!(
+            outcomes[index as usize].replace(outcome).is_none(),
+            "task {index} twice"
+        );
+    }
+    assert!(frames.is_empty());
+    let sum = |outcome: &Option<RunOutcome>| match outcome {
+        Some(RunOutcome::Ran(RunResponse::Done {
+            value: Payload::Inline(bytes),
+            ..
+        })) => Value::from_msgpack(bytes.to_vec()).decode::<i64>().unwrap(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!((sum(&outcomes[0]), sum(&outcomes[2])), (3, 10));
+    match &outcomes[1] {
+        Some(RunOutcome::Refused { status: 409, body }) => {
+            let text = String::from_utf8_lossy(body);
+            assert!(text.contains(&unseen.module().id().to_string()), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let (status, text) = raw(
+        &worker.address,
+        "POST",
+        RUN_MANY,
+        Some(&bearer()),
+        body[..body.len() - 1].to_vec(),
+    );
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("the request ends inside a frame"), "{text}");
+    let mut many = Vec::new();
+    for i in 0..=MAX_RUNS as i64 {
+        push_frame(&mut many, &frame(&add, inline(&(i, i))));
+    }
+    let (status, text) = raw(&worker.address, "POST", RUN_MANY, Some(&bearer()), many);
+    assert_eq!(status, 413, "{text}");
+    assert!(
+        text.contains(&format!("at most {MAX_RUNS} tasks")),
+        "{text}"
+    );
+    let (status, _) = raw(&worker.address, "POST", RUN_MANY, None, body);
+    assert_eq!(status, 401);
+    assert_eq!(
+        remote(&[&worker])
+            .call::<_, i64>(&add, &(2, 2))
+            .unwrap()
+            .value,
+        4
+    );
+}
+
+#[test]
+fn a_worker_without_run_many_gets_every_task_alone() {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let store = tempfile::tempdir().unwrap();
+    let mut config =
+        ferry_worker::WorkerConfig::new(TOKEN.into(), BlobStore::open(store.path()).unwrap());
+    config.slots = 1;
+    let service = ferry_worker::WorkerService::new(config).unwrap();
+    // A worker of the protocol's first version: its endpoints, but no
+    // `run-many`.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let address = listener.local_addr().unwrap();
+    runtime.spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let service = service.clone();
+            let serve =
+                hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
+                    let service = service.clone();
+                    async move {
+                        if request.uri().path() == ferry_protocol::many::RUN_MANY {
+                            let mut gone = http::Response::new(ferry_protocol::Body::default());
+                            *gone.status_mut() = http::StatusCode::NOT_FOUND;
+                            return Ok::<_, std::convert::Infallible>(gone);
+                        }
+                        Ok(service.handle(request).await)
+                    }
+                });
+            tokio::spawn(
+                hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), serve),
+            );
+        }
+    });
+    let client = Remote::builder()
+        .worker(address.to_string())
+        .token(TOKEN)
+        .build()
+        .unwrap();
+    let add = Closure::new(&guest(), "add").unwrap();
+    let tasks: Vec<_> = (0..300i64)
+        .map(|i| ferry_host::Executor::submit(&client, &add, Value::encode(&(i, i)).unwrap()))
+        .collect();
+    for (i, task) in (0..).zip(tasks) {
+        assert_eq!(task.wait().unwrap().value.decode::<i64>().unwrap(), 2 * i);
+    }
+}

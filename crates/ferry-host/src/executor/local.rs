@@ -6,12 +6,12 @@ use crate::{
     Closure, ContentHash, Error, Instance, Output, ReadObject, Runtime, RuntimeConfig, Sandbox,
     Value,
 };
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 /// Runs closures on a pool of threads in this process.
@@ -31,7 +31,7 @@ use std::thread::JoinHandle;
 /// # Ok::<(), ferry_host::Error>(())
 /// ```
 pub struct LocalExecutor {
-    sender: Option<mpsc::Sender<Queued>>,
+    queue: Arc<Queue>,
     threads: Vec<JoinHandle<()>>,
     runtime: Runtime,
     load: Arc<Load>,
@@ -40,6 +40,57 @@ pub struct LocalExecutor {
 struct Queued {
     job: Job,
     done: Completer,
+}
+
+/// The jobs waiting for a thread. Idle threads wait on a condition
+/// variable, so a job wakes one of them and nothing else: with the
+/// receiver of a channel shared behind a lock, each job also woke the next
+/// thread waiting for that lock.
+#[derive(Default)]
+struct Queue {
+    state: Mutex<QueueState>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct QueueState {
+    jobs: VecDeque<Queued>,
+    closed: bool,
+}
+
+impl Queue {
+    /// Adds a job, or gives it back if the queue is closed.
+    fn push(&self, queued: Queued) -> Result<(), Box<Queued>> {
+        let mut state = self.state.lock();
+        if state.closed {
+            return Err(Box::new(queued));
+        }
+        state.jobs.push_back(queued);
+        drop(state);
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    /// The next job, once there is one; `None` when the queue is closed
+    /// and empty.
+    fn pop(&self) -> Option<Queued> {
+        let mut state = self.state.lock();
+        loop {
+            if let Some(queued) = state.jobs.pop_front() {
+                return Some(queued);
+            }
+            if state.closed {
+                return None;
+            }
+            self.ready.wait(&mut state);
+        }
+    }
+
+    /// Takes no more jobs; the threads finish those queued, then stop.
+    fn close(&self) {
+        self.state.lock().closed = true;
+        self.ready.notify_all();
+    }
 }
 
 /// Jobs waiting and running, for [`LocalExecutor::load`].
@@ -101,8 +152,7 @@ impl LocalExecutorBuilder {
         let threads = self
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        let (sender, receiver) = mpsc::channel::<Queued>();
-        let receiver = Arc::new(Mutex::new(receiver));
+        let queue = Arc::new(Queue::default());
         let load = Arc::new(Load::default());
         let handles = (0..threads)
             .map(|i| {
@@ -113,15 +163,15 @@ impl LocalExecutorBuilder {
                     load: load.clone(),
                     objects: self.objects.clone(),
                 };
-                let receiver = receiver.clone();
+                let queue = queue.clone();
                 std::thread::Builder::new()
                     .name(format!("ferry-local-{i}"))
-                    .spawn(move || thread.run(&receiver))
+                    .spawn(move || thread.run(&queue))
                     .map_err(|e| Error::Engine(format!("cannot start a pool thread: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(LocalExecutor {
-            sender: Some(sender),
+            queue,
             threads: handles,
             runtime,
             load,
@@ -162,9 +212,7 @@ impl Executor for LocalExecutor {
     fn submit_job(&self, job: Job) -> Task {
         let (task, done) = Task::pending();
         self.load.queued.fetch_add(1, Ordering::Relaxed);
-        if let Some(sender) = &self.sender
-            && let Err(mpsc::SendError(queued)) = sender.send(Queued { job, done })
-        {
+        if let Err(queued) = self.queue.push(Queued { job, done }) {
             self.load.queued.fetch_sub(1, Ordering::Relaxed);
             queued.done.complete(Err(Error::ShutDown));
         }
@@ -178,8 +226,8 @@ impl Executor for LocalExecutor {
 
 impl Drop for LocalExecutor {
     fn drop(&mut self) {
-        // Closing the channel lets each thread finish the queue, then stop.
-        self.sender.take();
+        // Closing the queue lets each thread finish it, then stop.
+        self.queue.close();
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
@@ -199,11 +247,8 @@ struct PoolThread {
 }
 
 impl PoolThread {
-    fn run(mut self, receiver: &Mutex<mpsc::Receiver<Queued>>) {
-        loop {
-            let Ok(Queued { job, done }) = receiver.lock().recv() else {
-                return;
-            };
+    fn run(mut self, queue: &Queue) {
+        while let Some(Queued { job, done }) = queue.pop() {
             self.load.queued.fetch_sub(1, Ordering::Relaxed);
             if done.is_cancelled() {
                 continue;

@@ -1,0 +1,271 @@
+//! Tasks queued behind those in flight go to the worker together.
+//!
+//! A task goes alone while fewer than [`IN_FLIGHT_PER_SLOT`] requests per
+//! worker slot are in flight, so a synchronous call pays no wait. Past
+//! that, tasks queue at the link, and when a request ends, whatever has
+//! queued since goes in one `run-many` request, whose answer brings each
+//! task's outcome back as it finishes. Many small tasks then cost the
+//! worker and the client a request each per batch, not per task.
+
+use crate::RemoteError;
+use crate::link::{Attempt, Link};
+use bytes::Bytes;
+use ferry_protocol::many::{Frames, MAX_RUNS, RUN_MANY, RunManyItem, RunOutcome, push_frame};
+use ferry_protocol::{Body, RUN, RunResponse};
+use http::{Method, StatusCode};
+use http_body_util::BodyExt;
+use parking_lot::Mutex;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+/// Requests in flight per slot of the worker before tasks wait to go
+/// together: enough to keep every slot busy while answers travel.
+const IN_FLIGHT_PER_SLOT: usize = 2;
+/// The most bytes of run requests one batch carries: half the worker's
+/// default request limit.
+const BATCH_BYTES: usize = 4 << 20;
+/// The most tasks one batch carries.
+const BATCH_TASKS: usize = 256;
+
+/// How a worker answered one task's run request.
+pub(crate) enum Answer {
+    /// `200 OK`.
+    Ran(RunResponse),
+    /// A refusal, with its status and JSON problem.
+    Refused(StatusCode, Bytes),
+}
+
+/// The link's run requests in flight and those waiting to go together.
+#[derive(Default)]
+pub(crate) struct Batches {
+    queue: Mutex<Queue>,
+}
+
+#[derive(Default)]
+struct Queue {
+    in_flight: usize,
+    waiting: Vec<Waiting>,
+    /// The worker does not know `run-many` (an older one): every task goes
+    /// alone, as before.
+    alone: bool,
+}
+
+struct Waiting {
+    request: Bytes,
+    answer: oneshot::Sender<Result<Answer, Attempt>>,
+}
+
+/// Why a batch got no answer for its tasks.
+enum Failure {
+    /// The request failed; `retry` as [`Attempt::Retry`].
+    Attempt {
+        retry: bool,
+        error: RemoteError,
+    },
+    Rejected(StatusCode, Bytes),
+}
+
+impl Failure {
+    fn of(link: &Link, attempt: Attempt) -> Failure {
+        let (retry, error) = match attempt {
+            Attempt::Retry(error) => (true, error),
+            Attempt::Final(error) => (false, error),
+        };
+        let error = RemoteError::of(&error)
+            .cloned()
+            .unwrap_or_else(|| link.transport_error(error.to_string()));
+        Failure::Attempt { retry, error }
+    }
+
+    fn transport(link: &Link, reason: String) -> Failure {
+        Failure::Attempt {
+            retry: true,
+            error: link.transport_error(reason),
+        }
+    }
+}
+
+/// Sends the next batch, or frees its place in flight, when dropped: at the
+/// end of a request, however it ended.
+struct NextBatch(Arc<Link>);
+
+impl Drop for NextBatch {
+    fn drop(&mut self) {
+        self.0.next_batch();
+    }
+}
+
+impl Link {
+    /// Runs one task's encoded [`RunRequest`](ferry_protocol::RunRequest):
+    /// alone, or with others if enough requests are in flight.
+    pub(crate) async fn run_request(self: &Arc<Self>, request: Bytes) -> Result<Answer, Attempt> {
+        let answered = {
+            let mut queue = self.batches.queue.lock();
+            if queue.alone || queue.in_flight < IN_FLIGHT_PER_SLOT * self.slots() {
+                queue.in_flight += 1;
+                None
+            } else {
+                let (answer, answered) = oneshot::channel();
+                queue.waiting.push(Waiting {
+                    request: request.clone(),
+                    answer,
+                });
+                Some(answered)
+            }
+        };
+        match answered {
+            Some(answered) => answered.await.unwrap_or_else(|_| {
+                Err(Attempt::Retry(self.transport("the client stopped".into())))
+            }),
+            None => {
+                let _next = NextBatch(self.clone());
+                self.run_alone(request).await
+            }
+        }
+    }
+
+    async fn run_alone(&self, request: Bytes) -> Result<Answer, Attempt> {
+        let (status, body) = self.send(Method::POST, RUN, Body::new(request)).await?;
+        if status == StatusCode::OK {
+            Ok(Answer::Ran(self.decode(&body)?))
+        } else {
+            Ok(Answer::Refused(status, body))
+        }
+    }
+
+    /// Sends what waits as one batch, keeping the place in flight of the
+    /// request that just ended; with nothing waiting, gives that place up.
+    fn next_batch(self: &Arc<Self>) {
+        let batch = {
+            let mut queue = self.batches.queue.lock();
+            // Tasks given up on while they waited are not sent.
+            queue.waiting.retain(|waiting| !waiting.answer.is_closed());
+            let (mut tasks, mut bytes) = (0, 0);
+            let take = queue
+                .waiting
+                .iter()
+                .take_while(|waiting| {
+                    bytes += waiting.request.len();
+                    tasks += 1;
+                    tasks == 1 || (tasks <= BATCH_TASKS.min(MAX_RUNS) && bytes <= BATCH_BYTES)
+                })
+                .count();
+            if take == 0 {
+                queue.in_flight -= 1;
+                return;
+            }
+            queue.waiting.drain(..take).collect::<Vec<_>>()
+        };
+        let link = self.clone();
+        let sent = tokio::runtime::Handle::try_current().map(|runtime| {
+            runtime.spawn(async move {
+                let _next = NextBatch(link.clone());
+                link.run_many(batch).await;
+            })
+        });
+        // Off the client's threads there is no runtime: the client is going
+        // away, and the tasks with it.
+        if sent.is_err() {
+            self.batches.queue.lock().in_flight -= 1;
+        }
+    }
+
+    /// Sends `batch` as one request and gives each task its outcome as it
+    /// arrives.
+    async fn run_many(self: &Arc<Self>, batch: Vec<Waiting>) {
+        let mut body = Vec::with_capacity(batch.iter().map(|w| w.request.len() + 4).sum());
+        for waiting in &batch {
+            push_frame(&mut body, &waiting.request);
+        }
+        let mut answers: Vec<_> = batch.into_iter().map(Some).collect();
+        let failure = match self.answers(body, &mut answers).await {
+            Ok(()) => Failure::transport(
+                self,
+                "the worker's answer to a batch ended without this task's".into(),
+            ),
+            Err(failure) => failure,
+        };
+        let refused = matches!(
+            failure,
+            Failure::Rejected(StatusCode::NOT_FOUND | StatusCode::PAYLOAD_TOO_LARGE, _)
+        );
+        if refused && let Failure::Rejected(StatusCode::NOT_FOUND, _) = failure {
+            self.batches.queue.lock().alone = true;
+        }
+        for waiting in answers.into_iter().flatten() {
+            if refused {
+                // A worker without `run-many`, or with a lower request
+                // limit: each task goes alone.
+                let link = self.clone();
+                tokio::spawn(async move {
+                    let answer = link.run_alone(waiting.request).await;
+                    let _ = waiting.answer.send(answer);
+                });
+                continue;
+            }
+            let attempt = match &failure {
+                Failure::Attempt { retry: true, error } => Attempt::Retry(error.clone().into()),
+                Failure::Attempt {
+                    retry: false,
+                    error,
+                } => Attempt::Final(error.clone().into()),
+                Failure::Rejected(status, body) => self.rejection(*status, body),
+            };
+            let _ = waiting.answer.send(Err(attempt));
+        }
+    }
+
+    /// Reads the answer to a batch, handing each outcome to its task.
+    async fn answers(&self, body: Vec<u8>, answers: &mut [Option<Waiting>]) -> Result<(), Failure> {
+        let response = self
+            .request(Method::POST, RUN_MANY, Body::new(body))
+            .await
+            .map_err(|attempt| Failure::of(self, attempt))?;
+        let status = response.status();
+        let mut body = response.into_body();
+        if status != StatusCode::OK {
+            let body = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            return Err(Failure::Rejected(status, body));
+        }
+        let mut frames = Frames::default();
+        while let Some(frame) = body.frame().await {
+            let frame = match frame {
+                Ok(frame) => frame,
+                Err(e) => return Err(Failure::of(self, self.failed(e).await)),
+            };
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            frames.extend(&data);
+            while let Some(item) = frames
+                .message::<RunManyItem>()
+                .map_err(|e| Failure::transport(self, e.to_string()))?
+            {
+                let Some(waiting) = answers.get_mut(item.index as usize).and_then(Option::take)
+                else {
+                    return Err(Failure::transport(
+                        self,
+                        format!(
+                            "the worker answered for task {} of a batch of {}, or twice",
+                            item.index,
+                            answers.len()
+                        ),
+                    ));
+                };
+                let answer = match item.outcome {
+                    RunOutcome::Ran(response) => Answer::Ran(response),
+                    RunOutcome::Refused { status, body } => Answer::Refused(
+                        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+                        body,
+                    ),
+                };
+                let _ = waiting.answer.send(Ok(answer));
+            }
+        }
+        Ok(())
+    }
+}
