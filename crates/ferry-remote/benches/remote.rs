@@ -180,6 +180,11 @@ fn remote(c: &mut Criterion) {
             b.iter(|| client.submit(&add, input.clone()).wait().unwrap())
         });
     }
+    // The floor under both: the same worker's `GET /v1/health`, which runs
+    // nothing, from a client built as `Remote` is (one HTTP/2 connection
+    // driven by a one-thread runtime, the caller waiting on a channel).
+    let health = HealthClient::connect(worker.address);
+    group.bench_function("loopback_worker_health", |b| b.iter(|| health.get()));
     // The same round trip to an actor: its instance is kept, no fresh one
     // per call.
     let counter = Closure::new(&ferry_test_support::example_guest().module, "counter")
@@ -281,6 +286,55 @@ fn remote(c: &mut Criterion) {
         )
     });
     group.finish();
+}
+
+/// A bare HTTP/2 client of a worker's health endpoint.
+struct HealthClient {
+    runtime: tokio::runtime::Runtime,
+    sender: hyper::client::conn::http2::SendRequest<ferry_protocol::Body>,
+    uri: String,
+}
+
+impl HealthClient {
+    fn connect(address: SocketAddr) -> HealthClient {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let sender = runtime.block_on(async {
+            let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+            stream.set_nodelay(true).unwrap();
+            let (sender, connection) = hyper::client::conn::http2::handshake(
+                hyper_util::rt::TokioExecutor::new(),
+                hyper_util::rt::TokioIo::new(stream),
+            )
+            .await
+            .unwrap();
+            tokio::spawn(connection);
+            sender
+        });
+        HealthClient {
+            runtime,
+            sender,
+            uri: format!("http://{address}{}", ferry_protocol::HEALTH),
+        }
+    }
+
+    fn get(&self) -> bytes::Bytes {
+        use http_body_util::BodyExt;
+        let (done, answer) = std::sync::mpsc::channel();
+        let mut sender = self.sender.clone();
+        let request = http::Request::get(&self.uri)
+            .body(ferry_protocol::Body::default())
+            .unwrap();
+        self.runtime.spawn(async move {
+            let response = sender.send_request(request).await.unwrap();
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            let _ = done.send(body);
+        });
+        answer.recv().unwrap()
+    }
 }
 
 criterion_group!(benches, remote);
