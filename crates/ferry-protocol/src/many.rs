@@ -72,6 +72,15 @@ pub struct Frames {
     buffer: BytesMut,
 }
 
+impl From<Bytes> for Frames {
+    /// Frames of a body received whole; not copied if nothing else holds it.
+    fn from(bytes: Bytes) -> Frames {
+        Frames {
+            buffer: bytes.into(),
+        }
+    }
+}
+
 impl Frames {
     /// Adds bytes received.
     pub fn extend(&mut self, bytes: &[u8]) {

@@ -15,6 +15,7 @@ use ferry_protocol::{Body, RUN, RunResponse};
 use http::{Method, StatusCode};
 use http_body_util::BodyExt;
 use parking_lot::Mutex;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
@@ -26,6 +27,9 @@ const IN_FLIGHT_PER_SLOT: usize = 2;
 const BATCH_BYTES: usize = 4 << 20;
 /// The most tasks one batch carries.
 const BATCH_TASKS: usize = 256;
+/// How often a batch's answer, while it sends nothing, looks whether its
+/// tasks have all been given up on.
+const LOOK_FOR_CANCELLED: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// How a worker answered one task's run request.
 pub(crate) enum Answer {
@@ -36,18 +40,32 @@ pub(crate) enum Answer {
 }
 
 /// The link's run requests in flight and those waiting to go together.
-#[derive(Default)]
 pub(crate) struct Batches {
     queue: Mutex<Queue>,
 }
 
-#[derive(Default)]
+impl Default for Batches {
+    fn default() -> Batches {
+        Batches {
+            queue: Mutex::new(Queue {
+                in_flight: 0,
+                waiting: VecDeque::new(),
+                alone: false,
+                batch_bytes: BATCH_BYTES,
+            }),
+        }
+    }
+}
+
 struct Queue {
     in_flight: usize,
-    waiting: Vec<Waiting>,
+    waiting: VecDeque<Waiting>,
     /// The worker does not know `run-many` (an older one): every task goes
     /// alone, as before.
     alone: bool,
+    /// The most bytes a batch carries: less after a worker with a lower
+    /// request limit refused one.
+    batch_bytes: usize,
 }
 
 struct Waiting {
@@ -83,6 +101,17 @@ impl Failure {
             error: link.transport_error(reason),
         }
     }
+
+    fn attempt(&self, link: &Link) -> Attempt {
+        match self {
+            Failure::Attempt { retry: true, error } => Attempt::Retry(error.clone().into()),
+            Failure::Attempt {
+                retry: false,
+                error,
+            } => Attempt::Final(error.clone().into()),
+            Failure::Rejected(status, body) => link.rejection(*status, body),
+        }
+    }
 }
 
 /// Sends the next batch, or frees its place in flight, when dropped: at the
@@ -97,30 +126,45 @@ impl Drop for NextBatch {
 
 impl Link {
     /// Runs one task's encoded [`RunRequest`](ferry_protocol::RunRequest):
-    /// alone, or with others if enough requests are in flight.
-    pub(crate) async fn run_request(self: &Arc<Self>, request: Bytes) -> Result<Answer, Attempt> {
-        let answered = {
+    /// alone, or with others if enough requests are in flight and the task
+    /// may wait for them. A task whose result goes to a store never waits:
+    /// once in a batch, a task runs even if its client gives up on it, and
+    /// such a task would write its result after the client deleted it.
+    pub(crate) async fn run_request(
+        self: &Arc<Self>,
+        request: Bytes,
+        may_wait: bool,
+    ) -> Result<Answer, Attempt> {
+        enum Place {
+            Held,
+            Waiting(oneshot::Receiver<Result<Answer, Attempt>>),
+            Unbounded,
+        }
+        let place = {
             let mut queue = self.batches.queue.lock();
-            if queue.alone || queue.in_flight < IN_FLIGHT_PER_SLOT * self.slots() {
+            if queue.in_flight < IN_FLIGHT_PER_SLOT * self.slots() {
                 queue.in_flight += 1;
-                None
+                Place::Held
+            } else if queue.alone || !may_wait {
+                Place::Unbounded
             } else {
                 let (answer, answered) = oneshot::channel();
-                queue.waiting.push(Waiting {
+                queue.waiting.push_back(Waiting {
                     request: request.clone(),
                     answer,
                 });
-                Some(answered)
+                Place::Waiting(answered)
             }
         };
-        match answered {
-            Some(answered) => answered.await.unwrap_or_else(|_| {
+        match place {
+            Place::Waiting(answered) => answered.await.unwrap_or_else(|_| {
                 Err(Attempt::Retry(self.transport("the client stopped".into())))
             }),
-            None => {
+            Place::Held => {
                 let _next = NextBatch(self.clone());
                 self.run_alone(request).await
             }
+            Place::Unbounded => self.run_alone(request).await,
         }
     }
 
@@ -141,13 +185,19 @@ impl Link {
             // Tasks given up on while they waited are not sent.
             queue.waiting.retain(|waiting| !waiting.answer.is_closed());
             let (mut tasks, mut bytes) = (0, 0);
+            let most = if queue.alone {
+                1
+            } else {
+                BATCH_TASKS.min(MAX_RUNS)
+            };
+            let limit = queue.batch_bytes;
             let take = queue
                 .waiting
                 .iter()
                 .take_while(|waiting| {
                     bytes += waiting.request.len();
                     tasks += 1;
-                    tasks == 1 || (tasks <= BATCH_TASKS.min(MAX_RUNS) && bytes <= BATCH_BYTES)
+                    tasks == 1 || (tasks <= most && bytes <= limit)
                 })
                 .count();
             if take == 0 {
@@ -156,24 +206,31 @@ impl Link {
             }
             queue.waiting.drain(..take).collect::<Vec<_>>()
         };
-        let link = self.clone();
-        let sent = tokio::runtime::Handle::try_current().map(|runtime| {
+        // Made before the batch is spawned, so that the place is passed on
+        // however the batch ends, even unpolled: off the client's threads
+        // there is no runtime (the client is going away), and the batch's
+        // tasks go with it.
+        let next = NextBatch(self.clone());
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let link = self.clone();
             runtime.spawn(async move {
-                let _next = NextBatch(link.clone());
+                let _next = next;
                 link.run_many(batch).await;
-            })
-        });
-        // Off the client's threads there is no runtime: the client is going
-        // away, and the tasks with it.
-        if sent.is_err() {
-            self.batches.queue.lock().in_flight -= 1;
+            });
         }
     }
 
     /// Sends `batch` as one request and gives each task its outcome as it
     /// arrives.
-    async fn run_many(self: &Arc<Self>, batch: Vec<Waiting>) {
-        let mut body = Vec::with_capacity(batch.iter().map(|w| w.request.len() + 4).sum());
+    async fn run_many(self: &Arc<Self>, mut batch: Vec<Waiting>) {
+        if batch.len() == 1 {
+            let waiting = batch.pop().expect("one task");
+            let answer = self.run_alone(waiting.request).await;
+            let _ = waiting.answer.send(answer);
+            return;
+        }
+        let bytes = batch.iter().map(|w| w.request.len() + 4).sum();
+        let mut body = Vec::with_capacity(bytes);
         for waiting in &batch {
             push_frame(&mut body, &waiting.request);
         }
@@ -185,33 +242,29 @@ impl Link {
             ),
             Err(failure) => failure,
         };
-        let refused = matches!(
-            failure,
-            Failure::Rejected(StatusCode::NOT_FOUND | StatusCode::PAYLOAD_TOO_LARGE, _)
-        );
-        if refused && let Failure::Rejected(StatusCode::NOT_FOUND, _) = failure {
-            self.batches.queue.lock().alone = true;
-        }
-        for waiting in answers.into_iter().flatten() {
-            if refused {
-                // A worker without `run-many`, or with a lower request
-                // limit: each task goes alone.
-                let link = self.clone();
-                tokio::spawn(async move {
-                    let answer = link.run_alone(waiting.request).await;
-                    let _ = waiting.answer.send(answer);
-                });
-                continue;
+        let unanswered = answers.into_iter().flatten();
+        match failure {
+            // A worker without `run-many`, or with a lower request limit:
+            // the tasks wait again, at the front, for batches it takes.
+            Failure::Rejected(
+                status @ (StatusCode::NOT_FOUND | StatusCode::PAYLOAD_TOO_LARGE),
+                _,
+            ) => {
+                let mut queue = self.batches.queue.lock();
+                if status == StatusCode::NOT_FOUND {
+                    queue.alone = true;
+                } else {
+                    queue.batch_bytes = bytes / 2;
+                }
+                for waiting in unanswered.rev() {
+                    queue.waiting.push_front(waiting);
+                }
             }
-            let attempt = match &failure {
-                Failure::Attempt { retry: true, error } => Attempt::Retry(error.clone().into()),
-                Failure::Attempt {
-                    retry: false,
-                    error,
-                } => Attempt::Final(error.clone().into()),
-                Failure::Rejected(status, body) => self.rejection(*status, body),
-            };
-            let _ = waiting.answer.send(Err(attempt));
+            failure => {
+                for waiting in unanswered {
+                    let _ = waiting.answer.send(Err(failure.attempt(self)));
+                }
+            }
         }
     }
 
@@ -232,7 +285,19 @@ impl Link {
             return Err(Failure::Rejected(status, body));
         }
         let mut frames = Frames::default();
-        while let Some(frame) = body.frame().await {
+        loop {
+            // If every task still waiting was given up on, dropping the
+            // answer cancels those the worker has not started.
+            let Ok(frame) = tokio::time::timeout(LOOK_FOR_CANCELLED, body.frame()).await else {
+                let live = answers.iter().flatten().any(|w| !w.answer.is_closed());
+                if live {
+                    continue;
+                }
+                return Ok(());
+            };
+            let Some(frame) = frame else {
+                return Ok(());
+            };
             let frame = match frame {
                 Ok(frame) => frame,
                 Err(e) => return Err(Failure::of(self, self.failed(e).await)),
@@ -266,6 +331,5 @@ impl Link {
                 let _ = waiting.answer.send(Ok(answer));
             }
         }
-        Ok(())
     }
 }

@@ -230,7 +230,10 @@ impl Link {
             self.ensure_code(job.closures(), uploaded).await?;
             request.inputs = self.inputs(job, uploaded).await?;
             let answer = self
-                .run_request(ferry_protocol::encode(&request).into())
+                .run_request(
+                    ferry_protocol::encode(&request).into(),
+                    request.store_results.is_none(),
+                )
                 .await?;
             match answer {
                 Answer::Ran(RunResponse::Done {
@@ -359,7 +362,11 @@ impl Link {
             if bytes.len() <= INLINE_LIMIT {
                 inputs.push(Payload::Inline(bytes));
             } else {
-                let hash = ContentHash::of(&bytes);
+                // Hashed off the client's one thread, which every task shares.
+                let (hash, bytes) =
+                    tokio::task::spawn_blocking(move || (ContentHash::of(&bytes), bytes))
+                        .await
+                        .map_err(|e| Attempt::Final(Error::Internal(e.to_string())))?;
                 self.upload(&hash, bytes, uploaded).await?;
                 inputs.push(Payload::Blob(hash));
             }

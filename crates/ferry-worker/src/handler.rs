@@ -263,8 +263,7 @@ async fn run_many(state: Arc<State>, request: Request<impl RequestBody>) -> Repl
         Ok(body) => body,
         Err(reply) => return reply,
     };
-    let mut frames = Frames::default();
-    frames.extend(&body);
+    let mut frames = Frames::from(Bytes::from(body));
     let mut runs = Vec::new();
     loop {
         match frames.message::<RunRequest>() {
@@ -274,6 +273,13 @@ async fn run_many(state: Arc<State>, request: Request<impl RequestBody>) -> Repl
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "too_large",
                     format!("a request may carry at most {MAX_RUNS} tasks"),
+                );
+            }
+            Ok(None) if frames.is_empty() && runs.is_empty() => {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    "malformed",
+                    "the request carries no task".into(),
                 );
             }
             Ok(None) if frames.is_empty() => break,

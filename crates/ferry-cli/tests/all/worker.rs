@@ -1445,6 +1445,17 @@ fn wait_for_compiled(store: &Path, module: &Module) {
     }
 }
 
+/// The run requests and tasks `worker` served while `work` ran.
+fn served(worker: &Worker, work: impl FnOnce()) -> (u64, u64) {
+    let before = info(worker);
+    work();
+    let after = info(worker);
+    (
+        after.run_requests - before.run_requests,
+        after.tasks - before.tasks,
+    )
+}
+
 #[test]
 fn tasks_queued_behind_those_in_flight_go_together_and_each_gets_its_own_outcome() {
     let store = tempfile::tempdir().unwrap();
@@ -1454,37 +1465,33 @@ fn tasks_queued_behind_those_in_flight_go_together_and_each_gets_its_own_outcome
     let boom = Closure::new(&guest(), "boom").unwrap();
     // The code goes up first: every request counted below runs tasks.
     client.call::<_, i64>(&add, &(0, 0)).unwrap();
-    let before = info(&worker);
     const TASKS: i64 = 600;
     let fails = |i: i64| i % 97 == 5;
-    let tasks: Vec<_> = (0..TASKS)
-        .map(|i| {
-            let submit = ferry_host::Executor::submit;
+    let (requests, tasks) = served(&worker, || {
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|i| {
+                let submit = ferry_host::Executor::submit;
+                if fails(i) {
+                    submit(&client, &boom, Value::encode(&format!("task {i}")).unwrap())
+                } else {
+                    submit(&client, &add, Value::encode(&(i, 1000 * i)).unwrap())
+                }
+            })
+            .collect();
+        for (i, task) in (0..).zip(tasks) {
+            let result = task.wait();
             if fails(i) {
-                submit(&client, &boom, Value::encode(&format!("task {i}")).unwrap())
+                let err = result.unwrap_err();
+                let expected = format!("task {i}");
+                assert!(
+                    matches!(&err.failure().expect("a guest failure").kind, FailureKind::Panic { message, .. } if *message == expected),
+                    "{err}"
+                );
             } else {
-                submit(&client, &add, Value::encode(&(i, 1000 * i)).unwrap())
+                assert_eq!(result.unwrap().value.decode::<i64>().unwrap(), 1001 * i);
             }
-        })
-        .collect();
-    for (i, task) in (0..).zip(tasks) {
-        let result = task.wait();
-        if fails(i) {
-            let err = result.unwrap_err();
-            let expected = format!("task {i}");
-            assert!(
-                matches!(&err.failure().expect("a guest failure").kind, FailureKind::Panic { message, .. } if *message == expected),
-                "{err}"
-            );
-        } else {
-            assert_eq!(result.unwrap().value.decode::<i64>().unwrap(), 1001 * i);
         }
-    }
-    let after = info(&worker);
-    let (requests, tasks) = (
-        after.run_requests - before.run_requests,
-        after.tasks - before.tasks,
-    );
+    });
     assert_eq!(tasks, TASKS as u64, "each task ran once");
     assert!(requests * 10 < tasks, "{requests} requests carried {tasks}");
 
@@ -1495,8 +1502,13 @@ fn tasks_queued_behind_those_in_flight_go_together_and_each_gets_its_own_outcome
     let spinning: Vec<_> = (0..2)
         .map(|_| ferry_host::Executor::submit(&client, &spin, Value::nil()))
         .collect();
-    std::thread::sleep(Duration::from_millis(300));
-    let before = info(&worker);
+    let started = std::time::Instant::now();
+    let mut before = info(&worker);
+    while (before.running, before.queued) != (1, 1) {
+        assert!(started.elapsed() < Duration::from_secs(10), "{before:?}");
+        std::thread::sleep(Duration::from_millis(20));
+        before = info(&worker);
+    }
     for i in 0..50i64 {
         ferry_host::Executor::submit(&client, &add, Value::encode(&(i, i)).unwrap()).cancel();
     }
@@ -1589,6 +1601,16 @@ fn a_run_many_request_answers_each_task_as_run_would_and_bad_ones_are_refused() 
     );
     let (status, _) = raw(&worker.address, "POST", RUN_MANY, None, body);
     assert_eq!(status, 401);
+    let mut garbage = Vec::new();
+    push_frame(&mut garbage, b"\xc1 is never MessagePack");
+    for (body, expected) in [
+        (garbage, "malformed protocol message"),
+        (Vec::new(), "the request carries no task"),
+    ] {
+        let (status, text) = raw(&worker.address, "POST", RUN_MANY, Some(&bearer()), body);
+        assert_eq!(status, 400, "{text}");
+        assert!(text.contains(expected), "{text}");
+    }
     assert_eq!(
         remote(&[&worker])
             .call::<_, i64>(&add, &(2, 2))
@@ -1608,6 +1630,8 @@ fn a_worker_without_run_many_gets_every_task_alone() {
     let service = ferry_worker::WorkerService::new(config).unwrap();
     // A worker of the protocol's first version: its endpoints, but no
     // `run-many`.
+    let refused = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = refused.clone();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -1615,12 +1639,13 @@ fn a_worker_without_run_many_gets_every_task_alone() {
     let address = listener.local_addr().unwrap();
     runtime.spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            let service = service.clone();
+            let (service, counted) = (service.clone(), counted.clone());
             let serve =
                 hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
-                    let service = service.clone();
+                    let (service, counted) = (service.clone(), counted.clone());
                     async move {
                         if request.uri().path() == ferry_protocol::many::RUN_MANY {
+                            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             let mut gone = http::Response::new(ferry_protocol::Body::default());
                             *gone.status_mut() = http::StatusCode::NOT_FOUND;
                             return Ok::<_, std::convert::Infallible>(gone);
@@ -1646,4 +1671,68 @@ fn a_worker_without_run_many_gets_every_task_alone() {
     for (i, task) in (0..).zip(tasks) {
         assert_eq!(task.wait().unwrap().value.decode::<i64>().unwrap(), 2 * i);
     }
+    // One refusal, or one per batch sent before the first came back.
+    let refused = refused.load(std::sync::atomic::Ordering::Relaxed);
+    assert!((1..=2).contains(&refused), "{refused} batches refused");
+}
+
+#[test]
+fn a_worker_with_a_lower_request_limit_gets_smaller_batches() {
+    let store = tempfile::tempdir().unwrap();
+    let worker = Worker::start(store.path(), &["--slots", "1", "--max-request", "1"]);
+    let client = remote(&[&worker]);
+    let concat = Closure::new(&guest(), "concat").unwrap();
+    client.call::<_, String>(&concat, &("a", "b")).unwrap();
+    // 8 KB a task: a full batch of 256 is 2 MiB, twice the worker's limit.
+    let long = "x".repeat(8000);
+    let (requests, tasks) = served(&worker, || {
+        let tasks: Vec<_> = (0..600)
+            .map(|i| {
+                let input = Value::encode(&(&long, i.to_string())).unwrap();
+                ferry_host::Executor::submit(&client, &concat, input)
+            })
+            .collect();
+        for (i, task) in (0..).zip(tasks) {
+            let joined: String = task.wait().unwrap().value.decode().unwrap();
+            assert_eq!(joined, format!("{long}{i}"));
+        }
+    });
+    assert_eq!(tasks, 600);
+    assert!(requests * 4 < tasks, "{requests} requests carried {tasks}");
+}
+
+#[test]
+fn tasks_given_up_on_after_their_batch_went_are_cancelled_on_the_worker() {
+    let store = tempfile::tempdir().unwrap();
+    let worker = Worker::start(store.path(), &["--slots", "1", "--timeout", "2"]);
+    let client = remote(&[&worker]);
+    let spin = Closure::new(&guest(), "spin").unwrap();
+    let submit = || ferry_host::Executor::submit(&client, &spin, Value::nil());
+    let wait_for = |what: &str, until: &dyn Fn(&ferry_protocol::Info) -> bool| {
+        let started = std::time::Instant::now();
+        loop {
+            let now = info(&worker);
+            if until(&now) {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{what}: {now:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    // Two tasks hold the client's two places; fifty more wait behind them
+    // and go as one batch when the first ends, behind the second.
+    let (first, second) = (submit(), submit());
+    wait_for("both places taken", &|info| info.running + info.queued == 2);
+    let waiting: Vec<_> = (0..50).map(|_| submit()).collect();
+    wait_for("the batch sent", &|info| info.tasks == 52);
+    for task in &waiting {
+        task.cancel();
+    }
+    assert!(first.wait().is_err() && second.wait().is_err());
+    // Run, they would take 100 s; cancelled, at most the one started when
+    // the first place was given up runs.
+    wait_for("the batch skipped", &|info| info.running + info.queued == 0);
 }
