@@ -180,11 +180,14 @@ fn remote(c: &mut Criterion) {
             b.iter(|| client.submit(&add, input.clone()).wait().unwrap())
         });
     }
-    // The floor under both: the same worker's `GET /v1/health`, which runs
-    // nothing, from a client built as `Remote` is (one HTTP/2 connection
-    // driven by a one-thread runtime, the caller waiting on a channel).
-    let health = HealthClient::connect(worker.address);
-    group.bench_function("loopback_worker_health", |b| b.iter(|| health.get()));
+    // The floor under both: the same worker's endpoints that run nothing,
+    // from a client built as `Remote` is (one HTTP/2 connection driven by a
+    // one-thread runtime, the caller waiting on a channel). A request with
+    // a body, as a run request is, costs the client two writes: HTTP/2
+    // gives a new stream room to send data only once its headers are out.
+    let floor = FloorClient::connect(worker.address);
+    group.bench_function("loopback_worker_health", |b| b.iter(|| floor.health()));
+    group.bench_function("loopback_worker_missing", |b| b.iter(|| floor.missing()));
     // The same round trip to an actor: its instance is kept, no fresh one
     // per call.
     let counter = Closure::new(&ferry_test_support::example_guest().module, "counter")
@@ -288,15 +291,15 @@ fn remote(c: &mut Criterion) {
     group.finish();
 }
 
-/// A bare HTTP/2 client of a worker's health endpoint.
-struct HealthClient {
+/// A bare HTTP/2 client of a worker's endpoints that run nothing.
+struct FloorClient {
     runtime: tokio::runtime::Runtime,
     sender: hyper::client::conn::http2::SendRequest<ferry_protocol::Body>,
-    uri: String,
+    base: String,
 }
 
-impl HealthClient {
-    fn connect(address: SocketAddr) -> HealthClient {
+impl FloorClient {
+    fn connect(address: SocketAddr) -> FloorClient {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -314,22 +317,41 @@ impl HealthClient {
             tokio::spawn(connection);
             sender
         });
-        HealthClient {
+        FloorClient {
             runtime,
             sender,
-            uri: format!("http://{address}{}", ferry_protocol::HEALTH),
+            base: format!("http://{address}"),
         }
     }
 
-    fn get(&self) -> bytes::Bytes {
+    /// `GET /v1/health`: headers alone, both ways.
+    fn health(&self) -> bytes::Bytes {
+        let request = http::Request::get(format!("{}{}", self.base, ferry_protocol::HEALTH))
+            .body(ferry_protocol::Body::default())
+            .unwrap();
+        self.exchange(request)
+    }
+
+    /// `POST /v1/missing` about three hashes: a small body each way, as a
+    /// run request has.
+    fn missing(&self) -> bytes::Bytes {
+        let hashes = vec![ferry_host::ContentHash::of(b"absent"); 3];
+        let body = ferry_protocol::encode(&ferry_protocol::MissingRequest { hashes });
+        let request = http::Request::post(format!("{}{}", self.base, ferry_protocol::MISSING))
+            .header(http::header::AUTHORIZATION, ferry_protocol::bearer(TOKEN))
+            .body(ferry_protocol::Body::new(body))
+            .unwrap();
+        self.exchange(request)
+    }
+
+    fn exchange(&self, request: http::Request<ferry_protocol::Body>) -> bytes::Bytes {
         use http_body_util::BodyExt;
         let (done, answer) = std::sync::mpsc::channel();
         let mut sender = self.sender.clone();
-        let request = http::Request::get(&self.uri)
-            .body(ferry_protocol::Body::default())
-            .unwrap();
         self.runtime.spawn(async move {
+            sender.ready().await.unwrap();
             let response = sender.send_request(request).await.unwrap();
+            assert!(response.status().is_success(), "{}", response.status());
             let body = response.into_body().collect().await.unwrap().to_bytes();
             let _ = done.send(body);
         });

@@ -48,7 +48,7 @@ impl Default for Batches {
     fn default() -> Batches {
         Batches {
             queue: Mutex::new(Queue {
-                in_flight: 0,
+                requests_in_flight: 0,
                 waiting: VecDeque::new(),
                 alone: false,
                 batch_bytes: BATCH_BYTES,
@@ -58,7 +58,9 @@ impl Default for Batches {
 }
 
 struct Queue {
-    in_flight: usize,
+    /// Run requests, alone or batches, sent and not yet answered; the
+    /// link's `in_flight` counts tasks.
+    requests_in_flight: usize,
     waiting: VecDeque<Waiting>,
     /// The worker does not know `run-many` (an older one): every task goes
     /// alone, as before.
@@ -142,8 +144,8 @@ impl Link {
         }
         let place = {
             let mut queue = self.batches.queue.lock();
-            if queue.in_flight < IN_FLIGHT_PER_SLOT * self.slots() {
-                queue.in_flight += 1;
+            if queue.requests_in_flight < IN_FLIGHT_PER_SLOT * self.slots() {
+                queue.requests_in_flight += 1;
                 Place::Held
             } else if queue.alone || !may_wait {
                 Place::Unbounded
@@ -201,7 +203,7 @@ impl Link {
                 })
                 .count();
             if take == 0 {
-                queue.in_flight -= 1;
+                queue.requests_in_flight -= 1;
                 return;
             }
             queue.waiting.drain(..take).collect::<Vec<_>>()

@@ -278,38 +278,45 @@ impl Link {
         closures: impl IntoIterator<Item = &'a Closure>,
         uploaded: &AtomicU64,
     ) -> Result<(), Attempt> {
-        let mut needed: Vec<(ContentHash, Bytes)> =
-            closures.into_iter().flat_map(code_of).collect();
-        // A mapper and its reducer share their module: it goes up once.
-        let mut seen = std::collections::HashSet::new();
-        needed.retain(|(hash, _)| seen.insert(*hash));
-        if self.unknown(&needed).is_empty() {
+        let closures: Vec<&Closure> = closures.into_iter().collect();
+        if self.knows_code_of(&closures) {
             return Ok(());
         }
         // Boxed, as every path a task rarely takes: a task's future is moved
         // whole when it is spawned, and these would make it several times
         // larger.
-        Box::pin(self.upload_unknown(&needed, uploaded)).await
+        Box::pin(self.upload_unknown(&closures, uploaded)).await
     }
 
-    /// Which of `needed` the worker is not known to hold.
-    fn unknown(&self, needed: &[(ContentHash, Bytes)]) -> Vec<(ContentHash, Bytes)> {
+    /// Whether the worker is known to hold every module and blob of
+    /// `closures`: the usual case, checked on every request.
+    fn knows_code_of(&self, closures: &[&Closure]) -> bool {
         let known = self.known.lock();
-        needed
+        closures
             .iter()
-            .filter(|(hash, _)| !known.contains(hash))
-            .cloned()
-            .collect()
+            .flat_map(|closure| hashes_of(closure))
+            .all(|hash| known.contains(&hash))
     }
 
-    /// Asks the worker which of `needed` it lacks, and uploads those.
+    /// Asks the worker which modules and blobs of `closures` it lacks, and
+    /// uploads those.
     async fn upload_unknown(
         &self,
-        needed: &[(ContentHash, Bytes)],
+        closures: &[&Closure],
         uploaded: &AtomicU64,
     ) -> Result<(), Attempt> {
         let _one_at_a_time = self.uploading.lock().await;
-        let unknown = self.unknown(needed);
+        let mut unknown: Vec<(ContentHash, Bytes)> = {
+            let known = self.known.lock();
+            closures
+                .iter()
+                .flat_map(|closure| code_of(closure))
+                .filter(|(hash, _)| !known.contains(hash))
+                .collect()
+        };
+        // A mapper and its reducer share their module: it goes up once.
+        let mut seen = std::collections::HashSet::new();
+        unknown.retain(|(hash, _)| seen.insert(*hash));
         if unknown.is_empty() {
             return Ok(());
         }
@@ -349,7 +356,7 @@ impl Link {
     /// next [`ensure_code`](Self::ensure_code) asks again.
     pub fn forget_code<'a>(&self, closures: impl IntoIterator<Item = &'a Closure>) {
         let mut known = self.known.lock();
-        for (hash, _) in closures.into_iter().flat_map(code_of) {
+        for hash in closures.into_iter().flat_map(hashes_of) {
             known.remove(&hash);
         }
     }
@@ -604,6 +611,11 @@ fn with_causes(error: &dyn std::error::Error) -> String {
         cause = next.source();
     }
     text
+}
+
+/// The hashes of a closure's module and of the blobs it carries.
+fn hashes_of(closure: &Closure) -> impl Iterator<Item = ContentHash> + '_ {
+    std::iter::once(closure.module().id()).chain(closure.carried_blobs().map(|(_, blob)| blob.id()))
 }
 
 /// A closure's module and blobs, by hash, ready to upload without copying.
