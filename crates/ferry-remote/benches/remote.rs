@@ -1,8 +1,8 @@
 //! Remote execution over loopback: a synchronous round trip (a stateless
-//! call, and an actor's) and pipelined throughput from one client, each in
-//! cleartext and over TLS, and a
-//! worker's first result for a module it
-//! has never seen and after a restart with its disk cache warm. Figures are
+//! call, and an actor's) beside the floors under it (requests to the same
+//! worker that run nothing), pipelined throughput from one client, each in
+//! cleartext and over TLS, and a worker's first result for a module it has
+//! never seen and after a restart with its disk cache warm. Figures are
 //! recorded in docs/perf.md.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
