@@ -58,8 +58,9 @@ impl Default for Batches {
 }
 
 struct Queue {
-    /// Run requests, alone or batches, sent and not yet answered; the
-    /// link's `in_flight` counts tasks.
+    /// Places held by run requests, alone or batches, sent and not yet
+    /// answered; requests sent unbounded hold none. The link's `in_flight`
+    /// counts tasks.
     requests_in_flight: usize,
     waiting: VecDeque<Waiting>,
     /// The worker does not know `run-many` (an older one): every task goes
