@@ -1445,6 +1445,27 @@ fn wait_for_compiled(store: &Path, module: &Module) {
     }
 }
 
+/// The worker's info once `until` holds for it; `what` names the wait if
+/// it never does.
+fn wait_for_info(
+    worker: &Worker,
+    what: &str,
+    until: impl Fn(&ferry_protocol::Info) -> bool,
+) -> ferry_protocol::Info {
+    let started = std::time::Instant::now();
+    loop {
+        let now = info(worker);
+        if until(&now) {
+            return now;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{what}: {now:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The run requests and tasks `worker` served while `work` ran.
 fn served(worker: &Worker, work: impl FnOnce()) -> (u64, u64) {
     let before = info(worker);
@@ -1502,13 +1523,9 @@ fn tasks_queued_behind_those_in_flight_go_together_and_each_gets_its_own_outcome
     let spinning: Vec<_> = (0..2)
         .map(|_| ferry_host::Executor::submit(&client, &spin, Value::nil()))
         .collect();
-    let started = std::time::Instant::now();
-    let mut before = info(&worker);
-    while (before.running, before.queued) != (1, 1) {
-        assert!(started.elapsed() < Duration::from_secs(10), "{before:?}");
-        std::thread::sleep(Duration::from_millis(20));
-        before = info(&worker);
-    }
+    let before = wait_for_info(&worker, "one running, one queued", |info| {
+        (info.running, info.queued) == (1, 1)
+    });
     for i in 0..50i64 {
         ferry_host::Executor::submit(&client, &add, Value::encode(&(i, i)).unwrap()).cancel();
     }
@@ -1708,31 +1725,21 @@ fn tasks_given_up_on_after_their_batch_went_are_cancelled_on_the_worker() {
     let client = remote(&[&worker]);
     let spin = Closure::new(&guest(), "spin").unwrap();
     let submit = || ferry_host::Executor::submit(&client, &spin, Value::nil());
-    let wait_for = |what: &str, until: &dyn Fn(&ferry_protocol::Info) -> bool| {
-        let started = std::time::Instant::now();
-        loop {
-            let now = info(&worker);
-            if until(&now) {
-                return;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "{what}: {now:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    };
     // Two tasks hold the client's two places; fifty more wait behind them
     // and go as one batch when the first ends, behind the second.
     let (first, second) = (submit(), submit());
-    wait_for("both places taken", &|info| info.running + info.queued == 2);
+    wait_for_info(&worker, "both places taken", |info| {
+        info.running + info.queued == 2
+    });
     let waiting: Vec<_> = (0..50).map(|_| submit()).collect();
-    wait_for("the batch sent", &|info| info.tasks == 52);
+    wait_for_info(&worker, "the batch sent", |info| info.tasks == 52);
     for task in &waiting {
         task.cancel();
     }
     assert!(first.wait().is_err() && second.wait().is_err());
     // Run, they would take 100 s; cancelled, at most the one started when
     // the first place was given up runs.
-    wait_for("the batch skipped", &|info| info.running + info.queued == 0);
+    wait_for_info(&worker, "the batch skipped", |info| {
+        info.running + info.queued == 0
+    });
 }
